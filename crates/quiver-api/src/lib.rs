@@ -1,0 +1,2 @@
+//! The HTTP surface of Quiver.
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! Where function metadata and code live.
+#![forbid(unsafe_code)]

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Debian packages the build and tests need. Idempotent; quiet when all present.
+set -euo pipefail
+need=()
+for pkg in python3-venv iproute2; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "missing Debian packages: ${need[*]} (run as root or install them)" >&2
+    exit 1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+fi

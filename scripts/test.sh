@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs what the tests need,
+# builds the workspace, runs the Rust tests and the end-to-end pytest suite.
+# Usage: scripts/test.sh [extra pytest args]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export CARGO_TERM_COLOR=never
+
+echo "== system packages"
+"$ROOT/scripts/install-deps.sh"
+
+echo "== build"
+cargo build --workspace --all-targets
+
+echo "== rust tests"
+cargo test --workspace -- --test-threads=2
+
+echo "== python venv (pinned, under target/)"
+VENV="$ROOT/target/venv"
+STAMP="$VENV/.requirements.sha"
+want=$(sha256sum tests/requirements.txt | cut -d' ' -f1)
+if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
+  rm -rf "$VENV"
+  /usr/bin/python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r tests/requirements.txt
+  echo "$want" > "$STAMP"
+fi
+
+echo "== end-to-end tests"
+export QUIVER_BIN="$ROOT/target/debug/quiver"
+export PATH="$VENV/bin:$PATH"
+exec "$VENV/bin/python" -m pytest tests -q -p no:cacheprovider --timeout=180 "$@"
