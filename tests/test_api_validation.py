@@ -1,0 +1,241 @@
+"""Constraint validation on CreateFunction: limits, names, handler, role, runtime, environment.
+
+Every rejected request must be a 400 that names the offending member or value,
+must not create anything, and must leave the server alive and answering.
+"""
+import json
+import os
+import re
+
+import botocore.exceptions
+import pytest
+
+from apiutil import (
+    HANDLER,
+    ROLE,
+    RUNTIME,
+    VALIDATION_CODES,
+    StoreSnapshot,
+    assert_alive,
+    assert_client_error,
+    assert_full_config,
+    create,
+    lamnv,  # noqa: F401  (fixture)
+    make_zip,
+    skip_if_host_has,
+    unique_name,
+)
+
+
+def _params(**kw):
+    p = dict(FunctionName=unique_name("val"), Runtime=RUNTIME, Role=ROLE, Handler=HANDLER,
+             Code={"ZipFile": make_zip()})
+    p.update(kw)
+    return p
+
+
+def _rejected(server, lam, client, params, codes, member_re):
+    """Create must fail with 400 naming the member; nothing may change."""
+    snap = StoreSnapshot(server, lam)
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        client.create_function(**params)
+    assert_client_error(exc, codes, 400, re.compile(member_re))
+    snap.assert_unchanged()
+    fname = params.get("FunctionName")
+    if isinstance(fname, str) and re.fullmatch(r"[A-Za-z0-9_-]{1,64}", fname):
+        with pytest.raises(botocore.exceptions.ClientError) as nf:
+            lam.get_function(FunctionName=fname)
+        assert_client_error(nf, "ResourceNotFoundException", 404)
+    # The next good request still works.
+    name, _ = create(lam)
+    lam.delete_function(FunctionName=name)
+    return exc.value
+
+
+# ------------------------------------------------------------------ numeric limits
+
+
+@pytest.mark.parametrize("kw,member", [
+    ({"MemorySize": 127}, r"(?i)memory"),
+    ({"MemorySize": 10241}, r"(?i)memory"),
+    ({"MemorySize": 0}, r"(?i)memory"),
+    ({"MemorySize": -1}, r"(?i)memory"),
+    ({"Timeout": 0}, r"(?i)timeout"),
+    ({"Timeout": 901}, r"(?i)timeout"),
+    ({"Timeout": -5}, r"(?i)timeout"),
+    ({"EphemeralStorage": {"Size": 511}}, r"(?i)ephemeral|size"),
+    ({"EphemeralStorage": {"Size": 10241}}, r"(?i)ephemeral|size"),
+])
+def test_numeric_limits_rejected(server, lam, lamnv, kw, member):
+    e = _rejected(server, lam, lamnv, _params(**kw), VALIDATION_CODES, member)
+    value = str(list(kw.values())[0] if not isinstance(list(kw.values())[0], dict) else
+                list(kw.values())[0]["Size"])
+    assert value in e.response["Error"]["Message"], e.response["Error"]["Message"]
+
+
+def test_validation_exception_wording(server, lam, lamnv):
+    """When the server uses ValidationException, it follows Lambda's wording."""
+    e = _rejected(server, lam, lamnv, _params(MemorySize=20000), VALIDATION_CODES, r"(?i)memory")
+    if e.response["Error"]["Code"] == "ValidationException":
+        assert "validation error detected" in e.response["Error"]["Message"]
+
+
+# ------------------------------------------------------------------ names
+
+
+@pytest.mark.parametrize("bad", [
+    "a" * 65, "a/b", "../x", "a b", "name.with.dot", "naïve", "a:b:c:d", "",
+    "arn:aws:lambda:us-east-1:000000000000:function:" + "a" * 65,
+])
+def test_bad_function_name_rejected(server, lam, lamnv, bad):
+    _rejected(server, lam, lamnv, _params(FunctionName=bad), VALIDATION_CODES, r"(?i)function ?name|name")
+
+
+def test_create_by_full_arn_name_uses_bare_name(lam):
+    name = unique_name("arnname")
+    _, resp = create(lam, name=f"arn:aws:lambda:us-east-1:000000000000:function:{name}")
+    assert resp["FunctionName"] == name
+    assert lam.get_function(FunctionName=name)["Configuration"]["FunctionName"] == name
+
+
+@pytest.mark.parametrize("bad", ["a/b", "..", "x" * 200])
+def test_bad_name_in_path_is_4xx(server, lam, lamnv, bad):
+    snap = StoreSnapshot(server, lam)
+    for call in (lamnv.get_function, lamnv.get_function_configuration, lamnv.delete_function):
+        with pytest.raises(botocore.exceptions.ClientError) as exc:
+            call(FunctionName=bad)
+        assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] in (400, 404), exc.value.response
+    snap.assert_unchanged()
+
+
+# ------------------------------------------------------------------ handler / description / role / misc
+
+
+@pytest.mark.parametrize("bad", ["has space", "tab\there", "new\nline", " lead", "h" * 129])
+def test_bad_handler_rejected(server, lam, lamnv, bad):
+    _rejected(server, lam, lamnv, _params(Handler=bad), VALIDATION_CODES, r"(?i)handler")
+
+
+def test_description_over_256_rejected(server, lam, lamnv):
+    _rejected(server, lam, lamnv, _params(Description="d" * 257), VALIDATION_CODES, r"(?i)description")
+
+
+def test_description_of_256_accepted(lam):
+    name, resp = create(lam, Description="d" * 256)
+    assert resp["Description"] == "d" * 256
+
+
+@pytest.mark.parametrize("bad", [
+    "not-a-role", "arn:aws:iam::123:role/x", "arn:aws:iam::000000000000:user/bob",
+    "arn:aws:s3:::bucket", "arn:aws:iam::000000000000:role/has space",
+])
+def test_bad_role_rejected(server, lam, lamnv, bad):
+    _rejected(server, lam, lamnv, _params(Role=bad), VALIDATION_CODES, r"(?i)role")
+
+
+@pytest.mark.parametrize("missing", ["Role", "Handler", "Runtime", "Code", "FunctionName"])
+def test_missing_required_member_rejected(server, lam, lamnv, missing):
+    params = _params()
+    params.pop(missing)
+    snap = StoreSnapshot(server, lam)
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        lamnv.create_function(**params)
+    assert_client_error(exc, VALIDATION_CODES + ("InvalidRequestContentException",), 400)
+    snap.assert_unchanged()
+
+
+@pytest.mark.parametrize("arch", [["arm64", "x86_64"], ["sparc"], []])
+def test_bad_architectures_rejected(server, lam, lamnv, arch):
+    _rejected(server, lam, lamnv, _params(Architectures=arch), VALIDATION_CODES, r"(?i)architecture")
+
+
+# ------------------------------------------------------------------ runtime
+
+
+def test_non_enum_runtime_rejected(server, lam, lamnv):
+    _rejected(server, lam, lamnv, _params(Runtime="cobol1"), VALIDATION_CODES, r"(?i)runtime|cobol1")
+
+
+def test_runtime_missing_on_host_lists_available(server, lam):
+    skip_if_host_has("/usr/bin/python3.9")
+    e = _rejected(server, lam, lam, _params(Runtime="python3.9"), "InvalidParameterValueException",
+                  r"python3\.9")
+    msg = e.response["Error"]["Message"]
+    assert "python3.11" in msg and "provided.al2023" in msg, msg
+
+
+def test_runtime_missing_on_host_rejected_on_update(server, lam):
+    skip_if_host_has("/usr/bin/python3.9")
+    name, created = create(lam)
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        lam.update_function_configuration(FunctionName=name, Runtime="python3.9")
+    assert_client_error(exc, "InvalidParameterValueException", 400, "python3.11")
+    assert "provided.al2023" in exc.value.response["Error"]["Message"]
+    got = lam.get_function_configuration(FunctionName=name)
+    assert got["Runtime"] == RUNTIME and got["RevisionId"] == created["RevisionId"]
+    assert_alive(server, lam)
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/python3.11"), reason="host lacks python3.11")
+def test_available_runtime_accepted(lam):
+    z = make_zip()
+    name, resp = create(lam, zip_bytes=z, Runtime="python3.11")
+    assert_full_config(resp, name, z)
+
+
+# ------------------------------------------------------------------ environment
+
+
+def test_environment_over_4kb_rejected(server, lam):
+    env = {"BIG": "x" * 4100}
+    _rejected(server, lam, lam, _params(Environment={"Variables": env}), "InvalidParameterValueException", r"4KB")
+
+
+def test_environment_over_4kb_across_many_keys_rejected(server, lam):
+    env = {f"KEY_{i:03d}": "v" * 40 for i in range(100)}
+    assert len(json.dumps(env, separators=(",", ":"))) > 4096
+    _rejected(server, lam, lam, _params(Environment={"Variables": env}), "InvalidParameterValueException", r"4KB")
+
+
+def test_environment_just_under_4kb_accepted(lam):
+    env = {"OK": "y" * 3500}
+    name, resp = create(lam, Environment={"Variables": env})
+    assert resp["Environment"]["Variables"] == env
+
+
+@pytest.mark.parametrize("key", ["AWS_REGION", "_HANDLER", "AWS_LAMBDA_FUNCTION_NAME", "AWS_ACCESS_KEY_ID",
+                                 "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_LAMBDA_RUNTIME_API",
+                                 "LAMBDA_TASK_ROOT", "AWS_EXECUTION_ENV"])
+def test_reserved_environment_key_rejected(server, lam, key):
+    env = {"FINE": "1", key: "x"}
+    _rejected(server, lam, lam, _params(Environment={"Variables": env}), "InvalidParameterValueException",
+              re.escape(key))
+
+
+@pytest.mark.parametrize("key", ["1abc", "a-b", "A", "has space", "dot.key", "ünï"])
+def test_bad_environment_key_rejected(server, lam, key):
+    _rejected(server, lam, lam, _params(Environment={"Variables": {key: "v"}}), VALIDATION_CODES,
+              r"(?i)environment|variables|key|" + re.escape(key))
+
+
+def test_unreserved_aws_prefixed_key_accepted(lam):
+    # Only the listed keys are reserved; e.g. AWS_DEFAULT_OUTPUT is an ordinary key.
+    name, resp = create(lam, Environment={"Variables": {"AWS_DEFAULT_OUTPUT": "json", "ab": "c"}})
+    assert resp["Environment"]["Variables"] == {"AWS_DEFAULT_OUTPUT": "json", "ab": "c"}
+
+
+# ------------------------------------------------------------------ several bad requests in a row
+
+
+def test_burst_of_bad_requests_keeps_server_healthy(server, lam, lamnv):
+    snap = StoreSnapshot(server, lam)
+    bad = [
+        _params(MemorySize=1), _params(Timeout=100000), _params(FunctionName="x" * 500),
+        _params(Handler=""), _params(Code={"ZipFile": b""}), _params(Runtime=""),
+        _params(Environment={"Variables": {"AWS_REGION": "x" * 5000}}),
+    ]
+    for p in bad * 5:
+        with pytest.raises(botocore.exceptions.ClientError) as exc:
+            lamnv.create_function(**p)
+        assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400, exc.value.response
+    snap.assert_unchanged()
