@@ -204,3 +204,37 @@ def test_get_function_equals_create_response(lam):
                 "Environment", "PackageType", "Architectures", "EphemeralStorage", "LoggingConfig"):
         assert a.get(key) == b.get(key), key
     assert re.match(r"^\S+$", b["RevisionId"])
+
+
+def test_concurrent_creates_of_same_name_exactly_one_wins(server):
+    from concurrent.futures import ThreadPoolExecutor
+    name = unique_name("race")
+
+    def attempt(i):
+        c = server.client("lambda")
+        try:
+            create(c, name=name, zip_bytes=handler_zip(f"race-{i}"))
+            return "ok"
+        except botocore.exceptions.ClientError as e:
+            return e.response["Error"]["Code"]
+
+    with ThreadPoolExecutor(8) as ex:
+        results = list(ex.map(attempt, range(8)))
+    assert results.count("ok") == 1, results
+    assert set(results) == {"ok", "ResourceConflictException"}, results
+    lam = server.client("lambda")
+    assert [f["FunctionName"] for f in lam.list_functions()["Functions"]] == [name]
+
+
+def test_concurrent_creates_of_distinct_names_all_succeed(server):
+    from concurrent.futures import ThreadPoolExecutor
+    names = [unique_name("par") for _ in range(16)]
+
+    def attempt(n):
+        return create(server.client("lambda"), name=n)[1]["FunctionName"]
+
+    with ThreadPoolExecutor(8) as ex:
+        done = list(ex.map(attempt, names))
+    assert sorted(done) == sorted(names)
+    lam = server.client("lambda")
+    assert sorted(f["FunctionName"] for f in lam.list_functions()["Functions"]) == sorted(names)

@@ -240,7 +240,7 @@ def test_update_configuration_reserved_env_key_rejected(lam):
     assert _cfg(lam, name)["Environment"]["Variables"] == {"KEEP": "1"}
 
 
-def test_update_configuration_of_version_is_refused_or_applies_to_latest(lam):
+def test_update_configuration_does_not_touch_published_version(lam):
     name, _ = create(lam, Publish=True)
     lam.update_function_configuration(FunctionName=name, Description="latest only")
     v1 = lam.get_function_configuration(FunctionName=name, Qualifier="1")
@@ -308,3 +308,36 @@ def test_list_versions_unknown_function_404(lam):
     with pytest.raises(botocore.exceptions.ClientError) as exc:
         lam.list_versions_by_function(FunctionName=name)
     assert_client_error(exc, "ResourceNotFoundException", 404, not_found_message(name))
+
+
+@pytest.mark.parametrize("form", ["arn", "partial"])
+def test_operations_accept_arn_forms(lam, form):
+    z2 = handler_zip("forms-2")
+    name, _ = create(lam)
+    ident = fn_arn(name) if form == "arn" else f"000000000000:function:{name}"
+    assert lam.update_function_code(FunctionName=ident, ZipFile=z2)["CodeSha256"] == sha256_b64(z2)
+    assert lam.update_function_configuration(FunctionName=ident, Timeout=11)["Timeout"] == 11
+    assert lam.publish_version(FunctionName=ident)["Version"] == "1"
+    vers = sorted(v["Version"] for v in lam.list_versions_by_function(FunctionName=ident)["Versions"])
+    assert vers == ["$LATEST", "1"]
+    assert lam.get_function_configuration(FunctionName=name)["Timeout"] == 11
+
+
+def test_concurrent_updates_with_same_revision_exactly_one_wins(server):
+    from concurrent.futures import ThreadPoolExecutor
+    lam = server.client("lambda")
+    name, created = create(lam)
+    rev = created["RevisionId"]
+
+    def attempt(i):
+        c = server.client("lambda")
+        try:
+            c.update_function_configuration(FunctionName=name, Description=f"writer {i}", RevisionId=rev)
+            return "ok"
+        except botocore.exceptions.ClientError as e:
+            return e.response["Error"]["Code"]
+
+    with ThreadPoolExecutor(8) as ex:
+        results = list(ex.map(attempt, range(8)))
+    assert results.count("ok") == 1, results
+    assert set(results) == {"ok", "PreconditionFailedException"}, results
