@@ -1,0 +1,221 @@
+//! The sandbox's minimal root, built inside its own mount namespace.
+//!
+//! A tmpfs root holding read-only binds of `/usr` (+ merged-usr symlinks) and the
+//! spec's extra runtime prefixes, a synthetic `/etc`, a minimal `/dev`, a fresh
+//! `/proc`, `/var/task` (read-only code), an empty `/opt` and a size-bounded `/tmp`;
+//! then `pivot_root` and detach the old root. Nothing is mounted in the host's
+//! namespace: `/` is made recursively private first.
+//!
+//! `/tmp` is a tmpfs of `size=EphemeralStorage`: a full `/tmp` gives ENOSPC; its pages
+//! are charged to the sandbox's memory cgroup (documented deviation, see ARCHITECTURE.md).
+
+use crate::spec::SandboxSpec;
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+
+/// uid and gid of the sandbox user, as on Lambda.
+pub const SANDBOX_UID: u32 = 993;
+pub const SANDBOX_GID: u32 = 993;
+pub const SANDBOX_USER: &str = "sbx_user1051";
+
+
+fn m(src: Option<&Path>, target: &Path, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> Result<(), String> {
+    mount(src, target, fstype, flags, data).map_err(|e| format!("mount {} on {}: {e}", src.map_or("-".into(), |s| s.display().to_string()), target.display()))
+}
+
+/// Bind `src` at `target` read-only, nosuid, nodev (the flags need a second remount).
+fn bind_ro(src: &Path, target: &Path) -> Result<(), String> {
+    m(Some(src), target, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+    m(
+        None,
+        target,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        None,
+    )
+}
+
+fn mkdirs(p: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(p).map_err(|e| format!("mkdir {}: {e}", p.display()))
+}
+
+fn write(p: &Path, s: &str) -> Result<(), String> {
+    std::fs::write(p, s).map_err(|e| format!("write {}: {e}", p.display()))
+}
+
+fn under(root: &Path, p: &Path) -> PathBuf {
+    root.join(p.strip_prefix("/").unwrap_or(p))
+}
+
+/// Mount point for a bind of `src`: a directory or an empty file, like `src`.
+fn make_target(src: &Path, target: &Path) -> Result<(), String> {
+    if src.is_dir() {
+        mkdirs(target)
+    } else {
+        if let Some(parent) = target.parent() {
+            mkdirs(parent)?;
+        }
+        std::fs::File::create(target).map(|_| ()).map_err(|e| format!("create {}: {e}", target.display()))
+    }
+}
+
+/// Build the root at `root_dir` and switch to it. Runs as root in fresh namespaces.
+pub fn build(root_dir: &Path, spec: &SandboxSpec) -> Result<(), String> {
+    m(None, Path::new("/"), None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)?;
+    let root = root_dir;
+    m(Some(Path::new("tmpfs")), root, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("mode=0755,size=1m,nr_inodes=4096"))?;
+
+    // /usr and the merged-usr links (or binds where the host has real directories).
+    mkdirs(&root.join("usr"))?;
+    bind_ro(Path::new("/usr"), &root.join("usr"))?;
+    for name in ["bin", "sbin", "lib", "lib32", "lib64", "libx32"] {
+        let host = Path::new("/").join(name);
+        match std::fs::symlink_metadata(&host) {
+            Ok(md) if md.file_type().is_symlink() => {
+                let target = std::fs::read_link(&host).map_err(|e| format!("readlink {}: {e}", host.display()))?;
+                symlink(&target, root.join(name)).map_err(|e| format!("symlink {name}: {e}"))?;
+            }
+            Ok(md) if md.is_dir() => {
+                mkdirs(&root.join(name))?;
+                bind_ro(&host, &root.join(name))?;
+            }
+            _ => {}
+        }
+    }
+    for extra in &spec.extra_ro_binds {
+        if extra.starts_with("/usr") {
+            continue;
+        }
+        let t = under(root, extra);
+        make_target(extra, &t)?;
+        bind_ro(extra, &t)?;
+    }
+
+    build_etc(root, spec)?;
+    build_dev(root)?;
+
+    let proc_dir = root.join("proc");
+    mkdirs(&proc_dir)?;
+    // We are PID 1 of the new pid namespace: this proc shows only our processes.
+    m(
+        Some(Path::new("proc")),
+        &proc_dir,
+        Some("proc"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None,
+    )?;
+
+    let task = root.join("var/task");
+    mkdirs(&task)?;
+    bind_ro(&spec.code_dir, &task)?;
+    mkdirs(&root.join("opt"))?;
+    let tmp = root.join("tmp");
+    mkdirs(&tmp)?;
+    m(
+        Some(Path::new("tmpfs")),
+        &tmp,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some(&format!("mode=1777,size={}m", spec.ephemeral_mb)),
+    )?;
+
+    // pivot_root(".", ".") then detach the old root stacked on top (as runc does).
+    std::env::set_current_dir(root).map_err(|e| format!("chdir {}: {e}", root.display()))?;
+    nix::unistd::pivot_root(".", ".").map_err(|e| format!("pivot_root: {e}"))?;
+    umount2(".", MntFlags::MNT_DETACH).map_err(|e| format!("detach old root: {e}"))?;
+    std::env::set_current_dir("/").map_err(|e| format!("chdir /: {e}"))?;
+    // The root tmpfs itself (with /etc and the mount points) becomes read-only.
+    m(
+        None,
+        Path::new("/"),
+        None,
+        MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        None,
+    )?;
+    // stdin: /dev/null of the new root.
+    let null = std::fs::OpenOptions::new().read(true).open("/dev/null").map_err(|e| format!("open /dev/null: {e}"))?;
+    // SAFETY: dup2 of a valid fd onto 0.
+    unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), 0) };
+    Ok(())
+}
+
+fn build_etc(root: &Path, spec: &SandboxSpec) -> Result<(), String> {
+    let etc = root.join("etc");
+    mkdirs(&etc)?;
+    write(
+        &etc.join("passwd"),
+        &format!("root:x:0:0:root:/root:/usr/sbin/nologin\n{SANDBOX_USER}:x:{SANDBOX_UID}:{SANDBOX_GID}::/tmp:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"),
+    )?;
+    write(&etc.join("group"), &format!("root:x:0:\n{SANDBOX_USER}:x:{SANDBOX_GID}:\nnogroup:x:65534:\n"))?;
+    write(
+        &etc.join("hosts"),
+        &format!("127.0.0.1\tlocalhost {h}\n::1\tlocalhost ip6-localhost ip6-loopback\n", h = spec.hostname),
+    )?;
+    write(&etc.join("hostname"), &format!("{}\n", spec.hostname))?;
+    write(&etc.join("nsswitch.conf"), "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n")?;
+    // Loopback only for now: no resolver to point at (outbound networking is a later seam).
+    write(&etc.join("resolv.conf"), "# quiver sandbox: no outbound network\noptions ndots:0\n")?;
+    let certs = Path::new("/etc/ssl/certs");
+    if certs.is_dir() {
+        let t = etc.join("ssl/certs");
+        mkdirs(&t)?;
+        bind_ro(certs, &t)?;
+    }
+    let lt = Path::new("/etc/localtime");
+    if let Ok(target) = std::fs::read_link(lt) {
+        symlink(target, etc.join("localtime")).map_err(|e| format!("symlink localtime: {e}"))?;
+    } else if lt.is_file() {
+        std::fs::copy(lt, etc.join("localtime")).map_err(|e| format!("copy localtime: {e}"))?;
+    }
+    Ok(())
+}
+
+fn build_dev(root: &Path) -> Result<(), String> {
+    let dev = root.join("dev");
+    mkdirs(&dev)?;
+    m(
+        Some(Path::new("tmpfs")),
+        &dev,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some("mode=0755,size=64k,nr_inodes=64"),
+    )?;
+    for name in ["null", "zero", "full", "random", "urandom", "tty"] {
+        let host = Path::new("/dev").join(name);
+        let t = dev.join(name);
+        std::fs::File::create(&t).map_err(|e| format!("create {}: {e}", t.display()))?;
+        // Device nodes keep working through a bind (this bind is not nodev).
+        m(Some(&host), &t, None, MsFlags::MS_BIND, None)?;
+        m(None, &t, None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, None)?;
+    }
+    let shm = dev.join("shm");
+    mkdirs(&shm)?;
+    m(
+        Some(Path::new("tmpfs")),
+        &shm,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some("mode=1777,size=64m"),
+    )?;
+    let pts = dev.join("pts");
+    mkdirs(&pts)?;
+    m(
+        Some(Path::new("devpts")),
+        &pts,
+        Some("devpts"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some("newinstance,ptmxmode=0666,mode=0620"),
+    )?;
+    symlink("pts/ptmx", dev.join("ptmx")).map_err(|e| format!("symlink ptmx: {e}"))?;
+    for (name, target) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
+        symlink(target, dev.join(name)).map_err(|e| format!("symlink /dev/{name}: {e}"))?;
+    }
+    m(
+        None,
+        &dev,
+        None,
+        MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some("mode=0755,size=64k,nr_inodes=64"),
+    )
+}
