@@ -1,7 +1,4 @@
 """DeleteFunction: status, name forms, versions, and what is gone afterwards."""
-import urllib.error
-import urllib.request
-
 import botocore.exceptions
 import pytest
 
@@ -106,15 +103,6 @@ def test_recreate_after_delete_is_a_fresh_function(lam):
     # Publishing again starts from version 1 or continues; either way it must be a new, numeric version.
     v = lam.publish_version(FunctionName=name)["Version"]
     assert v.isdigit()
-
-
-def test_code_location_stops_working_after_delete(lam):
-    name, _ = create(lam)
-    loc = lam.get_function(FunctionName=name)["Code"]["Location"]
-    lam.delete_function(FunctionName=name)
-    with pytest.raises(urllib.error.HTTPError) as exc:
-        urllib.request.urlopen(loc, timeout=30).read()
-    assert exc.value.code in (403, 404, 410)
 
 
 def test_account_usage_drops_after_delete(lam):

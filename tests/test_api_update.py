@@ -12,6 +12,7 @@ from apiutil import (
     create,
     fn_arn,
     handler_zip,
+    lamnv,  # noqa: F401  (fixture)
     not_found_message,
     sha256_b64,
     strip_meta,
@@ -221,10 +222,10 @@ def test_update_configuration_unknown_function_404(lam):
     ({"Handler": "has space"}, "andler"),
     ({"Role": "not-a-role"}, "ole"),
 ])
-def test_update_configuration_validation_leaves_function_unchanged(server, lam, kw, member):
+def test_update_configuration_validation_leaves_function_unchanged(server, lam, lamnv, kw, member):
     name, created = create(lam)
     with pytest.raises(botocore.exceptions.ClientError) as exc:
-        lam.update_function_configuration(FunctionName=name, **kw)
+        lamnv.update_function_configuration(FunctionName=name, **kw)
     assert_client_error(exc, VALIDATION_CODES, 400, member)
     got = _cfg(lam, name)
     assert got["RevisionId"] == created["RevisionId"]
