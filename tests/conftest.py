@@ -6,6 +6,7 @@ temporary data dir, and stopped by PID when the test ends, also on failure.
 import os
 import shutil
 import signal
+import signal as _signal_module  # the Server.signal method shadows `signal` inside the class body
 import subprocess
 import tempfile
 import threading
@@ -96,7 +97,7 @@ class Server:
     def wait(self, timeout=20):
         return self.proc.wait(timeout=timeout)
 
-    def stop(self, sig=signal.SIGTERM, timeout=20):
+    def stop(self, sig=_signal_module.SIGTERM, timeout=20):
         if self.proc is None:
             return None
         if self.proc.poll() is None:
