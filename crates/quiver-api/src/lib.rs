@@ -1,2 +1,95 @@
-//! The HTTP surface of Quiver.
+//! The HTTP surface of Quiver: Lambda's restJson1 control plane.
+//!
+//! - [`auth`]: the one authentication seam (SigV4 parsing now, verification later).
+//! - [`error`]: the one place errors become Lambda wire errors.
+//! - [`body`]: per-operation body limits (axum's default limit is disabled).
+//! - [`routes`]: one file per resource.
 #![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod body;
+pub mod error;
+pub mod query;
+pub mod render;
+pub mod routes;
+pub mod state;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::HeaderValue;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+
+pub use error::ApiError;
+pub use state::AppState;
+
+/// Paths reachable without a signature.
+fn is_public(path: &str) -> bool {
+    path == "/healthz" || path.starts_with("/_quiver/code/")
+}
+
+/// Every request gets an id, and every response (errors included) carries it.
+async fn request_id(req: Request, next: Next) -> Response {
+    let id = uuid::Uuid::new_v4().to_string();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let mut resp = next.run(req).await;
+    tracing::debug!(%method, %path, status = resp.status().as_u16(), request_id = %id, "request");
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("x-amzn-RequestId", v);
+    }
+    resp
+}
+
+/// Authentication through [`auth::authenticate`]; the caller goes into the request extensions.
+async fn authenticate(req: Request, next: Next) -> Response {
+    if is_public(req.uri().path()) {
+        return next.run(req).await;
+    }
+    let (mut parts, body) = req.into_parts();
+    match auth::authenticate(&parts) {
+        Ok(caller) => {
+            parts.extensions.insert(caller);
+            next.run(Request::from_parts(parts, body)).await
+        }
+        Err(auth::AuthError::Missing) => ApiError::MissingToken.into_response(),
+        Err(auth::AuthError::Malformed(m)) => ApiError::IncompleteSignature(m).into_response(),
+    }
+}
+
+async fn unknown(req: Request) -> ApiError {
+    ApiError::UnknownOperation(format!("{} {}", req.method(), req.uri().path()))
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    use routes::*;
+    let f = "/2015-03-31/functions/{name}";
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/_quiver/code/{token}", get(code::download))
+        .route("/2015-03-31/functions", post(functions::create).get(functions::list))
+        .route("/2015-03-31/functions/", post(functions::create).get(functions::list))
+        .route(f, get(functions::get).delete(functions::delete))
+        .route(&format!("{f}/configuration"), get(functions::get_configuration).put(functions::update_configuration))
+        .route(&format!("{f}/code"), axum::routing::put(functions::update_code))
+        .route(&format!("{f}/versions"), post(versions::publish).get(versions::list))
+        .route("/2017-03-31/tags/{name}", get(tags::list).post(tags::tag).delete(tags::untag))
+        .route("/2016-08-19/account-settings", get(account::settings))
+        .route("/2016-08-19/account-settings/", get(account::settings))
+        .fallback(unknown)
+        .layer(DefaultBodyLimit::disable())
+        .layer(middleware::from_fn(authenticate))
+        .layer(middleware::from_fn(request_id))
+        .with_state(state)
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then drains open requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}

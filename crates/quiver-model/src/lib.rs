@@ -4,3 +4,17 @@
 //! persists them, the engine reads them. Keeping validation pure lets it be unit
 //! tested exhaustively and shared by every entry point (API, CLI, file config).
 #![forbid(unsafe_code)]
+
+pub mod arn;
+pub mod error;
+pub mod function;
+pub mod limits;
+pub mod runtime;
+pub mod tags;
+pub mod version;
+
+pub use arn::{FunctionRef, Partition, Qualifier};
+pub use error::{ModelError, Violation, Violations};
+pub use function::{FunctionConfig, FunctionSettings};
+pub use runtime::{AvailableRuntime, RuntimeCatalogue, RuntimeKind};
+pub use version::{format_last_modified, CodeRef, FunctionVersion, Version};

@@ -1,2 +1,46 @@
 //! Where function metadata and code live.
+//!
+//! - [`Store`]: the metadata trait; [`SqliteStore`] is the embedded backend.
+//! - [`CodeStore`]: content-addressed zip blobs and extracted trees on disk.
+//! - [`intake`]: hostile-input zip extraction.
 #![forbid(unsafe_code)]
+
+pub mod code;
+pub mod intake;
+pub mod sqlite;
+pub mod store;
+
+pub use code::CodeStore;
+pub use intake::IntakeError;
+pub use sqlite::SqliteStore;
+pub use store::{Cursor, LatestUpdate, NewFunction, PublishRequest, Store, Usage, Written};
+
+/// Everything that can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The function (or the version) does not exist.
+    #[error("not found")]
+    NotFound,
+    /// A function with this name exists already.
+    #[error("function already exists")]
+    AlreadyExists,
+    /// The caller's RevisionId is stale.
+    #[error("revision mismatch: current revision is {current}")]
+    RevisionMismatch { current: String },
+    /// PublishVersion's CodeSha256 does not match `$LATEST`.
+    #[error("CodeSha256 does not match $LATEST ({current})")]
+    CodeShaMismatch { current: String },
+    /// The change conflicts with other state (e.g. an alias uses the version).
+    #[error("{0}")]
+    Conflict(String),
+    /// The code package was refused.
+    #[error(transparent)]
+    Intake(#[from] IntakeError),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// Stored data cannot be decoded (written by a newer Quiver, or damaged).
+    #[error("corrupt store: {0}")]
+    Corrupt(String),
+}

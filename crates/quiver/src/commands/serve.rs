@@ -1,4 +1,17 @@
-//! `quiver serve`.
+//! `quiver serve`: lock the data dir, open the store, resolve runtimes, serve the API.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::Context;
+use quiver_api::AppState;
+use quiver_model::Partition;
+use quiver_store::{CodeStore, SqliteStore, Store};
+
+mod datadir;
+mod runtimes;
+
+use datadir::DataDir;
 
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
@@ -14,6 +27,61 @@ pub struct ServeArgs {
     pub account: String,
 }
 
-pub async fn run(_args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
-    anyhow::bail!("serve: not implemented yet")
+pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
+    if !(args.account.len() == 12 && args.account.bytes().all(|b| b.is_ascii_digit())) {
+        anyhow::bail!("--account must be 12 digits, got {:?}", args.account);
+    }
+    let data = DataDir::lock(&args.data_dir)?;
+    let store = SqliteStore::open(&data.metadata_db())
+        .with_context(|| format!("cannot open metadata store {}", data.metadata_db().display()))?;
+    let code = CodeStore::open(&data.path).context("cannot open code store")?;
+    // Nothing is being served yet, so unreferenced code (a crash between blob write and
+    // metadata commit, or a refused request) can be removed safely; missing trees come back.
+    let referenced = store.referenced_code()?;
+    let removed = code.collect_garbage(&referenced)?;
+    if removed > 0 {
+        tracing::info!(removed, "removed unreferenced code packages");
+    }
+    for sha in &referenced {
+        code.ensure_tree(sha).with_context(|| format!("code package {sha} is missing its blob"))?;
+    }
+
+    let runtimes = tokio::task::spawn_blocking(runtimes::probe).await?;
+    for rt in runtimes.iter() {
+        match &rt.interpreter {
+            Some(bin) => tracing::info!(runtime = %rt.id, version = %rt.version, interpreter = %bin.display(), "runtime available"),
+            None => tracing::info!(runtime = %rt.id, "runtime available (package brings its own bootstrap)"),
+        }
+    }
+
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let state = AppState::new(Arc::new(store), code, Partition::new(&args.region, &args.account), runtimes.clone());
+    let app = quiver_api::router(state);
+
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "quiver listening on http://{addr}")?;
+        writeln!(out, "quiver data in {}", data.path.display())?;
+        writeln!(out, "quiver runtimes: {}", runtimes.ids().join(", "))?;
+        out.flush()?;
+    }
+    quiver_api::serve(listener, app, shutdown_signal()).await.context("server failed")?;
+    tracing::info!("shut down cleanly");
+    drop(data);
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        tracing::error!("cannot install signal handlers; stop the server with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
 }

@@ -1,0 +1,79 @@
+//! FunctionConfiguration as Lambda writes it (wire doc §1.3).
+
+use quiver_model::{FunctionVersion, Partition, RuntimeCatalogue, Version};
+use serde_json::{json, Map, Value};
+
+/// Which flavour of the configuration object to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// Get*/Create/Update responses: with State and LastUpdateStatus.
+    Full,
+    /// List items: without State*/LastUpdateStatus*/RuntimeVersionConfig.
+    ListItem,
+}
+
+/// Renders one version. `qualified_latest`: write `:$LATEST` on `$LATEST`'s ARN (a
+/// request that named the qualifier, or a listing of versions).
+pub fn configuration(
+    v: &FunctionVersion,
+    p: &Partition,
+    runtimes: &RuntimeCatalogue,
+    flavor: Flavor,
+    qualified_latest: bool,
+) -> Value {
+    let c = &v.config;
+    let version = v.version.to_string();
+    let arn = match v.version {
+        Version::Latest if !qualified_latest => p.function_arn(&v.name, None),
+        _ => p.function_arn(&v.name, Some(&version)),
+    };
+    let mut logging = Map::new();
+    logging.insert("LogFormat".into(), json!(c.log_format));
+    if let Some(l) = &c.application_log_level {
+        logging.insert("ApplicationLogLevel".into(), json!(l));
+    }
+    if let Some(l) = &c.system_log_level {
+        logging.insert("SystemLogLevel".into(), json!(l));
+    }
+    let group = c.log_group.clone().unwrap_or_else(|| format!("/aws/lambda/{}", v.name));
+    logging.insert("LogGroup".into(), json!(group));
+
+    let mut out = json!({
+        "FunctionName": v.name,
+        "FunctionArn": arn,
+        "Runtime": c.runtime,
+        "Role": c.role,
+        "Handler": c.handler,
+        "CodeSize": v.code.size,
+        "Description": c.description,
+        "Timeout": c.timeout,
+        "MemorySize": c.memory_size,
+        "LastModified": v.last_modified,
+        "CodeSha256": v.code.sha256_b64,
+        "Version": version,
+        "TracingConfig": {"Mode": c.tracing_mode},
+        "RevisionId": v.revision_id,
+        "PackageType": "Zip",
+        "Architectures": [c.architecture],
+        "EphemeralStorage": {"Size": c.ephemeral_storage},
+        "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+        "LoggingConfig": Value::Object(logging),
+    });
+    let obj = out.as_object_mut().expect("object literal");
+    if !c.environment.is_empty() {
+        obj.insert("Environment".into(), json!({"Variables": c.environment}));
+    }
+    if flavor == Flavor::Full {
+        obj.insert("State".into(), json!("Active"));
+        obj.insert("LastUpdateStatus".into(), json!("Successful"));
+        if let Some(rt) = runtimes.get(&c.runtime) {
+            // Not a real AWS runtime-version ARN: it names the interpreter version this
+            // host resolved at start, which is what the function will run on.
+            obj.insert(
+                "RuntimeVersionConfig".into(),
+                json!({"RuntimeVersionArn": format!("arn:aws:lambda:{}::runtime:quiver-{}-{}", p.region, rt.id, rt.version)}),
+            );
+        }
+    }
+    out
+}

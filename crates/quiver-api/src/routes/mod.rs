@@ -1,0 +1,134 @@
+//! Route handlers, one file per resource. Shared helpers live here.
+
+pub mod account;
+pub mod code;
+pub mod functions;
+pub mod tags;
+pub mod versions;
+
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+use base64::Engine;
+use quiver_model::{CodeRef, FunctionRef, FunctionVersion, Qualifier, Version};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The `{FunctionName}` path label, percent-decoded, with routing errors in Lambda's format.
+pub struct FnPath(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for FnPath {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(p)| FnPath(p))
+            .map_err(|e| ApiError::Validation(format!("1 validation error detected: {e}")))
+    }
+}
+
+/// A function reference resolved against this server's partition.
+pub struct Target {
+    pub name: String,
+    /// The qualifier as the caller gave it (None = unqualified).
+    pub qualifier: Option<String>,
+    /// The ARN to quote in not-found messages.
+    pub arn: String,
+}
+
+impl Target {
+    /// Parses a raw path label and an optional `?Qualifier=`.
+    pub fn parse(state: &AppState, raw: &str, query_qualifier: Option<&str>) -> Result<Self, ApiError> {
+        let r = FunctionRef::parse(raw, "functionName")?.with_query_qualifier(query_qualifier)?;
+        if r.is_foreign(&state.partition) {
+            // Another region or account: nothing of it lives here.
+            return Err(ApiError::function_not_found(raw));
+        }
+        let arn = state.partition.function_arn(&r.name, r.qualifier.as_deref());
+        Ok(Self { name: r.name, qualifier: r.qualifier, arn })
+    }
+
+    /// Rejects a qualifier on operations that act on the unqualified function.
+    pub fn unqualified(self) -> Result<Self, ApiError> {
+        match &self.qualifier {
+            Some(q) if q != "$LATEST" => Err(ApiError::InvalidParameter(format!(
+                "Unsupported qualifier '{q}': this operation applies to the unqualified function."
+            ))),
+            _ => Ok(self),
+        }
+    }
+
+    /// Loads the version this target designates (aliases resolved).
+    pub async fn load(&self, state: &AppState) -> Result<FunctionVersion, ApiError> {
+        let name = self.name.clone();
+        let qualifier = self.qualifier.clone();
+        let found = state
+            .store(move |s| {
+                let version = match qualifier.as_deref().map(Qualifier::classify) {
+                    None | Some(Qualifier::Latest) => Version::Latest,
+                    Some(Qualifier::Version(n)) => Version::Published(n),
+                    Some(Qualifier::Alias(a)) => match s.resolve_alias(&name, &a)? {
+                        Some(v) => v,
+                        None => return Ok(None),
+                    },
+                };
+                s.get_version(&name, version)
+            })
+            .await?
+            .map_err(|e| ApiError::from_store(e, &self.arn))?;
+        found.ok_or_else(|| ApiError::function_not_found(&self.arn))
+    }
+}
+
+/// Decodes `Code.ZipFile` / `ZipFile` (base64 in JSON).
+pub fn decode_zip(b64: &str) -> Result<Vec<u8>, ApiError> {
+    base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|e| ApiError::InvalidRequestContent(format!("Could not parse request body into json: ZipFile is not valid base64 ({e})")))
+}
+
+/// Validates and stores a package off the async threads.
+pub async fn ingest(state: &AppState, zip: Vec<u8>, dry_run: bool, arn: &str) -> Result<CodeRef, ApiError> {
+    if zip.len() as u64 > quiver_model::limits::ZIP_MAX_BYTES {
+        return Err(ApiError::InvalidParameter(format!(
+            "Zipped size must be smaller than {} bytes",
+            quiver_model::limits::ZIP_MAX_BYTES
+        )));
+    }
+    let code = state.code.clone();
+    tokio::task::spawn_blocking(move || code.ingest(&zip, dry_run))
+        .await
+        .map_err(|e| ApiError::Service(format!("ingest task failed: {e}")))?
+        .map_err(|e| ApiError::from_store(e, arn))
+}
+
+/// `MaxItems`: 1–10000 on the wire, at most 50 per page served.
+pub fn page_size(raw: Option<&str>) -> Result<usize, ApiError> {
+    let Some(raw) = raw else { return Ok(quiver_model::limits::LIST_MAX_ITEMS) };
+    let n: i64 = raw.parse().map_err(|_| {
+        ApiError::Validation(format!(
+            "1 validation error detected: Value '{raw}' at 'maxItems' failed to satisfy constraint: Member must be a number"
+        ))
+    })?;
+    let mut v = quiver_model::Violations::new();
+    if n < 1 {
+        v.push(raw, "maxItems", "Member must have value greater than or equal to 1");
+    } else if n > 10000 {
+        v.push(raw, "maxItems", "Member must have value less than or equal to 10000");
+    }
+    v.into_result()?;
+    Ok((n as usize).min(quiver_model::limits::LIST_MAX_ITEMS))
+}
+
+/// Opaque pagination markers: base64url of `<name>\n<version ordinal>`.
+pub fn encode_marker(v: &FunctionVersion) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}\n{}", v.name, v.version.ordinal()))
+}
+
+pub fn decode_marker(m: &str) -> Result<(String, u64), ApiError> {
+    let bad = || ApiError::InvalidParameter(format!("Invalid Marker: {m}"));
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(m).map_err(|_| bad())?;
+    let s = String::from_utf8(raw).map_err(|_| bad())?;
+    let (name, ord) = s.split_once('\n').ok_or_else(bad)?;
+    Ok((name.to_string(), ord.parse().map_err(|_| bad())?))
+}

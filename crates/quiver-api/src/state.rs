@@ -1,0 +1,91 @@
+//! Shared state of the HTTP surface.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use quiver_model::{Partition, RuntimeCatalogue};
+use quiver_store::{CodeStore, Store, StoreError};
+
+use crate::error::ApiError;
+
+/// How long a GetFunction `Code.Location` URL stays valid (Lambda: 10 minutes).
+pub const CODE_URL_TTL: Duration = Duration::from_secs(600);
+
+/// Everything the routes need; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub store: Arc<dyn Store>,
+    pub code: CodeStore,
+    pub partition: Partition,
+    pub runtimes: RuntimeCatalogue,
+    pub code_urls: CodeUrls,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, code: CodeStore, partition: Partition, runtimes: RuntimeCatalogue) -> Self {
+        Self(Arc::new(Inner { store, code, partition, runtimes, code_urls: CodeUrls::default() }))
+    }
+
+    /// Runs a store call on a blocking thread.
+    pub async fn store<T, F>(&self, f: F) -> Result<Result<T, StoreError>, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = self.0.clone();
+        tokio::task::spawn_blocking(move || f(inner.store.as_ref()))
+            .await
+            .map_err(|e| ApiError::Service(format!("store task failed: {e}")))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// Unguessable, expiring download tokens for code packages. In memory: a restart
+/// invalidates outstanding URLs, which is allowed since they expire anyway.
+#[derive(Default)]
+pub struct CodeUrls {
+    tokens: Mutex<HashMap<String, (String, Instant)>>,
+}
+
+impl CodeUrls {
+    /// A new token for the package `sha_hex`.
+    pub fn issue(&self, sha_hex: &str) -> String {
+        let token = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+        let now = Instant::now();
+        let mut t = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
+        t.retain(|_, (_, exp)| *exp > now);
+        t.insert(token.clone(), (sha_hex.to_string(), now + CODE_URL_TTL));
+        token
+    }
+
+    /// The package a live token grants, if any.
+    pub fn redeem(&self, token: &str) -> Option<String> {
+        let t = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
+        t.get(token).filter(|(_, exp)| *exp > Instant::now()).map(|(sha, _)| sha.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_random_and_redeemable() {
+        let u = CodeUrls::default();
+        let a = u.issue("abc");
+        let b = u.issue("abc");
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 64);
+        assert_eq!(u.redeem(&a).as_deref(), Some("abc"));
+        assert_eq!(u.redeem("nope"), None);
+    }
+}

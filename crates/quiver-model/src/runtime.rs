@@ -1,0 +1,110 @@
+//! The runtime catalogue: Lambda's runtime ids, and which of them this host can offer.
+//!
+//! Probing the host (finding and running interpreters) is IO and lives in the binary;
+//! this module only holds the table and the resolved, immutable result.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Every value of Lambda's `Runtime` enum (botocore model), deprecated ones included:
+/// an id outside this list is a ValidationException, an id inside it that the host
+/// cannot run is an InvalidParameterValueException.
+pub const LAMBDA_RUNTIMES: &[&str] = &[
+    "nodejs", "nodejs4.3", "nodejs6.10", "nodejs8.10", "nodejs10.x", "nodejs12.x", "nodejs14.x", "nodejs16.x",
+    "nodejs18.x", "nodejs20.x", "nodejs22.x", "nodejs24.x", "java8", "java8.al2", "java11", "java17", "java21",
+    "java25", "python2.7", "python3.6", "python3.7", "python3.8", "python3.9", "python3.10", "python3.11",
+    "python3.12", "python3.13", "python3.14", "dotnetcore1.0", "dotnetcore2.0", "dotnetcore2.1", "dotnetcore3.1",
+    "dotnet6", "dotnet8", "dotnet10", "nodejs4.3-edge", "go1.x", "ruby2.5", "ruby2.7", "ruby3.2", "ruby3.3",
+    "ruby3.4", "provided", "provided.al2", "provided.al2023",
+];
+
+/// How Quiver would run a runtime id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuntimeKind {
+    /// `python3.<minor>`: needs an interpreter named exactly `python3.<minor>`.
+    Python { minor: u32 },
+    /// `nodejs<major>.x`: needs a `node` whose major version is `major`.
+    Node { major: u32 },
+    /// `provided*`: the package brings its own `bootstrap`; no interpreter.
+    Provided,
+    /// Any other Lambda runtime (Java, .NET, Ruby, …): Quiver has no bootstrap for it yet.
+    Unsupported,
+}
+
+/// Classifies a Lambda runtime id (None when it is not a Lambda enum value).
+pub fn kind_of(id: &str) -> Option<RuntimeKind> {
+    if !LAMBDA_RUNTIMES.contains(&id) {
+        return None;
+    }
+    if let Some(minor) = id.strip_prefix("python3.").and_then(|m| m.parse().ok()) {
+        return Some(RuntimeKind::Python { minor });
+    }
+    if let Some(major) = id.strip_prefix("nodejs").and_then(|m| m.strip_suffix(".x")).and_then(|m| m.parse().ok()) {
+        return Some(RuntimeKind::Node { major });
+    }
+    if id.starts_with("provided") {
+        return Some(RuntimeKind::Provided);
+    }
+    Some(RuntimeKind::Unsupported)
+}
+
+/// One runtime this host can run, resolved at server start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AvailableRuntime {
+    pub id: String,
+    /// The real interpreter binary (symlinks resolved); None for `provided*`.
+    pub interpreter: Option<PathBuf>,
+    /// The version the interpreter reported when run, e.g. `3.11.2`; `provided` for provided.*.
+    pub version: String,
+}
+
+/// The resolved catalogue: immutable after start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuntimeCatalogue {
+    available: BTreeMap<String, AvailableRuntime>,
+}
+
+impl RuntimeCatalogue {
+    pub fn new(runtimes: impl IntoIterator<Item = AvailableRuntime>) -> Self {
+        Self { available: runtimes.into_iter().map(|r| (r.id.clone(), r)).collect() }
+    }
+
+    pub fn get(&self, id: &str) -> Option<&AvailableRuntime> {
+        self.available.get(id)
+    }
+
+    /// Sorted ids, for messages and start-up output.
+    pub fn ids(&self) -> Vec<&str> {
+        self.available.keys().map(String::as_str).collect()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &AvailableRuntime> {
+        self.available.values()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_classified() {
+        assert_eq!(kind_of("python3.11"), Some(RuntimeKind::Python { minor: 11 }));
+        assert_eq!(kind_of("nodejs20.x"), Some(RuntimeKind::Node { major: 20 }));
+        assert_eq!(kind_of("provided.al2023"), Some(RuntimeKind::Provided));
+        assert_eq!(kind_of("java21"), Some(RuntimeKind::Unsupported));
+        assert_eq!(kind_of("python4.0"), None);
+        assert_eq!(kind_of("Python3.11"), None);
+    }
+
+    #[test]
+    fn catalogue_lists_ids_sorted() {
+        let c = RuntimeCatalogue::new([
+            AvailableRuntime { id: "python3.11".into(), interpreter: Some("/usr/bin/python3.11".into()), version: "3.11.2".into() },
+            AvailableRuntime { id: "nodejs20.x".into(), interpreter: Some("/usr/bin/node".into()), version: "20.1.0".into() },
+        ]);
+        assert_eq!(c.ids(), vec!["nodejs20.x", "python3.11"]);
+        assert_eq!(c.get("python3.11").unwrap().version, "3.11.2");
+        assert!(c.get("python3.12").is_none());
+    }
+}

@@ -1,0 +1,545 @@
+//! The embedded SQLite backend: one connection in WAL mode, synchronous=FULL, versioned
+//! migrations tracked in `PRAGMA user_version`.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::sync::Mutex;
+
+use quiver_model::{format_last_modified, CodeRef, FunctionConfig, FunctionVersion, Version};
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
+
+use crate::store::*;
+use crate::StoreError;
+
+/// Migrations in order; `user_version` = how many have been applied.
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+const COLS: &str = "function_name, version, config, code_sha256, code_b64, code_size, revision_id, last_modified";
+
+fn now() -> String {
+    format_last_modified(time::OffsetDateTime::now_utc())
+}
+
+fn new_revision() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn row_to_version(row: &Row<'_>) -> rusqlite::Result<(FunctionVersion, String)> {
+    let config: String = row.get(2)?;
+    let ordinal: i64 = row.get(1)?;
+    let size: i64 = row.get(5)?;
+    Ok((
+        FunctionVersion {
+            name: row.get(0)?,
+            version: Version::from_ordinal(ordinal as u64),
+            // decoded by the caller so a bad document becomes StoreError::Corrupt
+            config: placeholder_config(),
+            code: CodeRef { sha256_hex: row.get(3)?, sha256_b64: row.get(4)?, size: size as u64 },
+            revision_id: row.get(6)?,
+            last_modified: row.get(7)?,
+        },
+        config,
+    ))
+}
+
+fn placeholder_config() -> FunctionConfig {
+    FunctionConfig {
+        runtime: String::new(),
+        handler: String::new(),
+        role: String::new(),
+        description: String::new(),
+        timeout: 0,
+        memory_size: 0,
+        environment: BTreeMap::new(),
+        ephemeral_storage: 0,
+        architecture: String::new(),
+        tracing_mode: String::new(),
+        log_format: String::new(),
+        application_log_level: None,
+        system_log_level: None,
+        log_group: None,
+    }
+}
+
+fn decode((mut v, config): (FunctionVersion, String)) -> Result<FunctionVersion, StoreError> {
+    v.config = serde_json::from_str(&config)
+        .map_err(|e| StoreError::Corrupt(format!("config of {}:{}: {e}", v.name, v.version)))?;
+    Ok(v)
+}
+
+fn query_versions(
+    conn: &Connection,
+    sql: &str,
+    args: impl rusqlite::Params,
+) -> Result<Vec<FunctionVersion>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(args, row_to_version)?;
+    rows.map(|r| decode(r?)).collect()
+}
+
+fn get_version_tx(conn: &Connection, name: &str, version: Version) -> Result<Option<FunctionVersion>, StoreError> {
+    let sql = format!("SELECT {COLS} FROM function_versions WHERE function_name = ?1 AND version = ?2");
+    let row = conn.prepare_cached(&sql)?.query_row(params![name, version.ordinal() as i64], row_to_version).optional()?;
+    row.map(decode).transpose()
+}
+
+fn insert_version(tx: &Transaction<'_>, v: &FunctionVersion) -> Result<(), StoreError> {
+    let config = serde_json::to_string(&v.config).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    tx.execute(
+        &format!("INSERT OR REPLACE INTO function_versions ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+        params![
+            v.name,
+            v.version.ordinal() as i64,
+            config,
+            v.code.sha256_hex,
+            v.code.sha256_b64,
+            v.code.size as i64,
+            v.revision_id,
+            v.last_modified
+        ],
+    )?;
+    Ok(())
+}
+
+/// Publishes `latest` as the next version number unless the newest published version
+/// already has the same code and configuration.
+fn publish_tx(tx: &Transaction<'_>, latest: &FunctionVersion, description: Option<&str>) -> Result<FunctionVersion, StoreError> {
+    let last: i64 = tx.query_row("SELECT last_version FROM functions WHERE name = ?1", [&latest.name], |r| r.get(0))?;
+    let newest: Option<i64> = tx
+        .query_row(
+            "SELECT MAX(version) FROM function_versions WHERE function_name = ?1 AND version > 0",
+            [&latest.name],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten();
+    if let Some(n) = newest {
+        if let Some(prev) = get_version_tx(tx, &latest.name, Version::Published(n as u64))? {
+            let same_config = FunctionConfig { description: String::new(), ..prev.config.clone() }
+                == FunctionConfig { description: String::new(), ..latest.config.clone() };
+            if same_config && prev.code == latest.code {
+                return Ok(prev);
+            }
+        }
+    }
+    let n = last + 1;
+    tx.execute("UPDATE functions SET last_version = ?2 WHERE name = ?1", params![latest.name, n])?;
+    let mut v = latest.clone();
+    v.version = Version::Published(n as u64);
+    v.revision_id = new_revision();
+    v.last_modified = now();
+    if let Some(d) = description {
+        v.config.description = d.to_string();
+    }
+    insert_version(tx, &v)?;
+    Ok(v)
+}
+
+fn require_function(conn: &Connection, name: &str) -> Result<(), StoreError> {
+    let exists: Option<i64> =
+        conn.query_row("SELECT 1 FROM functions WHERE name = ?1", [name], |r| r.get(0)).optional()?;
+    exists.map(|_| ()).ok_or(StoreError::NotFound)
+}
+
+impl SqliteStore {
+    /// Opens (creating) `path` and applies pending migrations.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        Self::init(conn)
+    }
+
+    /// An in-memory store (tests).
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(mut conn: Connection) -> Result<Self, StoreError> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrate(&mut conn)?;
+        Ok(Self { conn: Mutex::new(conn) })
+    }
+
+    /// The applied schema version.
+    pub fn schema_version(&self) -> Result<u32, StoreError> {
+        let c = self.lock();
+        Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave a half-applied transaction (it rolls
+        // back on drop), so the connection stays usable.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Applies every migration above `user_version`, each in its own transaction.
+pub fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
+    let current: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current as usize > MIGRATIONS.len() {
+        return Err(StoreError::Corrupt(format!(
+            "schema version {current} is newer than this Quiver knows ({}); upgrade Quiver",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as u32)?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "applied store migration");
+    }
+    Ok(MIGRATIONS.len() as u32)
+}
+
+impl Store for SqliteStore {
+    fn create_function(&self, f: &NewFunction) -> Result<Written, StoreError> {
+        let mut c = self.lock();
+        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let stamp = now();
+        let inserted = tx.execute(
+            "INSERT INTO functions (name, created_at) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
+            params![f.name, stamp],
+        )?;
+        if inserted == 0 {
+            return Err(StoreError::AlreadyExists);
+        }
+        let latest = FunctionVersion {
+            name: f.name.clone(),
+            version: Version::Latest,
+            config: f.config.clone(),
+            code: f.code.clone(),
+            revision_id: new_revision(),
+            last_modified: stamp,
+        };
+        insert_version(&tx, &latest)?;
+        for (k, v) in &f.tags {
+            tx.execute("INSERT INTO tags (function_name, key, value) VALUES (?1, ?2, ?3)", params![f.name, k, v])?;
+        }
+        let published = if f.publish { Some(publish_tx(&tx, &latest, None)?) } else { None };
+        tx.commit()?;
+        Ok(Written { latest, published })
+    }
+
+    fn get_version(&self, name: &str, version: Version) -> Result<Option<FunctionVersion>, StoreError> {
+        get_version_tx(&self.lock(), name, version)
+    }
+
+    fn resolve_alias(&self, name: &str, alias: &str) -> Result<Option<Version>, StoreError> {
+        let c = self.lock();
+        let v: Option<i64> = c
+            .query_row(
+                "SELECT function_version FROM aliases WHERE function_name = ?1 AND name = ?2",
+                params![name, alias],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(v.map(|n| Version::from_ordinal(n as u64)))
+    }
+
+    fn list_functions(
+        &self,
+        all_versions: bool,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Vec<FunctionVersion>, StoreError> {
+        let c = self.lock();
+        let (name, ord) = after.map(|(n, v)| (n.as_str(), *v as i64)).unwrap_or(("", -1));
+        let filter = if all_versions { "" } else { "version = 0 AND" };
+        let sql = format!(
+            "SELECT {COLS} FROM function_versions WHERE {filter} (function_name > ?1 OR (function_name = ?1 AND version > ?2)) \
+             ORDER BY function_name, version LIMIT ?3"
+        );
+        query_versions(&c, &sql, params![name, ord, limit as i64])
+    }
+
+    fn list_versions(&self, name: &str, after: Option<u64>, limit: usize) -> Result<Vec<FunctionVersion>, StoreError> {
+        let c = self.lock();
+        require_function(&c, name)?;
+        let after = after.map(|v| v as i64).unwrap_or(-1);
+        let sql = format!(
+            "SELECT {COLS} FROM function_versions WHERE function_name = ?1 AND version > ?2 ORDER BY version LIMIT ?3"
+        );
+        query_versions(&c, &sql, params![name, after, limit as i64])
+    }
+
+    fn update_latest(&self, name: &str, u: &LatestUpdate) -> Result<Written, StoreError> {
+        let mut c = self.lock();
+        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current = get_version_tx(&tx, name, Version::Latest)?.ok_or(StoreError::NotFound)?;
+        if current.revision_id != u.base_revision {
+            return Err(StoreError::RevisionMismatch { current: current.revision_id });
+        }
+        let latest = FunctionVersion {
+            name: name.to_string(),
+            version: Version::Latest,
+            config: u.config.clone(),
+            code: u.code.clone(),
+            revision_id: new_revision(),
+            last_modified: now(),
+        };
+        insert_version(&tx, &latest)?;
+        let published = if u.publish { Some(publish_tx(&tx, &latest, None)?) } else { None };
+        tx.commit()?;
+        Ok(Written { latest, published })
+    }
+
+    fn publish_version(&self, name: &str, req: &PublishRequest) -> Result<FunctionVersion, StoreError> {
+        let mut c = self.lock();
+        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let latest = get_version_tx(&tx, name, Version::Latest)?.ok_or(StoreError::NotFound)?;
+        if let Some(rev) = &req.revision_id {
+            if rev != &latest.revision_id {
+                return Err(StoreError::RevisionMismatch { current: latest.revision_id });
+            }
+        }
+        if let Some(sha) = &req.code_sha256 {
+            if sha != &latest.code.sha256_b64 {
+                return Err(StoreError::CodeShaMismatch { current: latest.code.sha256_b64 });
+            }
+        }
+        let v = publish_tx(&tx, &latest, req.description.as_deref())?;
+        tx.commit()?;
+        Ok(v)
+    }
+
+    fn delete_function(&self, name: &str) -> Result<(), StoreError> {
+        let c = self.lock();
+        let n = c.execute("DELETE FROM functions WHERE name = ?1", [name])?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    fn delete_version(&self, name: &str, version: u64) -> Result<(), StoreError> {
+        let mut c = self.lock();
+        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let aliases: Vec<String> = {
+            let mut stmt = tx.prepare("SELECT name FROM aliases WHERE function_name = ?1 AND function_version = ?2")?;
+            let rows = stmt.query_map(params![name, version as i64], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        if !aliases.is_empty() {
+            return Err(StoreError::Conflict(format!(
+                "Unable to delete version because the following aliases reference it: [{}]",
+                aliases.join(", ")
+            )));
+        }
+        let n = tx.execute(
+            "DELETE FROM function_versions WHERE function_name = ?1 AND version = ?2 AND version > 0",
+            params![name, version as i64],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn tags(&self, name: &str) -> Result<BTreeMap<String, String>, StoreError> {
+        let c = self.lock();
+        require_function(&c, name)?;
+        let mut stmt = c.prepare_cached("SELECT key, value FROM tags WHERE function_name = ?1")?;
+        let rows = stmt.query_map([name], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn tag(&self, name: &str, tags: &BTreeMap<String, String>) -> Result<(), StoreError> {
+        let mut c = self.lock();
+        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        require_function(&tx, name)?;
+        for (k, v) in tags {
+            tx.execute(
+                "INSERT INTO tags (function_name, key, value) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT(function_name, key) DO UPDATE SET value = excluded.value",
+                params![name, k, v],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn untag(&self, name: &str, keys: &[String]) -> Result<(), StoreError> {
+        let mut c = self.lock();
+        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        require_function(&tx, name)?;
+        for k in keys {
+            tx.execute("DELETE FROM tags WHERE function_name = ?1 AND key = ?2", params![name, k])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn reserved_concurrency(&self, name: &str) -> Result<Option<u32>, StoreError> {
+        let c = self.lock();
+        let v: Option<Option<i64>> = c
+            .query_row("SELECT reserved_concurrency FROM functions WHERE name = ?1", [name], |r| r.get(0))
+            .optional()?;
+        v.ok_or(StoreError::NotFound).map(|o| o.map(|n| n as u32))
+    }
+
+    fn usage(&self) -> Result<Usage, StoreError> {
+        let c = self.lock();
+        let (count, reserved): (i64, i64) = c.query_row(
+            "SELECT COUNT(*), COALESCE(SUM(reserved_concurrency), 0) FROM functions",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let total: i64 =
+            c.query_row("SELECT COALESCE(SUM(code_size), 0) FROM function_versions", [], |r| r.get(0))?;
+        Ok(Usage { total_code_size: total as u64, function_count: count as u64, reserved_concurrency: reserved as u64 })
+    }
+
+    fn referenced_code(&self) -> Result<HashSet<String>, StoreError> {
+        let c = self.lock();
+        let mut stmt = c.prepare("SELECT DISTINCT code_sha256 FROM function_versions")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> FunctionConfig {
+        FunctionConfig {
+            runtime: "python3.11".into(),
+            handler: "app.handler".into(),
+            role: "arn:aws:iam::123456789012:role/r".into(),
+            timeout: 3,
+            memory_size: 128,
+            ephemeral_storage: 512,
+            architecture: "x86_64".into(),
+            tracing_mode: "PassThrough".into(),
+            log_format: "Text".into(),
+            ..placeholder_config()
+        }
+    }
+
+    fn code(tag: &str) -> CodeRef {
+        CodeRef { sha256_hex: format!("{tag:0>64}"), sha256_b64: format!("{tag}="), size: 10 }
+    }
+
+    fn new_fn(name: &str, publish: bool) -> NewFunction {
+        NewFunction {
+            name: name.into(),
+            config: config(),
+            code: code("a"),
+            tags: [("team".to_string(), "x".to_string())].into(),
+            publish,
+        }
+    }
+
+    #[test]
+    fn create_get_round_trip_and_duplicate() {
+        let s = SqliteStore::open_in_memory().unwrap();
+        let w = s.create_function(&new_fn("f", false)).unwrap();
+        assert!(w.published.is_none());
+        let got = s.get_version("f", Version::Latest).unwrap().unwrap();
+        assert_eq!(got, w.latest);
+        assert_eq!(got.last_modified.len(), "2020-04-10T19:06:32.563+0000".len());
+        assert!(matches!(s.create_function(&new_fn("f", false)), Err(StoreError::AlreadyExists)));
+        assert_eq!(s.tags("f").unwrap().get("team").map(String::as_str), Some("x"));
+        assert!(s.get_version("g", Version::Latest).unwrap().is_none());
+    }
+
+    #[test]
+    fn publish_numbers_versions_and_skips_unchanged() {
+        let s = SqliteStore::open_in_memory().unwrap();
+        let w = s.create_function(&new_fn("f", true)).unwrap();
+        assert_eq!(w.published.as_ref().unwrap().version, Version::Published(1));
+        // unchanged: the same version comes back
+        let again = s.publish_version("f", &PublishRequest::default()).unwrap();
+        assert_eq!(again.version, Version::Published(1));
+        let mut cfg = config();
+        cfg.memory_size = 256;
+        let u = LatestUpdate { config: cfg, code: code("a"), base_revision: w.latest.revision_id.clone(), publish: false };
+        let w2 = s.update_latest("f", &u).unwrap();
+        assert_ne!(w2.latest.revision_id, w.latest.revision_id);
+        // a stale base revision is refused
+        assert!(matches!(s.update_latest("f", &u), Err(StoreError::RevisionMismatch { .. })));
+        let bad = PublishRequest { code_sha256: Some("nope".into()), ..Default::default() };
+        assert!(matches!(s.publish_version("f", &bad), Err(StoreError::CodeShaMismatch { .. })));
+        let v2 = s
+            .publish_version("f", &PublishRequest { description: Some("second".into()), ..Default::default() })
+            .unwrap();
+        assert_eq!((v2.version, v2.config.memory_size, v2.config.description.as_str()), (Version::Published(2), 256, "second"));
+        let versions = s.list_versions("f", None, 50).unwrap();
+        let names: Vec<String> = versions.iter().map(|v| v.version.to_string()).collect();
+        assert_eq!(names, ["$LATEST", "1", "2"]);
+        // numbers are never reused
+        s.delete_version("f", 2).unwrap();
+        let mut cfg = config();
+        cfg.timeout = 9;
+        let latest = s.get_version("f", Version::Latest).unwrap().unwrap();
+        s.update_latest("f", &LatestUpdate { config: cfg, code: code("b"), base_revision: latest.revision_id, publish: true })
+            .map(|w| assert_eq!(w.published.unwrap().version, Version::Published(3)))
+            .unwrap();
+        assert!(matches!(s.delete_version("f", 2), Err(StoreError::NotFound)));
+        assert!(matches!(s.delete_version("f", 0), Err(StoreError::NotFound)));
+    }
+
+    #[test]
+    fn listing_pages_by_cursor() {
+        let s = SqliteStore::open_in_memory().unwrap();
+        for i in 0..5 {
+            s.create_function(&new_fn(&format!("f{i}"), i % 2 == 0)).unwrap();
+        }
+        let page = s.list_functions(false, None, 2).unwrap();
+        assert_eq!(page.iter().map(|v| v.name.as_str()).collect::<Vec<_>>(), ["f0", "f1"]);
+        let last = page.last().unwrap();
+        let cursor = (last.name.clone(), last.version.ordinal());
+        let page = s.list_functions(false, Some(&cursor), 10).unwrap();
+        assert_eq!(page.iter().map(|v| v.name.as_str()).collect::<Vec<_>>(), ["f2", "f3", "f4"]);
+        let all = s.list_functions(true, None, 100).unwrap();
+        assert_eq!(all.len(), 5 + 3);
+        let usage = s.usage().unwrap();
+        assert_eq!((usage.function_count, usage.total_code_size), (5, 80));
+    }
+
+    #[test]
+    fn delete_cascades_and_tags_update() {
+        let s = SqliteStore::open_in_memory().unwrap();
+        s.create_function(&new_fn("f", true)).unwrap();
+        s.tag("f", &[("a".to_string(), "1".to_string()), ("team".to_string(), "y".to_string())].into()).unwrap();
+        assert_eq!(s.tags("f").unwrap().len(), 2);
+        s.untag("f", &["a".to_string(), "missing".to_string()]).unwrap();
+        assert_eq!(s.tags("f").unwrap(), [("team".to_string(), "y".to_string())].into());
+        assert!(s.referenced_code().unwrap().contains(&code("a").sha256_hex));
+        s.delete_function("f").unwrap();
+        assert!(matches!(s.delete_function("f"), Err(StoreError::NotFound)));
+        assert!(matches!(s.tags("f"), Err(StoreError::NotFound)));
+        assert!(s.referenced_code().unwrap().is_empty());
+        let c = s.lock();
+        let left: i64 = c.query_row("SELECT COUNT(*) FROM function_versions", [], |r| r.get(0)).unwrap();
+        assert_eq!(left, 0);
+    }
+
+    #[test]
+    fn migrations_are_versioned_and_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.db");
+        {
+            let s = SqliteStore::open(&path).unwrap();
+            assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as u32);
+            s.create_function(&new_fn("kept", false)).unwrap();
+        }
+        let s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as u32);
+        assert!(s.get_version("kept", Version::Latest).unwrap().is_some());
+        let mode: String = s.lock().query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+        // a database from a newer Quiver is refused instead of being misread
+        s.lock().pragma_update(None, "user_version", 99).unwrap();
+        drop(s);
+        assert!(matches!(SqliteStore::open(&path), Err(StoreError::Corrupt(_))));
+    }
+}

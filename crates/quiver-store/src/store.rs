@@ -1,0 +1,89 @@
+//! The `Store` trait: every metadata operation the API needs, each one atomic.
+//!
+//! Backends (SQLite now, PostgreSQL later) implement it and pass the same tests. Calls are
+//! synchronous and short; async callers run them on a blocking thread.
+
+use std::collections::{BTreeMap, HashSet};
+
+use quiver_model::{CodeRef, FunctionConfig, FunctionVersion, Version};
+
+use crate::StoreError;
+
+/// A function to create.
+#[derive(Debug, Clone)]
+pub struct NewFunction {
+    pub name: String,
+    pub config: FunctionConfig,
+    pub code: CodeRef,
+    pub tags: BTreeMap<String, String>,
+    /// Also publish version 1.
+    pub publish: bool,
+}
+
+/// A write to `$LATEST`, and whether to publish it.
+#[derive(Debug, Clone)]
+pub struct LatestUpdate {
+    pub config: FunctionConfig,
+    pub code: CodeRef,
+    /// The `$LATEST` revision the caller based its change on; the write fails with
+    /// [`StoreError::RevisionMismatch`] if another write got there first.
+    pub base_revision: String,
+    pub publish: bool,
+}
+
+/// PublishVersion's preconditions.
+#[derive(Debug, Clone, Default)]
+pub struct PublishRequest {
+    /// Base64 CodeSha256 the caller expects `$LATEST` to have.
+    pub code_sha256: Option<String>,
+    pub revision_id: Option<String>,
+    pub description: Option<String>,
+}
+
+/// `$LATEST` after a write, plus the version it published, if any.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub latest: FunctionVersion,
+    pub published: Option<FunctionVersion>,
+}
+
+/// Totals for GetAccountSettings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub total_code_size: u64,
+    pub function_count: u64,
+    pub reserved_concurrency: u64,
+}
+
+/// Where a listing continues: (function name, version ordinal) of the last item returned.
+pub type Cursor = (String, u64);
+
+pub trait Store: Send + Sync + 'static {
+    /// Creates `$LATEST` (and version 1 if asked). [`StoreError::AlreadyExists`] if the name is taken.
+    fn create_function(&self, f: &NewFunction) -> Result<Written, StoreError>;
+    /// One version, or None.
+    fn get_version(&self, name: &str, version: Version) -> Result<Option<FunctionVersion>, StoreError>;
+    /// The version an alias points to, or None.
+    fn resolve_alias(&self, name: &str, alias: &str) -> Result<Option<Version>, StoreError>;
+    /// Functions in name order after `after`; `$LATEST` only, or every version when `all_versions`.
+    fn list_functions(&self, all_versions: bool, after: Option<&Cursor>, limit: usize)
+        -> Result<Vec<FunctionVersion>, StoreError>;
+    /// One function's versions (`$LATEST` first) after version ordinal `after`.
+    fn list_versions(&self, name: &str, after: Option<u64>, limit: usize) -> Result<Vec<FunctionVersion>, StoreError>;
+    /// Replaces `$LATEST` (new RevisionId and LastModified), optionally publishing it.
+    fn update_latest(&self, name: &str, update: &LatestUpdate) -> Result<Written, StoreError>;
+    /// Publishes `$LATEST` unless it is unchanged since the last published version, in
+    /// which case that version is returned.
+    fn publish_version(&self, name: &str, req: &PublishRequest) -> Result<FunctionVersion, StoreError>;
+    /// Removes a function with all its versions, aliases and tags.
+    fn delete_function(&self, name: &str) -> Result<(), StoreError>;
+    /// Removes one published version.
+    fn delete_version(&self, name: &str, version: u64) -> Result<(), StoreError>;
+    fn tags(&self, name: &str) -> Result<BTreeMap<String, String>, StoreError>;
+    fn tag(&self, name: &str, tags: &BTreeMap<String, String>) -> Result<(), StoreError>;
+    fn untag(&self, name: &str, keys: &[String]) -> Result<(), StoreError>;
+    fn reserved_concurrency(&self, name: &str) -> Result<Option<u32>, StoreError>;
+    fn usage(&self) -> Result<Usage, StoreError>;
+    /// Hex SHA-256 of every package some version uses (garbage collection).
+    fn referenced_code(&self) -> Result<HashSet<String>, StoreError>;
+}
