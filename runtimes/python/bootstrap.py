@@ -13,6 +13,10 @@ awslambdaric, so that functions see what they see on AWS Lambda. Deliberate diff
   * JSON is encoded with the stdlib `json` (awslambdaric uses simplejson); Decimal values
     become int/float.
   * The X-Ray error-cause header is not sent.
+  * The Runtime API client is a ~100-line HTTP/1.1 client on `socket` (TCP_NODELAY,
+    keep-alive), not http.client, whose import (ssl, email) costs ~30 ms per cold start.
+  * A missing handler function is an init error (as current awslambdaric), so the
+    environment is discarded rather than kept warm returning the error.
   * The `logging` root handler (Lambda's `[LEVEL]\\t<ts>\\t<request id>\\t<msg>` lines) is
     installed when the function first imports `logging`, not at start-up, so functions
     that never log don't pay for importing it.
