@@ -2,7 +2,8 @@
 # Debian packages the build and tests need. Idempotent; quiet when all present.
 set -euo pipefail
 need=()
-for pkg in python3-venv iproute2; do
+# python3.11 and node are the interpreters behind the python3.11 / nodejs20.x runtimes.
+for pkg in python3-venv python3.11-minimal nodejs iproute2; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
