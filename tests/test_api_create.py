@@ -238,3 +238,11 @@ def test_concurrent_creates_of_distinct_names_all_succeed(server):
     assert sorted(done) == sorted(names)
     lam = server.client("lambda")
     assert sorted(f["FunctionName"] for f in lam.list_functions()["Functions"]) == sorted(names)
+
+
+def test_published_version_active_waiter_returns_at_once(lam):
+    name, _ = create(lam, Publish=True)
+    t0 = time.monotonic()
+    lam.get_waiter("published_version_active").wait(FunctionName=name, Qualifier="1",
+                                                    WaiterConfig={"Delay": 1, "MaxAttempts": 2})
+    assert time.monotonic() - t0 < 1.0

@@ -129,7 +129,9 @@ def test_hostile_zip_rejected_on_create(server, lam, bomb, lying_bomb, many_file
 def test_hostile_zip_rejected_on_update_code(server, lam, bomb, lying_bomb, many_files_bomb, case):
     tag, abs_path, cases = _hostile_cases(bomb, lying_bomb, many_files_bomb)
     z = handler_zip("victim")
-    name, created = create(lam, zip_bytes=z, Publish=True)
+    name, _ = create(lam, zip_bytes=z, Publish=True)
+    # Each version has its own RevisionId, so compare with $LATEST as it is now.
+    before = lam.get_function_configuration(FunctionName=name)
     snap = StoreSnapshot(server, lam)
     with pytest.raises(botocore.exceptions.ClientError) as exc:
         lam.update_function_code(FunctionName=name, ZipFile=cases[case], Publish=True)
@@ -137,7 +139,7 @@ def test_hostile_zip_rejected_on_update_code(server, lam, bomb, lying_bomb, many
     snap.assert_unchanged()
     got = lam.get_function(FunctionName=name)["Configuration"]
     assert got["CodeSha256"] == sha256_b64(z)
-    assert got["RevisionId"] == created["RevisionId"]
+    assert got["RevisionId"] == before["RevisionId"]
     vers = sorted(v["Version"] for v in lam.list_versions_by_function(FunctionName=name)["Versions"])
     assert vers == ["$LATEST", "1"]
     assert not os.path.exists(abs_path)

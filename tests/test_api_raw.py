@@ -22,6 +22,7 @@ from apiutil import (
     create,
     fake_sig_headers,
     fn_arn,
+    lamnv,  # noqa: F401  (fixture)
     make_zip,
     not_found_message,
     raw_request,
@@ -178,12 +179,24 @@ def test_unknown_fields_are_400(server, lam, override):
 def test_huge_update_configuration_body_is_4xx(server, lam):
     name, created = create(lam)
     snap = StoreSnapshot(server, lam)
-    body = json.dumps({"Description": "d" * (8 * 1024 * 1024)})
-    r = raw_request(server, "PUT", f"{CREATE_PATH}/{name}/configuration", body)
-    assert r.status in (400, 413), r
-    _assert_error_wire(r, r.status)
+    body = json.dumps({"Description": "d" * (8 * 1024 * 1024)}).encode()
+    path = f"{CREATE_PATH}/{name}/configuration"
+    headers = sign_headers(server, "PUT", path, body, {"Content-Type": "application/json"})
+    status, hdrs, resp, _ = raw_stream_request(server, "PUT", path, headers, body)
+    assert status in (400, 413), (status, hdrs, resp[:300])
+    assert hdrs.get("x-amzn-errortype"), hdrs
     snap.assert_unchanged()
     assert lam.get_function_configuration(FunctionName=name)["RevisionId"] == created["RevisionId"]
+
+
+def test_huge_update_configuration_via_boto3_is_client_error(server, lam, lamnv):
+    """What a real SDK sees: a modeled 4xx error, not a dropped connection."""
+    name, created = create(lam)
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        lamnv.update_function_configuration(FunctionName=name, Description="d" * (8 * 1024 * 1024))
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] in (400, 413), exc.value.response
+    assert lam.get_function_configuration(FunctionName=name)["RevisionId"] == created["RevisionId"]
+    assert_alive(server, lam)
 
 
 def test_malformed_update_code_body(server, lam):
@@ -295,3 +308,16 @@ def test_large_zip_under_limit_is_accepted(server, lam):
     name, resp = create(lam, zip_bytes=z)
     assert resp["CodeSize"] == len(z)
     assert_alive(server, lam)
+
+
+def test_update_code_body_over_limit_is_4xx_not_reset(server, lam):
+    name, created = create(lam)
+    snap = StoreSnapshot(server, lam)
+    body = b'{"ZipFile": "' + b"A" * (MAX_CREATE_BODY + 16) + b'"}'
+    path = f"{CREATE_PATH}/{name}/code"
+    headers = sign_headers(server, "PUT", path, body, {"Content-Type": "application/json"})
+    status, hdrs, resp, _ = raw_stream_request(server, "PUT", path, headers, body)
+    assert status in (400, 413), (status, hdrs, resp[:300])
+    assert hdrs.get("x-amzn-errortype"), hdrs
+    snap.assert_unchanged()
+    assert lam.get_function_configuration(FunctionName=name)["RevisionId"] == created["RevisionId"]
