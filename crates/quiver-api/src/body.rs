@@ -10,19 +10,46 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
+/// Bodies over the limit are still read (and dropped) up to this many bytes, so that a
+/// client that sends everything before reading the reply gets the 413 instead of a
+/// connection reset.
+const DRAIN_MAX: u64 = 256 << 20;
+
 /// Reads at most `limit` bytes; more → 413 naming `operation`.
 pub async fn read_limited(headers: &HeaderMap, body: Body, limit: u64, operation: &str) -> Result<Bytes, ApiError> {
     let declared = headers
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    let mut body = body;
     if declared.is_some_and(|n| n > limit) {
+        if declared.is_some_and(|n| n <= DRAIN_MAX) {
+            drain(&mut body, 0).await;
+        }
         return Err(ApiError::too_large(limit, operation));
     }
-    match http_body_util::Limited::new(body, limit as usize).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::too_large(limit, operation)),
-        Err(e) => Err(ApiError::InvalidRequestContent(format!("Could not read request body: {e}"))),
+    let mut buf = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ApiError::InvalidRequestContent(format!("Could not read request body: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            buf.extend_from_slice(&data);
+            if buf.len() as u64 > limit {
+                let seen = buf.len() as u64;
+                drop(buf);
+                drain(&mut body, seen).await;
+                return Err(ApiError::too_large(limit, operation));
+            }
+        }
+    }
+    Ok(buf.freeze())
+}
+
+async fn drain(body: &mut Body, mut seen: u64) {
+    while seen <= DRAIN_MAX {
+        match body.frame().await {
+            Some(Ok(frame)) => seen += frame.data_ref().map_or(0, |d| d.len() as u64),
+            _ => return,
+        }
     }
 }
 

@@ -146,7 +146,12 @@ fn check_shapes(s: &FunctionSettings) -> Result<(), ModelError> {
         }
     }
     if let Some(vars) = s.environment.as_ref().and_then(|e| e.variables.as_ref()) {
-        let bad: Vec<&str> = vars.keys().filter(|k| !ENV_KEY_RE.is_match(k)).map(String::as_str).collect();
+        // Reserved keys get their own, more useful, InvalidParameterValueException later.
+        let bad: Vec<&str> = vars
+            .keys()
+            .filter(|k| !ENV_KEY_RE.is_match(k) && !RESERVED_ENV_KEYS.contains(&k.as_str()))
+            .map(String::as_str)
+            .collect();
         if !bad.is_empty() {
             v.push(
                 format!("[{}]", bad.join(", ")),
@@ -441,8 +446,8 @@ mod tests {
         assert_eq!(c.environment.get("GOOD_1").map(String::as_str), Some("v"));
         assert!(validation(r#""Environment":{"Variables":{"1bad":"v"}}"#).contains("Map keys must satisfy constraint"));
         assert!(validation(r#""Environment":{"Variables":{"A":"v"}}"#).contains("'environment.variables'"));
-        let msg = invalid(r#""Environment":{"Variables":{"AWS_REGION":"x","LAMBDA_TASK_ROOT":"y"}}"#);
-        assert!(msg.ends_with("Reserved keys used in this request: AWS_REGION, LAMBDA_TASK_ROOT"), "{msg}");
+        let msg = invalid(r#""Environment":{"Variables":{"AWS_REGION":"x","_HANDLER":"y"}}"#);
+        assert!(msg.ends_with("Reserved keys used in this request: AWS_REGION, _HANDLER"), "{msg}");
         let big = format!(r#""Environment":{{"Variables":{{"BIG":"{}"}}}}"#, "x".repeat(4090));
         assert!(invalid(&big).contains("exceeded the 4KB limit. String measured: {\"BIG\""));
         // exactly 4096 bytes of JSON is allowed: {"BIG":"…"} is 10 bytes of framing

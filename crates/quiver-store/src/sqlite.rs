@@ -130,7 +130,7 @@ fn publish_tx(tx: &Transaction<'_>, latest: &FunctionVersion, description: Optio
     tx.execute("UPDATE functions SET last_version = ?2 WHERE name = ?1", params![latest.name, n])?;
     let mut v = latest.clone();
     v.version = Version::Published(n as u64);
-    v.revision_id = new_revision();
+    // The version is a frozen snapshot of $LATEST at this revision: same RevisionId.
     v.last_modified = now();
     if let Some(d) = description {
         v.config.description = d.to_string();

@@ -31,6 +31,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     if !(args.account.len() == 12 && args.account.bytes().all(|b| b.is_ascii_digit())) {
         anyhow::bail!("--account must be 12 digits, got {:?}", args.account);
     }
+    // Installed before anything is printed: a signal sent as soon as the listening line
+    // appears must stop the server cleanly, not kill it with the default action.
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = signal(SignalKind::terminate()).context("cannot install SIGTERM handler")?;
+    let int = signal(SignalKind::interrupt()).context("cannot install SIGINT handler")?;
     let data = DataDir::lock(&args.data_dir)?;
     let store = SqliteStore::open(&data.metadata_db())
         .with_context(|| format!("cannot open metadata store {}", data.metadata_db().display()))?;
@@ -68,18 +73,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         writeln!(out, "quiver runtimes: {}", runtimes.ids().join(", "))?;
         out.flush()?;
     }
-    quiver_api::serve(listener, app, shutdown_signal()).await.context("server failed")?;
+    quiver_api::serve(listener, app, shutdown_signal(term, int)).await.context("server failed")?;
     tracing::info!("shut down cleanly");
     drop(data);
     Ok(std::process::ExitCode::SUCCESS)
 }
 
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-        tracing::error!("cannot install signal handlers; stop the server with SIGKILL");
-        return std::future::pending().await;
-    };
+async fn shutdown_signal(mut term: tokio::signal::unix::Signal, mut int: tokio::signal::unix::Signal) {
     tokio::select! {
         _ = term.recv() => tracing::info!("SIGTERM received"),
         _ = int.recv() => tracing::info!("SIGINT received"),
