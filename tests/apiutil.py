@@ -114,6 +114,36 @@ def zip_symlink(link_name, target, files_after=None):
     return zip_with_entry(info, target.encode(), files_after)
 
 
+def zip_bad_crc():
+    """A stored (uncompressed) zip whose file data no longer matches its CRC-32."""
+    payload = b"def handler(e, c):\n    return 'original'\n"
+    z = bytearray(make_zip({"app.py": payload}, compression=zipfile.ZIP_STORED))
+    i = z.find(payload)
+    z[i + payload.index(b"original")] ^= 0x20  # 'o' -> 'O': same size, wrong CRC
+    return bytes(z)
+
+
+def zip_encrypted_flag():
+    """A zip whose only entry claims to be encrypted (general-purpose flag bit 0)."""
+    z = bytearray(make_zip({"app.py": HANDLER_SRC}))
+    local = z.find(b"PK\x03\x04")
+    central = z.find(b"PK\x01\x02")
+    z[local + 6] |= 0x01
+    z[central + 8] |= 0x01
+    return bytes(z)
+
+
+def zip_name_mismatch(central_name, local_name):
+    """Central directory says `central_name`, the local header says `local_name` (same length)."""
+    assert len(central_name) == len(local_name)
+    info = zipfile.ZipInfo(central_name)
+    raw = bytearray(zip_with_entry(info, b"x = 1\n"))
+    local = raw.find(central_name.encode())
+    raw[local:local + len(local_name)] = local_name.encode()
+    assert raw.count(central_name.encode()) == 1
+    return bytes(raw)
+
+
 def zip_setuid():
     """A valid package containing a setuid+executable file."""
     info = zipfile.ZipInfo("tool.sh")

@@ -321,3 +321,44 @@ def test_update_code_body_over_limit_is_4xx_not_reset(server, lam):
     assert hdrs.get("x-amzn-errortype"), hdrs
     snap.assert_unchanged()
     assert lam.get_function_configuration(FunctionName=name)["RevisionId"] == created["RevisionId"]
+
+
+# ------------------------------------------------------------------ error member casing (wire doc §3)
+
+
+def test_error_member_casing_follows_the_model(server, lam):
+    """ResourceNotFoundException uses `Message`; the lowercase-`message` family uses `message`; all carry Type."""
+    name, created = create(lam)
+    cases = [
+        (raw_request(server, "GET", f"{CREATE_PATH}/{unique_name('nf')}"), 404, "ResourceNotFoundException", "Message"),
+        (raw_request(server, "POST", CREATE_PATH, json.dumps(_good_body(FunctionName=name))), 409,
+         "ResourceConflictException", "message"),
+        (raw_request(server, "PUT", f"{CREATE_PATH}/{name}/configuration",
+                     json.dumps({"Timeout": 5, "RevisionId": "00000000-0000-0000-0000-000000000000"})), 412,
+         "PreconditionFailedException", "message"),
+        (raw_request(server, "POST", CREATE_PATH, b"{nope"), 400, "InvalidRequestContentException", "message"),
+        (raw_request(server, "POST", CREATE_PATH,
+                     json.dumps(_good_body(Environment={"Variables": {"AWS_REGION": "x"}}))), 400,
+         "InvalidParameterValueException", "message"),
+    ]
+    for r, status, code, member in cases:
+        body = _assert_error_wire(r, status, code)
+        assert member in body, (code, body)
+        assert body.get("Type") == "User", (code, body)
+
+
+def test_tag_and_untag_return_204_empty(server, lam):
+    name, _ = create(lam)
+    arn = fn_arn(name).replace(":", "%3A")
+    r = raw_request(server, "POST", f"/2017-03-31/tags/{arn}", json.dumps({"Tags": {"a": "b"}}))
+    assert r.status == 204 and r.body == b"", r
+    r = raw_request(server, "DELETE", f"/2017-03-31/tags/{arn}?tagKeys=a&tagKeys=zz")
+    assert r.status == 204 and r.body == b"", r
+    assert lam.list_tags(Resource=fn_arn(name))["Tags"] == {}
+
+
+@pytest.mark.parametrize("query", ["MaxItems=0", "MaxItems=10001", "MaxItems=abc", "MaxItems=-1"])
+def test_list_functions_bad_max_items_is_400(server, lam, query):
+    r = raw_request(server, "GET", f"{CREATE_PATH}?{query}")
+    _assert_error_wire(r, 400)
+    assert_alive(server, lam)

@@ -122,3 +122,19 @@ def test_account_usage_counts_published_versions_code(lam):
     after = lam.get_account_settings()["AccountUsage"]
     assert after["FunctionCount"] == 1
     assert after["TotalCodeSize"] >= before
+
+
+@pytest.mark.parametrize("key", ["bad*key", "semi;colon", "brace{"])
+def test_tag_key_pattern_enforced(lam, key):
+    name, _ = create(lam)
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        lam.tag_resource(Resource=fn_arn(name), Tags={key: "v"})
+    assert_client_error(exc, ("ValidationException", "InvalidParameterValueException"), 400)
+    assert lam.list_tags(Resource=fn_arn(name))["Tags"] == {}
+
+
+def test_unicode_letter_tags_accepted(lam):
+    name, _ = create(lam)
+    tags = {"日本語": "値", "ümlaut key": "wert ä", "k9": "١٢٣"}
+    lam.tag_resource(Resource=fn_arn(name), Tags=tags)
+    assert lam.list_tags(Resource=fn_arn(name))["Tags"] == tags

@@ -342,3 +342,76 @@ def test_concurrent_updates_with_same_revision_exactly_one_wins(server):
         results = list(ex.map(attempt, range(8)))
     assert results.count("ok") == 1, results
     assert set(results) == {"ok", "PreconditionFailedException"}, results
+
+
+def test_last_modified_advances_on_updates(lam):
+    name, created = create(lam)
+    time.sleep(0.05)
+    c = lam.update_function_configuration(FunctionName=name, Timeout=4)
+    assert c["LastModified"] > created["LastModified"]
+    time.sleep(0.05)
+    d = lam.update_function_code(FunctionName=name, ZipFile=handler_zip("lm"))
+    assert d["LastModified"] > c["LastModified"]
+    assert _cfg(lam, name)["LastModified"] == d["LastModified"]
+
+
+def test_publish_version_description_overrides(lam):
+    name, _ = create(lam, Description="function description")
+    pub = lam.publish_version(FunctionName=name, Description="release notes")
+    assert pub["Description"] == "release notes"
+    assert lam.get_function_configuration(FunctionName=name, Qualifier=pub["Version"])["Description"] == "release notes"
+    assert _cfg(lam, name)["Description"] == "function description"
+
+
+def test_publish_version_code_sha_mismatch_publishes_nothing(lam):
+    name, _ = create(lam)
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        lam.publish_version(FunctionName=name, CodeSha256=sha256_b64(b"some other code"))
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] in (400, 412), exc.value.response
+    assert [v["Version"] for v in lam.list_versions_by_function(FunctionName=name)["Versions"]] == ["$LATEST"]
+    ok = lam.publish_version(FunctionName=name, CodeSha256=_cfg(lam, name)["CodeSha256"])
+    assert ok["Version"] == "1"
+
+
+def test_publish_version_stale_revision_is_412(lam):
+    name, created = create(lam)
+    lam.update_function_configuration(FunctionName=name, Timeout=8)
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        lam.publish_version(FunctionName=name, RevisionId=created["RevisionId"])
+    assert_client_error(exc, "PreconditionFailedException", 412)
+    assert [v["Version"] for v in lam.list_versions_by_function(FunctionName=name)["Versions"]] == ["$LATEST"]
+    ok = lam.publish_version(FunctionName=name, RevisionId=_cfg(lam, name)["RevisionId"])
+    assert ok["Version"] == "1" and ok["Timeout"] == 8
+
+
+def test_published_version_revision_is_stable(lam):
+    name, _ = create(lam, Publish=True)
+    v1 = lam.get_function_configuration(FunctionName=name, Qualifier="1")
+    lam.update_function_configuration(FunctionName=name, Timeout=12)
+    lam.update_function_code(FunctionName=name, ZipFile=handler_zip("stable"))
+    again = lam.get_function_configuration(FunctionName=name, Qualifier="1")
+    assert again["RevisionId"] == v1["RevisionId"]
+    assert again["LastModified"] == v1["LastModified"]
+    assert again["CodeSha256"] == v1["CodeSha256"] and again["Timeout"] == v1["Timeout"] == 3
+
+
+def test_concurrent_code_updates_with_same_revision_exactly_one_wins(server):
+    from concurrent.futures import ThreadPoolExecutor
+    lam = server.client("lambda")
+    name, created = create(lam)
+    rev = created["RevisionId"]
+    zips = [handler_zip(f"race-code-{i}") for i in range(6)]
+
+    def attempt(i):
+        try:
+            server.client("lambda").update_function_code(FunctionName=name, ZipFile=zips[i], RevisionId=rev)
+            return i
+        except botocore.exceptions.ClientError as e:
+            return e.response["Error"]["Code"]
+
+    with ThreadPoolExecutor(6) as ex:
+        results = list(ex.map(attempt, range(6)))
+    winners = [r for r in results if isinstance(r, int)]
+    assert len(winners) == 1, results
+    assert results.count("PreconditionFailedException") == 5, results
+    assert _cfg(lam, name)["CodeSha256"] == sha256_b64(zips[winners[0]])

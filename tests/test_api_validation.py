@@ -236,3 +236,61 @@ def test_burst_of_bad_requests_keeps_server_healthy(server, lam, lamnv):
             lamnv.create_function(**p)
         assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400, exc.value.response
     snap.assert_unchanged()
+
+
+def _env_of_json_size(n):
+    """A Variables map whose compact JSON serialization is exactly n bytes."""
+    overhead = len(json.dumps({"KEY": ""}, separators=(",", ":")))
+    env = {"KEY": "v" * (n - overhead)}
+    assert len(json.dumps(env, separators=(",", ":"))) == n
+    return env
+
+
+def test_environment_of_exactly_4kb_accepted(lam):
+    env = _env_of_json_size(4096)
+    name, resp = create(lam, Environment={"Variables": env})
+    assert resp["Environment"]["Variables"] == env
+
+
+def test_environment_one_byte_over_4kb_rejected(server, lam):
+    _rejected(server, lam, lam, _params(Environment={"Variables": _env_of_json_size(4097)}),
+              "InvalidParameterValueException", r"4KB")
+
+
+def test_handler_of_128_chars_accepted(lam):
+    h = "m" * 120 + ".handler"
+    assert len(h) == 128
+    name, resp = create(lam, Handler=h)
+    assert resp["Handler"] == h
+
+
+@pytest.mark.parametrize("tags", [{"k" * 129: "v"}, {"key": "v" * 257}, {"bad*key": "v"}])
+def test_bad_tags_on_create_rejected(server, lam, tags):
+    _rejected(server, lam, lam, _params(Tags=tags), VALIDATION_CODES, r"(?i)tag")
+
+
+def test_bad_qualifier_rejected(server, lam):
+    name, _ = create(lam)
+    for q in ("bad q", "a" * 129, "v/1"):
+        with pytest.raises(botocore.exceptions.ClientError) as exc:
+            lam.get_function(FunctionName=name, Qualifier=q)
+        assert_client_error(exc, VALIDATION_CODES + ("ResourceNotFoundException",),
+                            exc.value.response["ResponseMetadata"]["HTTPStatusCode"])
+        assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] in (400, 404)
+    assert_alive(server, lam)
+
+
+def test_description_length_counts_characters_not_bytes(server, lam):
+    desc = "é" * 200 + "日本語" * 18 + "🦀" * 2  # 256 characters, far more than 256 bytes
+    assert len(desc) == 256 and len(desc.encode()) > 256
+    name, resp = create(lam, Description=desc)
+    assert resp["Description"] == desc
+    assert lam.get_function_configuration(FunctionName=name)["Description"] == desc
+    _rejected(server, lam, lam, _params(Description=desc + "é"), VALIDATION_CODES, r"(?i)description")
+
+
+def test_unicode_environment_values_round_trip(lam):
+    env = {"GREETING": "héllo wörld 🦀", "JSON": '{"a": [1, 2]}', "NEWLINE": "a\nb"}
+    name, resp = create(lam, Environment={"Variables": env})
+    assert resp["Environment"]["Variables"] == env
+    assert lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"] == env
