@@ -26,7 +26,7 @@ def _create(server, name, path, *extra):
                             "--runtime", RUNTIME, "--role", ROLE, "--handler", HANDLER, *extra))
 
 
-def test_cli_lifecycle(server, zips):
+def test_cli_create_get_list_update(server, zips):
     (z1, p1), (z2, p2) = zips
     name = unique_name("cli")
     created = _create(server, name, p1, "--description", "from cli", "--timeout", "30",
@@ -57,6 +57,11 @@ def test_cli_lifecycle(server, zips):
     again = _json(server.cli("lambda", "get-function-configuration", "--function-name", name))
     assert again["RevisionId"] == cfg["RevisionId"]
 
+
+def test_cli_tags_account_delete(server, zips):
+    (_, p1), _ = zips
+    name = unique_name("clit")
+    _create(server, name, p1)
     server.cli("lambda", "tag-resource", "--resource", fn_arn(name), "--tags", "team=core,env=dev")
     tags = _json(server.cli("lambda", "list-tags", "--resource", fn_arn(name)))
     assert tags["Tags"] == {"team": "core", "env": "dev"}
@@ -86,9 +91,11 @@ def test_cli_publish_and_versions(server, zips):
 
 def test_cli_list_functions_paginates(server, zips):
     (_, p1), _ = zips
+    lam = server.client("lambda")
     names = {unique_name("clip") for _ in range(7)}
     for n in names:
-        _create(server, n, p1)
+        lam.create_function(FunctionName=n, Runtime=RUNTIME, Role=ROLE, Handler=HANDLER,
+                            Code={"ZipFile": open(p1, "rb").read()})
     listed = _json(server.cli("lambda", "list-functions", "--page-size", "2"))
     assert sorted(f["FunctionName"] for f in listed["Functions"]) == sorted(names)
     capped = _json(server.cli("lambda", "list-functions", "--max-items", "3"))
