@@ -1,6 +1,7 @@
 """GetFunction (incl. Code.Location), GetFunctionConfiguration, name/ARN forms, ListFunctions paging."""
 import base64
 import hashlib
+import os
 import re
 import urllib.error
 import urllib.parse
@@ -244,3 +245,53 @@ def test_list_functions_after_delete(lam):
     b, _ = create(lam)
     lam.delete_function(FunctionName=a)
     assert [f["FunctionName"] for f in lam.list_functions()["Functions"]] == [b]
+
+
+FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+
+
+@pytest.mark.skipif(not os.path.exists(FAKETIME_LIB), reason="needs the Debian package libfaketime")
+def test_code_location_expires_after_about_10_minutes(server_factory, tmp_path):
+    """Run the server under libfaketime and move its clock forward through a control file."""
+    import time
+    rc = tmp_path / "faketime.rc"
+    rc.write_text("+0\n")
+    srv = server_factory(env={"LD_PRELOAD": FAKETIME_LIB, "FAKETIME_TIMESTAMP_FILE": str(rc),
+                              "FAKETIME_NO_CACHE": "1"})
+    lam = srv.client("lambda")
+    z = handler_zip("expiry")
+    name, _ = create(lam, zip_bytes=z)
+    loc = lam.get_function(FunctionName=name)["Code"]["Location"]
+    assert _download(loc) == (200, z)
+    rc.write_text("+8m\n")
+    time.sleep(0.2)
+    assert _download(loc) == (200, z), "Location must stay valid for most of its 10 minutes"
+    rc.write_text("+11m\n")
+    time.sleep(0.2)
+    with pytest.raises(urllib.error.HTTPError) as exc:
+        _download(loc)
+    assert exc.value.code in (403, 404, 410)
+    # A fresh GetFunction hands out a working URL again.
+    assert _download(lam.get_function(FunctionName=name)["Code"]["Location"]) == (200, z)
+
+
+def test_list_marker_survives_deletes_and_creates_between_pages(lam):
+    names = sorted(create(lam, name=f"mk-{i:02d}-{unique_name('m')[-6:]}")[0] for i in range(10))
+    first = lam.list_functions(MaxItems=4)
+    seen = [f["FunctionName"] for f in first["Functions"]]
+    assert len(seen) == 4 and first.get("NextMarker")
+    # Delete two already-listed functions and add one new one before fetching the rest.
+    for n in seen[:2]:
+        lam.delete_function(FunctionName=n)
+    added, _ = create(lam)
+    rest = []
+    marker = first["NextMarker"]
+    while marker:
+        page = lam.list_functions(MaxItems=4, Marker=marker)
+        rest.extend(f["FunctionName"] for f in page["Functions"])
+        marker = page.get("NextMarker")
+    assert len(rest) == len(set(rest)), rest
+    assert not set(rest) & set(seen), "items repeated across pages"
+    unseen = set(names) - set(seen)
+    assert unseen <= set(rest), f"skipped: {sorted(unseen - set(rest))}"
+    assert set(rest) <= unseen | {added}
