@@ -415,3 +415,32 @@ def test_concurrent_code_updates_with_same_revision_exactly_one_wins(server):
     assert len(winners) == 1, results
     assert results.count("PreconditionFailedException") == 5, results
     assert _cfg(lam, name)["CodeSha256"] == sha256_b64(zips[winners[0]])
+
+
+def test_version_numbers_are_never_reused(lam):
+    name, _ = create(lam, Publish=True)
+    lam.update_function_code(FunctionName=name, ZipFile=handler_zip("nr2"), Publish=True)
+    lam.delete_function(FunctionName=name, Qualifier="2")
+    r = lam.update_function_code(FunctionName=name, ZipFile=handler_zip("nr3"), Publish=True)
+    assert r["Version"] == "3"
+    vers = sorted(v["Version"] for v in lam.list_versions_by_function(FunctionName=name)["Versions"])
+    assert vers == ["$LATEST", "1", "3"]
+
+
+def test_many_versions_page_completely(lam):
+    name, _ = create(lam, Publish=True)
+    for i in range(2, 13):
+        assert lam.update_function_code(FunctionName=name, ZipFile=handler_zip(f"mv{i}"),
+                                        Publish=True)["Version"] == str(i)
+    want = ["$LATEST"] + [str(i) for i in range(1, 13)]
+    for size in (1, 5, 50):
+        got = []
+        for page in lam.get_paginator("list_versions_by_function").paginate(
+                FunctionName=name, PaginationConfig={"PageSize": size}):
+            got.extend(v["Version"] for v in page["Versions"])
+        assert sorted(got) == sorted(want), (size, got)
+    every = []
+    for page in lam.get_paginator("list_functions").paginate(FunctionVersion="ALL",
+                                                             PaginationConfig={"PageSize": 4}):
+        every.extend(f["Version"] for f in page["Functions"])
+    assert sorted(every) == sorted(want)
