@@ -111,6 +111,10 @@ def test_sigkill_of_owner_alone_spawner_cleans_up(sbx_dir):
     assert wait_until(lambda: pids_in_pidns_of(init) == [])
     assert wait_until(lambda: netns_users(netns) == 0)
     assert sandbox_cgroups(instance_id(sbx_dir)) == []
+    # The empty instance directories go with the next start's shutdown.
+    r = run(sbx_dir, ["connect", "1"])
+    assert r.returncode == 0, r
+    assert instance_leftovers(instance_id(sbx_dir)) == []
 
 
 def test_sigkill_then_restart_sweeps_leftovers(sbx_dir):
