@@ -182,7 +182,8 @@ def test_name_and_qualifier_conflict_is_rejected(lam):
     name, _ = create(lam, Publish=True)
     with pytest.raises(botocore.exceptions.ClientError) as exc:
         lam.get_function(FunctionName=f"{name}:1", Qualifier="$LATEST")
-    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] in (400, 404)
+    # Wire doc §3: a qualifier mismatch is InvalidParameterValueException (400).
+    assert_client_error(exc, "InvalidParameterValueException", 400)
 
 
 # ------------------------------------------------------------------ ListFunctions
