@@ -3,7 +3,7 @@
 set -euo pipefail
 need=()
 # python3.11 and node are the interpreters behind the python3.11 / nodejs20.x runtimes.
-for pkg in python3-venv python3.11-minimal nodejs iproute2; do
+for pkg in python3-venv python3.11-minimal nodejs iproute2 faketime libfaketime; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

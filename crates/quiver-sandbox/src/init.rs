@@ -15,13 +15,15 @@ use std::os::fd::{IntoRawFd, OwnedFd, RawFd};
 
 const SYNC_FD: RawFd = 3;
 const REPORT_FD: RawFd = 4;
+/// Held sandboxes wait here for one byte before the runtime starts; EOF means abort.
+const GATE_FD: RawFd = 5;
 
 /// Entry point of the cloned child. Never returns.
-pub fn child_main(req: &SpawnRequest, out_w: OwnedFd, err_w: OwnedFd, sync_r: OwnedFd, rep_w: OwnedFd) -> ! {
-    // Move the four fds we keep to fixed numbers, then close everything else
+pub fn child_main(req: &SpawnRequest, out_w: OwnedFd, err_w: OwnedFd, sync_r: OwnedFd, rep_w: OwnedFd, gate_r: OwnedFd) -> ! {
+    // Move the five fds we keep to fixed numbers, then close everything else
     // (other sandboxes' pipes, the Manager socket, the signalfd).
-    let keep = [out_w.into_raw_fd(), err_w.into_raw_fd(), sync_r.into_raw_fd(), rep_w.into_raw_fd()];
-    let mut high = [0; 4];
+    let keep = [out_w.into_raw_fd(), err_w.into_raw_fd(), sync_r.into_raw_fd(), rep_w.into_raw_fd(), gate_r.into_raw_fd()];
+    let mut high = [0; 5];
     for (i, fd) in keep.iter().enumerate() {
         // SAFETY: fcntl on fds we own; F_DUPFD picks a free number >= 64 so the
         // following dup2s cannot clobber a descriptor we still need.
@@ -30,13 +32,13 @@ pub fn child_main(req: &SpawnRequest, out_w: OwnedFd, err_w: OwnedFd, sync_r: Ow
             exit_now(120);
         }
     }
-    for (target, fd) in [1, 2, SYNC_FD, REPORT_FD].into_iter().zip(high) {
+    for (target, fd) in [1, 2, SYNC_FD, REPORT_FD, GATE_FD].into_iter().zip(high) {
         // SAFETY: dup2 onto fixed numbers; both fds are valid.
         if unsafe { libc::dup2(fd, target) } < 0 {
             exit_now(121);
         }
     }
-    close_from(REPORT_FD + 1);
+    close_from(GATE_FD + 1);
 
     // SAFETY: prctl with integer arguments. Our parent (the spawner) is
     // single-threaded, so the "parent thread" is the spawner itself.
@@ -63,6 +65,18 @@ pub fn child_main(req: &SpawnRequest, out_w: OwnedFd, err_w: OwnedFd, sync_r: Ow
         }
     };
 
+    if req.spec.hold {
+        // Built: tell the host, then wait until it has opened its listeners inside.
+        report(b"R");
+        let mut g = [0u8; 1];
+        match nix::unistd::read(GATE_FD, &mut g) {
+            Ok(1) => {}
+            _ => exit_now(123),
+        }
+    }
+    // SAFETY: closing a fixed fd we own.
+    unsafe { libc::close(GATE_FD) };
+
     // init handles every signal synchronously (sigwait); the runtime unblocks them.
     let all = SigSet::all();
     let _ = all.thread_block();
@@ -76,7 +90,9 @@ pub fn child_main(req: &SpawnRequest, out_w: OwnedFd, err_w: OwnedFd, sync_r: Ow
             exit_now(1);
         }
     };
-    report(b"R");
+    if !req.spec.hold {
+        report(b"R");
+    }
     let status = supervise(runtime, &all);
     let mut msg = [0u8; 5];
     msg[0] = b'X';

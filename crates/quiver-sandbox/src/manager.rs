@@ -181,9 +181,11 @@ impl Manager {
             Ok(Err(msg)) => return Err(forget(SandboxError::Spawner(msg))),
             Err(_) => return Err(forget(SandboxError::Spawner("spawner exited".into()))),
         };
-        if fds.len() != 3 {
-            return Err(forget(SandboxError::Spawner(format!("expected 3 fds, got {}", fds.len()))));
+        let want = if spec.hold { 4 } else { 3 };
+        if fds.len() != want {
+            return Err(forget(SandboxError::Spawner(format!("expected {want} fds, got {}", fds.len()))));
         }
+        let gate = if spec.hold { fds.pop() } else { None };
         let pidfd = fds.pop().unwrap();
         let stderr = fds.pop();
         let stdout = fds.pop();
@@ -192,7 +194,7 @@ impl Manager {
         if let Some(w) = oom {
             tokio::spawn(w.run(shared.clone()));
         }
-        let sandbox = Sandbox::new(shared, stdout, stderr);
+        let sandbox = Sandbox::new(shared, stdout, stderr, gate);
         // Wait for init to report that the root is built and the runtime forked.
         let ready = loop {
             if let Some(r) = ready_rx.borrow_and_update().clone() {

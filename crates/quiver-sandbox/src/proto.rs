@@ -31,7 +31,8 @@ pub struct SpawnRequest {
 /// Spawner → Manager.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Event {
-    /// Carries fds: runtime stdout read end, stderr read end, pidfd of init.
+    /// Carries fds: runtime stdout read end, stderr read end, pidfd of init, and for
+    /// held sandboxes the write end of the start gate.
     Spawned { req: u64, id: String, init_pid: i32 },
     SpawnFailed { req: u64, error: String },
     /// init built the root and started the runtime.

@@ -109,6 +109,11 @@ pub fn build(root_dir: &Path, spec: &SandboxSpec) -> Result<(), String> {
     let task = root.join("var/task");
     mkdirs(&task)?;
     bind_ro(&spec.code_dir, &task)?;
+    if let Some(runtime_dir) = &spec.runtime_dir {
+        let rt = root.join("var/runtime");
+        mkdirs(&rt)?;
+        bind_ro(runtime_dir, &rt)?;
+    }
     mkdirs(&root.join("opt"))?;
     let tmp = root.join("tmp");
     mkdirs(&tmp)?;

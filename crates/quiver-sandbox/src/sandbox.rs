@@ -152,11 +152,22 @@ pub struct Sandbox {
     shared: std::sync::Arc<Shared>,
     stdout: Option<OwnedFd>,
     stderr: Option<OwnedFd>,
+    /// Write end of the start gate of a held sandbox (`SandboxSpec::hold`).
+    gate: Option<OwnedFd>,
 }
 
 impl Sandbox {
-    pub(crate) fn new(shared: std::sync::Arc<Shared>, stdout: Option<OwnedFd>, stderr: Option<OwnedFd>) -> Sandbox {
-        Sandbox { shared, stdout, stderr }
+    pub(crate) fn new(shared: std::sync::Arc<Shared>, stdout: Option<OwnedFd>, stderr: Option<OwnedFd>, gate: Option<OwnedFd>) -> Sandbox {
+        Sandbox { shared, stdout, stderr, gate }
+    }
+
+    /// Starts the runtime of a held sandbox (`SandboxSpec::hold`). A no-op otherwise
+    /// or when already released.
+    pub fn release(&mut self) -> Result<(), SandboxError> {
+        if let Some(gate) = self.gate.take() {
+            nix::unistd::write(&gate, b"G").map_err(|e| SandboxError::io("release the sandbox's runtime", e.into()))?;
+        }
+        Ok(())
     }
 
     /// Unique id (also the cgroup directory name).
@@ -240,6 +251,7 @@ impl Sandbox {
     pub async fn destroy(mut self) -> Result<ExitReport, SandboxError> {
         self.stdout = None;
         self.stderr = None;
+        self.gate = None;
         Ok(self.shared.stop().await)
     }
 }

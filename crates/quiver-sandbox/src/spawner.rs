@@ -75,11 +75,13 @@ pub fn run(sock: OwnedFd) -> Result<(), SandboxError> {
                 Ok(Some((Request::Spawn(req), _))) => {
                     let reqno = req.req;
                     match spawn(&req) {
-                        Ok((pid, out, err, pidfd, report)) => {
+                        Ok((pid, out, err, pidfd, report, gate)) => {
+                            let mut fds = vec![out.as_raw_fd(), err.as_raw_fd(), pidfd.as_raw_fd()];
+                            fds.extend(gate.as_ref().map(|g| g.as_raw_fd()));
                             let sent = proto::send(
                                 s,
                                 &Event::Spawned { req: reqno, id: req.id.clone(), init_pid: pid },
-                                &[out.as_raw_fd(), err.as_raw_fd(), pidfd.as_raw_fd()],
+                                &fds,
                             );
                             let cgroup_dirs = req.procs_files.iter().filter_map(|p| p.parent().map(PathBuf::from)).collect();
                             children.insert(pid, Child { id: req.id, report: Some(report), buf: Vec::new(), cgroup_dirs });
@@ -190,7 +192,8 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), SandboxError> {
     nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| SandboxError::io("pipe", e.into()))
 }
 
-type Spawned = (i32, OwnedFd, OwnedFd, OwnedFd, OwnedFd);
+/// pid, stdout, stderr, pidfd, report pipe, and the gate's write end for held sandboxes.
+type Spawned = (i32, OwnedFd, OwnedFd, OwnedFd, OwnedFd, Option<OwnedFd>);
 
 /// clone init into fresh namespaces, place it in its cgroups, then release it.
 fn spawn(req: &SpawnRequest) -> Result<Spawned, SandboxError> {
@@ -198,6 +201,7 @@ fn spawn(req: &SpawnRequest) -> Result<Spawned, SandboxError> {
     let (err_r, err_w) = pipe()?;
     let (sync_r, sync_w) = pipe()?;
     let (rep_r, rep_w) = pipe()?;
+    let (gate_r, gate_w) = pipe()?;
     nix::fcntl::fcntl(rep_r.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK))
         .map_err(|e| SandboxError::io("report pipe", e.into()))?;
 
@@ -211,10 +215,11 @@ fn spawn(req: &SpawnRequest) -> Result<Spawned, SandboxError> {
         return Err(SandboxError::io("clone sandbox namespaces", std::io::Error::last_os_error()));
     }
     if pid == 0 {
-        crate::init::child_main(req, out_w, err_w, sync_r, rep_w);
+        crate::init::child_main(req, out_w, err_w, sync_r, rep_w, gate_r);
     }
     let pid = pid as i32;
-    drop((out_w, err_w, sync_r, rep_w));
+    drop((out_w, err_w, sync_r, rep_w, gate_r));
+    let gate_w = req.spec.hold.then_some(gate_w);
     let fail = |e: SandboxError| {
         let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
         let _ = waitpid(Pid::from_raw(pid), None);
@@ -236,5 +241,5 @@ fn spawn(req: &SpawnRequest) -> Result<Spawned, SandboxError> {
         return Err(fail(SandboxError::io("release init", e.into())));
     }
     drop(sync_w);
-    Ok((pid, out_r, err_r, pidfd, rep_r))
+    Ok((pid, out_r, err_r, pidfd, rep_r, gate_w))
 }

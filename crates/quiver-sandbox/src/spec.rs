@@ -23,6 +23,14 @@ pub struct SandboxSpec {
     pub cwd: String,
     /// UTS hostname inside the sandbox.
     pub hostname: String,
+    /// Host directory shown read-only at `/var/runtime` (the platform's bootstraps).
+    #[serde(default)]
+    pub runtime_dir: Option<PathBuf>,
+    /// Build the sandbox but start the runtime only at [`crate::Sandbox::release`], so
+    /// the host can first open listeners inside it (the Runtime API must be there
+    /// before the runtime's first request).
+    #[serde(default)]
+    pub hold: bool,
 }
 
 impl SandboxSpec {
@@ -40,6 +48,11 @@ impl SandboxSpec {
         }
         if !self.code_dir.is_absolute() || !self.code_dir.is_dir() {
             return bad(format!("code_dir {} is not an absolute directory", self.code_dir.display()));
+        }
+        if let Some(p) = &self.runtime_dir {
+            if !p.is_absolute() || !p.is_dir() {
+                return bad(format!("runtime_dir {} is not an absolute directory", p.display()));
+            }
         }
         for p in &self.extra_ro_binds {
             if !p.is_absolute() || !p.exists() {

@@ -112,6 +112,8 @@ fn spec_of(c: &Common, argv: Vec<String>) -> anyhow::Result<SandboxSpec> {
         env,
         cwd: "/var/task".into(),
         hostname: "quiver-sandbox".into(),
+        runtime_dir: None,
+        hold: false,
     })
 }
 
@@ -139,7 +141,9 @@ async fn forward(fd: Option<std::os::fd::OwnedFd>, to_stdout: bool) -> anyhow::R
 
 async fn run_one(a: RunArgs) -> anyhow::Result<std::process::ExitCode> {
     std::fs::create_dir_all(&a.common.data_dir)?;
-    let spec = spec_of(&a.common, a.argv.clone())?;
+    let mut spec = spec_of(&a.common, a.argv.clone())?;
+    // With --http-echo the listener must exist before the program's first request.
+    spec.hold = a.http_echo;
     let manager = start_manager(&a.common)?;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
@@ -155,6 +159,7 @@ async fn run_one(a: RunArgs) -> anyhow::Result<std::process::ExitCode> {
     if a.http_echo {
         let l = sb.listen_tcp("127.0.0.1:9001".parse()?)?;
         tokio::spawn(http_echo(tokio::net::TcpListener::from_std(l)?));
+        sb.release()?;
     }
     if a.cpu_quota {
         sb.apply_cpu_quota()?;

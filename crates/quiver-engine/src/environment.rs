@@ -1,0 +1,168 @@
+//! One execution environment: a sandbox running a runtime, the Runtime API served
+//! inside its network namespace, and its captured output.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use quiver_runtime_api::{InitOutcome, Invocation, InvokeOutcome, RuntimeApi, RuntimeApiConfig};
+use quiver_sandbox::{ExitReport, Manager, Sandbox};
+
+use crate::launch::{Launch, RUNTIME_API_ADDR};
+use crate::logs::LogCapture;
+use crate::EngineError;
+
+/// Lambda gives INIT 10 s before it moves on (and retries init inside the invoke).
+const INIT_LIMIT: Duration = Duration::from_secs(10);
+
+/// How one hand-off to the runtime ended.
+#[derive(Debug)]
+pub enum Handoff {
+    /// The runtime posted `/response`.
+    Response(bytes::Bytes),
+    /// The runtime posted `/error` (the environment stays usable).
+    FunctionError(bytes::Bytes),
+    /// The runtime posted `/init/error` (the environment is discarded).
+    InitError(bytes::Bytes),
+    /// The response was larger than the limit.
+    TooLarge(usize),
+    /// The deadline passed.
+    Timeout,
+    /// The runtime process ended.
+    Exited(ExitReport),
+}
+
+impl Handoff {
+    /// Whether the environment may serve another event afterwards.
+    pub fn reusable(&self) -> bool {
+        matches!(self, Handoff::Response(_) | Handoff::FunctionError(_))
+    }
+}
+
+/// A live environment.
+pub struct Environment {
+    /// 32 hex chars; also the tail of its log stream name.
+    pub id: String,
+    /// The pool key of the function version it was made for.
+    pub key: String,
+    /// `YYYY/MM/DD/[version]id`.
+    pub log_stream: String,
+    sandbox: Sandbox,
+    api: RuntimeApi,
+    logs: LogCapture,
+    started: Instant,
+    /// INIT duration, reported on the first invocation's REPORT only.
+    pending_init_ms: Option<f64>,
+    ready: bool,
+    /// Invocations served.
+    pub invocations: u64,
+}
+
+impl Environment {
+    /// Creates the sandbox, serves the Runtime API in it and starts the runtime.
+    pub async fn start(manager: &Manager, launch: Launch, key: String, id: String) -> Result<Environment, EngineError> {
+        let started = Instant::now();
+        let mut sandbox = manager.create(launch.sandbox).await?;
+        let fds: Vec<_> = [sandbox.take_stdout(), sandbox.take_stderr()].into_iter().flatten().collect();
+        let logs = LogCapture::start(fds).map_err(EngineError::LogPipes)?;
+        let addr: SocketAddr = RUNTIME_API_ADDR.parse().expect("constant address");
+        let listener = sandbox.listen_tcp(addr)?;
+        let (api, _task) = RuntimeApi::serve(listener, RuntimeApiConfig::default())?;
+        // Only now may the runtime run: its first request must find the listener.
+        sandbox.release()?;
+        Ok(Environment {
+            id,
+            key,
+            log_stream: launch.log_stream,
+            sandbox,
+            api,
+            logs,
+            started,
+            pending_init_ms: None,
+            ready: false,
+            invocations: 0,
+        })
+    }
+
+    /// Waits for INIT to finish (first `/next`), bounded by Lambda's 10 s init limit.
+    /// `Ok(None)` when ready, `Ok(Some(handoff))` when init failed.
+    pub async fn wait_init(&mut self) -> Option<Handoff> {
+        if self.ready {
+            return None;
+        }
+        let outcome = tokio::select! {
+            r = self.api.wait_ready() => r,
+            report = self.sandbox.wait() => return Some(Handoff::Exited(report)),
+            _ = tokio::time::sleep(INIT_LIMIT) => {
+                // Lambda retries init inside the invoke; here the invoke simply keeps
+                // waiting for the same runtime, bounded by the function timeout.
+                return None;
+            }
+        };
+        match outcome {
+            Ok(InitOutcome::Ready) => {
+                self.ready = true;
+                self.pending_init_ms = Some(self.started.elapsed().as_secs_f64() * 1000.0);
+                // The hard CPU quota only after INIT (engine notes: a small quota
+                // would stretch init to seconds).
+                if let Err(e) = self.sandbox.apply_cpu_quota() {
+                    tracing::warn!(env = %self.id, "could not apply the CPU quota: {e}");
+                }
+                None
+            }
+            Ok(InitOutcome::InitError { body, .. }) => Some(Handoff::InitError(body)),
+            Err(_) => Some(Handoff::Exited(self.sandbox.wait().await)),
+        }
+    }
+
+    /// INIT duration to report, once.
+    pub fn take_init_ms(&mut self) -> Option<f64> {
+        self.pending_init_ms.take()
+    }
+
+    /// Hands one event to the runtime and waits for its answer, its death or the deadline.
+    pub async fn invoke(&mut self, inv: Invocation, deadline: Instant) -> Handoff {
+        self.invocations += 1;
+        let sleep = tokio::time::sleep_until(deadline.into());
+        let outcome = tokio::select! {
+            r = self.api.invoke(inv) => r,
+            report = self.sandbox.wait() => return Handoff::Exited(report),
+            _ = sleep => return Handoff::Timeout,
+        };
+        match outcome {
+            Ok(InvokeOutcome::Response(b)) => {
+                if !self.ready {
+                    self.ready = true;
+                }
+                Handoff::Response(b)
+            }
+            Ok(InvokeOutcome::Error { body, .. }) => {
+                if self.ready {
+                    Handoff::FunctionError(body)
+                } else {
+                    Handoff::InitError(body)
+                }
+            }
+            Ok(InvokeOutcome::ResponseTooLarge { size }) => Handoff::TooLarge(size),
+            Err(_) => Handoff::Exited(self.sandbox.wait().await),
+        }
+    }
+
+    /// Reads everything the runtime has written so far and returns the new lines.
+    pub fn drain_logs(&self) -> Vec<String> {
+        self.logs.drain();
+        self.logs.take()
+    }
+
+    /// Peak memory in MB, rounded up, for REPORT.
+    pub fn max_memory_used_mb(&self) -> u64 {
+        self.sandbox.memory_peak_bytes().map(|b| b.div_ceil(1024 * 1024)).unwrap_or(0)
+    }
+
+    /// Stops the runtime, the Runtime API and the sandbox.
+    pub async fn destroy(self) {
+        self.api.shutdown();
+        if let Err(e) = self.sandbox.destroy().await {
+            tracing::warn!(env = %self.id, "destroying environment: {e}");
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! How each runtime is started inside a sandbox: command line and environment.
+//! Pure: turns a [`FunctionSpec`] into a [`SandboxSpec`].
+
+use std::path::{Path, PathBuf};
+
+use quiver_sandbox::SandboxSpec;
+
+use crate::FunctionSpec;
+
+/// Where the Runtime API listens inside every environment.
+pub const RUNTIME_API_ADDR: &str = "127.0.0.1:9001";
+/// Where the built-in bootstraps are shown inside the sandbox.
+pub const RUNTIME_DIR: &str = "/var/runtime";
+/// Where the function's code is shown inside the sandbox.
+pub const TASK_ROOT: &str = "/var/task";
+
+/// The families of runtime ids Quiver can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuntimeKind {
+    /// `python3.x`: Quiver's Python bootstrap on the host's interpreter.
+    Python,
+    /// `nodejsNN.x`: Quiver's Node bootstrap on the host's node.
+    Node,
+    /// `provided*`: the package's own executable `bootstrap`.
+    Provided,
+}
+
+impl RuntimeKind {
+    /// The family of a Lambda runtime id, if Quiver knows it.
+    pub fn of(runtime: &str) -> Option<RuntimeKind> {
+        if runtime.starts_with("python3") {
+            Some(RuntimeKind::Python)
+        } else if runtime.starts_with("nodejs") {
+            Some(RuntimeKind::Node)
+        } else if runtime.starts_with("provided") {
+            Some(RuntimeKind::Provided)
+        } else {
+            None
+        }
+    }
+}
+
+/// Maps runtime ids to the interpreter binaries found on this host.
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeCatalogue {
+    interpreters: Vec<(String, PathBuf)>,
+}
+
+impl RuntimeCatalogue {
+    /// A catalogue from (runtime id, interpreter path) pairs resolved by the caller.
+    pub fn new(interpreters: Vec<(String, PathBuf)>) -> Self {
+        RuntimeCatalogue { interpreters }
+    }
+
+    /// The interpreter for a runtime id; `provided*` needs none.
+    pub fn interpreter(&self, runtime: &str) -> Option<&Path> {
+        self.interpreters.iter().find(|(id, _)| id == runtime).map(|(_, p)| p.as_path())
+    }
+}
+
+/// Everything needed to start one environment of `spec`.
+pub struct Launch {
+    /// The sandbox to create.
+    pub sandbox: SandboxSpec,
+    /// Log stream name of the environment (`YYYY/MM/DD/[version]id`).
+    pub log_stream: String,
+}
+
+/// The `AWS_LAMBDA_LOG_STREAM_NAME` of an environment created on `date` (`YYYY/MM/DD`).
+pub fn log_stream_name(date: &str, version: &str, env_id: &str) -> String {
+    format!("{date}/[{version}]{env_id}")
+}
+
+/// Builds the sandbox spec. `interpreter` is required for Python and Node.
+pub fn launch(
+    spec: &FunctionSpec,
+    kind: RuntimeKind,
+    interpreter: Option<&Path>,
+    runtime_dir: &Path,
+    env_id: &str,
+    date: &str,
+) -> Result<Launch, String> {
+    let log_stream = log_stream_name(date, &spec.version, env_id);
+    let argv = match kind {
+        RuntimeKind::Python => {
+            let py = interpreter.ok_or("no python interpreter")?;
+            vec![
+                py.display().to_string(),
+                "-I".into(),
+                "-S".into(),
+                format!("{RUNTIME_DIR}/bootstrap.py"),
+            ]
+        }
+        RuntimeKind::Node => {
+            let node = interpreter.ok_or("no node interpreter")?;
+            // V8 sizes its heap from the host's RAM otherwise (engine notes).
+            let heap = (u64::from(spec.memory_mb) * 85 / 100).max(64);
+            vec![
+                node.display().to_string(),
+                format!("--max-old-space-size={heap}"),
+                format!("{RUNTIME_DIR}/bootstrap.mjs"),
+            ]
+        }
+        RuntimeKind::Provided => vec![format!("{TASK_ROOT}/bootstrap")],
+    };
+    let mut env: Vec<(String, String)> = vec![
+        ("PATH".into(), "/usr/local/bin:/usr/bin/:/bin:/opt/bin".into()),
+        ("LANG".into(), "en_US.UTF-8".into()),
+        ("TZ".into(), ":UTC".into()),
+        (
+            "LD_LIBRARY_PATH".into(),
+            format!("/lib64:/usr/lib64:{RUNTIME_DIR}:{RUNTIME_DIR}/lib:{TASK_ROOT}:{TASK_ROOT}/lib:/opt/lib"),
+        ),
+    ];
+    // The function's own variables may override the unreserved defaults above.
+    for (k, v) in &spec.environment {
+        env.retain(|(ek, _)| ek != k);
+        env.push((k.clone(), v.clone()));
+    }
+    let mut reserved: Vec<(String, String)> = vec![
+        ("_HANDLER".into(), spec.handler.clone()),
+        ("LAMBDA_TASK_ROOT".into(), TASK_ROOT.into()),
+        ("LAMBDA_RUNTIME_DIR".into(), RUNTIME_DIR.into()),
+        ("AWS_LAMBDA_RUNTIME_API".into(), RUNTIME_API_ADDR.into()),
+        ("AWS_LAMBDA_FUNCTION_NAME".into(), spec.name.clone()),
+        ("AWS_LAMBDA_FUNCTION_VERSION".into(), spec.version.clone()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(), spec.memory_mb.to_string()),
+        ("AWS_LAMBDA_LOG_GROUP_NAME".into(), spec.log_group.clone()),
+        ("AWS_LAMBDA_LOG_STREAM_NAME".into(), log_stream.clone()),
+        ("AWS_REGION".into(), spec.region.clone()),
+        ("AWS_DEFAULT_REGION".into(), spec.region.clone()),
+        ("AWS_LAMBDA_INITIALIZATION_TYPE".into(), "on-demand".into()),
+    ];
+    if kind != RuntimeKind::Provided {
+        reserved.push(("AWS_EXECUTION_ENV".into(), format!("AWS_Lambda_{}", spec.runtime)));
+    }
+    for (k, v) in reserved {
+        env.retain(|(ek, _)| *ek != k);
+        env.push((k, v));
+    }
+    let mut extra_ro_binds = Vec::new();
+    if let Some(interp) = interpreter {
+        // An interpreter outside /usr (e.g. /opt/node/bin/node) needs its prefix bound.
+        let real = std::fs::canonicalize(interp).unwrap_or_else(|_| interp.to_path_buf());
+        if !real.starts_with("/usr") {
+            if let Some(prefix) = real.parent().and_then(Path::parent) {
+                extra_ro_binds.push(prefix.to_path_buf());
+            }
+        }
+    }
+    let sandbox = SandboxSpec {
+        memory_mb: spec.memory_mb,
+        ephemeral_mb: spec.ephemeral_mb,
+        code_dir: spec.code_dir.clone(),
+        runtime_dir: Some(runtime_dir.to_path_buf()),
+        extra_ro_binds,
+        argv,
+        env,
+        cwd: TASK_ROOT.into(),
+        hostname: "sandbox".into(),
+        // The Runtime API listener must exist before the runtime's first request.
+        hold: true,
+    };
+    Ok(Launch { sandbox, log_stream })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> FunctionSpec {
+        FunctionSpec {
+            name: "f".into(),
+            version: "$LATEST".into(),
+            arn: "arn:aws:lambda:us-east-1:000000000000:function:f".into(),
+            runtime: "python3.11".into(),
+            handler: "app.handler".into(),
+            memory_mb: 256,
+            timeout_s: 3,
+            ephemeral_mb: 512,
+            environment: vec![("PATH".into(), "/custom".into()), ("MY".into(), "1".into())],
+            code_dir: "/tmp".into(),
+            log_group: "/aws/lambda/f".into(),
+            revision: "r1".into(),
+            region: "us-east-1".into(),
+        }
+    }
+
+    fn env_of(l: &Launch, k: &str) -> Option<String> {
+        l.sandbox.env.iter().find(|(ek, _)| ek == k).map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn python_launch_has_lambda_environment() {
+        let l = launch(&spec(), RuntimeKind::Python, Some(Path::new("/usr/bin/python3.11")), Path::new("/rt"), "abc", "2026/11/26").unwrap();
+        assert_eq!(l.sandbox.argv, ["/usr/bin/python3.11", "-I", "-S", "/var/runtime/bootstrap.py"]);
+        assert_eq!(env_of(&l, "_HANDLER").unwrap(), "app.handler");
+        assert_eq!(env_of(&l, "AWS_LAMBDA_RUNTIME_API").unwrap(), "127.0.0.1:9001");
+        assert_eq!(env_of(&l, "AWS_EXECUTION_ENV").unwrap(), "AWS_Lambda_python3.11");
+        assert_eq!(env_of(&l, "AWS_LAMBDA_LOG_STREAM_NAME").unwrap(), "2026/11/26/[$LATEST]abc");
+        assert_eq!(env_of(&l, "PATH").unwrap(), "/custom", "user may override unreserved vars");
+        assert_eq!(env_of(&l, "MY").unwrap(), "1");
+        assert_eq!(l.sandbox.env.iter().filter(|(k, _)| k == "PATH").count(), 1);
+        assert_eq!(l.sandbox.cwd, "/var/task");
+    }
+
+    #[test]
+    fn provided_runs_the_package_bootstrap_without_execution_env() {
+        let l = launch(&spec(), RuntimeKind::Provided, None, Path::new("/rt"), "abc", "2026/11/26").unwrap();
+        assert_eq!(l.sandbox.argv, ["/var/task/bootstrap"]);
+        assert!(env_of(&l, "AWS_EXECUTION_ENV").is_none());
+    }
+
+    #[test]
+    fn node_heap_follows_memory() {
+        let l = launch(&spec(), RuntimeKind::Node, Some(Path::new("/usr/bin/node")), Path::new("/rt"), "abc", "d").unwrap();
+        assert_eq!(l.sandbox.argv[1], "--max-old-space-size=217");
+    }
+
+    #[test]
+    fn kinds() {
+        assert_eq!(RuntimeKind::of("python3.11"), Some(RuntimeKind::Python));
+        assert_eq!(RuntimeKind::of("nodejs20.x"), Some(RuntimeKind::Node));
+        assert_eq!(RuntimeKind::of("provided.al2023"), Some(RuntimeKind::Provided));
+        assert_eq!(RuntimeKind::of("java21"), None);
+    }
+}

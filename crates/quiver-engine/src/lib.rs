@@ -1,0 +1,22 @@
+//! The engine: puts execution environments to work.
+//!
+//! It takes a resolved, immutable [`FunctionSpec`] (what the store says a function
+//! version is) and an invocation, finds a warm environment or cold-starts one (a
+//! [`quiver_sandbox::Sandbox`] with a [`quiver_runtime_api::RuntimeApi`] served inside
+//! its network namespace), hands the event over and turns whatever happens — a
+//! response, a runtime error, a crash, an OOM kill, a timeout — into an
+//! [`InvokeResult`] shaped the way Lambda reports it. It knows nothing of HTTP.
+#![forbid(unsafe_code)]
+
+mod engine;
+mod environment;
+mod error;
+mod launch;
+mod logs;
+mod outcome;
+mod spec;
+
+pub use engine::{Engine, EngineConfig};
+pub use error::EngineError;
+pub use launch::{RuntimeCatalogue, RuntimeKind};
+pub use spec::{FunctionSpec, InvokeRequest, InvokeResult};

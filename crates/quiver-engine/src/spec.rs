@@ -1,0 +1,75 @@
+//! What the engine is asked to run, and what it answers.
+
+use std::path::PathBuf;
+
+use bytes::Bytes;
+
+/// One function version, resolved and frozen. Environments are pooled per
+/// [`FunctionSpec::pool_key`]: any change of code or configuration gives a new key,
+/// so old environments are never handed events for new code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionSpec {
+    /// Bare function name.
+    pub name: String,
+    /// `$LATEST` or a published version number.
+    pub version: String,
+    /// Unqualified function ARN.
+    pub arn: String,
+    /// Lambda runtime id (`python3.11`, `nodejs20.x`, `provided.al2023`, …).
+    pub runtime: String,
+    /// The handler string as configured.
+    pub handler: String,
+    /// MemorySize in MB.
+    pub memory_mb: u32,
+    /// Timeout in seconds.
+    pub timeout_s: u32,
+    /// EphemeralStorage size in MB.
+    pub ephemeral_mb: u32,
+    /// The function's own environment variables.
+    pub environment: Vec<(String, String)>,
+    /// Extracted code tree on the host (shown read-only at /var/task).
+    pub code_dir: PathBuf,
+    /// Log group (`/aws/lambda/<name>` unless configured otherwise).
+    pub log_group: String,
+    /// Changes on every code or configuration update (Lambda's RevisionId).
+    pub revision: String,
+    /// AWS region the platform answers for.
+    pub region: String,
+}
+
+impl FunctionSpec {
+    /// Environments are reusable only for exactly the same function version and revision.
+    pub fn pool_key(&self) -> String {
+        format!("{}\u{0}{}\u{0}{}", self.name, self.version, self.revision)
+    }
+}
+
+/// One synchronous invocation.
+#[derive(Debug, Clone, Default)]
+pub struct InvokeRequest {
+    /// The event (already checked to be JSON by the caller; empty means `{}`).
+    pub payload: Bytes,
+    /// The request id the caller sees in `x-amzn-RequestId`; a UUID.
+    pub request_id: String,
+    /// The ARN as invoked (with qualifier if one was used).
+    pub invoked_arn: String,
+    /// Decoded client context JSON, if any.
+    pub client_context: Option<String>,
+    /// Whether the caller asked for the log tail.
+    pub want_log_tail: bool,
+}
+
+/// How an invocation ended, in Lambda's terms.
+#[derive(Debug, Clone)]
+pub struct InvokeResult {
+    /// The body the invoker gets: the function's response or Lambda's error JSON.
+    pub payload: Bytes,
+    /// `Some("Unhandled")` when the function failed (`X-Amz-Function-Error`).
+    pub function_error: Option<String>,
+    /// The version that ran (`X-Amz-Executed-Version`).
+    pub executed_version: String,
+    /// The last 4 KB of this invocation's log (START … REPORT), if asked for.
+    pub log_tail: Option<String>,
+    /// Whether this invocation paid for a cold start.
+    pub cold_start: bool,
+}
