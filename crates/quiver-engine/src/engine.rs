@@ -12,7 +12,10 @@ use quiver_sandbox::Manager;
 use time::OffsetDateTime;
 
 use crate::environment::{Environment, Handoff};
-use crate::launch::{launch, RuntimeCatalogue, RuntimeKind};
+use quiver_model::runtime::kind_of;
+use quiver_model::{RuntimeCatalogue, RuntimeKind};
+
+use crate::launch::launch;
 use crate::outcome::{self, Report};
 use crate::{EngineError, FunctionSpec, InvokeRequest, InvokeResult};
 
@@ -162,15 +165,17 @@ impl Engine {
     }
 
     async fn start_env(&self, spec: &FunctionSpec, key: &str) -> Result<Environment, EngineError> {
-        let kind = RuntimeKind::of(&spec.runtime).ok_or_else(|| EngineError::RuntimeUnavailable(spec.runtime.clone()))?;
-        let interpreter = self.catalogue.interpreter(&spec.runtime);
+        let unavailable = || EngineError::RuntimeUnavailable(spec.runtime.clone());
+        let kind = kind_of(&spec.runtime).ok_or_else(unavailable)?;
+        let available = self.catalogue.get(&spec.runtime).ok_or_else(unavailable)?;
+        let interpreter = available.interpreter.as_deref();
         if kind != RuntimeKind::Provided && interpreter.is_none() {
-            return Err(EngineError::RuntimeUnavailable(spec.runtime.clone()));
+            return Err(unavailable());
         }
         let env_id = uuid::Uuid::new_v4().simple().to_string();
         let today = OffsetDateTime::now_utc();
         let date = format!("{:04}/{:02}/{:02}", today.year(), u8::from(today.month()), today.day());
-        let l = launch(spec, kind, interpreter, &self.runtime_dir, &env_id, &date).map_err(EngineError::RuntimeUnavailable)?;
+        let l = launch(spec, &kind, interpreter, &self.runtime_dir, &env_id, &date).map_err(EngineError::RuntimeUnavailable)?;
         Environment::start(&self.manager, l, key.to_string(), env_id).await
     }
 

@@ -1,8 +1,9 @@
 //! How each runtime is started inside a sandbox: command line and environment.
 //! Pure: turns a [`FunctionSpec`] into a [`SandboxSpec`].
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use quiver_model::RuntimeKind;
 use quiver_sandbox::SandboxSpec;
 
 use crate::FunctionSpec;
@@ -13,50 +14,6 @@ pub const RUNTIME_API_ADDR: &str = "127.0.0.1:9001";
 pub const RUNTIME_DIR: &str = "/var/runtime";
 /// Where the function's code is shown inside the sandbox.
 pub const TASK_ROOT: &str = "/var/task";
-
-/// The families of runtime ids Quiver can run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RuntimeKind {
-    /// `python3.x`: Quiver's Python bootstrap on the host's interpreter.
-    Python,
-    /// `nodejsNN.x`: Quiver's Node bootstrap on the host's node.
-    Node,
-    /// `provided*`: the package's own executable `bootstrap`.
-    Provided,
-}
-
-impl RuntimeKind {
-    /// The family of a Lambda runtime id, if Quiver knows it.
-    pub fn of(runtime: &str) -> Option<RuntimeKind> {
-        if runtime.starts_with("python3") {
-            Some(RuntimeKind::Python)
-        } else if runtime.starts_with("nodejs") {
-            Some(RuntimeKind::Node)
-        } else if runtime.starts_with("provided") {
-            Some(RuntimeKind::Provided)
-        } else {
-            None
-        }
-    }
-}
-
-/// Maps runtime ids to the interpreter binaries found on this host.
-#[derive(Debug, Clone, Default)]
-pub struct RuntimeCatalogue {
-    interpreters: Vec<(String, PathBuf)>,
-}
-
-impl RuntimeCatalogue {
-    /// A catalogue from (runtime id, interpreter path) pairs resolved by the caller.
-    pub fn new(interpreters: Vec<(String, PathBuf)>) -> Self {
-        RuntimeCatalogue { interpreters }
-    }
-
-    /// The interpreter for a runtime id; `provided*` needs none.
-    pub fn interpreter(&self, runtime: &str) -> Option<&Path> {
-        self.interpreters.iter().find(|(id, _)| id == runtime).map(|(_, p)| p.as_path())
-    }
-}
 
 /// Everything needed to start one environment of `spec`.
 pub struct Launch {
@@ -74,7 +31,7 @@ pub fn log_stream_name(date: &str, version: &str, env_id: &str) -> String {
 /// Builds the sandbox spec. `interpreter` is required for Python and Node.
 pub fn launch(
     spec: &FunctionSpec,
-    kind: RuntimeKind,
+    kind: &RuntimeKind,
     interpreter: Option<&Path>,
     runtime_dir: &Path,
     env_id: &str,
@@ -82,7 +39,7 @@ pub fn launch(
 ) -> Result<Launch, String> {
     let log_stream = log_stream_name(date, &spec.version, env_id);
     let argv = match kind {
-        RuntimeKind::Python => {
+        RuntimeKind::Python { .. } => {
             let py = interpreter.ok_or("no python interpreter")?;
             vec![
                 py.display().to_string(),
@@ -91,7 +48,7 @@ pub fn launch(
                 format!("{RUNTIME_DIR}/bootstrap.py"),
             ]
         }
-        RuntimeKind::Node => {
+        RuntimeKind::Node { .. } => {
             let node = interpreter.ok_or("no node interpreter")?;
             // V8 sizes its heap from the host's RAM otherwise (engine notes).
             let heap = (u64::from(spec.memory_mb) * 85 / 100).max(64);
@@ -102,6 +59,7 @@ pub fn launch(
             ]
         }
         RuntimeKind::Provided => vec![format!("{TASK_ROOT}/bootstrap")],
+        RuntimeKind::Unsupported => return Err("Quiver has no bootstrap for this runtime".into()),
     };
     let mut env: Vec<(String, String)> = vec![
         ("PATH".into(), "/usr/local/bin:/usr/bin/:/bin:/opt/bin".into()),
@@ -131,7 +89,7 @@ pub fn launch(
         ("AWS_DEFAULT_REGION".into(), spec.region.clone()),
         ("AWS_LAMBDA_INITIALIZATION_TYPE".into(), "on-demand".into()),
     ];
-    if kind != RuntimeKind::Provided {
+    if *kind != RuntimeKind::Provided {
         reserved.push(("AWS_EXECUTION_ENV".into(), format!("AWS_Lambda_{}", spec.runtime)));
     }
     for (k, v) in reserved {
@@ -192,7 +150,7 @@ mod tests {
 
     #[test]
     fn python_launch_has_lambda_environment() {
-        let l = launch(&spec(), RuntimeKind::Python, Some(Path::new("/usr/bin/python3.11")), Path::new("/rt"), "abc", "2026/11/26").unwrap();
+        let l = launch(&spec(), &RuntimeKind::Python { minor: 11 }, Some(Path::new("/usr/bin/python3.11")), Path::new("/rt"), "abc", "2026/11/26").unwrap();
         assert_eq!(l.sandbox.argv, ["/usr/bin/python3.11", "-I", "-S", "/var/runtime/bootstrap.py"]);
         assert_eq!(env_of(&l, "_HANDLER").unwrap(), "app.handler");
         assert_eq!(env_of(&l, "AWS_LAMBDA_RUNTIME_API").unwrap(), "127.0.0.1:9001");
@@ -206,22 +164,15 @@ mod tests {
 
     #[test]
     fn provided_runs_the_package_bootstrap_without_execution_env() {
-        let l = launch(&spec(), RuntimeKind::Provided, None, Path::new("/rt"), "abc", "2026/11/26").unwrap();
+        let l = launch(&spec(), &RuntimeKind::Provided, None, Path::new("/rt"), "abc", "2026/11/26").unwrap();
         assert_eq!(l.sandbox.argv, ["/var/task/bootstrap"]);
         assert!(env_of(&l, "AWS_EXECUTION_ENV").is_none());
     }
 
     #[test]
     fn node_heap_follows_memory() {
-        let l = launch(&spec(), RuntimeKind::Node, Some(Path::new("/usr/bin/node")), Path::new("/rt"), "abc", "d").unwrap();
+        let l = launch(&spec(), &RuntimeKind::Node { major: 20 }, Some(Path::new("/usr/bin/node")), Path::new("/rt"), "abc", "d").unwrap();
         assert_eq!(l.sandbox.argv[1], "--max-old-space-size=217");
     }
 
-    #[test]
-    fn kinds() {
-        assert_eq!(RuntimeKind::of("python3.11"), Some(RuntimeKind::Python));
-        assert_eq!(RuntimeKind::of("nodejs20.x"), Some(RuntimeKind::Node));
-        assert_eq!(RuntimeKind::of("provided.al2023"), Some(RuntimeKind::Provided));
-        assert_eq!(RuntimeKind::of("java21"), None);
-    }
 }

@@ -18,5 +18,4 @@ mod spec;
 
 pub use engine::{Engine, EngineConfig};
 pub use error::EngineError;
-pub use launch::{RuntimeCatalogue, RuntimeKind};
 pub use spec::{FunctionSpec, InvokeRequest, InvokeResult};
