@@ -89,14 +89,16 @@ build_python_ric() {
     say "python-ric: pip install awslambdaric $ric ($pyver wheels) into a new package"
     tmp=$(scratch python-ric)
     # --target skips Debian's externally-managed guard; --only-binary + --require-hashes
-    # install exactly the pinned cp311 wheels; pip byte-compiles them (the task root is
-    # read-only in a sandbox, so the .pyc files must ship in the zip).
+    # install exactly the pinned cp311 wheels.
     "$PYTHON" -m pip install -q --disable-pip-version-check --no-input --root-user-action=ignore \
-      --only-binary=:all: --require-hashes --no-deps \
+      --only-binary=:all: --require-hashes --no-deps --no-compile \
       --target "$tmp/pkg" -r "$SRC/python-ric/requirements.txt"
     cp "$SRC/python-ric/app.py" "$tmp/pkg/"
     install -m 0755 "$SRC/python-ric/bootstrap" "$tmp/pkg/bootstrap"
-    "$PYTHON" -m compileall -q "$tmp/pkg/app.py"
+    # The task root is read-only in a sandbox, so the .pyc files must ship in the zip, and
+    # as unchecked-hash: timestamp .pyc files go stale when unzipping changes mtimes (a zip
+    # keeps them to 2 s), and Python would then recompile on every cold start.
+    "$PYTHON" -m compileall -q -j 0 --invalidation-mode unchecked-hash "$tmp/pkg"
     zip_dir "$tmp/pkg" "$tmp/python-ric.zip"
     rm -rf "$tmp/pkg"
     publish "$tmp" "$dir"
