@@ -79,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         .route("/2016-08-19/account-settings", get(account::settings))
         .route("/2016-08-19/account-settings/", get(account::settings))
         .fallback(unknown)
+        .method_not_allowed_fallback(unknown)
         .layer(DefaultBodyLimit::disable())
         .layer(middleware::from_fn(authenticate))
         .layer(middleware::from_fn(request_id))

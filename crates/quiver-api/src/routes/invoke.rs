@@ -1,0 +1,169 @@
+//! Invoke (`POST /2015-03-31/functions/{FunctionName}/invocations`).
+//!
+//! Function failures of every kind (handler error, crash, OOM, timeout, oversized
+//! response) are 200 with `X-Amz-Function-Error`, never 5xx: clients retry 5xx and
+//! would run the function twice (wire doc §2, §10).
+
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use quiver_engine::{FunctionSpec, InvokeRequest};
+use quiver_model::FunctionVersion;
+
+use super::{FnPath, Target};
+use crate::body::read_limited;
+use crate::error::ApiError;
+use crate::query;
+use crate::state::AppState;
+
+/// Largest synchronous request payload (Lambda's 6 MB).
+pub const MAX_SYNC_PAYLOAD: u64 = 6_291_456;
+/// Largest decoded `X-Amz-Client-Context`.
+const MAX_CLIENT_CONTEXT: usize = 3583;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InvocationType {
+    RequestResponse,
+    Event,
+    DryRun,
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ApiError> {
+    headers
+        .get(name)
+        .map(|v| v.to_str().map_err(|_| ApiError::InvalidParameter(format!("Header {name} is not valid text."))))
+        .transpose()
+}
+
+fn invocation_type(headers: &HeaderMap) -> Result<InvocationType, ApiError> {
+    match header(headers, "x-amz-invocation-type")? {
+        None | Some("RequestResponse") => Ok(InvocationType::RequestResponse),
+        Some("Event") => Ok(InvocationType::Event),
+        Some("DryRun") => Ok(InvocationType::DryRun),
+        Some(other) => Err(ApiError::Validation(format!(
+            "1 validation error detected: Value '{other}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
+        ))),
+    }
+}
+
+fn wants_tail(headers: &HeaderMap) -> Result<bool, ApiError> {
+    match header(headers, "x-amz-log-type")? {
+        None | Some("None") => Ok(false),
+        Some("Tail") => Ok(true),
+        Some(other) => Err(ApiError::Validation(format!(
+            "1 validation error detected: Value '{other}' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [None, Tail]"
+        ))),
+    }
+}
+
+/// `X-Amz-Client-Context` is base64 JSON; the runtime gets the decoded JSON text.
+fn client_context(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(raw) = header(headers, "x-amz-client-context")? else { return Ok(None) };
+    let bad = || ApiError::InvalidRequestContent("Client context must be a valid Base64-encoded JSON object.".into());
+    let decoded = base64::engine::general_purpose::STANDARD.decode(raw.trim()).map_err(|_| bad())?;
+    if decoded.len() > MAX_CLIENT_CONTEXT {
+        return Err(ApiError::InvalidParameter(format!(
+            "Client context must be smaller than {MAX_CLIENT_CONTEXT} bytes."
+        )));
+    }
+    let v: serde_json::Value = serde_json::from_slice(&decoded).map_err(|_| bad())?;
+    if !v.is_object() {
+        return Err(bad());
+    }
+    Ok(Some(String::from_utf8(decoded).map_err(|_| bad())?))
+}
+
+/// The frozen spec the engine runs for one stored version.
+pub fn function_spec(state: &AppState, v: &FunctionVersion) -> FunctionSpec {
+    FunctionSpec {
+        name: v.name.clone(),
+        version: v.version.to_string(),
+        arn: state.partition.function_arn(&v.name, None),
+        runtime: v.config.runtime.clone(),
+        handler: v.config.handler.clone(),
+        memory_mb: v.config.memory_size,
+        timeout_s: v.config.timeout,
+        ephemeral_mb: v.config.ephemeral_storage,
+        environment: v.config.environment.iter().map(|(k, val)| (k.clone(), val.clone())).collect(),
+        code_dir: state.code.tree_path(&v.code.sha256_hex),
+        log_group: v.config.log_group.clone().unwrap_or_else(|| format!("/aws/lambda/{}", v.name)),
+        revision: v.revision_id.clone(),
+        region: state.partition.region.clone(),
+    }
+}
+
+pub async fn invoke(
+    State(state): State<AppState>,
+    FnPath(raw): FnPath,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let pairs = query::pairs(q.as_deref());
+    let target = Target::parse(&state, &raw, query::first(&pairs, "Qualifier"))?;
+    let kind = invocation_type(&headers)?;
+    let tail = wants_tail(&headers)?;
+    let context = client_context(&headers)?;
+    let payload = read_limited(&headers, body, MAX_SYNC_PAYLOAD, "InvokeFunction").await?;
+    let payload = if payload.iter().all(u8::is_ascii_whitespace) { bytes::Bytes::from_static(b"{}") } else { payload };
+    if let Err(e) = serde_json::from_slice::<serde_json::de::IgnoredAny>(&payload) {
+        return Err(ApiError::InvalidRequestContent(format!(
+            "Could not parse request body into json: Could not parse payload into json: {e}"
+        )));
+    }
+    let version = target.load(&state).await?;
+    match kind {
+        InvocationType::DryRun => return Ok(StatusCode::NO_CONTENT.into_response()),
+        InvocationType::Event => {
+            return Err(ApiError::InvalidParameter(
+                "Asynchronous invocation (InvocationType Event) is not available on this Quiver server yet.".into(),
+            ))
+        }
+        InvocationType::RequestResponse => {}
+    }
+    let Some(engine) = state.engine.clone() else {
+        return Err(ApiError::Service("this server runs without an execution engine".into()));
+    };
+    {
+        // The tree is normally there; a restart re-creates missing ones, but be sure.
+        let code = state.code.clone();
+        let sha = version.code.sha256_hex.clone();
+        tokio::task::spawn_blocking(move || code.ensure_tree(&sha))
+            .await
+            .map_err(|e| ApiError::Service(e.to_string()))?
+            .map_err(|e| ApiError::Service(format!("code package unavailable: {e}")))?;
+    }
+    let spec = function_spec(&state, &version);
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let req = InvokeRequest {
+        payload,
+        request_id: request_id.clone(),
+        invoked_arn: target.arn.clone(),
+        client_context: context,
+        want_log_tail: tail,
+    };
+    let result = engine.invoke(&spec, req).await.map_err(|e| ApiError::Service(e.to_string()))?;
+    let mut resp = (StatusCode::OK, result.payload).into_response();
+    let h = resp.headers_mut();
+    h.insert("content-type", HeaderValue::from_static("application/json"));
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        h.insert("x-amzn-RequestId", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&result.executed_version) {
+        h.insert("X-Amz-Executed-Version", v);
+    }
+    if let Some(fe) = result.function_error {
+        if let Ok(v) = HeaderValue::from_str(&fe) {
+            h.insert("X-Amz-Function-Error", v);
+        }
+    }
+    if let Some(tail) = result.log_tail {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(tail.as_bytes());
+        if let Ok(v) = HeaderValue::from_str(&b64) {
+            h.insert("X-Amz-Log-Result", v);
+        }
+    }
+    Ok(resp)
+}
