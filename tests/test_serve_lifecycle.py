@@ -152,3 +152,67 @@ def test_restart_after_clean_stop_keeps_functions(server_factory):
     s2 = server_factory()
     after = _full_state(s2.client("lambda"), names)
     assert {k: v[0] for k, v in after.items()} == {k: v[0] for k, v in before.items()}
+
+
+def test_kill_9_during_creates_leaves_only_whole_functions(server_factory, data_dir):
+    """Creates race a SIGKILL: after restart every listed function is complete (its code
+    downloads and hashes to CodeSha256, its tree exists) and no unreferenced blob is left."""
+    import threading
+
+    s1 = server_factory()
+    lam = s1.client("lambda")
+    stop = threading.Event()
+    zips = []
+    for i in range(200):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+            zf.writestr("app.py", f"def handler(e, c):\n    return {i}\n")
+            zf.writestr("pad.bin", os.urandom(256 * 1024))  # larger writes widen the window for the kill
+        zips.append(buf.getvalue())
+
+    def spam():
+        for i, z in enumerate(zips):
+            if stop.is_set():
+                return
+            try:
+                lam.create_function(FunctionName=f"crash-{i}", Runtime="python3.11", Role=ROLE,
+                                    Handler="app.handler", Code={"ZipFile": z})
+            except Exception:
+                return  # the server died under us
+
+    t = threading.Thread(target=spam, daemon=True)
+    t.start()
+    deadline = time.time() + 30
+    while time.time() < deadline and len(lam.list_functions(MaxItems=5)["Functions"]) < 3:
+        time.sleep(0.01)
+    s1.signal(signal.SIGKILL)
+    s1.wait(timeout=20)
+    stop.set()
+    t.join(timeout=60)
+
+    s2 = server_factory()
+    lam2 = s2.client("lambda")
+    listed = []
+    marker = None
+    while True:
+        kw = {"Marker": marker} if marker else {}
+        page = lam2.list_functions(**kw)
+        listed += page["Functions"]
+        marker = page.get("NextMarker")
+        if not marker:
+            break
+    assert listed, "no create finished before the kill"
+    shas = set()
+    for f in listed:
+        g = lam2.get_function(FunctionName=f["FunctionName"])
+        with urllib.request.urlopen(g["Code"]["Location"], timeout=30) as r:
+            body = r.read()
+        digest = hashlib.sha256(body)
+        assert base64.b64encode(digest.digest()).decode() == g["Configuration"]["CodeSha256"]
+        shas.add(digest.hexdigest())
+        assert os.path.isfile(os.path.join(data_dir, "code", digest.hexdigest(), "app.py"))
+    blobs = {n.removesuffix(".zip") for n in os.listdir(os.path.join(data_dir, "blobs"))}
+    trees = set(os.listdir(os.path.join(data_dir, "code")))
+    assert blobs == shas, "unreferenced or missing blobs after restart"
+    assert trees == shas, "unreferenced or missing trees after restart"
+    assert os.listdir(os.path.join(data_dir, "tmp")) == []
