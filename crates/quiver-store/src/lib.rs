@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod code;
+mod conformance;
 pub mod intake;
 pub mod sqlite;
 pub mod store;

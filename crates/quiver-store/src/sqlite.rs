@@ -409,118 +409,19 @@ impl Store for SqliteStore {
 mod tests {
     use super::*;
 
-    fn config() -> FunctionConfig {
-        FunctionConfig {
-            runtime: "python3.11".into(),
-            handler: "app.handler".into(),
-            role: "arn:aws:iam::123456789012:role/r".into(),
-            timeout: 3,
-            memory_size: 128,
-            ephemeral_storage: 512,
-            architecture: "x86_64".into(),
-            tracing_mode: "PassThrough".into(),
-            log_format: "Text".into(),
-            ..placeholder_config()
-        }
-    }
-
-    fn code(tag: &str) -> CodeRef {
-        CodeRef { sha256_hex: format!("{tag:0>64}"), sha256_b64: format!("{tag}="), size: 10 }
-    }
-
-    fn new_fn(name: &str, publish: bool) -> NewFunction {
-        NewFunction {
-            name: name.into(),
-            config: config(),
-            code: code("a"),
-            tags: [("team".to_string(), "x".to_string())].into(),
-            publish,
-        }
+    fn new_fn(name: &str) -> NewFunction {
+        crate::conformance::new_function(name, false)
     }
 
     #[test]
-    fn create_get_round_trip_and_duplicate() {
-        let s = SqliteStore::open_in_memory().unwrap();
-        let w = s.create_function(&new_fn("f", false)).unwrap();
-        assert!(w.published.is_none());
-        let got = s.get_version("f", Version::Latest).unwrap().unwrap();
-        assert_eq!(got, w.latest);
-        assert_eq!(got.last_modified.len(), "2020-04-10T19:06:32.563+0000".len());
-        assert!(matches!(s.create_function(&new_fn("f", false)), Err(StoreError::AlreadyExists)));
-        assert_eq!(s.tags("f").unwrap().get("team").map(String::as_str), Some("x"));
-        assert!(s.get_version("g", Version::Latest).unwrap().is_none());
-    }
-
-    #[test]
-    fn publish_numbers_versions_and_skips_unchanged() {
-        let s = SqliteStore::open_in_memory().unwrap();
-        let w = s.create_function(&new_fn("f", true)).unwrap();
-        assert_eq!(w.published.as_ref().unwrap().version, Version::Published(1));
-        // unchanged: the same version comes back
-        let again = s.publish_version("f", &PublishRequest::default()).unwrap();
-        assert_eq!(again.version, Version::Published(1));
-        let mut cfg = config();
-        cfg.memory_size = 256;
-        let u = LatestUpdate { config: cfg, code: code("a"), base_revision: w.latest.revision_id.clone(), publish: false };
-        let w2 = s.update_latest("f", &u).unwrap();
-        assert_ne!(w2.latest.revision_id, w.latest.revision_id);
-        // a stale base revision is refused
-        assert!(matches!(s.update_latest("f", &u), Err(StoreError::RevisionMismatch { .. })));
-        let bad = PublishRequest { code_sha256: Some("nope".into()), ..Default::default() };
-        assert!(matches!(s.publish_version("f", &bad), Err(StoreError::CodeShaMismatch { .. })));
-        let v2 = s
-            .publish_version("f", &PublishRequest { description: Some("second".into()), ..Default::default() })
-            .unwrap();
-        assert_eq!((v2.version, v2.config.memory_size, v2.config.description.as_str()), (Version::Published(2), 256, "second"));
-        let versions = s.list_versions("f", None, 50).unwrap();
-        let names: Vec<String> = versions.iter().map(|v| v.version.to_string()).collect();
-        assert_eq!(names, ["$LATEST", "1", "2"]);
-        // numbers are never reused
-        s.delete_version("f", 2).unwrap();
-        let mut cfg = config();
-        cfg.timeout = 9;
-        let latest = s.get_version("f", Version::Latest).unwrap().unwrap();
-        s.update_latest("f", &LatestUpdate { config: cfg, code: code("b"), base_revision: latest.revision_id, publish: true })
-            .map(|w| assert_eq!(w.published.unwrap().version, Version::Published(3)))
-            .unwrap();
-        assert!(matches!(s.delete_version("f", 2), Err(StoreError::NotFound)));
-        assert!(matches!(s.delete_version("f", 0), Err(StoreError::NotFound)));
-    }
-
-    #[test]
-    fn listing_pages_by_cursor() {
-        let s = SqliteStore::open_in_memory().unwrap();
-        for i in 0..5 {
-            s.create_function(&new_fn(&format!("f{i}"), i % 2 == 0)).unwrap();
-        }
-        let page = s.list_functions(false, None, 2).unwrap();
-        assert_eq!(page.iter().map(|v| v.name.as_str()).collect::<Vec<_>>(), ["f0", "f1"]);
-        let last = page.last().unwrap();
-        let cursor = (last.name.clone(), last.version.ordinal());
-        let page = s.list_functions(false, Some(&cursor), 10).unwrap();
-        assert_eq!(page.iter().map(|v| v.name.as_str()).collect::<Vec<_>>(), ["f2", "f3", "f4"]);
-        let all = s.list_functions(true, None, 100).unwrap();
-        assert_eq!(all.len(), 5 + 3);
-        let usage = s.usage().unwrap();
-        assert_eq!((usage.function_count, usage.total_code_size), (5, 80));
-    }
-
-    #[test]
-    fn delete_cascades_and_tags_update() {
-        let s = SqliteStore::open_in_memory().unwrap();
-        s.create_function(&new_fn("f", true)).unwrap();
-        s.tag("f", &[("a".to_string(), "1".to_string()), ("team".to_string(), "y".to_string())].into()).unwrap();
-        assert_eq!(s.tags("f").unwrap().len(), 2);
-        s.untag("f", &["a".to_string(), "missing".to_string()]).unwrap();
-        assert_eq!(s.tags("f").unwrap(), [("team".to_string(), "y".to_string())].into());
-        assert!(s.referenced_code().unwrap().contains(&code("a").sha256_hex));
-        s.delete_function("f").unwrap();
-        assert!(matches!(s.delete_function("f"), Err(StoreError::NotFound)));
-        assert!(matches!(s.tags("f"), Err(StoreError::NotFound)));
-        assert!(s.referenced_code().unwrap().is_empty());
-        let c = s.lock();
-        let left: i64 = c.query_row("SELECT COUNT(*) FROM function_versions", [], |r| r.get(0)).unwrap();
-        assert_eq!(left, 0);
+    fn passes_the_shared_store_suite() {
+        crate::conformance::run_all(&|| Box::new(SqliteStore::open_in_memory().unwrap()));
+        let dir = tempfile::tempdir().unwrap();
+        let n = std::sync::atomic::AtomicUsize::new(0);
+        crate::conformance::run_all(&|| {
+            let i = n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Box::new(SqliteStore::open(&dir.path().join(format!("{i}.db"))).unwrap())
+        });
     }
 
     #[test]
@@ -530,7 +431,7 @@ mod tests {
         {
             let s = SqliteStore::open(&path).unwrap();
             assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as u32);
-            s.create_function(&new_fn("kept", false)).unwrap();
+            s.create_function(&new_fn("kept")).unwrap();
         }
         let s = SqliteStore::open(&path).unwrap();
         assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as u32);
