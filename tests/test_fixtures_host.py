@@ -96,7 +96,7 @@ class Run:
         assert "error" not in line, f"{line}; runtime log:\n{self.log()}"
         return line
 
-    def start_runtime(self, boot, extra_env=None):
+    def start_runtime(self, boot, extra_env=None, cwd=None):
         task = os.path.dirname(boot)
         env = {
             "AWS_LAMBDA_RUNTIME_API": self.addr,
@@ -114,7 +114,7 @@ class Run:
         env.update(extra_env or {})
         self.runtime_log = tempfile.TemporaryFile()
         self.runtime = subprocess.Popen(
-            [boot], cwd=task, env=env, stdin=subprocess.DEVNULL, stdout=self.runtime_log, stderr=subprocess.STDOUT
+            [boot], cwd=cwd or task, env=env, stdin=subprocess.DEVNULL, stdout=self.runtime_log, stderr=subprocess.STDOUT
         )
 
     def log(self):
@@ -218,3 +218,18 @@ def test_official_client_reports_init_error(name, task_dir, run_factory):
     assert "nope" in line["body"]["errorMessage"], line
     # After an init error the RIC exits on its own.
     assert run.runtime.wait(timeout=10) != 0
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("name", list(CASES))
+def test_bootstrap_does_not_depend_on_cwd(name, task_dir, run_factory):
+    """The bootstraps find their files relative to themselves, not the cwd (Quiver starts
+    them in /var/task, but a host test or a different engine may not)."""
+    lang = CASES[name][0]
+    boot = unzip(package(name), task_dir)
+    run = run_factory([{"from": "elsewhere"}], timeout=30)
+    run.start_runtime(boot, cwd="/")
+    assert run.next_line(30)["init"] == "ready", run.log()
+    line = run.next_line(30)
+    assert line["outcome"] == "response", f"{line}; runtime log:\n{run.log()}"
+    assert line["body"]["ric"] == lang and line["body"]["echo"] == {"from": "elsewhere"}, line
