@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod body;
 pub mod error;
+pub mod members;
 pub mod query;
 pub mod render;
 pub mod routes;
@@ -26,7 +27,7 @@ pub use state::AppState;
 
 /// Paths reachable without a signature.
 fn is_public(path: &str) -> bool {
-    path == "/healthz" || path.starts_with("/_quiver/code/")
+    path == "/healthz" || path == "/_quiver/echo" || path.starts_with("/_quiver/code/")
 }
 
 /// Every request gets an id, and every response (errors included) carries it.
@@ -36,8 +37,11 @@ async fn request_id(req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     let mut resp = next.run(req).await;
     tracing::debug!(%method, %path, status = resp.status().as_u16(), request_id = %id, "request");
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        resp.headers_mut().insert("x-amzn-RequestId", v);
+    // Invoke sets its own: the id the function saw (wire doc §1.1).
+    if !resp.headers().contains_key("x-amzn-RequestId") {
+        if let Ok(v) = HeaderValue::from_str(&id) {
+            resp.headers_mut().insert("x-amzn-RequestId", v);
+        }
     }
     resp
 }
@@ -68,6 +72,8 @@ pub fn router(state: AppState) -> Router {
     let f = "/2015-03-31/functions/{name}";
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
+        // The same-server baseline for invoke benchmarks: a bare HTTP round trip.
+        .route("/_quiver/echo", post(|body: axum::body::Bytes| async move { body }))
         .route("/_quiver/code/{token}", get(code::download))
         .route("/2015-03-31/functions", post(functions::create).get(functions::list))
         .route("/2015-03-31/functions/", post(functions::create).get(functions::list))
@@ -75,6 +81,7 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{f}/configuration"), get(functions::get_configuration).put(functions::update_configuration))
         .route(&format!("{f}/code"), axum::routing::put(functions::update_code))
         .route(&format!("{f}/versions"), post(versions::publish).get(versions::list))
+        .route(&format!("{f}/invocations"), post(invoke::invoke))
         .route("/2017-03-31/tags/{name}", get(tags::list).post(tags::tag).delete(tags::untag))
         .route("/2016-08-19/account-settings", get(account::settings))
         .route("/2016-08-19/account-settings/", get(account::settings))

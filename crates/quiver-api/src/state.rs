@@ -22,11 +22,21 @@ pub struct Inner {
     pub partition: Partition,
     pub runtimes: RuntimeCatalogue,
     pub code_urls: CodeUrls,
+    /// Runs invocations; None in a server started without sandboxes.
+    pub engine: Option<Arc<quiver_engine::Engine>>,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, code: CodeStore, partition: Partition, runtimes: RuntimeCatalogue) -> Self {
-        Self(Arc::new(Inner { store, code, partition, runtimes, code_urls: CodeUrls::default() }))
+        Self(Arc::new(Inner { store, code, partition, runtimes, code_urls: CodeUrls::default(), engine: None }))
+    }
+
+    /// The same state with an execution engine for Invoke (call before cloning).
+    pub fn with_engine(mut self, engine: Arc<quiver_engine::Engine>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.engine = Some(engine);
+        }
+        self
     }
 
     /// Runs a store call on a blocking thread.

@@ -52,7 +52,7 @@ pub struct LoggingInput {
 }
 
 /// The configuration members of CreateFunction / UpdateFunctionConfiguration as sent on the
-/// wire. Unknown members are ignored, like Lambda does.
+/// wire. Unknown members are refused before this is parsed (quiver-api `members`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct FunctionSettings {

@@ -70,6 +70,7 @@ fn full(state: &AppState, v: &quiver_model::FunctionVersion, qualified: bool) ->
 
 pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
     let bytes = read_limited(&headers, body, CODE_REQUEST_MAX_BYTES, "CreateFunction").await?;
+    crate::members::check(&bytes, &crate::members::CREATE_FUNCTION)?;
     let input: CreateInput = parse_json(&bytes)?;
     let Some(raw_name) = input.function_name.as_deref() else {
         return Err(ApiError::Validation(
@@ -230,6 +231,7 @@ fn write_error(e: StoreError, caller_gave_revision: bool, arn: &str) -> ApiError
 
 pub async fn update_code(State(state): State<AppState>, FnPath(raw): FnPath, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
     let bytes = read_limited(&headers, body, CODE_REQUEST_MAX_BYTES, "UpdateFunctionCode").await?;
+    crate::members::check(&bytes, &crate::members::UPDATE_CODE)?;
     let input: UpdateCodeInput = parse_json(&bytes)?;
     let target = Target::parse(&state, &raw, None)?.unqualified()?;
     let current = Target { qualifier: None, ..target }.load(&state).await?;
@@ -258,6 +260,7 @@ pub async fn update_code(State(state): State<AppState>, FnPath(raw): FnPath, hea
 
 pub async fn update_configuration(State(state): State<AppState>, FnPath(raw): FnPath, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
     let bytes = read_limited(&headers, body, CONFIG_REQUEST_MAX_BYTES, "UpdateFunctionConfiguration").await?;
+    crate::members::check(&bytes, &crate::members::UPDATE_CONFIGURATION)?;
     let input: UpdateConfigInput = parse_json(&bytes)?;
     let target = Target::parse(&state, &raw, None)?.unqualified()?;
     let current = Target { qualifier: None, ..target }.load(&state).await?;

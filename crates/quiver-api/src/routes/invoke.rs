@@ -108,7 +108,7 @@ pub async fn invoke(
     let context = client_context(&headers)?;
     let payload = read_limited(&headers, body, MAX_SYNC_PAYLOAD, "InvokeFunction").await?;
     let payload = if payload.iter().all(u8::is_ascii_whitespace) { bytes::Bytes::from_static(b"{}") } else { payload };
-    if let Err(e) = serde_json::from_slice::<serde_json::de::IgnoredAny>(&payload) {
+    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&payload) {
         return Err(ApiError::InvalidRequestContent(format!(
             "Could not parse request body into json: Could not parse payload into json: {e}"
         )));

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod code;
 pub mod functions;
+pub mod invoke;
 pub mod tags;
 pub mod versions;
 

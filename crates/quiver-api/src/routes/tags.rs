@@ -43,6 +43,7 @@ struct TagInput {
 
 pub async fn tag(State(state): State<AppState>, FnPath(raw): FnPath, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
     let bytes = read_limited(&headers, body, 1 << 20, "TagResource").await?;
+    crate::members::check(&bytes, &crate::members::TAG_RESOURCE)?;
     let input: TagInput = parse_json(&bytes)?;
     let (name, arn) = resource(&state, &raw)?;
     let Some(tags) = input.tags else {

@@ -27,6 +27,7 @@ struct PublishInput {
 
 pub async fn publish(State(state): State<AppState>, FnPath(raw): FnPath, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
     let bytes = read_limited(&headers, body, 1 << 20, "PublishVersion").await?;
+    crate::members::check(&bytes, &crate::members::PUBLISH_VERSION)?;
     let input: PublishInput = parse_json(&bytes)?;
     let target = Target::parse(&state, &raw, None)?.unqualified()?;
     if let Some(d) = &input.description {

@@ -63,7 +63,22 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    let state = AppState::new(Arc::new(store), code, Partition::new(&args.region, &args.account), runtimes.clone());
+    // Sandboxes: refuses to start (naming what is missing) on a host that can't isolate.
+    let manager = quiver_sandbox::Manager::start(quiver_sandbox::ManagerConfig {
+        data_dir: data.path.clone(),
+        spawner_exe: std::env::current_exe().context("cannot find the quiver binary to start the sandbox spawner")?,
+    })
+    .context("cannot start the sandbox manager")?;
+    let manager = Arc::new(manager);
+    let engine = Arc::new(
+        quiver_engine::Engine::new(
+            manager.clone(),
+            quiver_engine::EngineConfig { data_dir: data.path.clone(), catalogue: runtimes.clone() },
+        )
+        .context("cannot start the execution engine")?,
+    );
+    let state = AppState::new(Arc::new(store), code, Partition::new(&args.region, &args.account), runtimes.clone())
+        .with_engine(engine.clone());
     let app = quiver_api::router(state);
 
     {
@@ -73,7 +88,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         writeln!(out, "quiver runtimes: {}", runtimes.ids().join(", "))?;
         out.flush()?;
     }
-    quiver_api::serve(listener, app, shutdown_signal(term, int)).await.context("server failed")?;
+    let served = quiver_api::serve(listener, app, shutdown_signal(term, int)).await;
+    // Stop every environment (SIGTERM, 2 s grace, kill) before releasing the data dir.
+    engine.shutdown().await;
+    manager.shutdown().await;
+    served.context("server failed")?;
     tracing::info!("shut down cleanly");
     drop(data);
     Ok(std::process::ExitCode::SUCCESS)
