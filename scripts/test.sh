@@ -13,6 +13,9 @@ echo "== system packages"
 echo "== build"
 cargo build --workspace --all-targets
 
+echo "== official runtime-client fixtures (cached in ${QUIVER_FIXTURE_CACHE:-/var/cache/quiver-fixtures})"
+"$ROOT/scripts/build-fixtures.sh"
+
 echo "== rust tests"
 cargo test --workspace -- --test-threads=2
 

@@ -73,7 +73,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         // The same-server baseline for invoke benchmarks: a bare HTTP round trip.
-        .route("/_quiver/echo", post(|body: axum::body::Bytes| async move { body }))
+        .route("/_quiver/echo", post(|body: axum::body::Bytes| async move { body }).layer(DefaultBodyLimit::max(1 << 20)))
         .route("/_quiver/code/{token}", get(code::download))
         .route("/2015-03-31/functions", post(functions::create).get(functions::list))
         .route("/2015-03-31/functions/", post(functions::create).get(functions::list))
