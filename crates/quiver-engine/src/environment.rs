@@ -158,6 +158,36 @@ impl Environment {
         self.sandbox.memory_peak_bytes().map(|b| b.div_ceil(1024 * 1024)).unwrap_or(0)
     }
 
+    /// Whether the runtime is parked in `/next` with nothing queued: safe to freeze.
+    pub fn runtime_idle(&self) -> bool {
+        self.api.is_idle()
+    }
+
+    /// Freezes every task of the environment (no CPU while idle).
+    pub fn freeze(&self) -> Result<(), EngineError> {
+        Ok(self.sandbox.freeze()?)
+    }
+
+    /// Thaws a frozen environment before it gets an event.
+    pub fn thaw(&self) -> Result<(), EngineError> {
+        Ok(self.sandbox.thaw()?)
+    }
+
+    /// CPU time used so far, in ns (for `quiver ps` and the frozen-uses-no-CPU test).
+    pub fn cpu_usage_ns(&self) -> u64 {
+        self.sandbox.cpu_usage_ns().unwrap_or(0)
+    }
+
+    /// Whether the runtime process already ended.
+    pub fn has_exited(&self) -> bool {
+        self.sandbox.has_exited()
+    }
+
+    /// The sandbox's memory cgroup directory.
+    pub fn cgroup_path(&self) -> std::path::PathBuf {
+        self.sandbox.cgroup_path()
+    }
+
     /// Stops the runtime, the Runtime API and the sandbox.
     pub async fn destroy(self) {
         self.api.shutdown();
