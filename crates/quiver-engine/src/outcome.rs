@@ -1,7 +1,6 @@
 //! Lambda's words for how an invocation ended: error bodies and the platform's log
 //! lines. Pure functions, so the exact wire text is unit-tested.
 
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 /// The `errorMessage` Lambda uses for a timeout: elapsed time with two decimals.
@@ -95,15 +94,20 @@ pub fn log_tail(lines: &[String], max: usize) -> String {
     text[start..].to_string()
 }
 
-/// `2020-11-10T05:46:57.874Z`
+/// `2020-11-10T05:46:57.874Z`: always exactly three fraction digits, in UTC.
+/// (RFC 3339 formatting trims trailing zeros, which gave `…:17.98Z`.)
 pub fn iso_ms(t: OffsetDateTime) -> String {
-    let t = t.replace_nanosecond(t.millisecond() as u32 * 1_000_000).unwrap_or(t);
-    let s = t.format(&Rfc3339).unwrap_or_default();
-    // Rfc3339 prints fractional seconds only as needed; force exactly 3 digits.
-    match s.find('.') {
-        Some(_) => s,
-        None => s.replacen('Z', ".000Z", 1),
-    }
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
 }
 
 #[cfg(test)]
@@ -151,6 +155,10 @@ mod tests {
     #[test]
     fn iso_always_has_millis() {
         assert_eq!(iso_ms(datetime!(2020-01-01 00:00:00 UTC)), "2020-01-01T00:00:00.000Z");
+        assert_eq!(iso_ms(datetime!(2026-11-26 20:44:17.98 UTC)), "2026-11-26T20:44:17.980Z");
+        assert_eq!(iso_ms(datetime!(2026-11-26 20:44:17.9 UTC)), "2026-11-26T20:44:17.900Z");
+        assert_eq!(iso_ms(datetime!(2026-11-26 20:44:17.123456 UTC)), "2026-11-26T20:44:17.123Z");
+        assert_eq!(iso_ms(datetime!(2026-11-26 21:44:17.5 +1)), "2026-11-26T20:44:17.500Z");
     }
 
     #[test]
