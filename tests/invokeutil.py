@@ -172,3 +172,71 @@ def handler(event, context):
         "gid": os.getgid(),
     }
 '''
+
+
+# ---------------------------------------------------------------- sandboxes on the host
+
+
+def instance_id(data_dir):
+    """The cgroup directory name of the server using `data_dir` (quiver-sandbox names
+    its instance after the data dir, so concurrent servers never touch each other's)."""
+    import hashlib
+
+    return "quiver-" + hashlib.sha256(os.path.realpath(data_dir).encode()).hexdigest()[:12]
+
+
+def cgroup_roots():
+    """Mount points of every cgroup hierarchy (v1 controllers and the v2 tree)."""
+    out = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            if right.split()[0] in ("cgroup", "cgroup2"):
+                out.append(left.split()[4])
+    return out
+
+
+def sandbox_cgroups(data_dir):
+    """The per-sandbox cgroup dirs of this server's instance, in every hierarchy."""
+    inst = instance_id(data_dir)
+    found = []
+    for root in cgroup_roots():
+        d = os.path.join(root, inst)
+        if os.path.isdir(d):
+            found += [os.path.join(d, n) for n in os.listdir(d) if os.path.isdir(os.path.join(d, n))]
+    return found
+
+
+def instance_dirs(data_dir):
+    """The instance's own cgroup dirs (they must be gone after a clean shutdown)."""
+    inst = instance_id(data_dir)
+    return [os.path.join(r, inst) for r in cgroup_roots() if os.path.isdir(os.path.join(r, inst))]
+
+
+def sandbox_pids(data_dir):
+    """Host pids of every process in this instance's sandboxes."""
+    pids = set()
+    for d in sandbox_cgroups(data_dir):
+        try:
+            with open(os.path.join(d, "cgroup.procs")) as f:
+                pids.update(int(p) for p in f.read().split())
+        except OSError:
+            pass
+    return pids
+
+
+def alive(pid):
+    """Whether `pid` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""

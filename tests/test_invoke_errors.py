@@ -254,3 +254,52 @@ def test_response_too_large(lam):
     # the next invoke must work.
     resp, _, doc = invoke(lam, name, {"mode": "ok"})
     assert_ok(resp, doc)
+
+
+def test_python_unserializable_result_is_marshal_error(lam):
+    name = create_py(lam, "COUNT = 0\ndef handler(e, c):\n    global COUNT\n    COUNT += 1\n"
+                          "    return {1, 2} if e.get('set') else COUNT\n")
+    assert invoke(lam, name, {})[2] == 1
+    resp, _, doc = invoke(lam, name, {"set": True})
+    assert_unhandled(resp, doc)
+    assert doc["errorType"] == "Runtime.MarshalError"
+    assert doc["errorMessage"] == "Unable to marshal response: Object of type set is not JSON serializable"
+    assert invoke(lam, name, {})[2] == 3, "a marshal error keeps the environment"
+
+
+NODE_FATAL = r'''
+let count = 0;
+exports.handler = (event, context, callback) => {
+  count += 1;
+  if (event.mode === 'reject') {
+    Promise.reject(new Error('nobody catches me'));
+    return callback(null, 'ignored');
+  }
+  if (event.mode === 'late-throw') {
+    setTimeout(() => { throw new RangeError('thrown after return'); }, 10);
+    return;
+  }
+  callback(null, { count });
+};
+'''
+
+
+def test_node_unhandled_rejection_and_late_throw_replace_the_environment(lam):
+    # The Node clients post the error and then exit on purpose (128 / 129): the caller
+    # sees the function's error, and the *next* invoke must not pay for that exit.
+    name = create(lam, make_zip({"index.js": NODE_FATAL}), runtime="nodejs20.x", handler="index.handler")
+    assert invoke(lam, name, {})[2] == {"count": 1}
+    resp, _, doc = invoke(lam, name, {"mode": "reject"})
+    assert_unhandled(resp, doc)
+    assert doc["errorType"] == "Runtime.UnhandledPromiseRejection"
+    assert doc["errorMessage"] == "Error: nobody catches me"
+    resp, _, doc = invoke(lam, name, {})
+    assert_ok(resp, doc)
+    assert doc == {"count": 1}, "a fresh environment serves the next invoke"
+    resp, _, doc = invoke(lam, name, {"mode": "late-throw"})
+    assert_unhandled(resp, doc)
+    assert doc["errorType"] == "RangeError"
+    assert doc["errorMessage"] == "thrown after return"
+    resp, _, doc = invoke(lam, name, {})
+    assert_ok(resp, doc)
+    assert doc == {"count": 1}

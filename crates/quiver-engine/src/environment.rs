@@ -13,6 +13,10 @@ use crate::EngineError;
 
 /// Lambda gives INIT 10 s before it moves on (and retries init inside the invoke).
 const INIT_LIMIT: Duration = Duration::from_secs(10);
+/// How long a runtime may take, after posting `/error`, to either ask for the next
+/// event or end (see [`Environment::settle_after_error`]).
+const SETTLE_LIMIT: Duration = Duration::from_millis(250);
+const SETTLE_POLL: Duration = Duration::from_millis(1);
 
 /// How one hand-off to the runtime ended.
 #[derive(Debug)]
@@ -137,6 +141,7 @@ impl Environment {
             }
             Ok(InvokeOutcome::Error { body, .. }) => {
                 if self.ready {
+                    self.settle_after_error().await;
                     Handoff::FunctionError(body)
                 } else {
                     Handoff::InitError(body)
@@ -144,6 +149,25 @@ impl Environment {
             }
             Ok(InvokeOutcome::ResponseTooLarge { size }) => Handoff::TooLarge(size),
             Err(_) => Handoff::Exited(self.sandbox.wait().await),
+        }
+    }
+
+    /// After a function error, waits (briefly) until the runtime is back in `/next` or
+    /// has ended. Runtimes often post `/error` and then exit on purpose (the Node
+    /// clients do after an uncaught exception or unhandled rejection: exit 129/128);
+    /// without this wait the environment went back to the pool still "alive" and the
+    /// *next* invocation failed with `Runtime.ExitError`. Afterwards
+    /// [`Environment::has_exited`] tells the pool the truth. Costs ~1 ms, on errors only.
+    async fn settle_after_error(&self) {
+        let back_in_next = async {
+            while !self.api.is_idle() {
+                tokio::time::sleep(SETTLE_POLL).await;
+            }
+        };
+        tokio::select! {
+            _ = back_in_next => {}
+            _ = self.sandbox.wait() => {}
+            _ = tokio::time::sleep(SETTLE_LIMIT) => {}
         }
     }
 
