@@ -114,7 +114,9 @@ class Server:
         return self.proc.returncode
 
     def client(self, service="lambda", **kwargs):
-        cfg = botocore.config.Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=120)
+        cfg = botocore.config.Config(
+            retries={"max_attempts": 1, "mode": "standard"}, read_timeout=120, max_pool_connections=64
+        )
         return boto3.client(
             service,
             endpoint_url=self.endpoint,

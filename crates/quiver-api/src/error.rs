@@ -45,6 +45,12 @@ pub enum ApiError {
     /// 404 UnknownOperationException: no such route.
     #[error("Unknown operation: {0}")]
     UnknownOperation(String),
+    /// 429 TooManyRequestsException with Lambda's `Reason`.
+    #[error("Rate Exceeded.")]
+    TooManyRequests {
+        /// e.g. `ConcurrentInvocationLimitExceeded`.
+        reason: &'static str,
+    },
     /// 500 ServiceException: our fault. The detail is logged, not sent.
     #[error("{0}")]
     Service(String),
@@ -65,6 +71,7 @@ impl ApiError {
             MissingToken => (StatusCode::FORBIDDEN, "MissingAuthenticationTokenException", "message"),
             IncompleteSignature(_) => (StatusCode::FORBIDDEN, "IncompleteSignatureException", "message"),
             UnknownOperation(_) => (StatusCode::NOT_FOUND, "UnknownOperationException", "message"),
+            TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "TooManyRequestsException", "message"),
             Service(_) => (StatusCode::INTERNAL_SERVER_ERROR, "ServiceException", "Message"),
         }
     }
@@ -132,7 +139,10 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let kind = if status.is_server_error() { "Service" } else { "User" };
-        let body = serde_json::json!({ "Type": kind, key: message });
+        let mut body = serde_json::json!({ "Type": kind, key: message });
+        if let ApiError::TooManyRequests { reason } = &self {
+            body["Reason"] = serde_json::Value::from(*reason);
+        }
         let mut resp = (status, axum::Json(body)).into_response();
         resp.headers_mut().insert("x-amzn-ErrorType", HeaderValue::from_static(code));
         resp

@@ -82,6 +82,7 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{f}/code"), axum::routing::put(functions::update_code))
         .route(&format!("{f}/versions"), post(versions::publish).get(versions::list))
         .route(&format!("{f}/invocations"), post(invoke::invoke))
+        .route("/_quiver/environments", get(admin::environments))
         .route("/2017-03-31/tags/{name}", get(tags::list).post(tags::tag).delete(tags::untag))
         .route("/2016-08-19/account-settings", get(account::settings))
         .route("/2016-08-19/account-settings/", get(account::settings))

@@ -1,22 +1,22 @@
-//! The invoke path: find or start an environment, hand the event over, turn what
-//! happened into Lambda's answer, keep the environment warm if it is still good.
+//! The invoke path: admit (account concurrency), find a warm environment or start one
+//! (within the host memory budget), run the invocation, return the environment to its
+//! pool if it is still good. A janitor freezes idle environments, reaps old ones and
+//! retires those past their lifetime.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use quiver_runtime_api::{Invocation, MAX_RESPONSE_BYTES};
+use quiver_model::runtime::kind_of;
+use quiver_model::{RuntimeCatalogue, RuntimeKind};
 use quiver_sandbox::Manager;
 use time::OffsetDateTime;
 
-use crate::environment::{Environment, Handoff};
-use quiver_model::runtime::kind_of;
-use quiver_model::{RuntimeCatalogue, RuntimeKind};
-
+use crate::environment::Environment;
 use crate::launch::launch;
-use crate::outcome::{self, Report};
+use crate::state::EnvState;
 use crate::{EngineError, FunctionSpec, InvokeRequest, InvokeResult};
 
 /// The built-in bootstraps, compiled into the binary so that one file is the whole
@@ -24,210 +24,491 @@ use crate::{EngineError, FunctionSpec, InvokeRequest, InvokeResult};
 const PYTHON_BOOTSTRAP: &str = include_str!("../../../runtimes/python/bootstrap.py");
 const NODE_BOOTSTRAP: &str = include_str!("../../../runtimes/node/bootstrap.mjs");
 
-/// Largest log tail returned with `X-Amz-Log-Type: Tail`.
-const TAIL_BYTES: usize = 4096;
-
 /// Settings of the engine.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     /// The data dir (built-in runtimes are installed under it).
     pub data_dir: PathBuf,
-    /// Runtime ids → interpreter paths on this host.
+    /// Runtime ids → interpreters on this host.
     pub catalogue: RuntimeCatalogue,
+    /// Account concurrency: invocations in flight at once (Lambda's default 1000).
+    pub account_concurrency: usize,
+    /// Host memory budget for environments, in MB. Busy and starting environments
+    /// count their MemorySize, idle ones what they actually used.
+    pub memory_budget_mb: u64,
+    /// Idle environments are frozen after this long without an event.
+    pub freeze_after: Duration,
+    /// Idle environments are destroyed after this long without an event.
+    pub idle_timeout: Duration,
+    /// Environments retire (are not reused) after this long, however busy.
+    pub max_lifetime: Duration,
+}
+
+impl EngineConfig {
+    /// Defaults: 1000 concurrent, 10 min idle, 2 h lifetime, freeze after 200 ms.
+    pub fn new(data_dir: PathBuf, catalogue: RuntimeCatalogue, memory_budget_mb: u64) -> Self {
+        EngineConfig {
+            data_dir,
+            catalogue,
+            account_concurrency: 1000,
+            memory_budget_mb,
+            freeze_after: Duration::from_millis(200),
+            idle_timeout: Duration::from_secs(600),
+            max_lifetime: Duration::from_secs(2 * 3600),
+        }
+    }
+}
+
+/// One environment, as `quiver ps` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EnvInfo {
+    pub id: String,
+    pub function: String,
+    pub version: String,
+    pub state: String,
+    pub age_ms: u64,
+    pub idle_ms: Option<u64>,
+    pub invocations: u64,
+    pub memory_size_mb: u32,
+    /// Peak memory of the environment (idle ones only: busy ones are measured at REPORT).
+    pub max_memory_used_mb: Option<u64>,
+    pub cpu_ms: Option<u64>,
+    /// The memory cgroup directory (idle ones only).
+    pub cgroup: Option<String>,
+}
+
+/// An idle (or frozen) environment in a pool.
+struct Slot {
+    env: Environment,
+    state: EnvState,
+    function: String,
+    version: String,
+    memory_mb: u32,
+    created: Instant,
+    last_used: Instant,
+    /// MB counted against the budget while idle.
+    charge_mb: u64,
+}
+
+/// An environment out of the pool: starting, busy or draining.
+struct Active {
+    key: String,
+    function: String,
+    version: String,
+    state: EnvState,
+    memory_mb: u32,
+    created: Instant,
+    invocations: u64,
+}
+
+#[derive(Default)]
+struct Pools {
+    /// Idle environments per pool key, most recently used last.
+    idle: HashMap<String, Vec<Slot>>,
+    /// Environments outside the pool, by environment id.
+    active: HashMap<String, Active>,
+    /// MB reserved against the budget by every live environment.
+    reserved_mb: u64,
+    /// Invocations admitted and not finished.
+    in_flight: usize,
+    /// The current pool key of each (function, version): environments of any other
+    /// key are drained.
+    current: HashMap<String, String>,
 }
 
 /// Runs invocations in sandboxed environments and keeps idle ones warm.
 pub struct Engine {
     manager: Arc<Manager>,
-    catalogue: RuntimeCatalogue,
+    cfg: EngineConfig,
     runtime_dir: PathBuf,
-    /// Idle environments per pool key, most recently used last.
-    idle: Mutex<HashMap<String, Vec<Environment>>>,
-    closed: std::sync::atomic::AtomicBool,
+    pools: Arc<Mutex<Pools>>,
+    closed: AtomicBool,
+}
+
+/// Releases an admission when the invocation ends, however it ends.
+struct Admission(Arc<Mutex<Pools>>);
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        lock(&self.0).in_flight -= 1;
+    }
+}
+
+fn lock(p: &Mutex<Pools>) -> MutexGuard<'_, Pools> {
+    p.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn fv_key(name: &str, version: &str) -> String {
+    format!("{name}\u{0}{version}")
 }
 
 impl Engine {
     /// Installs the built-in runtimes under `<data_dir>/runtime` and returns the engine.
+    /// Call [`Engine::spawn_janitor`] once it is in an `Arc`.
     pub fn new(manager: Arc<Manager>, cfg: EngineConfig) -> Result<Engine, EngineError> {
         let runtime_dir = cfg.data_dir.join("runtime");
         install_runtimes(&runtime_dir)?;
-        Ok(Engine {
-            manager,
-            catalogue: cfg.catalogue,
-            runtime_dir,
-            idle: Mutex::new(HashMap::new()),
-            closed: std::sync::atomic::AtomicBool::new(false),
-        })
+        Ok(Engine { manager, cfg, runtime_dir, pools: Arc::new(Mutex::new(Pools::default())), closed: AtomicBool::new(false) })
+    }
+
+    /// Starts the background task that freezes, reaps and retires idle environments.
+    pub fn spawn_janitor(self: &Arc<Self>) {
+        let weak: Weak<Engine> = Arc::downgrade(self);
+        let tick = (self.cfg.freeze_after / 2).clamp(Duration::from_millis(20), Duration::from_secs(1));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(tick).await;
+                let Some(engine) = weak.upgrade() else { return };
+                if engine.closed.load(Ordering::SeqCst) {
+                    return;
+                }
+                engine.janitor_pass();
+            }
+        });
     }
 
     /// Runs one synchronous invocation. Function failures of every kind are results
-    /// (`function_error` set), never `Err`: `Err` means the platform itself failed.
+    /// (`function_error` set), never `Err`: `Err` means the platform could not run it
+    /// (throttled, shutting down, runtime missing, sandbox failure).
     pub async fn invoke(&self, spec: &FunctionSpec, req: InvokeRequest) -> Result<InvokeResult, EngineError> {
-        if self.closed.load(std::sync::atomic::Ordering::SeqCst) {
+        if self.closed.load(Ordering::SeqCst) {
             return Err(EngineError::ShuttingDown);
         }
+        let _admission = self.admit()?;
         let key = spec.pool_key();
-        self.retire_stale(spec);
-        let (mut env, cold) = match self.take_idle(&key) {
-            Some(env) => (env, false),
-            None => (self.start_env(spec, &key).await?, true),
-        };
-        let mut log = vec![outcome::start_line(&req.request_id, &spec.version)];
-        let started = Instant::now();
-        let timeout = Duration::from_secs(u64::from(spec.timeout_s));
-
-        let mut handoff = if cold { env.wait_init().await } else { None };
-        // INIT time is not part of the function's timeout.
-        let invoke_start = Instant::now();
-        if handoff.is_none() {
-            let deadline = invoke_start + timeout;
-            let deadline_ms = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as u64 + timeout.as_millis() as u64;
-            let inv = Invocation {
-                request_id: req.request_id.clone(),
-                payload: req.payload.clone(),
-                deadline_ms,
-                invoked_function_arn: req.invoked_arn.clone(),
-                trace_id: None,
-                client_context: req.client_context.clone(),
-                cognito_identity: None,
-            };
-            handoff = Some(env.invoke(inv, deadline).await);
-        }
-        let handoff = handoff.expect("set above");
-        let elapsed = invoke_start.elapsed();
-        let duration_ms = elapsed.as_secs_f64() * 1000.0;
-        let _ = started;
-        log.extend(env.drain_logs());
-        let init_ms = env.take_init_ms().or_else(|| if cold && !matches!(handoff, Handoff::Response(_) | Handoff::FunctionError(_)) { Some(duration_ms) } else { None });
-
-        let now = OffsetDateTime::now_utc();
-        let rid = &req.request_id;
-        let (payload, error_type, extra_line): (Bytes, Option<String>, Option<String>) = match &handoff {
-            Handoff::Response(b) => (b.clone(), None, None),
-            Handoff::FunctionError(b) | Handoff::InitError(b) => (b.clone(), Some(error_type_of(b)), None),
-            Handoff::TooLarge(size) => {
-                let body = outcome::too_large_body(*size, MAX_RESPONSE_BYTES);
-                (Bytes::from(body), Some("Function.ResponseSizeTooLarge".into()), None)
-            }
-            Handoff::Timeout => {
-                let secs = elapsed.as_secs_f64();
-                (
-                    Bytes::from(outcome::timeout_body(rid, secs, now)),
-                    Some("Sandbox.Timedout".into()),
-                    Some(outcome::timeout_log_line(rid, secs, now)),
-                )
-            }
-            Handoff::Exited(report) => {
-                let body = outcome::exit_body(rid, &report.description, report.oom_killed);
-                let t = if report.oom_killed { "Runtime.OutOfMemory" } else { "Runtime.ExitError" };
-                let line = format!("RequestId: {rid} Error: Runtime exited with error: {}", report.description);
-                (Bytes::from(body), Some(t.to_string()), Some(line))
-            }
-        };
-        let billed = match handoff {
-            Handoff::Timeout => u64::from(spec.timeout_s) * 1000,
-            _ => outcome::billed_ms(duration_ms),
-        };
-        if let Some(line) = &extra_line {
-            if !matches!(handoff, Handoff::Timeout) {
-                log.push(line.clone());
-            }
-        }
-        log.push(outcome::end_line(rid));
-        let report = Report {
-            duration_ms,
-            billed_ms: billed,
-            memory_mb: spec.memory_mb,
-            max_memory_used_mb: env.max_memory_used_mb(),
-            init_ms,
-            error_type: error_type.clone(),
-        };
-        log.push(outcome::report_line(rid, &report));
-        if let (Handoff::Timeout, Some(line)) = (&handoff, &extra_line) {
-            log.push(line.clone());
-        }
-        for line in &log {
-            tracing::debug!(target: "function", stream = %env.log_stream, "{line}");
-        }
-
-        if handoff.reusable() && !self.closed.load(std::sync::atomic::Ordering::SeqCst) {
-            self.put_idle(env);
-        } else {
-            tokio::spawn(env.destroy());
-        }
-        Ok(InvokeResult {
-            payload,
-            function_error: error_type.map(|_| "Unhandled".to_string()),
-            executed_version: spec.version.clone(),
-            log_tail: req.want_log_tail.then(|| outcome::log_tail(&log, TAIL_BYTES)),
-            cold_start: cold,
-        })
+        let (mut env, cold, created) = self.acquire(spec, &key).await?;
+        let (result, reusable) = crate::run::run(&mut env, spec, &req, cold).await;
+        self.release(env, spec, &key, created, reusable);
+        Ok(result)
     }
 
-    async fn start_env(&self, spec: &FunctionSpec, key: &str) -> Result<Environment, EngineError> {
+    fn admit(&self) -> Result<Admission, EngineError> {
+        let mut p = lock(&self.pools);
+        if p.in_flight >= self.cfg.account_concurrency {
+            return Err(EngineError::Throttled {
+                reason: "ConcurrentInvocationLimitExceeded",
+                detail: format!("account concurrency limit of {} reached", self.cfg.account_concurrency),
+            });
+        }
+        p.in_flight += 1;
+        Ok(Admission(self.pools.clone()))
+    }
+
+    /// A warm environment of `key` (thawed) or a new one.
+    async fn acquire(&self, spec: &FunctionSpec, key: &str) -> Result<(Environment, bool, Instant), EngineError> {
+        let mut doomed = Vec::new();
+        let taken = {
+            let mut p = lock(&self.pools);
+            self.make_current(&mut p, spec, key, &mut doomed);
+            let slot = p.idle.get_mut(key).and_then(Vec::pop);
+            match slot {
+                Some(mut slot) => {
+                    let extra = u64::from(slot.memory_mb).saturating_sub(slot.charge_mb);
+                    p.reserved_mb -= slot.charge_mb;
+                    if let Err(e) = self.make_room(&mut p, u64::from(slot.memory_mb), &mut doomed) {
+                        // Not even this one fits busy: put it back and refuse.
+                        p.reserved_mb += slot.charge_mb;
+                        p.idle.entry(key.to_string()).or_default().push(slot);
+                        drop(p);
+                        destroy_all(doomed);
+                        return Err(e);
+                    }
+                    let _ = extra;
+                    p.reserved_mb += u64::from(slot.memory_mb);
+                    let was_frozen = slot.state == EnvState::Frozen;
+                    if let Err((from, to)) = slot.state.become_(EnvState::Busy) {
+                        tracing::error!(env = %slot.env.id, "illegal state transition {from} -> {to}");
+                    }
+                    p.active.insert(
+                        slot.env.id.clone(),
+                        Active {
+                            key: key.to_string(),
+                            function: slot.function.clone(),
+                            version: slot.version.clone(),
+                            state: EnvState::Busy,
+                            memory_mb: slot.memory_mb,
+                            created: slot.created,
+                            invocations: slot.env.invocations,
+                        },
+                    );
+                    Some((slot.env, was_frozen, slot.created))
+                }
+                None => {
+                    if let Err(e) = self.make_room(&mut p, u64::from(spec.memory_mb), &mut doomed) {
+                        drop(p);
+                        destroy_all(doomed);
+                        return Err(e);
+                    }
+                    p.reserved_mb += u64::from(spec.memory_mb);
+                    None
+                }
+            }
+        };
+        destroy_all(doomed);
+        if let Some((env, was_frozen, created)) = taken {
+            if !was_frozen {
+                return Ok((env, false, created));
+            }
+            match env.thaw() {
+                Ok(()) => return Ok((env, false, created)),
+                Err(e) => {
+                    // A stuck environment is not worth saving: replace it.
+                    tracing::warn!(env = %env.id, "thaw failed, replacing the environment: {e}");
+                    let mut p = lock(&self.pools);
+                    p.active.remove(&env.id);
+                    drop(p);
+                    tokio::spawn(env.destroy());
+                    // Its reservation carries over to the replacement.
+                }
+            }
+        }
+        self.cold_start(spec, key).await.map(|env| (env, true, Instant::now()))
+    }
+
+    /// Starts a new environment; its memory is already reserved.
+    async fn cold_start(&self, spec: &FunctionSpec, key: &str) -> Result<Environment, EngineError> {
+        let env_id = uuid::Uuid::new_v4().simple().to_string();
+        {
+            let mut p = lock(&self.pools);
+            p.active.insert(
+                env_id.clone(),
+                Active {
+                    key: key.to_string(),
+                    function: spec.name.clone(),
+                    version: spec.version.clone(),
+                    state: EnvState::Starting,
+                    memory_mb: spec.memory_mb,
+                    created: Instant::now(),
+                    invocations: 0,
+                },
+            );
+        }
+        match self.start_env(spec, key, env_id.clone()).await {
+            Ok(env) => {
+                if let Some(a) = lock(&self.pools).active.get_mut(&env_id) {
+                    let _ = a.state.become_(EnvState::Busy);
+                }
+                Ok(env)
+            }
+            Err(e) => {
+                let mut p = lock(&self.pools);
+                p.active.remove(&env_id);
+                p.reserved_mb -= u64::from(spec.memory_mb);
+                Err(e)
+            }
+        }
+    }
+
+    /// Back to the pool if still good and current, else destroyed.
+    fn release(&self, env: Environment, spec: &FunctionSpec, key: &str, created: Instant, reusable: bool) {
+        let mut p = lock(&self.pools);
+        p.active.remove(&env.id);
+        let current = env.key == key && p.current.get(&fv_key(&spec.name, &spec.version)).is_some_and(|k| k == key);
+        let keep = reusable
+            && current
+            && !self.closed.load(Ordering::SeqCst)
+            && created.elapsed() < self.cfg.max_lifetime
+            && !env.has_exited();
+        if keep {
+            let charge = env.max_memory_used_mb().clamp(1, u64::from(spec.memory_mb));
+            p.reserved_mb = p.reserved_mb - u64::from(spec.memory_mb) + charge;
+            let now = Instant::now();
+            p.idle.entry(key.to_string()).or_default().push(Slot {
+                env,
+                state: EnvState::Idle,
+                function: spec.name.clone(),
+                version: spec.version.clone(),
+                memory_mb: spec.memory_mb,
+                created,
+                last_used: now,
+                charge_mb: charge,
+            });
+        } else {
+            p.reserved_mb -= u64::from(spec.memory_mb);
+            drop(p);
+            tokio::spawn(env.destroy());
+        }
+    }
+
+    /// Records `key` as current for its (function, version); idle environments of
+    /// older keys are destroyed, busy ones marked draining.
+    fn make_current(&self, p: &mut Pools, spec: &FunctionSpec, key: &str, doomed: &mut Vec<Environment>) {
+        let fv = fv_key(&spec.name, &spec.version);
+        if p.current.get(&fv).is_some_and(|k| k == key) {
+            return;
+        }
+        p.current.insert(fv.clone(), key.to_string());
+        let prefix = format!("{fv}\u{0}");
+        let stale: Vec<String> = p.idle.keys().filter(|k| k.starts_with(&prefix) && *k != key).cloned().collect();
+        for k in stale {
+            for slot in p.idle.remove(&k).unwrap_or_default() {
+                p.reserved_mb -= slot.charge_mb;
+                doomed.push(slot.env);
+            }
+        }
+        for a in p.active.values_mut() {
+            if a.key.starts_with(&prefix) && a.key != key && a.state == EnvState::Busy {
+                let _ = a.state.become_(EnvState::Draining);
+            }
+        }
+    }
+
+    /// Evicts idle environments, least recently used first, until `need_mb` more fits
+    /// the budget; refuses (429) when even an empty pool would not make room.
+    fn make_room(&self, p: &mut Pools, need_mb: u64, doomed: &mut Vec<Environment>) -> Result<(), EngineError> {
+        while p.reserved_mb + need_mb > self.cfg.memory_budget_mb {
+            let lru = p
+                .idle
+                .iter()
+                .flat_map(|(k, v)| v.iter().enumerate().map(move |(i, s)| (k.clone(), i, s.last_used)))
+                .min_by_key(|(_, _, t)| *t);
+            let Some((k, i, _)) = lru else {
+                return Err(EngineError::Throttled {
+                    reason: "ConcurrentInvocationLimitExceeded",
+                    detail: format!(
+                        "host memory budget of {} MB is in use ({} MB reserved, {need_mb} MB more needed)",
+                        self.cfg.memory_budget_mb, p.reserved_mb
+                    ),
+                });
+            };
+            let slot = p.idle.get_mut(&k).map(|v| v.remove(i)).expect("index from iteration");
+            if p.idle.get(&k).is_some_and(Vec::is_empty) {
+                p.idle.remove(&k);
+            }
+            p.reserved_mb -= slot.charge_mb;
+            tracing::info!(env = %slot.env.id, function = %slot.function, "evicting idle environment for memory");
+            doomed.push(slot.env);
+        }
+        Ok(())
+    }
+
+    fn janitor_pass(&self) {
+        let mut doomed = Vec::new();
+        {
+            let mut p = lock(&self.pools);
+            let mut released = 0;
+            for slots in p.idle.values_mut() {
+                let mut i = 0;
+                while i < slots.len() {
+                    let s = &mut slots[i];
+                    let idle_for = s.last_used.elapsed();
+                    if s.env.has_exited() || idle_for >= self.cfg.idle_timeout || s.created.elapsed() >= self.cfg.max_lifetime {
+                        let slot = slots.remove(i);
+                        released += slot.charge_mb;
+                        doomed.push(slot.env);
+                        continue;
+                    }
+                    if s.state == EnvState::Idle && idle_for >= self.cfg.freeze_after && s.env.runtime_idle() {
+                        match s.env.freeze() {
+                            Ok(()) => {
+                                let _ = s.state.become_(EnvState::Frozen);
+                            }
+                            Err(e) => {
+                                tracing::warn!(env = %s.env.id, "freeze failed, destroying the environment: {e}");
+                                let slot = slots.remove(i);
+                                released += slot.charge_mb;
+                                doomed.push(slot.env);
+                                continue;
+                            }
+                        }
+                    }
+                    i += 1;
+                }
+            }
+            p.idle.retain(|_, v| !v.is_empty());
+            p.reserved_mb -= released;
+        }
+        destroy_all(doomed);
+    }
+
+    async fn start_env(&self, spec: &FunctionSpec, key: &str, env_id: String) -> Result<Environment, EngineError> {
         let unavailable = || EngineError::RuntimeUnavailable(spec.runtime.clone());
         let kind = kind_of(&spec.runtime).ok_or_else(unavailable)?;
-        let available = self.catalogue.get(&spec.runtime).ok_or_else(unavailable)?;
+        let available = self.cfg.catalogue.get(&spec.runtime).ok_or_else(unavailable)?;
         let interpreter = available.interpreter.as_deref();
         if kind != RuntimeKind::Provided && interpreter.is_none() {
             return Err(unavailable());
         }
-        let env_id = uuid::Uuid::new_v4().simple().to_string();
         let today = OffsetDateTime::now_utc();
         let date = format!("{:04}/{:02}/{:02}", today.year(), u8::from(today.month()), today.day());
         let l = launch(spec, &kind, interpreter, &self.runtime_dir, &env_id, &date).map_err(EngineError::RuntimeUnavailable)?;
         Environment::start(&self.manager, l, key.to_string(), env_id).await
     }
 
-    fn take_idle(&self, key: &str) -> Option<Environment> {
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        idle.get_mut(key).and_then(|v| v.pop())
-    }
-
-    fn put_idle(&self, env: Environment) {
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        idle.entry(env.key.clone()).or_default().push(env);
-    }
-
-    /// Destroys idle environments of older revisions of this function: after an
-    /// update they must never serve again.
-    fn retire_stale(&self, spec: &FunctionSpec) {
-        let key = spec.pool_key();
-        let prefix = format!("{}\u{0}", spec.name);
-        let stale: Vec<Environment> = {
-            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-            let keys: Vec<String> = idle.keys().filter(|k| k.starts_with(&prefix) && **k != key).cloned().collect();
-            keys.into_iter().flat_map(|k| idle.remove(&k).unwrap_or_default()).collect()
-        };
-        for env in stale {
-            tokio::spawn(env.destroy());
-        }
-    }
-
     /// Destroys every idle environment of a function (on update or delete).
     pub async fn retire_function(&self, name: &str) {
         let prefix = format!("{name}\u{0}");
         let envs: Vec<Environment> = {
-            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-            let keys: Vec<String> = idle.keys().filter(|k| k.starts_with(&prefix)).cloned().collect();
-            keys.into_iter().flat_map(|k| idle.remove(&k).unwrap_or_default()).collect()
+            let mut p = lock(&self.pools);
+            let keys: Vec<String> = p.idle.keys().filter(|k| k.starts_with(&prefix)).cloned().collect();
+            let mut out = Vec::new();
+            for k in keys {
+                for slot in p.idle.remove(&k).unwrap_or_default() {
+                    p.reserved_mb -= slot.charge_mb;
+                    out.push(slot.env);
+                }
+            }
+            p.current.retain(|fv, _| !fv.starts_with(&prefix));
+            out
         };
         for env in envs {
             env.destroy().await;
         }
     }
 
-    /// Number of idle environments (for tests and `quiver ps`).
+    /// Every environment with its state (for `quiver ps`).
+    pub fn environments(&self) -> Vec<EnvInfo> {
+        let p = lock(&self.pools);
+        let mut out = Vec::new();
+        for s in p.idle.values().flatten() {
+            out.push(EnvInfo {
+                id: s.env.id.clone(),
+                function: s.function.clone(),
+                version: s.version.clone(),
+                state: s.state.to_string(),
+                age_ms: s.created.elapsed().as_millis() as u64,
+                idle_ms: Some(s.last_used.elapsed().as_millis() as u64),
+                invocations: s.env.invocations,
+                memory_size_mb: s.memory_mb,
+                max_memory_used_mb: Some(s.env.max_memory_used_mb()),
+                cpu_ms: Some(s.env.cpu_usage_ns() / 1_000_000),
+                cgroup: Some(s.env.cgroup_path().display().to_string()),
+            });
+        }
+        for (id, a) in &p.active {
+            out.push(EnvInfo {
+                id: id.clone(),
+                function: a.function.clone(),
+                version: a.version.clone(),
+                state: a.state.to_string(),
+                age_ms: a.created.elapsed().as_millis() as u64,
+                idle_ms: None,
+                invocations: a.invocations,
+                memory_size_mb: a.memory_mb,
+                max_memory_used_mb: None,
+                cpu_ms: None,
+                cgroup: None,
+            });
+        }
+        out.sort_by(|a, b| (&a.function, &a.version, &a.id).cmp(&(&b.function, &b.version, &b.id)));
+        out
+    }
+
+    /// Number of idle environments.
     pub fn idle_count(&self) -> usize {
-        self.idle.lock().unwrap_or_else(|p| p.into_inner()).values().map(Vec::len).sum()
+        lock(&self.pools).idle.values().map(Vec::len).sum()
     }
 
     /// Stops every idle environment; in-flight ones are destroyed when they finish.
     pub async fn shutdown(&self) {
-        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.closed.store(true, Ordering::SeqCst);
         let envs: Vec<Environment> = {
-            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-            idle.drain().flat_map(|(_, v)| v).collect()
+            let mut p = lock(&self.pools);
+            let all: Vec<Slot> = p.idle.drain().flat_map(|(_, v)| v).collect();
+            for s in &all {
+                p.reserved_mb -= s.charge_mb;
+            }
+            all.into_iter().map(|s| s.env).collect()
         };
         let mut set = tokio::task::JoinSet::new();
         for env in envs {
@@ -237,12 +518,10 @@ impl Engine {
     }
 }
 
-/// `errorType` of a runtime's error JSON, for REPORT's `Error Type`.
-fn error_type_of(body: &[u8]) -> String {
-    serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| v.get("errorType").and_then(|t| t.as_str()).map(str::to_string))
-        .unwrap_or_else(|| "Runtime.Unknown".into())
+fn destroy_all(envs: Vec<Environment>) {
+    for env in envs {
+        tokio::spawn(env.destroy());
+    }
 }
 
 fn install_runtimes(dir: &Path) -> Result<(), EngineError> {

@@ -24,6 +24,14 @@ pub enum EngineError {
     /// The runtime's output pipes could not be registered with the async runtime.
     #[error("could not read the runtime's output: {0}")]
     LogPipes(std::io::Error),
+    /// Too many invocations (account concurrency) or no room in the host memory budget.
+    #[error("Rate Exceeded. ({detail})")]
+    Throttled {
+        /// Lambda's `Reason` (e.g. `ConcurrentInvocationLimitExceeded`).
+        reason: &'static str,
+        /// What limit was hit, for the operator.
+        detail: String,
+    },
     /// The engine is shutting down.
     #[error("the engine is shutting down")]
     ShuttingDown,

@@ -14,8 +14,11 @@ mod error;
 mod launch;
 mod logs;
 mod outcome;
+mod run;
 mod spec;
+mod state;
 
-pub use engine::{Engine, EngineConfig};
+pub use engine::{Engine, EngineConfig, EnvInfo};
+pub use state::EnvState;
 pub use error::EngineError;
 pub use spec::{FunctionSpec, InvokeRequest, InvokeResult};

@@ -19,6 +19,8 @@ struct Cli {
 enum Command {
     /// Start the platform: Lambda API, runtime engine, embedded store.
     Serve(commands::serve::ServeArgs),
+    /// List the execution environments of a running server.
+    Ps(commands::ps::PsArgs),
     /// Run a command inside a one-off sandbox (development and tests of the sandbox layer).
     Sandbox(commands::sandbox::SandboxArgs),
     /// Internal: the single-threaded sandbox spawner. Started by the server, never by hand.
@@ -33,6 +35,7 @@ fn main() -> std::process::ExitCode {
         Command::Spawner(args) => commands::spawner::run(args),
         Command::Serve(args) => with_runtime(|| commands::serve::run(args)),
         Command::Sandbox(args) => with_runtime(|| commands::sandbox::run(args)),
+        Command::Ps(args) => with_runtime(|| commands::ps::run(args)),
     };
     match result {
         Ok(code) => code,

@@ -144,7 +144,13 @@ pub async fn invoke(
         client_context: context,
         want_log_tail: tail,
     };
-    let result = engine.invoke(&spec, req).await.map_err(|e| ApiError::Service(e.to_string()))?;
+    let result = engine.invoke(&spec, req).await.map_err(|e| match e {
+        quiver_engine::EngineError::Throttled { reason, detail } => {
+            tracing::info!(function = %spec.name, %detail, "invocation throttled");
+            ApiError::TooManyRequests { reason }
+        }
+        other => ApiError::Service(other.to_string()),
+    })?;
     let mut resp = (StatusCode::OK, result.payload).into_response();
     let h = resp.headers_mut();
     h.insert("content-type", HeaderValue::from_static("application/json"));

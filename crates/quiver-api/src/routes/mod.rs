@@ -1,6 +1,7 @@
 //! Route handlers, one file per resource. Shared helpers live here.
 
 pub mod account;
+pub mod admin;
 pub mod code;
 pub mod functions;
 pub mod invoke;

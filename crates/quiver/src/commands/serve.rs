@@ -25,6 +25,34 @@ pub struct ServeArgs {
     pub region: String,
     #[arg(long, env = "QUIVER_ACCOUNT", default_value = "000000000000")]
     pub account: String,
+    /// Account concurrency: invocations in flight at once; beyond it Invoke answers 429.
+    #[arg(long, env = "QUIVER_MAX_CONCURRENCY", default_value_t = 1000)]
+    pub max_concurrency: usize,
+    /// Host memory budget for execution environments in MB (default: 75% of RAM).
+    #[arg(long, env = "QUIVER_MEMORY_BUDGET_MB")]
+    pub memory_budget_mb: Option<u64>,
+    /// Idle environments are frozen after this many milliseconds without an event.
+    #[arg(long, env = "QUIVER_FREEZE_AFTER_MS", default_value_t = 200)]
+    pub freeze_after_ms: u64,
+    /// Idle environments are destroyed after this many seconds without an event.
+    #[arg(long, env = "QUIVER_IDLE_TIMEOUT_SECS", default_value_t = 600)]
+    pub idle_timeout_secs: u64,
+    /// Environments are retired after this many seconds, however busy.
+    #[arg(long, env = "QUIVER_MAX_LIFETIME_SECS", default_value_t = 7200)]
+    pub max_lifetime_secs: u64,
+}
+
+/// 75% of the host's RAM, from /proc/meminfo.
+fn default_memory_budget_mb() -> u64 {
+    let total_kb = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+        })
+        .unwrap_or(4 * 1024 * 1024);
+    total_kb / 1024 * 3 / 4
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
@@ -70,13 +98,23 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     })
     .context("cannot start the sandbox manager")?;
     let manager = Arc::new(manager);
-    let engine = Arc::new(
-        quiver_engine::Engine::new(
-            manager.clone(),
-            quiver_engine::EngineConfig { data_dir: data.path.clone(), catalogue: runtimes.clone() },
-        )
-        .context("cannot start the execution engine")?,
+    let mut engine_cfg = quiver_engine::EngineConfig::new(
+        data.path.clone(),
+        runtimes.clone(),
+        args.memory_budget_mb.unwrap_or_else(default_memory_budget_mb),
     );
+    engine_cfg.account_concurrency = args.max_concurrency;
+    engine_cfg.freeze_after = std::time::Duration::from_millis(args.freeze_after_ms);
+    engine_cfg.idle_timeout = std::time::Duration::from_secs(args.idle_timeout_secs);
+    engine_cfg.max_lifetime = std::time::Duration::from_secs(args.max_lifetime_secs);
+    tracing::info!(
+        concurrency = engine_cfg.account_concurrency,
+        memory_budget_mb = engine_cfg.memory_budget_mb,
+        "execution engine limits"
+    );
+    let engine =
+        Arc::new(quiver_engine::Engine::new(manager.clone(), engine_cfg).context("cannot start the execution engine")?);
+    engine.spawn_janitor();
     let state = AppState::new(Arc::new(store), code, Partition::new(&args.region, &args.account), runtimes.clone())
         .with_engine(engine.clone());
     let app = quiver_api::router(state);
