@@ -200,7 +200,17 @@ impl Engine {
         let taken = {
             let mut p = lock(&self.pools);
             self.make_current(&mut p, spec, key, &mut doomed);
-            let slot = p.idle.get_mut(key).and_then(Vec::pop);
+            // The most recently used environment whose runtime is still alive.
+            let mut slot = None;
+            while let Some(s) = p.idle.get_mut(key).and_then(Vec::pop) {
+                if s.env.has_exited() {
+                    p.reserved_mb -= s.charge_mb;
+                    doomed.push(s.env);
+                    continue;
+                }
+                slot = Some(s);
+                break;
+            }
             match slot {
                 Some(mut slot) => {
                     let extra = u64::from(slot.memory_mb).saturating_sub(slot.charge_mb);
@@ -435,9 +445,13 @@ impl Engine {
         Environment::start(&self.manager, l, key.to_string(), env_id).await
     }
 
-    /// Destroys every idle environment of a function (on update or delete).
-    pub async fn retire_function(&self, name: &str) {
-        let prefix = format!("{name}\u{0}");
+    /// Destroys the idle environments of a deleted function (all versions, or one).
+    /// Busy ones finish their invocation and are then destroyed (no longer current).
+    pub async fn retire(&self, name: &str, version: Option<&str>) {
+        let prefix = match version {
+            Some(v) => format!("{}\u{0}", fv_key(name, v)),
+            None => format!("{name}\u{0}"),
+        };
         let envs: Vec<Environment> = {
             let mut p = lock(&self.pools);
             let keys: Vec<String> = p.idle.keys().filter(|k| k.starts_with(&prefix)).cloned().collect();
@@ -448,7 +462,7 @@ impl Engine {
                     out.push(slot.env);
                 }
             }
-            p.current.retain(|fv, _| !fv.starts_with(&prefix));
+            p.current.retain(|fv, _| !format!("{fv}\u{0}").starts_with(&prefix));
             out
         };
         for env in envs {

@@ -16,10 +16,11 @@ const TAIL_BYTES: usize = 4096;
 
 /// Runs `req` on `env`. Returns the result and whether the environment may serve again.
 pub(crate) async fn run(env: &mut Environment, spec: &FunctionSpec, req: &InvokeRequest, cold: bool) -> (InvokeResult, bool) {
-    let mut log = vec![outcome::start_line(&req.request_id, &spec.version)];
     let timeout = Duration::from_secs(u64::from(spec.timeout_s));
-
     let mut handoff = if cold { env.wait_init().await } else { None };
+    // What the runtime printed during INIT comes before START, as on Lambda.
+    let mut log = if cold { env.drain_logs() } else { Vec::new() };
+    log.push(outcome::start_line(&req.request_id, &spec.version));
     // INIT time is not part of the function's timeout.
     let invoke_start = Instant::now();
     if handoff.is_none() {

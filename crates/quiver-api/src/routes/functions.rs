@@ -187,6 +187,13 @@ pub async fn delete(State(state): State<AppState>, FnPath(raw): FnPath, RawQuery
         }
     };
     result.map_err(|e| ApiError::from_store(e, &target.arn))?;
+    if let Some(engine) = &state.engine {
+        let version = match target.qualifier.as_deref().map(Qualifier::classify) {
+            Some(Qualifier::Version(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        engine.retire(&target.name, version.as_deref()).await;
+    }
     tracing::info!(function = %target.arn, "deleted");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
