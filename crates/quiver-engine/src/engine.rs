@@ -75,6 +75,8 @@ pub struct EnvInfo {
     pub cpu_ms: Option<u64>,
     /// The memory cgroup directory (idle ones only).
     pub cgroup: Option<String>,
+    /// Where its cold start spent its time (idle ones only).
+    pub cold_start: Option<crate::environment::ColdStart>,
 }
 
 /// An idle (or frozen) environment in a pool.
@@ -487,6 +489,7 @@ impl Engine {
                 max_memory_used_mb: Some(s.env.max_memory_used_mb()),
                 cpu_ms: Some(s.env.cpu_usage_ns() / 1_000_000),
                 cgroup: Some(s.env.cgroup_path().display().to_string()),
+                cold_start: Some(s.env.cold_start),
             });
         }
         for (id, a) in &p.active {
@@ -502,6 +505,7 @@ impl Engine {
                 max_memory_used_mb: None,
                 cpu_ms: None,
                 cgroup: None,
+                cold_start: None,
             });
         }
         out.sort_by(|a, b| (&a.function, &a.version, &a.id).cmp(&(&b.function, &b.version, &b.id)));

@@ -59,6 +59,19 @@ pub struct Environment {
     ready: bool,
     /// Invocations served.
     pub invocations: u64,
+    /// Where this environment's cold start spent its time.
+    pub cold_start: ColdStart,
+    released: Instant,
+}
+
+/// Where a cold start goes, in ms: building the sandbox (clone, cgroups, mounts),
+/// opening the Runtime API inside it, and the runtime's own start-up until its first
+/// `/next` (interpreter start, bootstrap, the user's imports).
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct ColdStart {
+    pub sandbox_ms: f64,
+    pub runtime_api_ms: f64,
+    pub runtime_init_ms: f64,
 }
 
 impl Environment {
@@ -66,14 +79,24 @@ impl Environment {
     pub async fn start(manager: &Manager, launch: Launch, key: String, id: String) -> Result<Environment, EngineError> {
         let started = Instant::now();
         let mut sandbox = manager.create(launch.sandbox).await?;
+        let sandbox_ready = Instant::now();
         let fds: Vec<_> = [sandbox.take_stdout(), sandbox.take_stderr()].into_iter().flatten().collect();
         let logs = LogCapture::start(fds).map_err(EngineError::LogPipes)?;
         let addr: SocketAddr = RUNTIME_API_ADDR.parse().expect("constant address");
         let listener = sandbox.listen_tcp(addr)?;
         let (api, _task) = RuntimeApi::serve(listener, RuntimeApiConfig::default())?;
+        let api_ready = Instant::now();
         // Only now may the runtime run: its first request must find the listener.
         sandbox.release()?;
+        let released = Instant::now();
+        let cold_start = ColdStart {
+            sandbox_ms: (sandbox_ready - started).as_secs_f64() * 1000.0,
+            runtime_api_ms: (api_ready - sandbox_ready).as_secs_f64() * 1000.0,
+            runtime_init_ms: 0.0,
+        };
         Ok(Environment {
+            cold_start,
+            released,
             id,
             key,
             log_stream: launch.log_stream,
@@ -106,6 +129,8 @@ impl Environment {
             Ok(InitOutcome::Ready) => {
                 self.ready = true;
                 self.pending_init_ms = Some(self.started.elapsed().as_secs_f64() * 1000.0);
+                self.cold_start.runtime_init_ms = self.released.elapsed().as_secs_f64() * 1000.0;
+                tracing::debug!(env = %self.id, cold_start = ?self.cold_start, "environment ready");
                 // The hard CPU quota only after INIT (engine notes: a small quota
                 // would stretch init to seconds).
                 if let Err(e) = self.sandbox.apply_cpu_quota() {

@@ -19,6 +19,7 @@ mod spec;
 mod state;
 
 pub use engine::{Engine, EngineConfig, EnvInfo};
+pub use environment::ColdStart;
 pub use state::EnvState;
 pub use error::EngineError;
 pub use spec::{FunctionSpec, InvokeRequest, InvokeResult};
