@@ -9,10 +9,12 @@
 pub mod auth;
 pub mod body;
 pub mod error;
+pub mod logs;
 pub mod members;
 pub mod query;
 pub mod render;
 pub mod routes;
+pub mod sqs;
 pub mod state;
 
 use axum::extract::{DefaultBodyLimit, Request};
@@ -72,6 +74,7 @@ pub fn router(state: AppState) -> Router {
     let f = "/2015-03-31/functions/{name}";
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
+        .route("/", post(target::dispatch))
         // The same-server baseline for invoke benchmarks: a bare HTTP round trip.
         .route("/_quiver/echo", post(|body: axum::body::Bytes| async move { body }).layer(DefaultBodyLimit::max(1 << 20)))
         .route("/_quiver/code/{token}", get(code::download))

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod code;
 pub mod functions;
 pub mod invoke;
+pub mod target;
 pub mod tags;
 pub mod versions;
 

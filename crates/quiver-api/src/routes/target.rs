@@ -1,0 +1,27 @@
+//! `POST /` with `X-Amz-Target: <Service>.<Operation>`: the AWS JSON protocols
+//! (SQS JSON 1.0, CloudWatch Logs JSON 1.1) share the endpoint with Lambda's REST API,
+//! like a region endpoint (../DESIGN.md). This file only dispatches by prefix.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Dispatches on the `X-Amz-Target` prefix.
+pub async fn dispatch(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    if let Some(op) = target.strip_prefix("AmazonSQS.") {
+        return Ok(crate::sqs::handle(state, op.to_string(), headers, body).await);
+    }
+    if let Some(op) = target.strip_prefix("Logs_20140328.") {
+        return Ok(crate::logs::handle(state, op.to_string(), headers, body).await);
+    }
+    Err(ApiError::UnknownOperation(if target.is_empty() { "POST / without X-Amz-Target".into() } else { target }))
+}
