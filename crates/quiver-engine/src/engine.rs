@@ -132,7 +132,8 @@ struct Admission(Arc<Mutex<Pools>>);
 
 impl Drop for Admission {
     fn drop(&mut self) {
-        lock(&self.0).in_flight -= 1;
+        let mut p = lock(&self.0);
+        p.in_flight = p.in_flight.saturating_sub(1);
     }
 }
 
@@ -206,7 +207,7 @@ impl Engine {
             let mut slot = None;
             while let Some(s) = p.idle.get_mut(key).and_then(Vec::pop) {
                 if s.env.has_exited() {
-                    p.reserved_mb -= s.charge_mb;
+                    p.reserved_mb = p.reserved_mb.saturating_sub(s.charge_mb);
                     doomed.push(s.env);
                     continue;
                 }
@@ -216,7 +217,7 @@ impl Engine {
             match slot {
                 Some(mut slot) => {
                     let extra = u64::from(slot.memory_mb).saturating_sub(slot.charge_mb);
-                    p.reserved_mb -= slot.charge_mb;
+                    p.reserved_mb = p.reserved_mb.saturating_sub(slot.charge_mb);
                     if let Err(e) = self.make_room(&mut p, u64::from(slot.memory_mb), &mut doomed) {
                         // Not even this one fits busy: put it back and refuse.
                         p.reserved_mb += slot.charge_mb;
@@ -305,7 +306,7 @@ impl Engine {
             Err(e) => {
                 let mut p = lock(&self.pools);
                 p.active.remove(&env_id);
-                p.reserved_mb -= u64::from(spec.memory_mb);
+                p.reserved_mb = p.reserved_mb.saturating_sub(u64::from(spec.memory_mb));
                 Err(e)
             }
         }
@@ -323,7 +324,7 @@ impl Engine {
             && !env.has_exited();
         if keep {
             let charge = env.max_memory_used_mb().clamp(1, u64::from(spec.memory_mb));
-            p.reserved_mb = p.reserved_mb - u64::from(spec.memory_mb) + charge;
+            p.reserved_mb = p.reserved_mb.saturating_sub(u64::from(spec.memory_mb)) + charge;
             let now = Instant::now();
             p.idle.entry(key.to_string()).or_default().push(Slot {
                 env,
@@ -336,7 +337,7 @@ impl Engine {
                 charge_mb: charge,
             });
         } else {
-            p.reserved_mb -= u64::from(spec.memory_mb);
+            p.reserved_mb = p.reserved_mb.saturating_sub(u64::from(spec.memory_mb));
             drop(p);
             tokio::spawn(env.destroy());
         }
@@ -354,7 +355,7 @@ impl Engine {
         let stale: Vec<String> = p.idle.keys().filter(|k| k.starts_with(&prefix) && *k != key).cloned().collect();
         for k in stale {
             for slot in p.idle.remove(&k).unwrap_or_default() {
-                p.reserved_mb -= slot.charge_mb;
+                p.reserved_mb = p.reserved_mb.saturating_sub(slot.charge_mb);
                 doomed.push(slot.env);
             }
         }
@@ -387,7 +388,7 @@ impl Engine {
             if p.idle.get(&k).is_some_and(Vec::is_empty) {
                 p.idle.remove(&k);
             }
-            p.reserved_mb -= slot.charge_mb;
+            p.reserved_mb = p.reserved_mb.saturating_sub(slot.charge_mb);
             tracing::info!(env = %slot.env.id, function = %slot.function, "evicting idle environment for memory");
             doomed.push(slot.env);
         }
@@ -428,7 +429,7 @@ impl Engine {
                 }
             }
             p.idle.retain(|_, v| !v.is_empty());
-            p.reserved_mb -= released;
+            p.reserved_mb = p.reserved_mb.saturating_sub(released);
         }
         destroy_all(doomed);
     }
@@ -460,7 +461,7 @@ impl Engine {
             let mut out = Vec::new();
             for k in keys {
                 for slot in p.idle.remove(&k).unwrap_or_default() {
-                    p.reserved_mb -= slot.charge_mb;
+                    p.reserved_mb = p.reserved_mb.saturating_sub(slot.charge_mb);
                     out.push(slot.env);
                 }
             }
@@ -524,7 +525,7 @@ impl Engine {
             let mut p = lock(&self.pools);
             let all: Vec<Slot> = p.idle.drain().flat_map(|(_, v)| v).collect();
             for s in &all {
-                p.reserved_mb -= s.charge_mb;
+                p.reserved_mb = p.reserved_mb.saturating_sub(s.charge_mb);
             }
             all.into_iter().map(|s| s.env).collect()
         };
