@@ -42,6 +42,13 @@ pub struct TracingInput {
     pub mode: Option<String>,
 }
 
+/// `DeadLetterConfig`: `TargetArn` names an SQS queue; `""` (or no TargetArn) clears it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeadLetterInput {
+    pub target_arn: Option<String>,
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct LoggingInput {
@@ -68,6 +75,7 @@ pub struct FunctionSettings {
     pub tracing_config: Option<TracingInput>,
     pub logging_config: Option<LoggingInput>,
     pub package_type: Option<String>,
+    pub dead_letter_config: Option<DeadLetterInput>,
 }
 
 /// A validated, complete function configuration (one per version).
@@ -88,6 +96,11 @@ pub struct FunctionConfig {
     pub system_log_level: Option<String>,
     /// None = the default `/aws/lambda/<name>`.
     pub log_group: Option<String>,
+    /// `DeadLetterConfig.TargetArn`: the SQS queue that receives events whose asynchronous
+    /// invocation failed for good. Part of the version (frozen on publish, as in Lambda).
+    /// Defaulted so configurations stored before this member existed still load.
+    #[serde(default)]
+    pub dead_letter_target: Option<String>,
 }
 
 fn enum_constraint(values: &[&str]) -> String {
@@ -264,6 +277,7 @@ impl FunctionConfig {
             application_log_level: None,
             system_log_level: None,
             log_group: None,
+            dead_letter_target: None,
         };
         check_runtime_available(&base.runtime, catalogue)?;
         base.merged(s, true)
@@ -334,6 +348,9 @@ impl FunctionConfig {
                     "ApplicationLogLevel and SystemLogLevel can only be set when LogFormat is JSON.".into(),
                 ));
             }
+        }
+        if let Some(d) = &s.dead_letter_config {
+            c.dead_letter_target = crate::event_config::dead_letter_target(d.target_arn.as_deref())?;
         }
         if check_handler_now {
             check_handler(&c.runtime, &c.handler)?;
@@ -468,5 +485,25 @@ mod tests {
         let logs = c.update(&settings(r#"{"LoggingConfig":{"LogFormat":"JSON","ApplicationLogLevel":"DEBUG"}}"#), &catalogue()).unwrap();
         assert_eq!(logs.application_log_level.as_deref(), Some("DEBUG"));
         assert!(c.update(&settings(r#"{"LoggingConfig":{"ApplicationLogLevel":"DEBUG"}}"#), &catalogue()).is_err());
+    }
+
+    #[test]
+    fn dead_letter_config_sets_changes_and_clears() {
+        let q1 = "arn:aws:sqs:us-east-1:000000000000:dlq1";
+        let c = create(&format!(r#""DeadLetterConfig":{{"TargetArn":"{q1}"}}"#)).unwrap();
+        assert_eq!(c.dead_letter_target.as_deref(), Some(q1));
+        let q2 = "arn:aws:sqs:us-east-1:000000000000:dlq2";
+        let u = c.update(&settings(&format!(r#"{{"DeadLetterConfig":{{"TargetArn":"{q2}"}}}}"#)), &catalogue()).unwrap();
+        assert_eq!(u.dead_letter_target.as_deref(), Some(q2));
+        // other updates keep it; "" clears it
+        assert_eq!(u.update(&settings(r#"{"Timeout":5}"#), &catalogue()).unwrap().dead_letter_target.as_deref(), Some(q2));
+        let cleared = u.update(&settings(r#"{"DeadLetterConfig":{"TargetArn":""}}"#), &catalogue()).unwrap();
+        assert_eq!(cleared.dead_letter_target, None);
+        assert!(invalid(r#""DeadLetterConfig":{"TargetArn":"arn:aws:sns:us-east-1:000000000000:t"}"#).contains("SQS queues"));
+        // documents stored before the member existed still load
+        let mut old = serde_json::to_value(&c).unwrap();
+        old.as_object_mut().unwrap().remove("dead_letter_target");
+        let back: FunctionConfig = serde_json::from_value(old).unwrap();
+        assert_eq!(back.dead_letter_target, None);
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod arn;
 pub mod error;
+pub mod event_config;
 pub mod function;
 pub mod limits;
 pub mod runtime;
@@ -14,6 +15,7 @@ pub mod tags;
 pub mod version;
 
 pub use arn::{FunctionRef, Partition, Qualifier};
+pub use event_config::{Destination, EffectiveInvokeConfig, EventInvokeConfig, EventInvokeConfigInput, StoredEventInvokeConfig};
 pub use error::{ModelError, Violation, Violations};
 pub use function::{FunctionConfig, FunctionSettings};
 pub use runtime::{AvailableRuntime, RuntimeCatalogue, RuntimeKind};

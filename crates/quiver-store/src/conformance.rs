@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use quiver_model::{CodeRef, FunctionConfig, Version};
+use quiver_model::{CodeRef, Destination, EventInvokeConfig, FunctionConfig, Version};
 
 use crate::store::*;
 use crate::StoreError;
@@ -15,6 +15,8 @@ pub fn run_all(make: &dyn Fn() -> Box<dyn Store>) {
     publish_numbers_versions_and_skips_unchanged(make().as_ref());
     listing_pages_by_cursor(make().as_ref());
     delete_cascades_and_tags_update(make().as_ref());
+    event_invoke_configs_per_qualifier(make().as_ref());
+    effective_invoke_config_defaults_and_dead_letter(make().as_ref());
 }
 
 pub fn empty_config() -> FunctionConfig {
@@ -33,6 +35,7 @@ pub fn empty_config() -> FunctionConfig {
         application_log_level: None,
         system_log_level: None,
         log_group: None,
+        dead_letter_target: None,
     }
 }
 
@@ -140,3 +143,66 @@ fn delete_cascades_and_tags_update(s: &dyn Store) {
     assert!(s.list_functions(true, None, 100).unwrap().is_empty());
 }
 
+
+fn eic(retries: u32) -> EventInvokeConfig {
+    EventInvokeConfig {
+        maximum_retry_attempts: Some(retries),
+        on_failure: Some("arn:aws:sqs:us-east-1:000000000000:q".into()),
+        ..Default::default()
+    }
+}
+
+fn event_invoke_configs_per_qualifier(s: &dyn Store) {
+    assert!(matches!(s.put_event_invoke_config("f", "$LATEST", &eic(1)), Err(StoreError::NotFound)));
+    assert!(matches!(s.list_event_invoke_configs("f", None, 10), Err(StoreError::NotFound)));
+    s.create_function(&new_function("f", true)).unwrap();
+    s.create_function(&new_function("g", false)).unwrap();
+    let put = s.put_event_invoke_config("f", "$LATEST", &eic(1)).unwrap();
+    assert!(put.last_modified > 1.5e9, "epoch seconds: {}", put.last_modified);
+    assert_eq!(s.get_event_invoke_config("f", "$LATEST").unwrap(), Some(put.clone()));
+    // keyed by the qualifier string: other qualifiers and other functions see nothing
+    assert_eq!(s.get_event_invoke_config("f", "1").unwrap(), None);
+    assert_eq!(s.get_event_invoke_config("g", "$LATEST").unwrap(), None);
+    // put replaces
+    let replaced = s.put_event_invoke_config("f", "$LATEST", &EventInvokeConfig::default()).unwrap();
+    assert!(replaced.last_modified >= put.last_modified);
+    assert_eq!(s.get_event_invoke_config("f", "$LATEST").unwrap().unwrap().config, EventInvokeConfig::default());
+    s.put_event_invoke_config("f", "1", &eic(0)).unwrap();
+    s.put_event_invoke_config("f", "live", &eic(2)).unwrap();
+    let all: Vec<String> = s.list_event_invoke_configs("f", None, 10).unwrap().into_iter().map(|c| c.qualifier).collect();
+    assert_eq!(all, ["$LATEST", "1", "live"]);
+    let page: Vec<String> = s.list_event_invoke_configs("f", Some("$LATEST"), 1).unwrap().into_iter().map(|c| c.qualifier).collect();
+    assert_eq!(page, ["1"]);
+    assert!(s.list_event_invoke_configs("g", None, 10).unwrap().is_empty());
+    // delete: once true, then false
+    assert!(s.delete_event_invoke_config("f", "live").unwrap());
+    assert!(!s.delete_event_invoke_config("f", "live").unwrap());
+    // deleting a version deletes its config; deleting the function deletes them all
+    s.delete_version("f", 1).unwrap();
+    assert_eq!(s.get_event_invoke_config("f", "1").unwrap(), None);
+    assert!(s.get_event_invoke_config("f", "$LATEST").unwrap().is_some());
+    s.delete_function("f").unwrap();
+    s.create_function(&new_function("f", false)).unwrap();
+    assert!(s.list_event_invoke_configs("f", None, 10).unwrap().is_empty(), "a recreated function starts clean");
+}
+
+fn effective_invoke_config_defaults_and_dead_letter(s: &dyn Store) {
+    assert!(matches!(s.effective_invoke_config("f", None), Err(StoreError::NotFound)));
+    let mut nf = new_function("f", true);
+    nf.config.dead_letter_target = Some("arn:aws:sqs:us-east-1:000000000000:dlq".into());
+    s.create_function(&nf).unwrap();
+    let d = s.effective_invoke_config("f", None).unwrap();
+    assert_eq!((d.maximum_retry_attempts, d.maximum_event_age_in_seconds), (2, 21600));
+    assert!(d.on_failure.is_none() && d.on_success.is_none());
+    assert!(matches!(d.dead_letter_queue, Some(Destination::Queue { ref name, .. }) if name == "dlq"));
+    s.put_event_invoke_config("f", "$LATEST", &eic(0)).unwrap();
+    let e = s.effective_invoke_config("f", Some("$LATEST")).unwrap();
+    assert_eq!((e.maximum_retry_attempts, e.maximum_event_age_in_seconds), (0, 21600));
+    assert_eq!(e.on_failure.as_ref().map(Destination::arn), Some("arn:aws:sqs:us-east-1:000000000000:q"));
+    // version 1 has no config of its own: defaults, but its own (frozen) DLQ
+    let v1 = s.effective_invoke_config("f", Some("1")).unwrap();
+    assert_eq!(v1.maximum_retry_attempts, 2);
+    assert!(v1.dead_letter_queue.is_some());
+    assert!(matches!(s.effective_invoke_config("f", Some("7")), Err(StoreError::NotFound)));
+    assert!(matches!(s.effective_invoke_config("f", Some("nosuchalias")), Err(StoreError::NotFound)));
+}

@@ -5,14 +5,17 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::sync::Mutex;
 
-use quiver_model::{format_last_modified, CodeRef, FunctionConfig, FunctionVersion, Version};
+use quiver_model::{
+    format_last_modified, CodeRef, EventInvokeConfig, FunctionConfig, FunctionVersion, StoredEventInvokeConfig, Version,
+};
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 
 use crate::store::*;
 use crate::StoreError;
 
 /// Migrations in order; `user_version` = how many have been applied.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("../migrations/0001_init.sql"), include_str!("../migrations/0002_event_invoke_config.sql")];
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
@@ -62,6 +65,7 @@ fn placeholder_config() -> FunctionConfig {
         application_log_level: None,
         system_log_level: None,
         log_group: None,
+        dead_letter_target: None,
     }
 }
 
@@ -138,6 +142,32 @@ fn publish_tx(tx: &Transaction<'_>, latest: &FunctionVersion, description: Optio
     insert_version(tx, &v)?;
     Ok(v)
 }
+
+fn epoch_now() -> f64 {
+    // Millisecond precision, like Lambda's `1569284520.333`.
+    let ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+    ms as f64 / 1000.0
+}
+
+fn row_to_event_config(row: &Row<'_>) -> rusqlite::Result<(StoredEventInvokeConfig, String)> {
+    Ok((
+        StoredEventInvokeConfig {
+            function_name: row.get(0)?,
+            qualifier: row.get(1)?,
+            config: EventInvokeConfig::default(),
+            last_modified: row.get(3)?,
+        },
+        row.get(2)?,
+    ))
+}
+
+fn decode_event_config((mut s, config): (StoredEventInvokeConfig, String)) -> Result<StoredEventInvokeConfig, StoreError> {
+    s.config = serde_json::from_str(&config)
+        .map_err(|e| StoreError::Corrupt(format!("event invoke config of {}:{}: {e}", s.function_name, s.qualifier)))?;
+    Ok(s)
+}
+
+const EIC_COLS: &str = "function_name, qualifier, config, last_modified";
 
 fn require_function(conn: &Connection, name: &str) -> Result<(), StoreError> {
     let exists: Option<i64> =
@@ -339,6 +369,11 @@ impl Store for SqliteStore {
         if n == 0 {
             return Err(StoreError::NotFound);
         }
+        // The version's async settings go with it (a later version never reuses the number).
+        tx.execute(
+            "DELETE FROM event_invoke_configs WHERE function_name = ?1 AND qualifier = ?2",
+            params![name, version.to_string()],
+        )?;
         tx.commit()?;
         Ok(())
     }
@@ -402,6 +437,63 @@ impl Store for SqliteStore {
         let mut stmt = c.prepare("SELECT DISTINCT code_sha256 FROM function_versions")?;
         let rows = stmt.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn put_event_invoke_config(
+        &self,
+        name: &str,
+        qualifier: &str,
+        config: &EventInvokeConfig,
+    ) -> Result<StoredEventInvokeConfig, StoreError> {
+        let doc = serde_json::to_string(config).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let stored = StoredEventInvokeConfig {
+            function_name: name.to_string(),
+            qualifier: qualifier.to_string(),
+            config: config.clone(),
+            last_modified: epoch_now(),
+        };
+        let mut c = self.lock();
+        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        require_function(&tx, name)?;
+        tx.execute(
+            &format!("INSERT OR REPLACE INTO event_invoke_configs ({EIC_COLS}) VALUES (?1, ?2, ?3, ?4)"),
+            params![name, qualifier, doc, stored.last_modified],
+        )?;
+        tx.commit()?;
+        Ok(stored)
+    }
+
+    fn get_event_invoke_config(&self, name: &str, qualifier: &str) -> Result<Option<StoredEventInvokeConfig>, StoreError> {
+        let c = self.lock();
+        let sql = format!("SELECT {EIC_COLS} FROM event_invoke_configs WHERE function_name = ?1 AND qualifier = ?2");
+        let row = c.prepare_cached(&sql)?.query_row(params![name, qualifier], row_to_event_config).optional()?;
+        row.map(decode_event_config).transpose()
+    }
+
+    fn delete_event_invoke_config(&self, name: &str, qualifier: &str) -> Result<bool, StoreError> {
+        let c = self.lock();
+        let n = c.execute(
+            "DELETE FROM event_invoke_configs WHERE function_name = ?1 AND qualifier = ?2",
+            params![name, qualifier],
+        )?;
+        Ok(n > 0)
+    }
+
+    fn list_event_invoke_configs(
+        &self,
+        name: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredEventInvokeConfig>, StoreError> {
+        let c = self.lock();
+        require_function(&c, name)?;
+        let sql = format!(
+            "SELECT {EIC_COLS} FROM event_invoke_configs WHERE function_name = ?1 AND qualifier > ?2 \
+             ORDER BY qualifier LIMIT ?3"
+        );
+        let mut stmt = c.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params![name, after.unwrap_or(""), limit as i64], row_to_event_config)?;
+        rows.map(|r| decode_event_config(r?)).collect()
     }
 }
 

@@ -5,7 +5,10 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use quiver_model::{CodeRef, FunctionConfig, FunctionVersion, Version};
+use quiver_model::{
+    CodeRef, EffectiveInvokeConfig, EventInvokeConfig, FunctionConfig, FunctionVersion, Qualifier, StoredEventInvokeConfig,
+    Version,
+};
 
 use crate::StoreError;
 
@@ -86,4 +89,48 @@ pub trait Store: Send + Sync + 'static {
     fn usage(&self) -> Result<Usage, StoreError>;
     /// Hex SHA-256 of every package some version uses (garbage collection).
     fn referenced_code(&self) -> Result<HashSet<String>, StoreError>;
+
+    /// Stores (replacing) the EventInvokeConfig of `name` for the qualifier string
+    /// `qualifier`, stamped now. [`StoreError::NotFound`] if the function does not exist.
+    /// Whether the qualifier designates something is the caller's check.
+    fn put_event_invoke_config(
+        &self,
+        name: &str,
+        qualifier: &str,
+        config: &EventInvokeConfig,
+    ) -> Result<StoredEventInvokeConfig, StoreError>;
+    /// The EventInvokeConfig stored for exactly this qualifier string, or None.
+    fn get_event_invoke_config(&self, name: &str, qualifier: &str)
+        -> Result<Option<StoredEventInvokeConfig>, StoreError>;
+    /// Removes it; false when there was none.
+    fn delete_event_invoke_config(&self, name: &str, qualifier: &str) -> Result<bool, StoreError>;
+    /// One function's configs in qualifier order after `after`. [`StoreError::NotFound`] if
+    /// the function does not exist.
+    fn list_event_invoke_configs(
+        &self,
+        name: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredEventInvokeConfig>, StoreError>;
+
+    /// **The async dispatcher's one call**: what applies to an event sent to `name` with the
+    /// qualifier it was invoked with (`None` = unqualified = `$LATEST`; an alias name stays
+    /// the alias, since configs are per qualifier as in Lambda). Returns the qualifier's
+    /// EventInvokeConfig with Lambda's defaults (2 retries, 21600 s, no destinations) filled
+    /// in, plus the `DeadLetterConfig` target of the version the qualifier resolves to.
+    /// [`StoreError::NotFound`] if the function, version or alias does not exist (any more).
+    fn effective_invoke_config(&self, name: &str, qualifier: Option<&str>) -> Result<EffectiveInvokeConfig, StoreError> {
+        let qualifier = qualifier.unwrap_or("$LATEST");
+        let version = match Qualifier::classify(qualifier) {
+            Qualifier::Latest => Version::Latest,
+            Qualifier::Version(n) => Version::Published(n),
+            Qualifier::Alias(a) => self.resolve_alias(name, &a)?.ok_or(StoreError::NotFound)?,
+        };
+        let executed = self.get_version(name, version)?.ok_or(StoreError::NotFound)?;
+        let stored = self.get_event_invoke_config(name, qualifier)?;
+        Ok(EventInvokeConfig::effective(
+            stored.as_ref().map(|s| &s.config),
+            executed.config.dead_letter_target.as_deref(),
+        ))
+    }
 }
