@@ -303,3 +303,34 @@ def test_node_unhandled_rejection_and_late_throw_replace_the_environment(lam):
     resp, _, doc = invoke(lam, name, {})
     assert_ok(resp, doc)
     assert doc == {"count": 1}
+
+
+def test_runtime_exiting_during_init(lam):
+    cases = [
+        (create_py(lam, "import sys\nsys.exit(5)\ndef handler(e, c):\n    return 1\n"), "exit status 5"),
+        (create(lam, make_zip({"index.js": "process.exit(2);\nexports.handler = async () => 1;\n"}),
+                runtime="nodejs20.x", handler="index.handler"), "exit status 2"),
+        (create(lam, make_zip({"bootstrap": "#!/bin/sh\necho no runtime here\nexit 7\n"}, executable={"bootstrap"}),
+                runtime="provided.al2023", handler="x"), "exit status 7"),
+    ]
+    for name, how in cases:
+        resp, _, doc = invoke(lam, name, {})
+        assert_unhandled(resp, doc)
+        assert doc == {"errorType": "Runtime.ExitError", "errorMessage": exit_message(request_id(resp), how)}
+
+
+def test_provided_package_without_executable_bootstrap(lam):
+    name = create(lam, make_zip({"bootstrap": "#!/bin/sh\nexit 0\n"}), runtime="provided.al2023", handler="x")
+    resp, _, doc = invoke(lam, name, {})
+    assert_unhandled(resp, doc)
+    assert doc["errorType"].startswith("Runtime."), doc
+    assert request_id(resp) in doc["errorMessage"] or doc["errorMessage"], doc
+
+
+def test_init_that_never_finishes_times_out(lam):
+    # Lambda gives INIT 10 s, then retries it inside the invoke, bounded by the timeout.
+    name = create_py(lam, "import time\ntime.sleep(600)\ndef handler(e, c):\n    return 1\n", timeout=2)
+    resp, _, doc = invoke(lam, name, {})
+    assert_unhandled(resp, doc)
+    assert doc["errorType"] == "Sandbox.Timedout"
+    assert re.search(r" Task timed out after \d+\.\d\d seconds$", doc["errorMessage"]), doc

@@ -197,3 +197,30 @@ def test_shutdown_leaves_no_sandbox_processes_or_cgroups(server_factory, data_di
     assert not (pgrep_bootstrap() & pids)
     assert sandbox_cgroups(data_dir) == []
     assert instance_dirs(data_dir) == []
+
+
+ONE_SHOT = r'''#!/usr/bin/python3.11 -IS
+import http.client, json, os
+host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].rsplit(":", 1)
+c = http.client.HTTPConnection(host, int(port))
+c.request("GET", "/2018-06-01/runtime/invocation/next")
+r = c.getresponse()
+r.read()
+rid = r.getheader("Lambda-Runtime-Aws-Request-Id")
+c.request("POST", "/2018-06-01/runtime/invocation/%s/response" % rid, b'"one-shot"')
+c.getresponse().read()
+'''
+
+
+def test_runtime_that_exits_while_idle_is_replaced_for_the_next_invoke(lam):
+    # A custom runtime that answers one event and exits (exit status 0). Its environment
+    # died idle: the next invocation must run on a fresh one, not fail with
+    # Runtime.ExitError for an exit that happened before it even started.
+    name = create(lam, make_zip({"bootstrap": ONE_SHOT}, executable={"bootstrap"}),
+                  runtime="provided.al2023", handler="x")
+    for _ in range(3):
+        resp, _, doc = invoke(lam, name, {}, LogType="Tail")
+        assert_ok(resp, doc)
+        assert doc == "one-shot"
+        assert init_reported(resp)
+        time.sleep(0.3)  # the runtime has surely exited by now

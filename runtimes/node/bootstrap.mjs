@@ -207,7 +207,9 @@ async function loadHandler(appRoot, fullHandler) {
     mod = await loadModule(appRoot, moduleRoot, name);
   } catch (e) {
     if (e instanceof SyntaxError) throw new UserCodeSyntaxError(e);
-    if (e && (e.code === 'MODULE_NOT_FOUND' || e.code === 'ERR_MODULE_NOT_FOUND')) throw new ImportModuleError(e);
+    // Only CommonJS's code, as the official client: an ES-module import of a missing
+    // package (ERR_MODULE_NOT_FOUND) is reported as the plain Error it is.
+    if (e && e.code === 'MODULE_NOT_FOUND') throw new ImportModuleError(e);
     throw e;
   }
   const fn = handlerPath.split('.').reduce((o, k) => o && o[k], mod);
@@ -314,7 +316,9 @@ async function loop(handler) {
       let body;
       try {
         body = JSON.stringify(outcome.result === undefined ? null : outcome.result);
-      } catch (e) {
+      } catch {
+        // The official client's words (RAPIDClient _trySerializeResponse), not V8's.
+        const e = new Error('Unable to stringify response body');
         console.error('Invoke Error', toFormatted(e));
         await postError(id, e);
         continue;

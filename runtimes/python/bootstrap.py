@@ -10,8 +10,8 @@ sys.path itself, the way Lambda's runtime does.
 
 Behaviour (error shapes and messages, context object, event decoding) follows
 awslambdaric, so that functions see what they see on AWS Lambda. Deliberate differences:
-  * JSON is encoded with the stdlib `json` (awslambdaric uses simplejson); Decimal values
-    become int/float.
+  * JSON is encoded with the stdlib `json` (awslambdaric uses simplejson); the output is
+    the same, Decimal values included (written as their exact text).
   * The X-Ray error-cause header is not sent.
   * The Runtime API client is a ~100-line HTTP/1.1 client on `socket` (TCP_NODELAY,
     keep-alive), not http.client, whose import (ssl, email) costs ~30 ms per cold start.
@@ -459,14 +459,42 @@ class RuntimeClient(object):
         return self.post("/2018-06-01/runtime/init/error", _to_json(err), headers)
 
 
-def _json_default(o):
-    if type(o).__name__ == "Decimal":
-        return int(o) if o == o.to_integral_value() else float(o)
-    raise TypeError("Object of type %s is not JSON serializable" % type(o).__name__)
+# awslambdaric writes non-ASCII characters unescaped from python3.12 on (it keys this
+# on AWS_EXECUTION_ENV, which Quiver sets from the interpreter) and escapes them before.
+_ENSURE_ASCII = sys.version_info < (3, 12)
+
+# Decimal values are written as their exact text, as awslambdaric (simplejson RawJSON)
+# does: DynamoDB numbers arrive as Decimal and must not lose digits through float. The
+# stdlib encoder cannot emit raw text, so each Decimal is encoded as a placeholder string
+# (NUL + a per-process random token: no real string can match by accident) and the
+# placeholders are replaced afterwards. Costs nothing when no Decimal is present.
+_RAW_TOKEN = "\x00qvdec" + os.urandom(8).hex() + ":"
+
+
+def _is_decimal(o):
+    return any(c.__name__ == "Decimal" and c.__module__ in ("decimal", "_decimal", "_pydecimal")
+               for c in type(o).__mro__)
 
 
 def _to_json(obj):
-    return json.dumps(obj, default=_json_default)
+    raw = []
+
+    def default(o):
+        if _is_decimal(o):
+            if o.is_nan():
+                return float("nan")
+            raw.append(str(o))
+            return "%s%d\x00" % (_RAW_TOKEN, len(raw) - 1)
+        raise TypeError("Object of type %s is not JSON serializable" % type(o).__name__)
+
+    text = json.dumps(obj, default=default, ensure_ascii=_ENSURE_ASCII)
+    if raw:
+        import re
+
+        marker = json.dumps(_RAW_TOKEN)[1:-1]
+        pattern = '"' + re.escape(marker) + r'(\d+)\\u0000"'
+        text = re.sub(pattern, lambda m: raw[int(m.group(1))], text)
+    return text
 
 
 # ---------------------------------------------------------------- main loop
