@@ -24,17 +24,27 @@ pub struct Inner {
     pub code_urls: CodeUrls,
     /// Runs invocations; None in a server started without sandboxes.
     pub engine: Option<Arc<quiver_engine::Engine>>,
+    /// Function logs (CloudWatch Logs API); None in a server that keeps none.
+    pub logs: Option<Arc<quiver_logs::LogStore>>,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, code: CodeStore, partition: Partition, runtimes: RuntimeCatalogue) -> Self {
-        Self(Arc::new(Inner { store, code, partition, runtimes, code_urls: CodeUrls::default(), engine: None }))
+        Self(Arc::new(Inner { store, code, partition, runtimes, code_urls: CodeUrls::default(), engine: None, logs: None }))
     }
 
     /// The same state with an execution engine for Invoke (call before cloning).
     pub fn with_engine(mut self, engine: Arc<quiver_engine::Engine>) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.0) {
             inner.engine = Some(engine);
+        }
+        self
+    }
+
+    /// The same state with a log store for the Logs API (call before cloning).
+    pub fn with_logs(mut self, logs: Arc<quiver_logs::LogStore>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.logs = Some(logs);
         }
         self
     }

@@ -42,6 +42,9 @@ pub struct EngineConfig {
     pub idle_timeout: Duration,
     /// Environments retire (are not reused) after this long, however busy.
     pub max_lifetime: Duration,
+    /// Where every environment's output and START/END/REPORT lines are stored
+    /// (None: only the Invoke Tail and the debug trace see them).
+    pub logs: Option<Arc<quiver_logs::LogSink>>,
 }
 
 impl EngineConfig {
@@ -55,6 +58,7 @@ impl EngineConfig {
             freeze_after: Duration::from_millis(200),
             idle_timeout: Duration::from_secs(600),
             max_lifetime: Duration::from_secs(2 * 3600),
+            logs: None,
         }
     }
 }
@@ -445,7 +449,8 @@ impl Engine {
         let today = OffsetDateTime::now_utc();
         let date = format!("{:04}/{:02}/{:02}", today.year(), u8::from(today.month()), today.day());
         let l = launch(spec, &kind, interpreter, &self.runtime_dir, &env_id, &date).map_err(EngineError::RuntimeUnavailable)?;
-        Environment::start(&self.manager, l, key.to_string(), env_id).await
+        let log = self.cfg.logs.as_ref().map(|s| s.stream(&spec.log_group, &l.log_stream));
+        Environment::start(&self.manager, l, key.to_string(), env_id, log).await
     }
 
     /// Destroys the idle environments of a deleted function (all versions, or one).

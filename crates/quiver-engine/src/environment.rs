@@ -76,12 +76,19 @@ pub struct ColdStart {
 
 impl Environment {
     /// Creates the sandbox, serves the Runtime API in it and starts the runtime.
-    pub async fn start(manager: &Manager, launch: Launch, key: String, id: String) -> Result<Environment, EngineError> {
+    /// `log` is the environment's stream in the log store (None: the server keeps no logs).
+    pub async fn start(
+        manager: &Manager,
+        launch: Launch,
+        key: String,
+        id: String,
+        log: Option<quiver_logs::StreamLog>,
+    ) -> Result<Environment, EngineError> {
         let started = Instant::now();
         let mut sandbox = manager.create(launch.sandbox).await?;
         let sandbox_ready = Instant::now();
         let fds: Vec<_> = [sandbox.take_stdout(), sandbox.take_stderr()].into_iter().flatten().collect();
-        let logs = LogCapture::start(fds).map_err(EngineError::LogPipes)?;
+        let logs = LogCapture::start(fds, log.map(std::sync::Arc::new)).map_err(EngineError::LogPipes)?;
         let addr: SocketAddr = RUNTIME_API_ADDR.parse().expect("constant address");
         let listener = sandbox.listen_tcp(addr)?;
         let (api, _task) = RuntimeApi::serve(listener, RuntimeApiConfig::default())?;
@@ -200,6 +207,12 @@ impl Environment {
     pub fn drain_logs(&self) -> Vec<String> {
         self.logs.drain();
         self.logs.take()
+    }
+
+    /// Stores a platform line in this environment's log stream (after what the runtime
+    /// printed so far, so call [`Environment::drain_logs`] first).
+    pub fn log_platform(&self, line: &str) {
+        self.logs.platform(line);
     }
 
     /// Peak memory in MB, rounded up, for REPORT.

@@ -20,7 +20,9 @@ pub(crate) async fn run(env: &mut Environment, spec: &FunctionSpec, req: &Invoke
     let mut handoff = if cold { env.wait_init().await } else { None };
     // What the runtime printed during INIT comes before START, as on Lambda.
     let mut log = if cold { env.drain_logs() } else { Vec::new() };
-    log.push(outcome::start_line(&req.request_id, &spec.version));
+    let start = outcome::start_line(&req.request_id, &spec.version);
+    env.log_platform(&start);
+    log.push(start);
     // INIT time is not part of the function's timeout.
     let invoke_start = Instant::now();
     if handoff.is_none() {
@@ -42,13 +44,12 @@ pub(crate) async fn run(env: &mut Environment, spec: &FunctionSpec, req: &Invoke
     let elapsed = invoke_start.elapsed();
     let duration_ms = elapsed.as_secs_f64() * 1000.0;
     log.extend(env.drain_logs());
-    let init_ms = env.take_init_ms().or_else(|| {
-        if cold && !matches!(handoff, Handoff::Response(_) | Handoff::FunctionError(_)) {
-            Some(duration_ms)
-        } else {
-            None
-        }
-    });
+    // Everything before here is already in the log store; the platform's closing lines
+    // (exit line, END, REPORT, timeout line) follow, in this order.
+    let closing_from = log.len();
+    let init_ms = env
+        .take_init_ms()
+        .or((cold && !matches!(handoff, Handoff::Response(_) | Handoff::FunctionError(_))).then_some(duration_ms));
 
     let now = OffsetDateTime::now_utc();
     let rid = &req.request_id;
@@ -95,6 +96,9 @@ pub(crate) async fn run(env: &mut Environment, spec: &FunctionSpec, req: &Invoke
     log.push(outcome::report_line(rid, &report));
     if let (Handoff::Timeout, Some(line)) = (&handoff, &extra_line) {
         log.push(line.clone());
+    }
+    for line in &log[closing_from..] {
+        env.log_platform(line);
     }
     for line in &log {
         tracing::debug!(target: "function", stream = %env.log_stream, "{line}");

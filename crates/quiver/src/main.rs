@@ -19,6 +19,8 @@ struct Cli {
 enum Command {
     /// Start the platform: Lambda API, runtime engine, embedded store.
     Serve(commands::serve::ServeArgs),
+    /// Show a function's logs, like `aws logs tail` (`--follow` keeps polling).
+    Logs(commands::logs::LogsArgs),
     /// List the execution environments of a running server.
     Ps(commands::ps::PsArgs),
     /// Run a command inside a one-off sandbox (development and tests of the sandbox layer).
@@ -36,6 +38,7 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => with_runtime(|| commands::serve::run(args)),
         Command::Sandbox(args) => with_runtime(|| commands::sandbox::run(args)),
         Command::Ps(args) => with_runtime(|| commands::ps::run(args)),
+        Command::Logs(args) => commands::logs::run(args),
     };
     match result {
         Ok(code) => code,

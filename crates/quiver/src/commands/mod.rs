@@ -1,5 +1,6 @@
 //! One file per CLI verb.
 
+pub mod logs;
 pub mod ps;
 pub mod sandbox;
 pub mod serve;

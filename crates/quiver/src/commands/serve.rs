@@ -40,6 +40,8 @@ pub struct ServeArgs {
     /// Environments are retired after this many seconds, however busy.
     #[arg(long, env = "QUIVER_MAX_LIFETIME_SECS", default_value_t = 7200)]
     pub max_lifetime_secs: u64,
+    #[command(flatten)]
+    pub logs: super::logs::LogStoreArgs,
 }
 
 /// 75% of the host's RAM, from /proc/meminfo.
@@ -98,6 +100,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     })
     .context("cannot start the sandbox manager")?;
     let manager = Arc::new(manager);
+    let log_store = Arc::new(args.logs.open(&data.path)?);
     let mut engine_cfg = quiver_engine::EngineConfig::new(
         data.path.clone(),
         runtimes.clone(),
@@ -107,6 +110,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     engine_cfg.freeze_after = std::time::Duration::from_millis(args.freeze_after_ms);
     engine_cfg.idle_timeout = std::time::Duration::from_secs(args.idle_timeout_secs);
     engine_cfg.max_lifetime = std::time::Duration::from_secs(args.max_lifetime_secs);
+    engine_cfg.logs = Some(Arc::new(log_store.sink()));
     tracing::info!(
         concurrency = engine_cfg.account_concurrency,
         memory_budget_mb = engine_cfg.memory_budget_mb,
@@ -116,7 +120,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         Arc::new(quiver_engine::Engine::new(manager.clone(), engine_cfg).context("cannot start the execution engine")?);
     engine.spawn_janitor();
     let state = AppState::new(Arc::new(store), code, Partition::new(&args.region, &args.account), runtimes.clone())
-        .with_engine(engine.clone());
+        .with_engine(engine.clone())
+        .with_logs(log_store.clone());
     let app = quiver_api::router(state);
 
     {
@@ -130,6 +135,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     // Stop every environment (SIGTERM, 2 s grace, kill) before releasing the data dir.
     engine.shutdown().await;
     manager.shutdown().await;
+    // After the environments: their last lines are queued; commit them.
+    log_store.close();
     served.context("server failed")?;
     tracing::info!("shut down cleanly");
     drop(data);
