@@ -26,11 +26,13 @@ pub struct Inner {
     pub engine: Option<Arc<quiver_engine::Engine>>,
     /// Function logs (CloudWatch Logs API); None in a server that keeps none.
     pub logs: Option<Arc<quiver_logs::LogStore>>,
+    /// Durable queues (SQS API); None in a server that keeps none.
+    pub queues: Option<Arc<quiver_queue::Queues>>,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, code: CodeStore, partition: Partition, runtimes: RuntimeCatalogue) -> Self {
-        Self(Arc::new(Inner { store, code, partition, runtimes, code_urls: CodeUrls::default(), engine: None, logs: None }))
+        Self(Arc::new(Inner { store, code, partition, runtimes, code_urls: CodeUrls::default(), engine: None, logs: None, queues: None }))
     }
 
     /// The same state with an execution engine for Invoke (call before cloning).
@@ -45,6 +47,14 @@ impl AppState {
     pub fn with_logs(mut self, logs: Arc<quiver_logs::LogStore>) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.0) {
             inner.logs = Some(logs);
+        }
+        self
+    }
+
+    /// The same state with durable queues for the SQS API (call before cloning).
+    pub fn with_queues(mut self, queues: Arc<quiver_queue::Queues>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.queues = Some(queues);
         }
         self
     }

@@ -119,9 +119,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     let engine =
         Arc::new(quiver_engine::Engine::new(manager.clone(), engine_cfg).context("cannot start the execution engine")?);
     engine.spawn_janitor();
+    // Durable queues (SQS API, later async invoke): their own file, their own writer thread.
+    let queues_db = data.path.join("queues.db");
+    let queue_store = quiver_queue::SqliteQueues::open(&queues_db)
+        .with_context(|| format!("cannot open queue store {}", queues_db.display()))?;
+    let queues = Arc::new(quiver_queue::Queues::new(Arc::new(queue_store)));
     let state = AppState::new(Arc::new(store), code, Partition::new(&args.region, &args.account), runtimes.clone())
         .with_engine(engine.clone())
-        .with_logs(log_store.clone());
+        .with_logs(log_store.clone())
+        .with_queues(queues.clone());
     let app = quiver_api::router(state);
 
     {
@@ -137,6 +143,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     manager.shutdown().await;
     // After the environments: their last lines are queued; commit them.
     log_store.close();
+    // Open requests are drained: wait for the last queue commit.
+    queues.close().await;
     served.context("server failed")?;
     tracing::info!("shut down cleanly");
     drop(data);
