@@ -129,6 +129,7 @@ def assert_unhandled(resp, doc):
     assert resp["StatusCode"] == 200, resp
     assert resp.get("FunctionError") == "Unhandled", (resp, doc)
     assert resp["ResponseMetadata"]["HTTPHeaders"].get("x-amz-function-error") == "Unhandled"
+    assert resp.get("ExecutedVersion"), "X-Amz-Executed-Version is sent on function errors too"
     assert isinstance(doc, dict), doc
 
 

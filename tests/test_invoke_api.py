@@ -168,3 +168,26 @@ def test_deleted_function_cannot_be_invoked(lam):
     # A new function of the same name is a new function: its own code, a fresh environment.
     create_py(lam, "def handler(e, c):\n    return 'reborn'\n", name=name)
     assert invoke(lam, name)[2] == "reborn"
+
+
+def client_context_of_length(n):
+    """A base64 client context exactly `n` characters long (n a multiple of 4)."""
+    import base64
+    doc = {"custom": {"pad": ""}}
+    base = len(json.dumps(doc).encode())
+    pad = n * 3 // 4 - base
+    doc["custom"]["pad"] = "x" * pad
+    out = base64.b64encode(json.dumps(doc).encode()).decode()
+    assert len(out) == n, len(out)
+    return out
+
+
+def test_client_context_size_limit_is_on_the_base64_header(lam):
+    # "Up to 3,583 bytes of base64-encoded data": 3580 characters is the largest valid
+    # base64 length under it; 3584 is over, although it decodes to only 2688 bytes.
+    name = create_py(lam, "def handler(e, c):\n    return len(c.client_context.custom['pad'])\n")
+    resp, _, doc = invoke(lam, name, ClientContext=client_context_of_length(3580))
+    assert_ok(resp, doc)
+    assert doc > 2600
+    r = client_error(lam.invoke, FunctionName=name, ClientContext=client_context_of_length(3584), Payload=b"{}")
+    assert_error(r, 400, "InvalidParameterValueException")

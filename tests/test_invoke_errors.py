@@ -334,3 +334,20 @@ def test_init_that_never_finishes_times_out(lam):
     assert_unhandled(resp, doc)
     assert doc["errorType"] == "Sandbox.Timedout"
     assert re.search(r" Task timed out after \d+\.\d\d seconds$", doc["errorMessage"]), doc
+
+
+def test_node_out_of_memory(lam):
+    # Buffers live outside V8's heap: the memory cgroup's OOM killer ends the runtime.
+    src = "const keep = [];\nexports.handler = async (e) => {\n" \
+          "  if (e.hog) for (;;) keep.push(Buffer.alloc(32 * 1024 * 1024, 1));\n  return keep.length;\n};\n"
+    name = create(lam, make_zip({"index.js": src}), runtime="nodejs20.x", handler="index.handler",
+                  memory=128, timeout=20)
+    resp, _, doc = invoke(lam, name, {"hog": True})
+    assert_unhandled(resp, doc)
+    assert doc == {
+        "errorType": "Runtime.OutOfMemory",
+        "errorMessage": exit_message(request_id(resp), "signal: killed"),
+    }
+    resp, _, doc = invoke(lam, name, {})
+    assert_ok(resp, doc)
+    assert doc == 0, "a fresh environment: nothing kept"

@@ -20,7 +20,8 @@ use crate::state::AppState;
 
 /// Largest synchronous request payload (Lambda's 6 MB).
 pub const MAX_SYNC_PAYLOAD: u64 = 6_291_456;
-/// Largest decoded `X-Amz-Client-Context`.
+/// Largest `X-Amz-Client-Context`: "up to 3,583 bytes of base64-encoded data" (the
+/// model), so the limit applies to the header as sent, not to the decoded JSON.
 const MAX_CLIENT_CONTEXT: usize = 3583;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,12 +63,12 @@ fn wants_tail(headers: &HeaderMap) -> Result<bool, ApiError> {
 fn client_context(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(raw) = header(headers, "x-amz-client-context")? else { return Ok(None) };
     let bad = || ApiError::InvalidRequestContent("Client context must be a valid Base64-encoded JSON object.".into());
-    let decoded = base64::engine::general_purpose::STANDARD.decode(raw.trim()).map_err(|_| bad())?;
-    if decoded.len() > MAX_CLIENT_CONTEXT {
+    if raw.trim().len() > MAX_CLIENT_CONTEXT {
         return Err(ApiError::InvalidParameter(format!(
             "Client context must be smaller than {MAX_CLIENT_CONTEXT} bytes."
         )));
     }
+    let decoded = base64::engine::general_purpose::STANDARD.decode(raw.trim()).map_err(|_| bad())?;
     let v: serde_json::Value = serde_json::from_slice(&decoded).map_err(|_| bad())?;
     if !v.is_object() {
         return Err(bad());
