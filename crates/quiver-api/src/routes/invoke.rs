@@ -78,21 +78,7 @@ fn client_context(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 
 /// The frozen spec the engine runs for one stored version.
 pub fn function_spec(state: &AppState, v: &FunctionVersion) -> FunctionSpec {
-    FunctionSpec {
-        name: v.name.clone(),
-        version: v.version.to_string(),
-        arn: state.partition.function_arn(&v.name, None),
-        runtime: v.config.runtime.clone(),
-        handler: v.config.handler.clone(),
-        memory_mb: v.config.memory_size,
-        timeout_s: v.config.timeout,
-        ephemeral_mb: v.config.ephemeral_storage,
-        environment: v.config.environment.iter().map(|(k, val)| (k.clone(), val.clone())).collect(),
-        code_dir: state.code.tree_path(&v.code.sha256_hex),
-        log_group: v.config.log_group.clone().unwrap_or_else(|| format!("/aws/lambda/{}", v.name)),
-        revision: v.revision_id.clone(),
-        region: state.partition.region.clone(),
-    }
+    FunctionSpec::from_version(v, state.code.tree_path(&v.code.sha256_hex), &state.partition)
 }
 
 pub async fn invoke(
