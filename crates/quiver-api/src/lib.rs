@@ -86,6 +86,11 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{f}/versions"), post(versions::publish).get(versions::list))
         .route(&format!("{f}/invocations"), post(invoke::invoke))
         .route("/_quiver/environments", get(admin::environments))
+        .route(
+            "/2019-09-25/functions/{name}/event-invoke-config",
+            get(event_config::get).put(event_config::put).post(event_config::update).delete(event_config::delete),
+        )
+        .route("/2019-09-25/functions/{name}/event-invoke-config/list", get(event_config::list))
         .route("/2017-03-31/tags/{name}", get(tags::list).post(tags::tag).delete(tags::untag))
         .route("/2016-08-19/account-settings", get(account::settings))
         .route("/2016-08-19/account-settings/", get(account::settings))

@@ -24,8 +24,14 @@ const LOGGING: Shape = Shape {
     members: &["LogFormat", "ApplicationLogLevel", "SystemLogLevel", "LogGroup"],
     nested: &[],
 };
-const CONFIG_NESTED: &[(&str, &Shape)] =
-    &[("Environment", &ENVIRONMENT), ("EphemeralStorage", &EPHEMERAL), ("TracingConfig", &TRACING), ("LoggingConfig", &LOGGING)];
+const DEAD_LETTER: Shape = Shape { members: &["TargetArn"], nested: &[] };
+const CONFIG_NESTED: &[(&str, &Shape)] = &[
+    ("Environment", &ENVIRONMENT),
+    ("EphemeralStorage", &EPHEMERAL),
+    ("TracingConfig", &TRACING),
+    ("LoggingConfig", &LOGGING),
+    ("DeadLetterConfig", &DEAD_LETTER),
+];
 
 /// CreateFunction.
 pub const CREATE_FUNCTION: Shape = Shape {
@@ -41,6 +47,7 @@ pub const CREATE_FUNCTION: Shape = Shape {
         ("EphemeralStorage", &EPHEMERAL),
         ("TracingConfig", &TRACING),
         ("LoggingConfig", &LOGGING),
+        ("DeadLetterConfig", &DEAD_LETTER),
     ],
 };
 
@@ -65,6 +72,16 @@ pub const UPDATE_CODE: Shape = Shape {
 
 /// PublishVersion.
 pub const PUBLISH_VERSION: Shape = Shape { members: &["CodeSha256", "Description", "RevisionId"], nested: &[] };
+
+const DESTINATION: Shape = Shape { members: &["Destination"], nested: &[] };
+const DESTINATION_CONFIG: Shape =
+    Shape { members: &["OnSuccess", "OnFailure"], nested: &[("OnSuccess", &DESTINATION), ("OnFailure", &DESTINATION)] };
+
+/// Put/UpdateFunctionEventInvokeConfig.
+pub const EVENT_INVOKE_CONFIG: Shape = Shape {
+    members: &["MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig"],
+    nested: &[("DestinationConfig", &DESTINATION_CONFIG)],
+};
 
 /// TagResource.
 pub const TAG_RESOURCE: Shape = Shape { members: &["Tags"], nested: &[] };
@@ -107,5 +124,10 @@ mod tests {
         assert!(check(br#"{"Environment":{"Variables":{"anything":"goes"}}}"#, &UPDATE_CONFIGURATION).is_ok());
         assert!(check(b"", &TAG_RESOURCE).is_ok());
         assert!(check(b"not json", &TAG_RESOURCE).is_ok());
+        assert!(check(br#"{"DeadLetterConfig":{"TargetArn":"x"}}"#, &UPDATE_CONFIGURATION).is_ok());
+        assert!(check(br#"{"DeadLetterConfig":{"Target":"x"}}"#, &CREATE_FUNCTION).is_err());
+        assert!(check(br#"{"DestinationConfig":{"OnFailure":{"Destination":"x"}}}"#, &EVENT_INVOKE_CONFIG).is_ok());
+        assert!(check(br#"{"DestinationConfig":{"OnFailure":{"Arn":"x"}}}"#, &EVENT_INVOKE_CONFIG).is_err());
+        assert!(check(br#"{"Qualifier":"1"}"#, &EVENT_INVOKE_CONFIG).is_err());
     }
 }

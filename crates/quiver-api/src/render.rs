@@ -63,6 +63,9 @@ pub fn configuration(
     if !c.environment.is_empty() {
         obj.insert("Environment".into(), json!({"Variables": c.environment}));
     }
+    if let Some(t) = &c.dead_letter_target {
+        obj.insert("DeadLetterConfig".into(), json!({"TargetArn": t}));
+    }
     if flavor == Flavor::Full {
         obj.insert("State".into(), json!("Active"));
         obj.insert("LastUpdateStatus".into(), json!("Successful"));
