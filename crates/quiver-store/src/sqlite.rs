@@ -517,6 +517,35 @@ mod tests {
     }
 
     #[test]
+    fn upgrading_a_schema_1_database_keeps_functions_and_adds_event_configs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.db");
+        {
+            // A database written by a Quiver that knew only migration 1, with a config
+            // document that predates `dead_letter_target`.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            let mut doc = serde_json::to_value(crate::conformance::config()).unwrap();
+            doc.as_object_mut().unwrap().remove("dead_letter_target");
+            conn.execute("INSERT INTO functions (name, created_at) VALUES ('old', 'x')", []).unwrap();
+            conn.execute(
+                "INSERT INTO function_versions (function_name, version, config, code_sha256, code_b64, code_size, revision_id, last_modified) \
+                 VALUES ('old', 0, ?1, 'h', 'b', 1, 'r', 'm')",
+                [doc.to_string()],
+            )
+            .unwrap();
+        }
+        let s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.schema_version().unwrap(), 2);
+        let v = s.get_version("old", Version::Latest).unwrap().unwrap();
+        assert_eq!(v.config.dead_letter_target, None);
+        let cfg = EventInvokeConfig { maximum_retry_attempts: Some(1), ..Default::default() };
+        s.put_event_invoke_config("old", "$LATEST", &cfg).unwrap();
+        assert_eq!(s.effective_invoke_config("old", None).unwrap().maximum_retry_attempts, 1);
+    }
+
+    #[test]
     fn migrations_are_versioned_and_survive_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("meta.db");
