@@ -216,8 +216,7 @@ impl Queue for SqliteQueues {
     fn send(&self, queue: &str, messages: Vec<NewMessage>) -> Result<Vec<SentMessage>, QueueError> {
         let now = self.clock.now_ms();
         let name = queue.to_string();
-        let any_now = messages.iter().any(|m| m.delay == Some(0));
-        let (sent, queue_delay) = self.writer.run(move |c| {
+        let sent = self.writer.run(move |c| {
             let row = load_queue(c, &name)?;
             let cfg = &row.info.config;
             let mut ins = c.prepare_cached(
@@ -246,12 +245,11 @@ impl Queue for SqliteQueues {
                 ])?;
                 out.push(SentMessage { id });
             }
-            Ok((out, cfg.delay))
+            Ok(out)
         })?;
-        // Delayed messages wake nobody: a long poll sleeps until `next_visible_in` anyway.
-        if any_now || queue_delay == 0 {
-            self.wake(queue);
-        }
+        // Delayed messages wake pollers too: they then sleep until the delay ends
+        // (`next_visible_in`) instead of until their deadline.
+        self.wake(queue);
         Ok(sent)
     }
 

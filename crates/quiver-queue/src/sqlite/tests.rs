@@ -234,3 +234,24 @@ async fn long_poll_wakes_on_send_not_on_timeout() {
     assert!(t.elapsed() >= Duration::from_millis(300));
     q.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_poll_wakes_when_a_delayed_message_becomes_due() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = Queues::new(Arc::new(SqliteQueues::open(&dir.path().join("queues.db")).unwrap()));
+    q.create_queue("q", QueueConfig::default()).await.unwrap();
+    let waiter = {
+        let q = q.clone();
+        tokio::spawn(async move {
+            let t = std::time::Instant::now();
+            let got = q.receive_wait("q", one(None), Duration::from_secs(10)).await.unwrap();
+            (got, t.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    q.send("q", vec![NewMessage { delay: Some(1), ..msg("due") }]).await.unwrap();
+    let (got, took) = waiter.await.unwrap();
+    assert_eq!(got[0].body, "due");
+    assert!(took >= Duration::from_millis(1_100) && took < Duration::from_secs(3), "took {took:?}");
+    q.close().await;
+}
