@@ -1,0 +1,598 @@
+#!/usr/bin/env python3
+"""Invoke-path benchmarks, each against a baseline measured in the same run.
+
+Usage (as root, release build):
+  target/venv/bin/python benches/invoke.py [--bin target/release/quiver] \
+      [warm] [cold] [throughput] [idle]        # default: all four
+
+  warm        warm invoke round trip (python3.11, nodejs20.x no-op, MemorySize 1769)
+              vs POST /_quiver/echo on the same server, one keep-alive connection each
+  cold        first invoke after CreateFunction / UpdateFunctionConfiguration vs the
+              bare interpreter start (`/usr/bin/python3.11 -S -c pass`, `/usr/bin/node -e 0`,
+              empty environment); plus `quiver ps --json` cold_start breakdown and the
+              REPORT line's Init Duration
+  throughput  invokes/s of the no-op Python function at concurrency 1 and 16 vs the echo
+              route, same client machinery (one process + keep-alive connection per worker)
+  idle        host memory per frozen Python environment (MemorySize 128) vs the PSS of a
+              bare `python3.11 -I -S` process that imported json, socket, time
+
+Only the dev-mode Authorization header is sent (the server parses, not verifies, SigV4),
+so no client-side signing cost is inside the clock. Everything talks to 127.0.0.1 only and
+every loop is bounded in count or time. Servers are stopped by PID, data dirs removed.
+"""
+import argparse
+import base64
+import http.client
+import io
+import json
+import multiprocessing
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+
+ROLE = "arn:aws:iam::000000000000:role/bench"
+AUTH = {
+    "Authorization": "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/lambda/aws4_request, "
+    "SignedHeaders=host;x-amz-date, Signature=" + "0" * 64,
+    "X-Amz-Date": "20260101T000000Z",
+    "Content-Type": "application/json",
+}
+PY_NOOP = ("app.py", "def handler(e, c):\n    return {}\n", "app.handler", "python3.11")
+NODE_NOOP = ("index.js", "exports.handler = async () => ({});\n", "index.handler", "nodejs20.x")
+PY_SLEEP = ("app.py", "import time\n\ndef handler(e, c):\n    time.sleep(0.5)\n    return {}\n",
+            "app.handler", "python3.11")
+CLEAN_PY = ["/usr/bin/python3.11", "-S", "-c", "pass"]
+CLEAN_NODE = ["/usr/bin/node", "-e", "0"]
+
+
+# ---------------------------------------------------------------- helpers
+
+def pct(xs, p):
+    xs = sorted(xs)
+    k = min(len(xs) - 1, max(0, round(p / 100 * (len(xs) - 1))))
+    return xs[k]
+
+
+def row(label, xs, base=None, unit=1000.0):
+    p50, p99 = pct(xs, 50), pct(xs, 99)
+    ratio = f" {p50 / base:5.2f}x |" if base else "   —   |"
+    print(f"| {label:<52} | {p50 * unit:9.3f} | {p99 * unit:9.3f} | {len(xs):5d} |{ratio}", flush=True)
+    return p50
+
+
+def header(unit="ms"):
+    print(f"| {'what':<52} | p50 {unit:<5} | p99 {unit:<5} | n     | ratio  |")
+    print(f"|{'-' * 54}|{'-' * 11}|{'-' * 11}|{'-' * 7}|--------|", flush=True)
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def meminfo():
+    out = {}
+    with open("/proc/meminfo") as f:
+        for line in f:
+            k, v = line.split(":")
+            out[k] = int(v.split()[0]) * 1024
+    return out
+
+
+def zip_of(name, text):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(name, text)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+class Server:
+    """`quiver serve` on 127.0.0.1:0 with a fresh data dir; stopped by PID."""
+
+    def __init__(self, binary, extra=()):
+        self.binary = binary
+        self.data = tempfile.mkdtemp(prefix="quiver-bench-invoke-")
+        self.out_path = self.data + ".stdout"
+        self.out = open(self.out_path, "wb")
+        self.proc = subprocess.Popen(
+            [binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", os.path.join(self.data, "d"), *extra],
+            stdout=self.out, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+            env=dict(os.environ, QUIVER_LOG="warn"))
+        deadline = time.time() + 30
+        while True:
+            with open(self.out_path, "rb") as f:
+                first = f.readline().decode()
+            if first.endswith("\n"):
+                break
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"server did not start: {first!r}")
+            time.sleep(0.02)
+        self.endpoint = first.strip().rsplit(" ", 1)[1]
+        host, port = self.endpoint.removeprefix("http://").split(":")
+        self.host, self.port = host, int(port)
+        self.pid = self.proc.pid
+        self.ctl = self.conn()
+
+    def conn(self):
+        return http.client.HTTPConnection(self.host, self.port, timeout=120)
+
+    def call(self, method, path, body=b"", headers=None, conn=None):
+        c = conn or self.ctl
+        c.request(method, path, body=body, headers=headers or AUTH)
+        r = c.getresponse()
+        return r.status, r.read(), r
+
+    def create(self, name, code, memory=1769, timeout=30, env=None):
+        fname, text, handler, runtime = code
+        body = {"FunctionName": name, "Runtime": runtime, "Role": ROLE, "Handler": handler,
+                "MemorySize": memory, "Timeout": timeout, "Code": {"ZipFile": zip_of(fname, text)}}
+        if env:
+            body["Environment"] = {"Variables": env}
+        st, payload, _ = self.call("POST", "/2015-03-31/functions", json.dumps(body).encode())
+        assert st == 201, (st, payload[:400])
+
+    def update_env(self, name, env):
+        body = json.dumps({"Environment": {"Variables": env}}).encode()
+        st, payload, _ = self.call("PUT", f"/2015-03-31/functions/{name}/configuration", body)
+        assert st == 200, (st, payload[:400])
+
+    def delete(self, name):
+        self.call("DELETE", f"/2015-03-31/functions/{name}")
+
+    def ps(self):
+        out = subprocess.run([self.binary, "ps", "--endpoint", self.endpoint, "--json"],
+                             capture_output=True, check=True, timeout=30).stdout
+        return json.loads(out)["Environments"]
+
+    def cpu_s(self):
+        """utime+stime of the server process (seconds)."""
+        with open(f"/proc/{self.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self):
+        try:
+            self.ctl.close()
+        except Exception:
+            pass
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self.out.close()
+        shutil.rmtree(self.data, ignore_errors=True)
+        try:
+            os.unlink(self.out_path)
+        except FileNotFoundError:
+            pass
+
+
+def invoke_path(name):
+    return f"/2015-03-31/functions/{name}/invocations"
+
+
+def timed_loop(conn, path, body, headers, n):
+    """n round trips over one keep-alive connection; returns seconds per call."""
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        conn.request("POST", path, body=body, headers=headers)
+        r = conn.getresponse()
+        r.read()
+        out.append(time.perf_counter() - t0)
+        if r.status != 200:
+            raise RuntimeError(f"{path}: HTTP {r.status}")
+    return out
+
+
+# ---------------------------------------------------------------- 1. warm
+
+def bench_warm(args):
+    print(f"\n## warm invoke round trip (load before: {loadavg()})", flush=True)
+    srv = Server(args.bin)
+    try:
+        srv.create("noop-py", PY_NOOP)
+        srv.create("noop-node", NODE_NOOP)
+        targets = {
+            "echo": ("/_quiver/echo", {"Content-Type": "application/json"}),
+            "python3.11": (invoke_path("noop-py"), AUTH),
+            "nodejs20.x": (invoke_path("noop-node"), AUTH),
+        }
+        conns = {k: srv.conn() for k in targets}
+        for k, (path, h) in targets.items():
+            timed_loop(conns[k], path, b"{}", h, 200)  # warm-up (also cold-starts the env)
+        res = {k: [] for k in targets}
+        thaw = {k: [] for k in targets}
+        # Interleave blocks so that load changes on the shared machine hit all three alike.
+        # An environment idle for longer than --freeze-after-ms (200) is frozen meanwhile:
+        # the first call of each block thaws it, so it is reported apart, not as warm.
+        for _ in range(args.rounds):
+            for k, (path, h) in targets.items():
+                thaw[k] += timed_loop(conns[k], path, b"{}", h, 1)
+                res[k] += timed_loop(conns[k], path, b"{}", h, args.warm_n // args.rounds)
+        envs = srv.ps()
+        header("ms")
+        base = row("baseline: POST /_quiver/echo `{}`", res["echo"])
+        row("invoke python3.11 no-op (1769 MB)", res["python3.11"], base)
+        row("invoke nodejs20.x no-op (1769 MB)", res["nodejs20.x"], base)
+        row("python3.11: first call of a block (thaw)", thaw["python3.11"], base)
+        row("nodejs20.x: first call of a block (thaw)", thaw["nodejs20.x"], base)
+        print(f"environments after the run: {len(envs)} "
+              f"({', '.join(e['function'] + ':' + e['state'] for e in envs)}); load after: {loadavg()}")
+    finally:
+        srv.stop()
+
+
+# ---------------------------------------------------------------- 2. cold
+
+def bare_start(argv):
+    t0 = time.perf_counter()
+    subprocess.run(argv, env={}, check=True, stdin=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+REPORT_INIT = re.compile(r"Init Duration: ([0-9.]+) ms")
+
+
+def cold_invoke(srv, name):
+    h = dict(AUTH, **{"X-Amz-Log-Type": "Tail"})
+    conn = srv.conn()
+    t0 = time.perf_counter()
+    st, payload, r = srv.call("POST", invoke_path(name), b"{}", h, conn)
+    dt = time.perf_counter() - t0
+    conn.close()
+    assert st == 200 and r.getheader("X-Amz-Function-Error") is None, (st, payload[:300])
+    log = base64.b64decode(r.getheader("X-Amz-Log-Result") or "").decode(errors="replace")
+    m = REPORT_INIT.search(log)
+    return dt, float(m.group(1)) / 1000 if m else None
+
+
+def bench_cold(args):
+    print(f"\n## cold start (load before: {loadavg()})", flush=True)
+    srv = Server(args.bin)
+    try:
+        out = {}
+        for rt, code, bare in (("python3.11", PY_NOOP, CLEAN_PY), ("nodejs20.x", NODE_NOOP, CLEAN_NODE)):
+            first, upd, init, bases = [], [], [], []
+            breakdown = {"sandbox_ms": [], "runtime_api_ms": [], "runtime_init_ms": []}
+            for i in range(args.cold_n):
+                name = f"cold-{rt.replace('.', '-')}-{i}"
+                srv.create(name, code)
+                bases.append(bare_start(bare))  # interleaved with the cold starts
+                dt, ini = cold_invoke(srv, name)
+                first.append(dt)
+                if ini is not None:
+                    init.append(ini)
+                # A config change gives a new revision: the next call needs a new environment.
+                envs = srv.ps()
+                srv.update_env(name, {"REV": "1"})
+                bases.append(bare_start(bare))
+                dt, ini = cold_invoke(srv, name)
+                upd.append(dt)
+                if ini is not None:
+                    init.append(ini)
+                seen = set()
+                for e in envs + srv.ps():
+                    cs = e.get("cold_start")
+                    if e["function"] == name and cs and e["id"] not in seen:
+                        seen.add(e["id"])
+                        for k in breakdown:
+                            breakdown[k].append(cs[k] / 1000)
+                srv.delete(name)  # retire its environments so they do not pile up
+            out[rt] = (first, upd, init, bases, breakdown, bare)
+        header("ms")
+        for rt, (first, upd, init, bases, breakdown, bare) in out.items():
+            base = row(f"baseline: env -i {' '.join(bare)}", bases)
+            row(f"{rt}: first invoke after CreateFunction", first, base)
+            row(f"{rt}: first invoke after UpdateFunctionConfig", upd, base)
+            row(f"{rt}: REPORT Init Duration", init, base)
+            for k, xs in breakdown.items():
+                if xs:
+                    row(f"{rt}: ps cold_start.{k}", xs)
+        print(f"load after: {loadavg()}")
+    finally:
+        srv.stop()
+
+
+# ---------------------------------------------------------------- 3. throughput
+
+def _tp_worker(host, port, path, headers, start_at, duration, q):
+    conn = http.client.HTTPConnection(host, port, timeout=60)
+    n = errors = 0
+    while time.time() < start_at:
+        time.sleep(0.001)
+    end = time.perf_counter() + duration
+    while time.perf_counter() < end:
+        conn.request("POST", path, body=b"{}", headers=headers)
+        r = conn.getresponse()
+        r.read()
+        if r.status == 200:
+            n += 1
+        else:
+            errors += 1
+    t = os.times()
+    q.put((n, errors, t.user + t.system))
+
+
+def tp_run(srv, path, headers, conc, duration):
+    """Returns (calls/s, errors, client CPU s, server CPU s, sandbox CPU s)."""
+    q = multiprocessing.Queue()
+    start_at = time.time() + 1.0  # let every worker connect and import first
+    procs = [multiprocessing.Process(target=_tp_worker,
+                                     args=(srv.host, srv.port, path, headers, start_at, duration, q))
+             for _ in range(conc)]
+    for p in procs:
+        p.start()
+    while time.time() < start_at:
+        time.sleep(0.005)
+    s0, c0 = srv.cpu_s(), sandbox_cpu_s(srv)
+    res = [q.get(timeout=duration + 60) for _ in procs]
+    s1, c1 = srv.cpu_s(), sandbox_cpu_s(srv)
+    for p in procs:
+        p.join(timeout=30)
+    n = sum(r[0] for r in res)
+    return n / duration, sum(r[1] for r in res), sum(r[2] for r in res), s1 - s0, c1 - c0
+
+
+_SANDBOX_PARENT = {}
+
+
+def sandbox_cpu_s(srv):
+    """cpuacct.usage of the parent cgroup of the server's sandboxes (hierarchical, so it
+    keeps the CPU of environments that are already gone)."""
+    parent = _SANDBOX_PARENT.get(srv.pid)
+    if parent is None:
+        return 0.0
+    with open(os.path.join(parent, "cpuacct.usage")) as f:
+        return int(f.read()) / 1e9
+
+
+def bench_throughput(args):
+    print(f"\n## throughput, {args.duration:.0f} s per cell (load before: {loadavg()})", flush=True)
+    # 16 busy environments of 1769 MB are 28 GB of *budget* (not of memory): raise the budget.
+    srv = Server(args.bin, ["--memory-budget-mb", "40000"])
+    try:
+        srv.create("tp-py", PY_NOOP)
+        c = srv.conn()
+        timed_loop(c, invoke_path("tp-py"), b"{}", AUTH, 50)
+        c.close()
+        cg = next(e["cgroup"] for e in srv.ps() if e.get("cgroup"))
+        _SANDBOX_PARENT[srv.pid] = os.path.dirname(cg.replace("/memory/", "/cpuacct/", 1))
+        print(f"sandbox cpuacct parent: {_SANDBOX_PARENT[srv.pid]}")
+        print("| what                          | conc | calls/s | errors | client CPU s | server CPU s | sandbox CPU s | ratio |")
+        print("|-------------------------------|------|---------|--------|--------------|--------------|---------------|-------|")
+        for conc in args.conc:
+            # Warm the pool to this concurrency before the clock (cold starts are not throughput).
+            tp_run(srv, invoke_path("tp-py"), AUTH, conc, 2.0)
+            cells = []
+            for label, path, h in (("baseline: echo route", "/_quiver/echo", {"Content-Type": "application/json"}),
+                                   ("invoke python3.11 no-op", invoke_path("tp-py"), AUTH)):
+                rate, err, ccpu, scpu, bcpu = tp_run(srv, path, h, conc, args.duration)
+                cells.append(rate)
+                ratio = f"{rate / cells[0]:.2f}" if len(cells) > 1 else "—"
+                print(f"| {label:<29} | {conc:4d} | {rate:7.0f} | {err:6d} | {ccpu:12.2f} | {scpu:12.2f} | "
+                      f"{bcpu:13.2f} | {ratio:>5} |", flush=True)
+        envs = srv.ps()
+        print(f"environments after: {len(envs)}; load after: {loadavg()}")
+    finally:
+        srv.stop()
+
+
+# ---------------------------------------------------------------- 4. idle memory
+
+def pss_of(pid):
+    out = {}
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 3 and parts[-1] == "kB":
+                out[parts[0].rstrip(":")] = int(parts[1]) * 1024
+    return out
+
+
+def bare_idle_baseline():
+    p = subprocess.Popen(["/usr/bin/python3.11", "-I", "-S", "-c", "import json,socket,time; time.sleep(30)"],
+                         env={}, stdin=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        return pss_of(p.pid)
+    finally:
+        p.kill()
+        p.wait()
+
+
+def bare_idle_many(n):
+    """MemAvailable drop per process for n bare idle interpreters started alike."""
+    m0 = meminfo()["MemAvailable"]
+    ps = [subprocess.Popen(["/usr/bin/python3.11", "-I", "-S", "-c", "import json,socket,time; time.sleep(60)"],
+                           env={}, stdin=subprocess.DEVNULL) for _ in range(n)]
+    try:
+        time.sleep(2.0)
+        priv = sum((lambda s: s["Private_Clean"] + s["Private_Dirty"])(pss_of(p.pid)) for p in ps) / n
+        return (m0 - meminfo()["MemAvailable"]) / n, priv
+    finally:
+        for p in ps:
+            p.kill()
+        for p in ps:
+            p.wait()
+
+
+BY_COMM = {}
+
+
+def cgroup_procs_pss(cg):
+    """(Pss, Rss, private, process count) of the processes of one environment; private
+    bytes per command name are added up in BY_COMM."""
+    total_pss = total_rss = total_priv = 0
+    try:
+        with open(os.path.join(cg, "cgroup.procs")) as f:
+            pids = [int(x) for x in f.read().split()]
+    except FileNotFoundError:
+        return 0, 0, 0, 0
+    for pid in pids:
+        try:
+            s = pss_of(pid)
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        total_pss += s.get("Pss", 0)
+        total_rss += s.get("Rss", 0)
+        priv = s.get("Private_Clean", 0) + s.get("Private_Dirty", 0)
+        total_priv += priv
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                comm = f.read().strip()
+        except FileNotFoundError:
+            comm = "?"
+        c = BY_COMM.setdefault(comm, [0, 0])
+        c[0] += priv
+        c[1] += 1
+    return total_pss, total_rss, total_priv, len(pids)
+
+
+def fire(srv, name, n):
+    """n simultaneous invocations of name (one thread + connection each)."""
+    errs = []
+    barrier = threading.Barrier(n)
+
+    def one():
+        c = srv.conn()
+        try:
+            barrier.wait(timeout=30)
+            st, payload, _ = srv.call("POST", invoke_path(name), b"{}", AUTH, c)
+            if st != 200:
+                errs.append((st, payload[:200]))
+        finally:
+            c.close()
+
+    ts = [threading.Thread(target=one) for _ in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(timeout=180)
+    return errs
+
+
+def wait_frozen(srv, want, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        envs = srv.ps()
+        frozen = [e for e in envs if e["state"] == "frozen"]
+        if len(frozen) >= want:
+            return envs
+        time.sleep(0.5)
+    return srv.ps()
+
+
+def bench_idle(args):
+    print(f"\n## idle memory per frozen Python environment (load before: {loadavg()})", flush=True)
+    base = bare_idle_baseline()
+    print(f"baseline bare python3.11 -I -S (json, socket, time): Rss {base['Rss'] / 2**20:.2f} MiB, "
+          f"Pss {base['Pss'] / 2**20:.2f} MiB, Private {(base['Private_Clean'] + base['Private_Dirty']) / 2**20:.2f} MiB")
+    n0 = min(args.idle_n[0], 300)
+    d, priv = bare_idle_many(n0)
+    print(f"baseline {n0} bare interpreters at once: MemAvailable drop {d / 2**20:.2f} MiB/process, "
+          f"private {priv / 2**20:.2f} MiB/process")
+    srv = Server(args.bin, ["--max-concurrency", "1000", "--memory-budget-mb", str(args.budget_mb),
+                            "--idle-timeout-secs", "3600"])
+    try:
+        held = 0
+        wave = 0
+        t_start = time.time()
+        m_start = meminfo()
+        srv_rss0 = pss_of(srv.pid)["Rss"]
+        print("| envs held | MemAvailable drop | cgroup usage | procs Pss | procs Rss | procs private "
+              "| Slab+KStack+PT | server Rss | envs per 24 GiB |")
+        print("|-----------|------|------|------|------|------|------|------|------|")
+        for target in args.idle_n:
+            while held < target:
+                n = min(args.wave, target - held)
+                if meminfo()["MemAvailable"] < args.floor_mb * 2**20:
+                    print(f"stopping: MemAvailable below {args.floor_mb} MB")
+                    break
+                name = f"idle-{wave}"
+                wave += 1
+                srv.create(name, PY_SLEEP, memory=128, timeout=60)
+                errs = fire(srv, name, n)
+                if errs:
+                    print(f"wave {name}: {len(errs)} errors, first {errs[0]}")
+                held += n - len(errs)
+            envs = wait_frozen(srv, held)
+            print(f"    {held} environments created and frozen {time.time() - t_start:.1f} s after the first wave")
+            time.sleep(1.0)
+            m = meminfo()
+            frozen = [e for e in envs if e["state"] == "frozen"]
+            usage = pss = rss = priv = nprocs = 0
+            BY_COMM.clear()
+            for e in frozen:
+                with open(os.path.join(e["cgroup"], "memory.usage_in_bytes")) as f:
+                    usage += int(f.read())
+                p, r, pv, np_ = cgroup_procs_pss(e["cgroup"])
+                pss += p
+                rss += r
+                priv += pv
+                nprocs += np_
+            k = max(1, len(frozen))
+            d_avail = (m_start["MemAvailable"] - m["MemAvailable"]) / k
+            d_kern = sum(m[x] - m_start[x] for x in ("Slab", "KernelStack", "PageTables")) / k
+            d_srv = (pss_of(srv.pid)["Rss"] - srv_rss0) / k
+            fit = 24 * 2**30 / d_avail if d_avail > 0 else float("inf")
+            print(f"| {len(frozen):9d} | {d_avail / 2**20:6.2f} | {usage / k / 2**20:6.2f} | {pss / k / 2**20:6.2f} | "
+                  f"{rss / k / 2**20:6.2f} | {priv / k / 2**20:6.2f} | {d_kern / 2**20:6.2f} | {d_srv / 2**20:6.2f} | "
+                  f"{fit:8.0f} |  (MiB per env; {nprocs / k:.1f} processes per env)", flush=True)
+            print("    private MiB per process by command: " + ", ".join(
+                f"{c}: {v[0] / v[1] / 2**20:.2f} (x{v[1]})" for c, v in sorted(BY_COMM.items())))
+            if len(frozen) < target:
+                print(f"held only {len(frozen)} of {target} frozen; states: "
+                      f"{sorted(set(e['state'] for e in envs))}")
+                break
+        # Second estimate: memory given back when every environment goes away.
+        m_before = meminfo()
+        for w in range(wave):
+            srv.delete(f"idle-{w}")
+        deadline = time.time() + 120
+        while time.time() < deadline and srv.ps():
+            time.sleep(0.5)
+        time.sleep(1.0)
+        m_after = meminfo()
+        print(f"on deleting all {held} (in {wave} functions): MemAvailable +"
+              f"{(m_after['MemAvailable'] - m_before['MemAvailable']) / max(1, held) / 2**20:.2f} MiB/env; "
+              f"load after: {loadavg()}")
+    finally:
+        srv.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("what", nargs="*", default=["warm", "cold", "throughput", "idle"])
+    ap.add_argument("--bin", default="target/release/quiver")
+    ap.add_argument("--warm-n", type=int, default=4000, help="measured calls per target (warm)")
+    ap.add_argument("--rounds", type=int, default=8, help="interleaved blocks (warm)")
+    ap.add_argument("--cold-n", type=int, default=20, help="functions per runtime (cold; 2 cold starts each)")
+    ap.add_argument("--conc", type=int, nargs="+", default=[1, 16])
+    ap.add_argument("--duration", type=float, default=10.0)
+    ap.add_argument("--idle-n", type=int, nargs="+", default=[100, 300])
+    ap.add_argument("--wave", type=int, default=100, help="simultaneous invocations per function (idle)")
+    ap.add_argument("--budget-mb", type=int, default=20000)
+    ap.add_argument("--floor-mb", type=int, default=6000, help="stop adding environments below this MemAvailable")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        print("run as root (sandboxes need it)", file=sys.stderr)
+        return 2
+    print(f"binary: {args.bin}; cores: {os.cpu_count()}; load: {loadavg()}")
+    for w in args.what:
+        {"warm": bench_warm, "cold": bench_cold, "throughput": bench_throughput, "idle": bench_idle}[w](args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
