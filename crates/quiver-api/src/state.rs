@@ -28,11 +28,21 @@ pub struct Inner {
     pub logs: Option<Arc<quiver_logs::LogStore>>,
     /// Durable queues (SQS API); None in a server that keeps none.
     pub queues: Option<Arc<quiver_queue::Queues>>,
+    /// Asynchronous invocation (InvocationType Event); None without a dispatcher.
+    pub async_invoker: Option<quiver_async::AsyncInvoker>,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, code: CodeStore, partition: Partition, runtimes: RuntimeCatalogue) -> Self {
-        Self(Arc::new(Inner { store, code, partition, runtimes, code_urls: CodeUrls::default(), engine: None, logs: None, queues: None }))
+        Self(Arc::new(Inner { store, code, partition, runtimes, code_urls: CodeUrls::default(), engine: None, logs: None, queues: None, async_invoker: None }))
+    }
+
+    /// The same state with an async dispatcher for `InvocationType: Event` (call before cloning).
+    pub fn with_async(mut self, invoker: quiver_async::AsyncInvoker) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.async_invoker = Some(invoker);
+        }
+        self
     }
 
     /// The same state with an execution engine for Invoke (call before cloning).

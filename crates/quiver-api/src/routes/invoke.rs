@@ -103,11 +103,7 @@ pub async fn invoke(
     let version = target.load(&state).await?;
     match kind {
         InvocationType::DryRun => return Ok(StatusCode::NO_CONTENT.into_response()),
-        InvocationType::Event => {
-            return Err(ApiError::InvalidParameter(
-                "Asynchronous invocation (InvocationType Event) is not available on this Quiver server yet.".into(),
-            ))
-        }
+        InvocationType::Event => return enqueue(&state, &target, &version, payload).await,
         InvocationType::RequestResponse => {}
     }
     let Some(engine) = state.engine.clone() else {
@@ -157,6 +153,34 @@ pub async fn invoke(
         if let Ok(v) = HeaderValue::from_str(&b64) {
             h.insert("X-Amz-Log-Result", v);
         }
+    }
+    Ok(resp)
+}
+
+/// `InvocationType: Event`: the event is on disk before 202 is answered.
+async fn enqueue(state: &AppState, target: &Target, version: &FunctionVersion, payload: bytes::Bytes) -> Result<Response, ApiError> {
+    if payload.len() > quiver_async::MAX_ASYNC_PAYLOAD {
+        return Err(ApiError::TooLarge(format!(
+            "{} byte payload is too large for the Event invocation type (limit {} bytes)",
+            payload.len(),
+            quiver_async::MAX_ASYNC_PAYLOAD
+        )));
+    }
+    let Some(invoker) = state.async_invoker.clone() else {
+        return Err(ApiError::Service("this server runs without an async dispatcher".into()));
+    };
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let ev = quiver_async::AsyncEvent {
+        request_id: request_id.clone(),
+        function: version.name.clone(),
+        qualifier: target.qualifier.clone(),
+        invoked_arn: target.arn.clone(),
+        payload: String::from_utf8_lossy(&payload).into_owned(),
+    };
+    invoker.enqueue(ev).await.map_err(|e| ApiError::Service(format!("could not queue the event: {e}")))?;
+    let mut resp = StatusCode::ACCEPTED.into_response();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-amzn-RequestId", v);
     }
     Ok(resp)
 }

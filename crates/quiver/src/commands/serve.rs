@@ -40,6 +40,13 @@ pub struct ServeArgs {
     /// Environments are retired after this many seconds, however busy.
     #[arg(long, env = "QUIVER_MAX_LIFETIME_SECS", default_value_t = 7200)]
     pub max_lifetime_secs: u64,
+    /// Asynchronous events processed at once.
+    #[arg(long, env = "QUIVER_ASYNC_WORKERS", default_value_t = 32)]
+    pub async_workers: usize,
+    /// Delay before the first retry of a failed asynchronous event (the second waits
+    /// twice as long); Lambda waits about a minute.
+    #[arg(long, env = "QUIVER_ASYNC_RETRY_BASE_SECS", default_value_t = 60)]
+    pub async_retry_base_secs: u64,
     #[command(flatten)]
     pub logs: super::logs::LogStoreArgs,
 }
@@ -124,7 +131,26 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     let queue_store = quiver_queue::SqliteQueues::open(&queues_db)
         .with_context(|| format!("cannot open queue store {}", queues_db.display()))?;
     let queues = Arc::new(quiver_queue::Queues::new(Arc::new(queue_store)));
-    let state = AppState::new(Arc::new(store), code, Partition::new(&args.region, &args.account), runtimes.clone())
+    let store: Arc<dyn quiver_store::Store> = Arc::new(store);
+    let partition = Partition::new(&args.region, &args.account);
+    let async_invoker = quiver_async::AsyncInvoker::open(
+        &data.path,
+        store.clone(),
+        code.clone(),
+        partition.clone(),
+        engine.clone(),
+        queues.clone(),
+        quiver_async::AsyncConfig {
+            workers: args.async_workers,
+            retry_base: std::time::Duration::from_secs(args.async_retry_base_secs),
+            ..quiver_async::AsyncConfig::default()
+        },
+    )
+    .await
+    .context("cannot open the async invocation queue")?;
+    async_invoker.start();
+    let state = AppState::new(store, code, partition, runtimes.clone())
+        .with_async(async_invoker.clone())
         .with_engine(engine.clone())
         .with_logs(log_store.clone())
         .with_queues(queues.clone());
@@ -138,6 +164,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         out.flush()?;
     }
     let served = quiver_api::serve(listener, app, shutdown_signal(term, int)).await;
+    // No new async work; events in flight stay queued and come back after a restart.
+    async_invoker.shutdown().await;
     // Stop every environment (SIGTERM, 2 s grace, kill) before releasing the data dir.
     engine.shutdown().await;
     manager.shutdown().await;

@@ -1,0 +1,405 @@
+//! The async path: enqueue, dispatcher workers, retries, destinations, DLQ.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use quiver_engine::{Engine, EngineError, FunctionSpec, InvokeRequest};
+use quiver_model::{Destination, EffectiveInvokeConfig, FunctionVersion, Partition, Qualifier, Version};
+use quiver_queue::{AttrValue, Message, MessageAttribute, NewMessage, QueueConfig, Queues, ReceiveRequest};
+use quiver_store::{CodeStore, Store, StoreError};
+use time::OffsetDateTime;
+
+use crate::record::{dlq_error_message, invocation_record, Condition, Outcome, QueuedEvent};
+use crate::AsyncError;
+
+/// Largest asynchronous event (Lambda raised it from 256 KB to 1 MB in 2025).
+pub const MAX_ASYNC_PAYLOAD: usize = 1_048_576;
+
+/// The one internal queue of pending asynchronous events.
+const EVENTS: &str = "async-invocations";
+/// A received event stays hidden this long unless its heartbeat extends it: after a
+/// crash, events being processed reappear within this time.
+const VISIBILITY_S: u32 = 10;
+const HEARTBEAT: Duration = Duration::from_secs(3);
+
+/// Settings of the async dispatcher.
+#[derive(Debug, Clone)]
+pub struct AsyncConfig {
+    /// Events processed at once.
+    pub workers: usize,
+    /// Delay before the first retry after a function error; the second waits twice as
+    /// long (Lambda: about 1 and 2 minutes).
+    pub retry_base: Duration,
+    /// Delay before trying a throttled event again (no attempt is used).
+    pub throttle_backoff: Duration,
+}
+
+impl Default for AsyncConfig {
+    fn default() -> Self {
+        AsyncConfig { workers: 32, retry_base: Duration::from_secs(60), throttle_backoff: Duration::from_secs(1) }
+    }
+}
+
+/// An accepted asynchronous invocation.
+#[derive(Debug, Clone)]
+pub struct AsyncEvent {
+    pub request_id: String,
+    pub function: String,
+    pub qualifier: Option<String>,
+    pub invoked_arn: String,
+    pub payload: String,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    code: CodeStore,
+    partition: Partition,
+    engine: Arc<Engine>,
+    /// The SQS-compatible queues: destinations and dead-letter queues live there.
+    user_queues: Arc<Queues>,
+    /// The internal event queue (its own file).
+    events: Queues,
+    cfg: AsyncConfig,
+    closed: AtomicBool,
+    workers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+/// Accepts asynchronous invocations and runs them in the background.
+#[derive(Clone)]
+pub struct AsyncInvoker {
+    inner: Arc<Inner>,
+}
+
+fn now_ms() -> i64 {
+    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+fn iso_now() -> String {
+    let t = OffsetDateTime::now_utc();
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+impl AsyncInvoker {
+    /// Opens (creating) `<data_dir>/async.db`. Call [`AsyncInvoker::start`] to run workers.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn open(
+        data_dir: &Path,
+        store: Arc<dyn Store>,
+        code: CodeStore,
+        partition: Partition,
+        engine: Arc<Engine>,
+        user_queues: Arc<Queues>,
+        cfg: AsyncConfig,
+    ) -> Result<AsyncInvoker, AsyncError> {
+        let backend = quiver_queue::SqliteQueues::open(&data_dir.join("async.db"))?;
+        let events = Queues::new(Arc::new(backend));
+        let qcfg = QueueConfig {
+            visibility_timeout: VISIBILITY_S,
+            retention: quiver_queue::limits::MAX_RETENTION,
+            ..QueueConfig::default()
+        };
+        events.ensure_queue(EVENTS, qcfg).await?;
+        Ok(AsyncInvoker {
+            inner: Arc::new(Inner {
+                store,
+                code,
+                partition,
+                engine,
+                user_queues,
+                events,
+                cfg,
+                closed: AtomicBool::new(false),
+                workers: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// Durably queues one event; returns once it is on disk (the caller then answers 202).
+    pub async fn enqueue(&self, ev: AsyncEvent) -> Result<(), AsyncError> {
+        if self.inner.closed.load(Ordering::SeqCst) {
+            return Err(AsyncError::ShuttingDown);
+        }
+        let q = QueuedEvent {
+            request_id: ev.request_id,
+            function: ev.function,
+            qualifier: ev.qualifier,
+            invoked_arn: ev.invoked_arn,
+            payload: ev.payload,
+            first_ms: now_ms(),
+            attempts: 0,
+        };
+        self.inner.send_event(&q, 0).await
+    }
+
+    /// Starts the dispatcher workers.
+    pub fn start(&self) {
+        let mut workers = self.inner.workers.lock().unwrap_or_else(|p| p.into_inner());
+        for _ in 0..self.inner.cfg.workers.max(1) {
+            let inner = self.inner.clone();
+            workers.push(tokio::spawn(async move { inner.worker().await }));
+        }
+    }
+
+    /// Events waiting (visible, in flight, delayed).
+    pub async fn depth(&self) -> Result<quiver_queue::Depth, AsyncError> {
+        Ok(self.inner.events.depth(EVENTS).await?)
+    }
+
+    /// Stops taking new events and waits for the workers; events in flight stay queued
+    /// and are delivered again after a restart.
+    pub async fn shutdown(&self) {
+        self.inner.closed.store(true, Ordering::SeqCst);
+        let handles: Vec<_> = std::mem::take(&mut *self.inner.workers.lock().unwrap_or_else(|p| p.into_inner()));
+        for h in handles {
+            // A worker waits at most ~1 s in a receive; an invocation in progress is
+            // cut short by the engine's shutdown and comes back after a restart.
+            if tokio::time::timeout(Duration::from_secs(5), h).await.is_err() {
+                tracing::warn!("async worker did not stop within 5 s");
+            }
+        }
+        self.inner.events.close().await;
+    }
+}
+
+enum Attempt {
+    /// The function ran; here is what it answered.
+    Ran(quiver_engine::InvokeResult),
+    /// Throttled or the platform could not run it now: try again, no attempt used.
+    Later(String),
+    /// The function (or version/alias) no longer exists.
+    Gone,
+}
+
+impl Inner {
+    async fn send_event(&self, q: &QueuedEvent, delay_s: u32) -> Result<(), AsyncError> {
+        let body = serde_json::to_string(q).expect("event serializes");
+        let msg = NewMessage { body, attributes: BTreeMap::new(), delay: Some(delay_s) };
+        self.events.send(EVENTS, vec![msg]).await?;
+        Ok(())
+    }
+
+    async fn worker(self: Arc<Self>) {
+        let req = ReceiveRequest { max: 1, visibility_timeout: Some(VISIBILITY_S) };
+        while !self.closed.load(Ordering::SeqCst) {
+            let msgs = match self.events.receive_wait(EVENTS, req, Duration::from_secs(1)).await {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::error!("async queue receive failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+            };
+            for m in msgs {
+                self.process(m).await;
+            }
+        }
+    }
+
+    async fn process(self: &Arc<Self>, m: Message) {
+        let ev: QueuedEvent = match serde_json::from_str(&m.body) {
+            Ok(ev) => ev,
+            Err(e) => {
+                tracing::error!(message = %m.id, "dropping unreadable async event: {e}");
+                self.ack(&m).await;
+                return;
+            }
+        };
+        // Keep the event hidden while the function runs.
+        let heartbeat = {
+            let me = self.clone();
+            let receipt = m.receipt.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(HEARTBEAT).await;
+                    let _ = me.events.change_visibility(EVENTS, vec![(receipt.clone(), VISIBILITY_S)]).await;
+                }
+            })
+        };
+        self.handle(&m, ev).await;
+        heartbeat.abort();
+    }
+
+    async fn handle(self: &Arc<Self>, m: &Message, ev: QueuedEvent) {
+        let eff = match self.effective_config(&ev).await {
+            Some(eff) => eff,
+            None => {
+                tracing::warn!(request_id = %ev.request_id, function = %ev.function, "function no longer exists; async event dropped");
+                self.ack(m).await;
+                return;
+            }
+        };
+        if now_ms() - ev.first_ms > i64::from(eff.maximum_event_age_in_seconds) * 1000 {
+            self.fail(&ev, &eff, Condition::EventAgeExceeded, None).await;
+            self.ack(m).await;
+            return;
+        }
+        match self.attempt(&ev).await {
+            Attempt::Gone => {
+                tracing::warn!(request_id = %ev.request_id, "function no longer exists; async event dropped");
+                self.ack(m).await;
+            }
+            Attempt::Later(why) => {
+                tracing::info!(request_id = %ev.request_id, %why, "async event postponed");
+                let secs = self.cfg.throttle_backoff.as_secs().max(1) as u32;
+                let _ = self.events.change_visibility(EVENTS, vec![(m.receipt.clone(), secs)]).await;
+            }
+            Attempt::Ran(result) => {
+                let invokes = ev.attempts + 1;
+                let outcome = Outcome {
+                    executed_version: result.executed_version.clone(),
+                    function_error: result.function_error.clone(),
+                    payload: result.payload.to_vec(),
+                };
+                if result.function_error.is_none() {
+                    if let Some(dest) = &eff.on_success {
+                        self.deliver(dest, &ev, Condition::Success, invokes, Some(&outcome)).await;
+                    }
+                    self.ack(m).await;
+                } else if ev.attempts < eff.maximum_retry_attempts {
+                    let mut next = ev.clone();
+                    next.attempts = invokes;
+                    let delay = self.cfg.retry_base.as_secs().max(1) * u64::from(invokes);
+                    match self.send_event(&next, delay.min(900) as u32).await {
+                        Ok(()) => self.ack(m).await,
+                        Err(e) => tracing::error!(request_id = %ev.request_id, "could not queue the retry: {e}"),
+                    }
+                } else {
+                    self.fail(&ev, &eff, Condition::RetriesExhausted, Some(&outcome)).await;
+                    self.ack(m).await;
+                }
+            }
+        }
+    }
+
+    async fn effective_config(&self, ev: &QueuedEvent) -> Option<EffectiveInvokeConfig> {
+        let store = self.store.clone();
+        let (name, q) = (ev.function.clone(), ev.qualifier.clone());
+        match tokio::task::spawn_blocking(move || store.effective_invoke_config(&name, q.as_deref())).await {
+            Ok(Ok(eff)) => Some(eff),
+            Ok(Err(StoreError::NotFound)) => None,
+            Ok(Err(e)) => {
+                // Keep the event: a store hiccup is not the function's fault.
+                tracing::error!("reading the event invoke config: {e}");
+                Some(EffectiveInvokeConfig::default())
+            }
+            Err(e) => {
+                tracing::error!("store task failed: {e}");
+                Some(EffectiveInvokeConfig::default())
+            }
+        }
+    }
+
+    async fn load_version(&self, ev: &QueuedEvent) -> Result<Option<FunctionVersion>, String> {
+        let store = self.store.clone();
+        let (name, q) = (ev.function.clone(), ev.qualifier.clone());
+        tokio::task::spawn_blocking(move || -> Result<Option<FunctionVersion>, StoreError> {
+            let version = match q.as_deref().map(Qualifier::classify) {
+                None | Some(Qualifier::Latest) => Version::Latest,
+                Some(Qualifier::Version(n)) => Version::Published(n),
+                Some(Qualifier::Alias(a)) => match store.resolve_alias(&name, &a)? {
+                    Some(v) => v,
+                    None => return Ok(None),
+                },
+            };
+            store.get_version(&name, version)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
+    }
+
+    async fn attempt(&self, ev: &QueuedEvent) -> Attempt {
+        let version = match self.load_version(ev).await {
+            Ok(Some(v)) => v,
+            Ok(None) => return Attempt::Gone,
+            Err(e) => return Attempt::Later(format!("store: {e}")),
+        };
+        let code = self.code.clone();
+        let sha = version.code.sha256_hex.clone();
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || code.ensure_tree(&sha)).await {
+            return Attempt::Later(format!("code package unavailable: {e}"));
+        }
+        let spec = FunctionSpec::from_version(&version, self.code.tree_path(&version.code.sha256_hex), &self.partition);
+        let req = InvokeRequest {
+            payload: bytes::Bytes::from(ev.payload.clone().into_bytes()),
+            request_id: ev.request_id.clone(),
+            invoked_arn: ev.invoked_arn.clone(),
+            client_context: None,
+            want_log_tail: false,
+        };
+        match self.engine.invoke(&spec, req).await {
+            Ok(r) => Attempt::Ran(r),
+            Err(EngineError::Throttled { detail, .. }) => Attempt::Later(detail),
+            Err(e) => Attempt::Later(e.to_string()),
+        }
+    }
+
+    /// Routes a failed event to OnFailure and the dead-letter queue.
+    async fn fail(&self, ev: &QueuedEvent, eff: &EffectiveInvokeConfig, condition: Condition, outcome: Option<&Outcome>) {
+        let invokes = if outcome.is_some() { ev.attempts + 1 } else { ev.attempts };
+        tracing::warn!(request_id = %ev.request_id, function = %ev.function, condition = condition.as_str(), invokes, "async event failed");
+        if let Some(dest) = &eff.on_failure {
+            self.deliver(dest, ev, condition, invokes, outcome).await;
+        }
+        if let Some(Destination::Queue { name, .. }) = &eff.dead_letter_queue {
+            let mut attributes = BTreeMap::new();
+            let s = |v: &str| MessageAttribute { data_type: "String".into(), value: AttrValue::String(v.to_string()) };
+            attributes.insert("RequestID".to_string(), s(&ev.request_id));
+            attributes.insert(
+                "ErrorCode".to_string(),
+                MessageAttribute { data_type: "Number".into(), value: AttrValue::String("200".into()) },
+            );
+            attributes.insert("ErrorMessage".to_string(), s(&dlq_error_message(condition, outcome)));
+            let msg = NewMessage { body: ev.payload.clone(), attributes, delay: None };
+            if let Err(e) = self.user_queues.send(name, vec![msg]).await {
+                tracing::error!(request_id = %ev.request_id, queue = %name, "could not deliver to the dead-letter queue: {e}");
+            }
+        }
+    }
+
+    async fn deliver(&self, dest: &Destination, ev: &QueuedEvent, condition: Condition, invokes: u32, outcome: Option<&Outcome>) {
+        let executed = outcome.map(|o| o.executed_version.clone()).or_else(|| ev.qualifier.clone()).unwrap_or_else(|| "$LATEST".into());
+        let function_arn = self.partition.function_arn(&ev.function, Some(&executed));
+        let record = invocation_record(ev, &function_arn, condition, invokes, outcome, &iso_now()).to_string();
+        match dest {
+            Destination::Queue { name, .. } => {
+                let msg = NewMessage { body: record, attributes: BTreeMap::new(), delay: None };
+                if let Err(e) = self.user_queues.send(name, vec![msg]).await {
+                    tracing::error!(request_id = %ev.request_id, queue = %name, "could not deliver to the destination: {e}");
+                }
+            }
+            Destination::Function { name, qualifier, arn, .. } => {
+                let next = QueuedEvent {
+                    request_id: uuid::Uuid::new_v4().to_string(),
+                    function: name.clone(),
+                    qualifier: qualifier.clone(),
+                    invoked_arn: arn.clone(),
+                    payload: record,
+                    first_ms: now_ms(),
+                    attempts: 0,
+                };
+                if let Err(e) = self.send_event(&next, 0).await {
+                    tracing::error!(request_id = %ev.request_id, function = %name, "could not deliver to the destination function: {e}");
+                }
+            }
+        }
+    }
+
+    async fn ack(&self, m: &Message) {
+        if let Err(e) = self.events.delete(EVENTS, vec![m.receipt.clone()]).await {
+            tracing::error!(message = %m.id, "could not remove a processed async event: {e}");
+        }
+    }
+}
