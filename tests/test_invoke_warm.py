@@ -224,3 +224,31 @@ def test_runtime_that_exits_while_idle_is_replaced_for_the_next_invoke(lam):
         assert doc == "one-shot"
         assert init_reported(resp)
         time.sleep(0.3)  # the runtime has surely exited by now
+
+
+
+def test_stray_rejection_after_answering_replaces_the_environment(lam):
+    # A stray unhandled rejection: the answer is posted, then the Node client exits 128
+    # (as the official one does). Once it has exited, the next invocation runs on a
+    # fresh environment. (One arriving within the few ms before the exit races with it,
+    # on AWS too.)
+    src = "let n = 0;\nexports.handler = async (e) => { n += 1; if (e.stray) Promise.reject(new Error('stray')); return n; };\n"
+    name = create(lam, make_zip({"index.js": src}), runtime="nodejs20.x", handler="index.handler")
+    for _ in range(3):
+        invoke(lam, name, {"stray": True})  # its own outcome may be either; not the point
+        time.sleep(0.3)
+        resp, body, doc = invoke(lam, name, {})
+        assert_ok(resp, body)
+        assert doc == 1, "a fresh environment"
+
+
+def test_one_shot_runtime_invoked_back_to_back(lam):
+    # A custom runtime that answers one event and exits 0, invoked again at once: the
+    # runtime is still exiting when the next invocation arrives. It never asked for
+    # another event, so that invocation must go to a fresh environment.
+    one = create(lam, make_zip({"bootstrap": ONE_SHOT}, executable={"bootstrap"}),
+                 runtime="provided.al2023", handler="x")
+    for _ in range(5):
+        resp, body, doc = invoke(lam, one, {})
+        assert_ok(resp, body)
+        assert doc == "one-shot"

@@ -13,8 +13,8 @@ use crate::EngineError;
 
 /// Lambda gives INIT 10 s before it moves on (and retries init inside the invoke).
 const INIT_LIMIT: Duration = Duration::from_secs(10);
-/// How long a runtime may take, after posting `/error`, to either ask for the next
-/// event or end (see [`Environment::settle_after_error`]).
+/// How long a runtime may take, after answering, to either ask for the next event or
+/// end (see [`Environment::back_in_next`]).
 const SETTLE_LIMIT: Duration = Duration::from_millis(250);
 const SETTLE_POLL: Duration = Duration::from_millis(1);
 
@@ -191,16 +191,45 @@ impl Environment {
     /// *next* invocation failed with `Runtime.ExitError`. Afterwards
     /// [`Environment::has_exited`] tells the pool the truth. Costs ~1 ms, on errors only.
     async fn settle_after_error(&self) {
-        let back_in_next = async {
+        let _ = self.back_in_next().await;
+    }
+
+    /// Whether a warm environment can take an event: its runtime is parked in `/next`,
+    /// or gets there within [`SETTLE_LIMIT`], and has not ended. The pool asks this
+    /// before handing a warm environment an event. A runtime can end *after* answering
+    /// — a Node function with a stray unhandled rejection gets its answer posted, then
+    /// the client exits 128; a custom runtime may handle one event and exit 0 — and an
+    /// invocation that arrives in that gap must go to a fresh environment instead of
+    /// failing with `Runtime.ExitError` for an exit that happened before it began.
+    /// Immediate in the usual case (the runtime went back to `/next` long ago).
+    // Not yet called: the pool (engine.rs, being reworked) is to call it when it takes
+    // an idle environment and start a fresh one when it answers false.
+    #[allow(dead_code)]
+    pub async fn ready_for_event(&self) -> bool {
+        if !self.ready {
+            // Still initialising: the first `/next` will take the event.
+            return !self.sandbox.has_exited();
+        }
+        self.back_in_next().await
+    }
+
+    /// Waits until the runtime is parked in `/next` (true) or has ended (false), at
+    /// most [`SETTLE_LIMIT`] (then true unless it ended: a slow runtime is not dead).
+    async fn back_in_next(&self) -> bool {
+        if self.api.is_idle() {
+            return !self.sandbox.has_exited();
+        }
+        let parked = async {
             while !self.api.is_idle() {
                 tokio::time::sleep(SETTLE_POLL).await;
             }
         };
         tokio::select! {
-            _ = back_in_next => {}
-            _ = self.sandbox.wait() => {}
+            _ = parked => {}
+            _ = self.sandbox.wait() => return false,
             _ = tokio::time::sleep(SETTLE_LIMIT) => {}
         }
+        !self.sandbox.has_exited()
     }
 
     /// Reads everything the runtime has written so far and returns the new lines.
