@@ -24,6 +24,9 @@ use crate::LogError;
 /// Bytes a stored event costs besides its message (row header, two index entries),
 /// counted against the disk budget.
 pub const EVENT_OVERHEAD: i64 = 64;
+/// How long the writer waits for more events before committing a batch.
+const WRITE_LINGER: std::time::Duration = std::time::Duration::from_millis(5);
+
 /// Most events committed in one transaction.
 const MAX_BATCH_EVENTS: usize = 20_000;
 /// Rows deleted per statement by retention and the budget, so that neither holds the
@@ -208,6 +211,7 @@ impl Drop for LogStore {
 fn writer_loop(mut conn: Connection, rx: Receiver<Msg>, shared: &Shared, stats: &Stats) {
     loop {
         let Ok(first) = rx.recv() else { return };
+        let linger_until = std::time::Instant::now() + WRITE_LINGER;
         let mut batches = Vec::new();
         let mut acks = Vec::new();
         let mut close = false;
@@ -225,7 +229,12 @@ fn writer_loop(mut conn: Connection, rx: Receiver<Msg>, shared: &Shared, stats: 
                     break;
                 }
             }
-            if n < MAX_BATCH_EVENTS {
+            if n < MAX_BATCH_EVENTS && acks.is_empty() {
+                // Linger briefly so that one transaction carries many invocations'
+                // lines: a commit per invoke costs more CPU than the invoke itself.
+                let left = linger_until.saturating_duration_since(std::time::Instant::now());
+                next = if left.is_zero() { rx.try_recv().ok() } else { rx.recv_timeout(left).ok() };
+            } else if n < MAX_BATCH_EVENTS {
                 next = rx.try_recv().ok();
             }
         }
