@@ -167,6 +167,7 @@ def handler(event, context):
         "remaining_ms": context.get_remaining_time_in_millis(),
         "client_custom": cc.custom if cc is not None else None,
         "client_env": cc.env if cc is not None else None,
+        "client_app_title": cc.client.app_title if cc is not None and cc.client is not None else None,
         "env": dict(os.environ),
         "cwd": os.getcwd(),
         "uid": os.getuid(),

@@ -40,7 +40,8 @@ PLATFORM_KEYS = {
 # Python's locale coercion (PEP 538) and the Node bootstrap's NODE_PATH.
 RUNTIME_ADDED = {"LC_CTYPE", "NODE_PATH", "_X_AMZN_TRACE_ID"}
 
-USER_ENV = {"MY_SETTING": "hello world", "ANOTHER": "x=y;z"}
+USER_ENV = {"MY_SETTING": "hello world", "ANOTHER": "x=y;z", "UNICODE": "é日本", "EMPTY": "",
+            "QUOTES": "it's \"quoted\" $HOME `x`"}
 
 NODE_PROBE = """
 let count = 0;
@@ -206,6 +207,7 @@ def test_client_context_reaches_python_and_node(lam):
     assert_ok(resp, doc)
     assert doc["client_custom"] == cc["custom"]
     assert doc["client_env"] == cc["env"]
+    assert doc["client_app_title"] == "quiver"
     # Without a client context on the next (warm) invoke, none is seen.
     resp, _, doc = invoke(lam, py)
     assert doc["count"] == 2 and doc["client_custom"] is None
