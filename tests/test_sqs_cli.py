@@ -15,7 +15,7 @@ def test_cli_round_trip(server):
     assert cli_json(server, "list-queues")["QueueUrls"] == [url]
     attrs = cli_json(server, "get-queue-attributes", "--queue-url", url, "--attribute-names", "All")["Attributes"]
     assert attrs["VisibilityTimeout"] == "1"
-    cli_json(server, "set-queue-attributes", "--queue-url", url, "--attributes", "DelaySeconds=0,VisibilityTimeout=2")
+    cli_json(server, "set-queue-attributes", "--queue-url", url, "--attributes", "DelaySeconds=0,VisibilityTimeout=120")
     sent = cli_json(
         server, "send-message", "--queue-url", url, "--message-body", "from the cli",
         "--message-attributes", json.dumps({"k": {"DataType": "String", "StringValue": "v"}}),
