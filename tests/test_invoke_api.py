@@ -1,13 +1,16 @@
 """Invoke API edge cases (wire doc §2): how payloads reach the function, what is refused
 before any function runs, DryRun, unknown functions and versions, InvocationType Event
-(not available yet), and code/configuration updates taking effect at the next invoke."""
+(accepted, run later), and code/configuration updates taking effect at the next invoke."""
 import json
+import uuid
 
 import botocore.exceptions
 import pytest
 
 from invokeutil import (
     ARN_PREFIX,
+    UUID_RE,
+    wait_until,
     assert_ok,
     create,
     create_py,
@@ -114,11 +117,29 @@ def test_unknown_function_and_version(lam):
     assert_ok(resp, doc)
 
 
-def test_event_invocation_is_not_available_yet(lam):
-    name = create_py(lam, ECHO)
-    r = client_error(lam.invoke, FunctionName=name, InvocationType="Event", Payload=b"{}")
-    assert_error(r, 400, "InvalidParameterValueException")
-    assert "not available" in r["Error"]["Message"]
+def test_event_invocation_is_accepted_and_runs(server, lam):
+    # Asynchronous invocation: 202, no body, a request id; the function runs later, as
+    # its log shows (CloudWatch Logs API of the same server).
+    name = create_py(lam, "def handler(event, context):\n    print('ASYNC-RAN', event['token'], context.aws_request_id)\n")
+    token = uuid.uuid4().hex
+    resp = lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps({"token": token}))
+    assert resp["StatusCode"] == 202
+    assert resp["Payload"].read() == b""
+    assert "FunctionError" not in resp
+    rid = resp["ResponseMetadata"]["RequestId"]
+    assert UUID_RE.match(rid)
+    logs = server.client("logs")
+
+    def ran():
+        try:
+            events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}", filterPattern="ASYNC-RAN")["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            return None
+        return [e["message"] for e in events if token in e["message"]]
+
+    lines = wait_until(ran, timeout=15, interval=0.3)
+    assert lines, "the Event invocation never ran"
+    assert lines[0].split()[-1] == rid, "the async run has the request id the caller got"
 
 
 def test_bad_headers_are_validation_errors(lam):
