@@ -351,3 +351,13 @@ def test_node_out_of_memory(lam):
     resp, _, doc = invoke(lam, name, {})
     assert_ok(resp, doc)
     assert doc == 0, "a fresh environment: nothing kept"
+
+
+def test_out_of_memory_during_init(lam):
+    name = create_py(lam, "x = [b'x' * (16 << 20) for _ in range(40)]\ndef handler(e, c):\n    return 1\n", memory=128)
+    resp, _, doc = invoke(lam, name, {})
+    assert_unhandled(resp, doc)
+    assert doc == {
+        "errorType": "Runtime.OutOfMemory",
+        "errorMessage": exit_message(request_id(resp), "signal: killed"),
+    }
