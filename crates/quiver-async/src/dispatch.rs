@@ -35,11 +35,19 @@ pub struct AsyncConfig {
     pub retry_base: Duration,
     /// Delay before trying a throttled event again (no attempt is used).
     pub throttle_backoff: Duration,
+    /// Added to the clock used for event ages (development and tests: "as if the
+    /// server restarted this much later"). Zero in normal use.
+    pub clock_offset_ms: i64,
 }
 
 impl Default for AsyncConfig {
     fn default() -> Self {
-        AsyncConfig { workers: 32, retry_base: Duration::from_secs(60), throttle_backoff: Duration::from_secs(1) }
+        AsyncConfig {
+            workers: 32,
+            retry_base: Duration::from_secs(60),
+            throttle_backoff: Duration::from_secs(1),
+            clock_offset_ms: 0,
+        }
     }
 }
 
@@ -137,16 +145,16 @@ impl AsyncInvoker {
             qualifier: ev.qualifier,
             invoked_arn: ev.invoked_arn,
             payload: ev.payload,
-            first_ms: now_ms(),
+            first_ms: self.inner.now_ms(),
             attempts: 0,
         };
         self.inner.send_event(&q, 0).await
     }
 
-    /// Starts the dispatcher workers.
+    /// Starts the dispatcher workers (none when configured with 0: events only queue).
     pub fn start(&self) {
         let mut workers = self.inner.workers.lock().unwrap_or_else(|p| p.into_inner());
-        for _ in 0..self.inner.cfg.workers.max(1) {
+        for _ in 0..self.inner.cfg.workers {
             let inner = self.inner.clone();
             workers.push(tokio::spawn(async move { inner.worker().await }));
         }
@@ -183,6 +191,10 @@ enum Attempt {
 }
 
 impl Inner {
+    fn now_ms(&self) -> i64 {
+        now_ms() + self.cfg.clock_offset_ms
+    }
+
     async fn send_event(&self, q: &QueuedEvent, delay_s: u32) -> Result<(), AsyncError> {
         let body = serde_json::to_string(q).expect("event serializes");
         let msg = NewMessage { body, attributes: BTreeMap::new(), delay: Some(delay_s) };
@@ -240,7 +252,7 @@ impl Inner {
                 return;
             }
         };
-        if now_ms() - ev.first_ms > i64::from(eff.maximum_event_age_in_seconds) * 1000 {
+        if self.now_ms() - ev.first_ms > i64::from(eff.maximum_event_age_in_seconds) * 1000 {
             self.fail(&ev, &eff, Condition::EventAgeExceeded, None).await;
             self.ack(m).await;
             return;
@@ -387,7 +399,7 @@ impl Inner {
                     qualifier: qualifier.clone(),
                     invoked_arn: arn.clone(),
                     payload: record,
-                    first_ms: now_ms(),
+                    first_ms: self.now_ms(),
                     attempts: 0,
                 };
                 if let Err(e) = self.send_event(&next, 0).await {

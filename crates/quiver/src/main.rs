@@ -23,6 +23,8 @@ enum Command {
     Logs(commands::logs::LogsArgs),
     /// List the execution environments of a running server.
     Ps(commands::ps::PsArgs),
+    /// Invoke a function (synchronously, or queued with --async).
+    Invoke(commands::invoke::InvokeArgs),
     /// Run a command inside a one-off sandbox (development and tests of the sandbox layer).
     Sandbox(commands::sandbox::SandboxArgs),
     /// Internal: the single-threaded sandbox spawner. Started by the server, never by hand.
@@ -39,6 +41,7 @@ fn main() -> std::process::ExitCode {
         Command::Sandbox(args) => with_runtime(|| commands::sandbox::run(args)),
         Command::Ps(args) => with_runtime(|| commands::ps::run(args)),
         Command::Logs(args) => commands::logs::run(args),
+        Command::Invoke(args) => commands::invoke::run(args),
     };
     match result {
         Ok(code) => code,

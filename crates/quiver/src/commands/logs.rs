@@ -5,8 +5,7 @@
 //! de-duplicated by eventId), so a new invocation's lines show within a second.
 
 use std::collections::HashMap;
-use std::io::{IsTerminal, Read, Write};
-use std::net::TcpStream;
+use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -47,24 +46,11 @@ fn parse_since(s: &str) -> anyhow::Result<i64> {
 
 /// One JSON 1.1 call to the Logs API.
 fn call(endpoint: &str, op: &str, body: &Value) -> anyhow::Result<Result<Value, (String, String)>> {
-    let hostport = endpoint.strip_prefix("http://").context("--endpoint must start with http://")?.trim_end_matches('/');
-    let mut s = TcpStream::connect(hostport).with_context(|| format!("cannot connect to {hostport}"))?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let payload = body.to_string();
-    let req = format!(
-        "POST / HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\nContent-Type: application/x-amz-json-1.1\r\n\
-         X-Amz-Target: Logs_20140328.{op}\r\nContent-Length: {}\r\n\
-         Authorization: AWS4-HMAC-SHA256 Credential=quiver-cli/20260101/us-east-1/logs/aws4_request, SignedHeaders=host, Signature={}\r\n\r\n{payload}",
-        payload.len(),
-        "0".repeat(64)
-    );
-    s.write_all(req.as_bytes())?;
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf)?;
-    let text = String::from_utf8_lossy(&buf);
-    let (head, body) = text.split_once("\r\n\r\n").context("malformed HTTP response")?;
-    let v: Value = serde_json::from_str(body.trim()).with_context(|| format!("unexpected answer: {}", head.lines().next().unwrap_or("")))?;
-    if head.starts_with("HTTP/1.1 200") {
+    let target = format!("Logs_20140328.{op}");
+    let headers = [("Content-Type", "application/x-amz-json-1.1"), ("X-Amz-Target", target.as_str())];
+    let reply = super::client::request(endpoint, "POST", "/", "logs", &headers, body.to_string().as_bytes(), Duration::from_secs(30))?;
+    let v = reply.json()?;
+    if reply.status == 200 {
         Ok(Ok(v))
     } else {
         let code = v["__type"].as_str().unwrap_or("Error").to_string();

@@ -1,5 +1,7 @@
 //! One file per CLI verb.
 
+pub mod client;
+pub mod invoke;
 pub mod logs;
 pub mod ps;
 pub mod sandbox;

@@ -1,10 +1,8 @@
 //! `quiver ps`: the execution environments of a running server.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 
 #[derive(clap::Args, Debug)]
 pub struct PsArgs {
@@ -16,28 +14,13 @@ pub struct PsArgs {
     pub json: bool,
 }
 
-/// GET a path from the server with a dev-mode signature header (any key is accepted).
+/// GET a path from the server.
 pub fn get(endpoint: &str, path: &str) -> anyhow::Result<serde_json::Value> {
-    let hostport = endpoint.strip_prefix("http://").context("--endpoint must start with http://")?.trim_end_matches('/');
-    let mut s = TcpStream::connect(hostport).with_context(|| format!("cannot connect to {hostport}"))?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let req = format!(
-        "GET {path} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n\
-         Authorization: AWS4-HMAC-SHA256 Credential=quiver-cli/20260101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature={}\r\n\r\n",
-        "0".repeat(64)
-    );
-    s.write_all(req.as_bytes())?;
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf)?;
-    let text = String::from_utf8_lossy(&buf);
-    let (head, body) = text.split_once("\r\n\r\n").context("malformed HTTP response")?;
-    if !head.starts_with("HTTP/1.1 200") {
-        bail!("server answered {}: {body}", head.lines().next().unwrap_or(""));
+    let reply = super::client::request(endpoint, "GET", path, "lambda", &[], b"", Duration::from_secs(10))?;
+    if reply.status != 200 {
+        bail!("server answered HTTP {}: {}", reply.status, String::from_utf8_lossy(&reply.body));
     }
-    // The server may answer chunked; take the JSON object inside.
-    let start = body.find('{').context("no JSON in response")?;
-    let end = body.rfind('}').context("no JSON in response")?;
-    Ok(serde_json::from_str(&body[start..=end])?)
+    reply.json()
 }
 
 pub async fn run(args: PsArgs) -> anyhow::Result<std::process::ExitCode> {

@@ -47,6 +47,9 @@ pub struct ServeArgs {
     /// twice as long); Lambda waits about a minute.
     #[arg(long, env = "QUIVER_ASYNC_RETRY_BASE_SECS", default_value_t = 60)]
     pub async_retry_base_secs: u64,
+    /// Development: shift the clock used for async event ages ("restarted this much later").
+    #[arg(long, hide = true, default_value_t = 0)]
+    pub async_clock_offset_secs: i64,
     #[command(flatten)]
     pub logs: super::logs::LogStoreArgs,
 }
@@ -143,6 +146,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         quiver_async::AsyncConfig {
             workers: args.async_workers,
             retry_base: std::time::Duration::from_secs(args.async_retry_base_secs),
+            clock_offset_ms: args.async_clock_offset_secs * 1000,
             ..quiver_async::AsyncConfig::default()
         },
     )
