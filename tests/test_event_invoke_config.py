@@ -27,6 +27,7 @@ def strip(resp):
 
 def test_put_then_get_returns_lambdas_shape(lam):
     name, _ = create(lam)
+    create(lam, name=OTHER_FN.rsplit(":", 1)[1])
     put = strip(lam.put_function_event_invoke_config(
         FunctionName=name,
         MaximumRetryAttempts=1,
@@ -150,6 +151,20 @@ def test_unsupported_destinations_are_400_naming_what_is_supported(lam, arn):
             lam.put_function_event_invoke_config(FunctionName=name, DestinationConfig={side: {"Destination": arn}})
         err = assert_client_error(e, "InvalidParameterValueException", 400, "Quiver supports SQS queues")
         assert arn in err.response["Error"]["Message"]
+
+
+def test_destination_functions_must_exist_and_be_local(lam):
+    name, _ = create(lam)
+    target, _ = create(lam)
+    for bad in (fn_arn(unique_name("nope")), fn_arn(target, "9"),
+                f"arn:aws:lambda:eu-west-1:000000000000:function:{target}",
+                "arn:aws:sqs:us-east-1:123456789012:elsewhere"):
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            lam.put_function_event_invoke_config(FunctionName=name, DestinationConfig={"OnSuccess": {"Destination": bad}})
+        assert_client_error(e, "InvalidParameterValueException", 400, f"The destination ARN {bad} is invalid")
+    ok = lam.put_function_event_invoke_config(
+        FunctionName=name, DestinationConfig={"OnSuccess": {"Destination": fn_arn(target, "$LATEST")}})
+    assert ok["DestinationConfig"]["OnSuccess"]["Destination"] == fn_arn(target, "$LATEST")
 
 
 def test_malformed_destination_and_self_destination_are_400(lam):

@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine;
-use quiver_model::{EffectiveInvokeConfig, EventInvokeConfig, EventInvokeConfigInput, Partition, StoredEventInvokeConfig};
+use quiver_model::{Destination, EffectiveInvokeConfig, EventInvokeConfig, EventInvokeConfigInput, Partition, StoredEventInvokeConfig};
 use serde_json::{json, Map, Value};
 
 use super::{FnPath, Target};
@@ -85,6 +85,30 @@ async fn load(state: &AppState, name: &str, key: &str) -> Result<Option<StoredEv
     state.store(move |s| s.get_event_invoke_config(&n, &k)).await?.map_err(|e| ApiError::from_store(e, &arn))
 }
 
+/// Destinations must be deliverable from here: this server's region and account, and a
+/// destination function must exist (as Lambda checks).
+async fn check_destinations(state: &AppState, config: &EventInvokeConfig) -> Result<(), ApiError> {
+    for arn in [&config.on_success, &config.on_failure].into_iter().flatten() {
+        let Some(d) = Destination::parse(arn) else { continue };
+        let (region, account) = match &d {
+            Destination::Queue { region, account, .. } | Destination::Function { region, account, .. } => (region, account),
+        };
+        if region != &state.partition.region || account != &state.partition.account {
+            return Err(ApiError::InvalidParameter(format!(
+                "The destination ARN {arn} is invalid: Quiver delivers only to queues and functions in its own region and account ({}, {}).",
+                state.partition.region, state.partition.account
+            )));
+        }
+        if let Destination::Function { name, qualifier, .. } = d {
+            let t = Target { arn: state.partition.function_arn(&name, qualifier.as_deref()), name, qualifier };
+            t.load(state)
+                .await
+                .map_err(|_| ApiError::InvalidParameter(format!("The destination ARN {arn} is invalid.")))?;
+        }
+    }
+    Ok(())
+}
+
 async fn save(state: &AppState, t: &Target, key: &str, config: EventInvokeConfig) -> Result<Response, ApiError> {
     let (n, k) = (t.name.clone(), key.to_string());
     let stored = state
@@ -101,6 +125,7 @@ pub async fn put(State(state): State<AppState>, FnPath(raw): FnPath, RawQuery(q)
     let (t, key) = target(&state, &raw, query::first(&pairs, "Qualifier"))?;
     t.load(&state).await?;
     let config = EventInvokeConfig::put(&input, &t.name)?;
+    check_destinations(&state, &config).await?;
     save(&state, &t, &key, config).await
 }
 
@@ -113,6 +138,10 @@ pub async fn update(State(state): State<AppState>, FnPath(raw): FnPath, RawQuery
     // Read-merge-write is last-writer-wins between concurrent updates, like two Puts.
     let current = load(&state, &t.name, &key).await?.ok_or_else(|| no_config(&state.partition, &t.name, &key))?;
     let config = current.config.update(&input, &t.name)?;
+    // Only destinations given now are checked: a kept one may name a function deleted since.
+    if input.destination_config.is_some() {
+        check_destinations(&state, &config).await?;
+    }
     save(&state, &t, &key, config).await
 }
 
