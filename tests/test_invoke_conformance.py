@@ -182,3 +182,69 @@ def test_python_init_errors_match_awslambdaric(lam):
 
 def test_node_init_errors_match_aws_lambda_ric(lam):
     compare_init_errors(lam, NODE_INIT, "nodejs20.x", "node-ric.zip", NODE_INIT_EXTRA)
+
+
+# What a handler sees of its context object: attribute names and value types (values
+# that differ by design — ids, stream names, times — are compared by type only).
+PY_CONTEXT = r'''
+def _shape(v):
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return type(v).__name__
+    return {k: _shape(getattr(v, k, None)) for k in sorted(a for a in dir(v) if not a.startswith("_"))
+            if not callable(getattr(v, k, None))}
+
+def handler(event, context):
+    public = sorted(a for a in dir(context) if not a.startswith("_"))
+    return {
+        "attrs": public,
+        "shape": {a: _shape(getattr(context, a)) for a in public if not callable(getattr(context, a))},
+        "callables": [a for a in public if callable(getattr(context, a))],
+        "remaining_type": type(context.get_remaining_time_in_millis()).__name__,
+        "fn": context.function_name, "version": context.function_version,
+        "mem": context.memory_limit_in_mb, "group": context.log_group_name,
+        "custom": context.client_context.custom if context.client_context else None,
+        "w3c": context.w3c(),
+        "cc_has_w3c": hasattr(context.client_context, "w3c"),
+        "tenant": context.tenant_id,
+        "repr": repr(context).replace(context.aws_request_id, "<rid>").replace(context.log_stream_name, "<stream>").replace(context.function_name, "<name>"),
+    }
+'''
+
+NODE_CONTEXT = r'''
+export const handler = async (event, context) => {
+  const keys = Object.keys(context).sort();
+  const shape = {};
+  for (const k of keys) shape[k] = typeof context[k];
+  return {
+    keys, shape,
+    waits: context.callbackWaitsForEmptyEventLoop,
+    remainingType: typeof context.getRemainingTimeInMillis(),
+    fn: context.functionName, version: context.functionVersion, mem: context.memoryLimitInMB,
+    group: context.logGroupName,
+    custom: context.clientContext ? context.clientContext.custom : null,
+  };
+};
+'''
+
+
+def test_context_objects_match_the_official_clients(lam):
+    import base64
+    cc = base64.b64encode(json.dumps({
+        "custom": {"k": "v"}, "client": {"app_title": "t"}, "env": {"e": 1},
+        "w3c": {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "other": "x", "baggage": 5},
+    }).encode()).decode()
+    for runtime, fixture, filename, src in (
+        ("python3.11", "python-ric.zip", "ctx.py", PY_CONTEXT),
+        ("nodejs20.x", "node-ric.zip", "ctx.mjs", NODE_CONTEXT),
+    ):
+        ours = create(lam, make_zip({filename: src}), runtime=runtime, handler="ctx.handler")
+        official = create(lam, with_modules(fixture, {filename: src}), runtime="provided.al2023",
+                          handler="ctx.handler", env={"QUIVER_FIXTURE_HANDLER": "ctx.handler"})
+        for kw in ({}, {"ClientContext": cc}):
+            _, _, a = invoke(lam, ours, {}, **kw)
+            _, _, b = invoke(lam, official, {}, **kw)
+            for doc, name in ((a, ours), (b, official)):
+                assert doc["fn"] == name
+                doc["fn"] = "<name>"
+                doc["group"] = doc["group"].replace(name, "<name>")
+            assert a == b, (runtime, kw, a, b)

@@ -272,6 +272,7 @@ function runHandler(handler, isAsync, event, headers) {
       identity: undefined,
       invokedFunctionArn: headers['lambda-runtime-invoked-function-arn'],
       awsRequestId: headers['lambda-runtime-aws-request-id'],
+      tenantId: headers['lambda-runtime-aws-tenant-id'],
       getRemainingTimeInMillis: () => deadline - Date.now(),
     };
     // Nothing settled the invocation and the loop drained: what the official client does.

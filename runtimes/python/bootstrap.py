@@ -248,6 +248,12 @@ def _obj_from_dict(cls, d):
     return obj
 
 
+def _slots_repr(obj):
+    """awslambdaric's repr of its context parts: `Name([field=value,...])`."""
+    fields = ",".join("%s=%s" % (k, getattr(obj, k, None)) for k in type(obj).__slots__)
+    return "%s([%s])" % (type(obj).__name__, fields)
+
+
 class Client(object):
     __slots__ = [
         "installation_id",
@@ -256,18 +262,36 @@ class Client(object):
         "app_version_code",
         "app_package_name",
     ]
+    __repr__ = _slots_repr
 
 
 class ClientContext(object):
     __slots__ = ["custom", "env", "client"]
+    __repr__ = _slots_repr
 
 
 class CognitoIdentity(object):
     __slots__ = ["cognito_identity_id", "cognito_identity_pool_id"]
+    __repr__ = _slots_repr
+
+
+# The only keys of a client context's `w3c` member that LambdaContext.w3c() returns.
+W3C_ALLOWED_FIELDS = ("traceparent", "tracestate", "baggage")
+
+
+def _extract_and_strip_w3c(client_context):
+    """Pops `w3c` out of the parsed client context (so `context.client_context` never
+    shows it) and returns its allowlisted string fields, as awslambdaric does."""
+    if not isinstance(client_context, dict) or "w3c" not in client_context:
+        return {}
+    raw = client_context.pop("w3c")
+    if not isinstance(raw, dict):
+        return {}
+    return {k: raw[k] for k in W3C_ALLOWED_FIELDS if isinstance(raw.get(k), str)}
 
 
 class LambdaContext(object):
-    def __init__(self, request_id, client_context, identity, deadline_ms, arn):
+    def __init__(self, request_id, client_context, identity, deadline_ms, arn, tenant_id=None):
         self.aws_request_id = request_id
         self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
         self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
@@ -275,6 +299,8 @@ class LambdaContext(object):
         self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
         self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
         self.invoked_function_arn = arn
+        self.tenant_id = tenant_id
+        self._w3c_fields = _extract_and_strip_w3c(client_context)
         self.client_context = _obj_from_dict(ClientContext, client_context)
         if self.client_context is not None:
             self.client_context.client = _obj_from_dict(Client, self.client_context.client)
@@ -290,6 +316,10 @@ class LambdaContext(object):
         left = self._deadline_ms - int(time.time() * 1000)
         return left if left > 0 else 0
 
+    def w3c(self):
+        """The W3C trace context the caller sent in the client context's `w3c` member."""
+        return dict(self._w3c_fields)
+
     def log(self, msg):
         sys.stdout.write(str(msg))
 
@@ -297,7 +327,7 @@ class LambdaContext(object):
         return (
             "LambdaContext([aws_request_id={},log_group_name={},log_stream_name={},"
             "function_name={},memory_limit_in_mb={},function_version={},"
-            "invoked_function_arn={},client_context={},identity={}])".format(
+            "invoked_function_arn={},client_context={},identity={},tenant_id={}])".format(
                 self.aws_request_id,
                 self.log_group_name,
                 self.log_stream_name,
@@ -307,6 +337,7 @@ class LambdaContext(object):
                 self.invoked_function_arn,
                 self.client_context,
                 self.identity,
+                self.tenant_id,
             )
         )
 
@@ -527,6 +558,7 @@ def handle_one(client, handler, resp, body):
             _parse_json_header(ident, "Cognito Identity") if ident else None,
             int(resp.getheader("Lambda-Runtime-Deadline-Ms") or 0),
             resp.getheader("Lambda-Runtime-Invoked-Function-Arn"),
+            resp.getheader("Lambda-Runtime-Aws-Tenant-Id"),
         )
         if resp.getheader("Content-Type") == "application/json":
             try:
