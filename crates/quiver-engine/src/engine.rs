@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use quiver_model::runtime::kind_of;
 use quiver_model::{RuntimeCatalogue, RuntimeKind};
-use quiver_sandbox::Manager;
+use quiver_sandbox::{Manager, PremadeSpec, Sandbox};
 use time::OffsetDateTime;
 
 use crate::environment::Environment;
@@ -23,6 +23,14 @@ use crate::{EngineError, FunctionSpec, InvokeRequest, InvokeResult};
 /// platform; written to the data dir at start and shown read-only at /var/runtime.
 const PYTHON_BOOTSTRAP: &str = include_str!("../../../runtimes/python/bootstrap.py");
 const NODE_BOOTSTRAP: &str = include_str!("../../../runtimes/node/bootstrap.mjs");
+
+/// Memory limit of an empty pre-made sandbox (it holds only init; raised at assignment).
+const PREMADE_MEMORY_MB: u32 = 64;
+/// What one pre-made sandbox counts against the memory budget. An empty one uses a
+/// few MB (init's private pages and the root tmpfs); see BENCHMARKS.md.
+const PREMADE_CHARGE_MB: u64 = 16;
+/// How often the refiller looks again when it could not or need not build.
+const REFILL_TICK: Duration = Duration::from_secs(1);
 
 /// Settings of the engine.
 #[derive(Debug, Clone)]
@@ -45,6 +53,12 @@ pub struct EngineConfig {
     /// Where every environment's output and START/END/REPORT lines are stored
     /// (None: only the Invoke Tail and the debug trace see them).
     pub logs: Option<Arc<quiver_logs::LogSink>>,
+    /// Pre-made empty sandboxes kept ready for cold starts (0: none). The pool follows
+    /// demand: it is filled after the first cold start, refilled in the background
+    /// after one is taken (within free budget only, never by evicting), and let go
+    /// when no cold start happened for `idle_timeout`, like idle environments. An
+    /// idle server therefore holds no sandboxes at all.
+    pub prewarm: usize,
 }
 
 impl EngineConfig {
@@ -59,6 +73,7 @@ impl EngineConfig {
             idle_timeout: Duration::from_secs(600),
             max_lifetime: Duration::from_secs(2 * 3600),
             logs: None,
+            prewarm: 2,
         }
     }
 }
@@ -120,6 +135,19 @@ struct Pools {
     /// The current pool key of each (function, version): environments of any other
     /// key are drained.
     current: HashMap<String, String>,
+    /// Pre-made empty sandboxes, newest last. Each counts [`PREMADE_CHARGE_MB`].
+    premade: Vec<Premade>,
+    /// Pre-made sandboxes being built (already counted in `reserved_mb`).
+    premade_building: usize,
+    /// Whether the pool should be kept full (from the first cold start until it idles out).
+    premade_wanted: bool,
+    /// The last cold start (the pool idles out `idle_timeout` after it).
+    last_cold: Option<Instant>,
+}
+
+/// An empty sandbox waiting for a cold start.
+struct Premade {
+    sandbox: Sandbox,
 }
 
 /// Runs invocations in sandboxed environments and keeps idle ones warm.
@@ -129,6 +157,8 @@ pub struct Engine {
     runtime_dir: PathBuf,
     pools: Arc<Mutex<Pools>>,
     closed: AtomicBool,
+    /// Wakes the refiller (a pre-made sandbox was taken).
+    refill: Arc<tokio::sync::Notify>,
 }
 
 /// Releases an admission when the invocation ends, however it ends.
@@ -155,11 +185,22 @@ impl Engine {
     pub fn new(manager: Arc<Manager>, cfg: EngineConfig) -> Result<Engine, EngineError> {
         let runtime_dir = cfg.data_dir.join("runtime");
         install_runtimes(&runtime_dir)?;
-        Ok(Engine { manager, cfg, runtime_dir, pools: Arc::new(Mutex::new(Pools::default())), closed: AtomicBool::new(false) })
+        Ok(Engine {
+            manager,
+            cfg,
+            runtime_dir,
+            pools: Arc::new(Mutex::new(Pools::default())),
+            closed: AtomicBool::new(false),
+            refill: Arc::new(tokio::sync::Notify::new()),
+        })
     }
 
-    /// Starts the background task that freezes, reaps and retires idle environments.
+    /// Starts the background tasks: the janitor that freezes, reaps and retires idle
+    /// environments, and (with `prewarm > 0`) the refiller of pre-made sandboxes.
     pub fn spawn_janitor(self: &Arc<Self>) {
+        if self.cfg.prewarm > 0 {
+            self.spawn_refiller();
+        }
         let weak: Weak<Engine> = Arc::downgrade(self);
         let tick = (self.cfg.freeze_after / 2).clamp(Duration::from_millis(20), Duration::from_secs(1));
         tokio::spawn(async move {
@@ -251,6 +292,11 @@ impl Engine {
                     Some((slot.env, was_frozen, slot.created))
                 }
                 None => {
+                    p.last_cold = Some(Instant::now());
+                    if !p.premade_wanted {
+                        p.premade_wanted = true;
+                        self.refill.notify_one();
+                    }
                     if let Err(e) = self.make_room(&mut p, u64::from(spec.memory_mb), &mut doomed) {
                         drop(p);
                         destroy_all(doomed);
@@ -374,6 +420,12 @@ impl Engine {
     /// the budget; refuses (429) when even an empty pool would not make room.
     fn make_room(&self, p: &mut Pools, need_mb: u64, doomed: &mut Vec<Environment>) -> Result<(), EngineError> {
         while p.reserved_mb + need_mb > self.cfg.memory_budget_mb {
+            // Pre-made sandboxes are the cheapest thing to give up.
+            if let Some(pm) = p.premade.pop() {
+                p.reserved_mb = p.reserved_mb.saturating_sub(PREMADE_CHARGE_MB);
+                tokio::spawn(pm.sandbox.destroy());
+                continue;
+            }
             let lru = p
                 .idle
                 .iter()
@@ -434,8 +486,107 @@ impl Engine {
             }
             p.idle.retain(|_, v| !v.is_empty());
             p.reserved_mb = p.reserved_mb.saturating_sub(released);
+            // No cold start for idle_timeout: let the pre-made pool go too (it comes
+            // back at the next cold start), so an idle server holds nothing.
+            if p.premade_wanted && p.last_cold.is_some_and(|t| t.elapsed() >= self.cfg.idle_timeout) {
+                p.premade_wanted = false;
+                let gone: Vec<Premade> = p.premade.drain(..).collect();
+                p.reserved_mb = p.reserved_mb.saturating_sub(PREMADE_CHARGE_MB * gone.len() as u64);
+                for pm in gone {
+                    tokio::spawn(pm.sandbox.destroy());
+                }
+            }
         }
         destroy_all(doomed);
+    }
+
+    /// The background task that keeps `prewarm` pre-made sandboxes ready.
+    fn spawn_refiller(self: &Arc<Self>) {
+        let weak: Weak<Engine> = Arc::downgrade(self);
+        let notify = self.refill.clone();
+        tokio::spawn(async move {
+            loop {
+                let Some(engine) = weak.upgrade() else { return };
+                if engine.closed.load(Ordering::SeqCst) {
+                    return;
+                }
+                let again = engine.refill_once().await;
+                drop(engine);
+                if !again {
+                    tokio::select! {
+                        _ = notify.notified() => {}
+                        _ = tokio::time::sleep(REFILL_TICK) => {}
+                    }
+                }
+            }
+        });
+    }
+
+    /// Builds one pre-made sandbox if the pool is short and the budget has room
+    /// without evicting anything. True when it built one (look again at once).
+    async fn refill_once(&self) -> bool {
+        let code_base = self.code_base();
+        {
+            let mut p = lock(&self.pools);
+            if !p.premade_wanted
+                || p.premade.len() + p.premade_building >= self.cfg.prewarm
+                || p.reserved_mb + PREMADE_CHARGE_MB > self.cfg.memory_budget_mb
+                || !code_base.is_dir()
+            {
+                return false;
+            }
+            p.reserved_mb += PREMADE_CHARGE_MB;
+            p.premade_building += 1;
+        }
+        let spec = PremadeSpec {
+            memory_mb: PREMADE_MEMORY_MB,
+            ephemeral_mb: 512,
+            code_base,
+            runtime_dir: Some(self.runtime_dir.clone()),
+            hostname: crate::launch::HOSTNAME.into(),
+        };
+        let built = self.manager.create_premade(spec).await;
+        let mut p = lock(&self.pools);
+        p.premade_building -= 1;
+        match built {
+            Ok(sandbox) if p.premade_wanted && !self.closed.load(Ordering::SeqCst) => {
+                p.premade.push(Premade { sandbox });
+                true
+            }
+            Ok(sandbox) => {
+                p.reserved_mb = p.reserved_mb.saturating_sub(PREMADE_CHARGE_MB);
+                drop(p);
+                tokio::spawn(sandbox.destroy());
+                false
+            }
+            Err(e) => {
+                p.reserved_mb = p.reserved_mb.saturating_sub(PREMADE_CHARGE_MB);
+                drop(p);
+                tracing::warn!("could not build a pre-made sandbox: {e}");
+                false
+            }
+        }
+    }
+
+    /// Where the code store keeps extracted trees (`<data_dir>/code/<sha256>`).
+    fn code_base(&self) -> PathBuf {
+        self.cfg.data_dir.join("code")
+    }
+
+    /// A pre-made sandbox, its budget charge released (the caller has reserved the
+    /// function's memory already); wakes the refiller.
+    fn take_premade(&self) -> Option<Sandbox> {
+        let mut p = lock(&self.pools);
+        let pm = p.premade.pop()?;
+        p.reserved_mb = p.reserved_mb.saturating_sub(PREMADE_CHARGE_MB);
+        drop(p);
+        self.refill.notify_one();
+        Some(pm.sandbox)
+    }
+
+    /// Pre-made sandboxes ready now (for `quiver ps`).
+    pub fn premade_ready(&self) -> usize {
+        lock(&self.pools).premade.len()
     }
 
     async fn start_env(&self, spec: &FunctionSpec, key: &str, env_id: String) -> Result<Environment, EngineError> {
@@ -450,7 +601,11 @@ impl Engine {
         let date = format!("{:04}/{:02}/{:02}", today.year(), u8::from(today.month()), today.day());
         let l = launch(spec, &kind, interpreter, &self.runtime_dir, &env_id, &date).map_err(EngineError::RuntimeUnavailable)?;
         let log = self.cfg.logs.as_ref().map(|s| s.stream(&spec.log_group, &l.log_stream));
-        Environment::start(&self.manager, l, key.to_string(), env_id, log).await
+        let premade = match crate::launch::assignment(&l.sandbox, &self.code_base(), &self.runtime_dir) {
+            Some(a) => self.take_premade().map(|sb| (sb, a)),
+            None => None,
+        };
+        Environment::start(&self.manager, l, key.to_string(), env_id, log, premade).await
     }
 
     /// Destroys the idle environments of a deleted function (all versions, or one).
@@ -534,7 +689,17 @@ impl Engine {
             }
             all.into_iter().map(|s| s.env).collect()
         };
+        let premade: Vec<Premade> = {
+            let mut p = lock(&self.pools);
+            p.reserved_mb = p.reserved_mb.saturating_sub(PREMADE_CHARGE_MB * p.premade.len() as u64);
+            p.premade.drain(..).collect()
+        };
         let mut set = tokio::task::JoinSet::new();
+        for pm in premade {
+            set.spawn(async move {
+                let _ = pm.sandbox.destroy().await;
+            });
+        }
         for env in envs {
             set.spawn(env.destroy());
         }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use quiver_runtime_api::{InitOutcome, Invocation, InvokeOutcome, RuntimeApi, RuntimeApiConfig};
-use quiver_sandbox::{ExitReport, Manager, Sandbox};
+use quiver_sandbox::{Assignment, ExitReport, Manager, Sandbox};
 
 use crate::launch::{Launch, RUNTIME_API_ADDR};
 use crate::logs::LogCapture;
@@ -69,23 +69,42 @@ pub struct Environment {
 /// `/next` (interpreter start, bootstrap, the user's imports).
 #[derive(Debug, Clone, Copy, Default, serde::Serialize)]
 pub struct ColdStart {
+    /// Whether a pre-made sandbox was used; `sandbox_ms` is then its assignment.
+    pub premade: bool,
     pub sandbox_ms: f64,
     pub runtime_api_ms: f64,
     pub runtime_init_ms: f64,
 }
 
 impl Environment {
-    /// Creates the sandbox, serves the Runtime API in it and starts the runtime.
-    /// `log` is the environment's stream in the log store (None: the server keeps no logs).
+    /// Creates the sandbox — or assigns the pre-made one given with its assignment —
+    /// serves the Runtime API in it and starts the runtime. `log` is the environment's
+    /// stream in the log store (None: the server keeps no logs).
     pub async fn start(
         manager: &Manager,
         launch: Launch,
         key: String,
         id: String,
         log: Option<quiver_logs::StreamLog>,
+        premade: Option<(Sandbox, Assignment)>,
     ) -> Result<Environment, EngineError> {
         let started = Instant::now();
-        let mut sandbox = manager.create(launch.sandbox).await?;
+        let mut used_premade = false;
+        let mut sandbox = match premade {
+            Some((mut sb, a)) => match sb.assign(&a) {
+                Ok(()) => {
+                    used_premade = true;
+                    sb
+                }
+                Err(e) => {
+                    // A pre-made sandbox that died or refused is not worth an error.
+                    tracing::warn!(env = %id, "pre-made sandbox unusable, building one: {e}");
+                    tokio::spawn(sb.destroy());
+                    manager.create(launch.sandbox).await?
+                }
+            },
+            None => manager.create(launch.sandbox).await?,
+        };
         let sandbox_ready = Instant::now();
         let fds: Vec<_> = [sandbox.take_stdout(), sandbox.take_stderr()].into_iter().flatten().collect();
         let logs = LogCapture::start(fds, log.map(std::sync::Arc::new)).map_err(EngineError::LogPipes)?;
@@ -97,6 +116,7 @@ impl Environment {
         sandbox.release()?;
         let released = Instant::now();
         let cold_start = ColdStart {
+            premade: used_premade,
             sandbox_ms: (sandbox_ready - started).as_secs_f64() * 1000.0,
             runtime_api_ms: (api_ready - sandbox_ready).as_secs_f64() * 1000.0,
             runtime_init_ms: 0.0,

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use quiver_model::RuntimeKind;
-use quiver_sandbox::SandboxSpec;
+use quiver_sandbox::{Assignment, SandboxSpec};
 
 use crate::FunctionSpec;
 
@@ -14,6 +14,8 @@ pub const RUNTIME_API_ADDR: &str = "127.0.0.1:9001";
 pub const RUNTIME_DIR: &str = "/var/runtime";
 /// Where the function's code is shown inside the sandbox.
 pub const TASK_ROOT: &str = "/var/task";
+/// UTS hostname of every environment (pre-made sandboxes are built with it).
+pub const HOSTNAME: &str = "sandbox";
 
 /// Everything needed to start one environment of `spec`.
 pub struct Launch {
@@ -115,11 +117,38 @@ pub fn launch(
         argv,
         env,
         cwd: TASK_ROOT.into(),
-        hostname: "sandbox".into(),
+        hostname: HOSTNAME.into(),
         // The Runtime API listener must exist before the runtime's first request.
         hold: true,
     };
     Ok(Launch { sandbox, log_stream })
+}
+
+/// The [`Assignment`] that turns a pre-made sandbox into the one `sandbox` describes,
+/// when that is possible: its code tree is a child of `code_base` named by its SHA-256
+/// (what the code store makes), its bootstraps are the pre-made sandbox's
+/// `runtime_dir`, and it needs no extra binds (an interpreter outside `/usr`). `None`:
+/// build the sandbox as usual.
+pub fn assignment(sandbox: &SandboxSpec, code_base: &Path, runtime_dir: &Path) -> Option<Assignment> {
+    if !sandbox.extra_ro_binds.is_empty() || sandbox.runtime_dir.as_deref() != Some(runtime_dir) {
+        return None;
+    }
+    if sandbox.code_dir.parent() != Some(code_base) {
+        return None;
+    }
+    let code = sandbox.code_dir.file_name()?.to_str()?;
+    if !quiver_sandbox::is_code_name(code) {
+        return None;
+    }
+    Some(Assignment {
+        code: code.to_string(),
+        argv: sandbox.argv.clone(),
+        env: sandbox.env.clone(),
+        cwd: sandbox.cwd.clone(),
+        hostname: sandbox.hostname.clone(),
+        ephemeral_mb: sandbox.ephemeral_mb,
+        memory_mb: sandbox.memory_mb,
+    })
 }
 
 #[cfg(test)]
@@ -167,6 +196,29 @@ mod tests {
         let l = launch(&spec(), &RuntimeKind::Provided, None, Path::new("/rt"), "abc", "2026/11/26").unwrap();
         assert_eq!(l.sandbox.argv, ["/var/task/bootstrap"]);
         assert!(env_of(&l, "AWS_EXECUTION_ENV").is_none());
+    }
+
+    #[test]
+    fn assignment_only_for_sha_named_trees_of_the_code_base() {
+        let sha = "0a".repeat(32);
+        let mut f = spec();
+        f.code_dir = Path::new("/data/code").join(&sha);
+        let l = launch(&f, &RuntimeKind::Python { minor: 11 }, Some(Path::new("/usr/bin/python3.11")), Path::new("/rt"), "abc", "d").unwrap();
+        let a = assignment(&l.sandbox, Path::new("/data/code"), Path::new("/rt")).unwrap();
+        assert_eq!(a.code, sha);
+        assert_eq!(a.argv, l.sandbox.argv);
+        assert_eq!(a.env, l.sandbox.env);
+        assert_eq!((a.memory_mb, a.ephemeral_mb, a.cwd.as_str()), (256, 512, "/var/task"));
+        assert!(assignment(&l.sandbox, Path::new("/other/code"), Path::new("/rt")).is_none());
+        assert!(assignment(&l.sandbox, Path::new("/data/code"), Path::new("/rt2")).is_none());
+        let mut extra = l.sandbox.clone();
+        extra.extra_ro_binds.push("/opt/node".into());
+        assert!(assignment(&extra, Path::new("/data/code"), Path::new("/rt")).is_none());
+        let mut odd = l.sandbox.clone();
+        odd.code_dir = Path::new("/data/code").join("..");
+        assert!(assignment(&odd, Path::new("/data/code"), Path::new("/rt")).is_none());
+        odd.code_dir = Path::new("/data/code/not-a-sha").into();
+        assert!(assignment(&odd, Path::new("/data/code"), Path::new("/rt")).is_none());
     }
 
     #[test]

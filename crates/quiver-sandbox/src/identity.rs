@@ -16,21 +16,25 @@ pub struct Exec {
 
 impl Exec {
     pub fn prepare(spec: &SandboxSpec) -> Result<Exec, String> {
-        let argv: Vec<CString> = spec.argv.iter().map(|a| cstr(a)).collect::<Result<_, _>>()?;
-        let envp: Vec<CString> = spec.env.iter().map(|(k, v)| cstr(&format!("{k}={v}"))).collect::<Result<_, _>>()?;
-        let prog = &spec.argv[0];
+        Self::prepare_parts(&spec.argv, &spec.env, &spec.cwd)
+    }
+
+    /// Same from the pieces (a pre-made sandbox gets them with its assignment).
+    pub fn prepare_parts(args: &[String], env: &[(String, String)], cwd: &str) -> Result<Exec, String> {
+        let argv: Vec<CString> = args.iter().map(|a| cstr(a)).collect::<Result<_, _>>()?;
+        let envp: Vec<CString> = env.iter().map(|(k, v)| cstr(&format!("{k}={v}"))).collect::<Result<_, _>>()?;
+        let prog = args.first().ok_or("argv is empty")?;
         let candidates = if prog.contains('/') {
             vec![cstr(prog)?]
         } else {
-            let path = spec
-                .env
+            let path = env
                 .iter()
                 .find(|(k, _)| k == "PATH")
                 .map(|(_, v)| v.as_str())
                 .unwrap_or("/usr/local/bin:/usr/bin:/bin");
             path.split(':').filter(|d| !d.is_empty()).map(|d| cstr(&format!("{d}/{prog}"))).collect::<Result<_, _>>()?
         };
-        Ok(Exec { candidates, argv, envp, cwd: cstr(&spec.cwd)? })
+        Ok(Exec { candidates, argv, envp, cwd: cstr(cwd)? })
     }
 
     /// In the forked runtime process: drop everything and exec. Never returns.

@@ -57,17 +57,35 @@ pub fn child_main(req: &SpawnRequest, out_w: OwnedFd, err_w: OwnedFd, sync_r: Ow
         report(format!("F{e}").as_bytes());
         exit_now(1);
     }
-    let exec = match identity::Exec::prepare(&req.spec) {
-        Ok(x) => x,
-        Err(e) => {
-            report(format!("F{e}").as_bytes());
-            exit_now(1);
+    let exec = if req.premade_code_base.is_some() {
+        // Pre-made: built and empty. Wait for the assignment, become that function's
+        // sandbox, then wait for the release like any held sandbox.
+        report(b"R");
+        let a = read_assignment();
+        let exec = rootfs::assign(&a, &req.spec.hostname)
+            .and_then(|()| identity::Exec::prepare_parts(&a.argv, &a.env, &a.cwd));
+        match exec {
+            Ok(x) => x,
+            Err(e) => {
+                report(format!("F{e}").as_bytes());
+                exit_now(1);
+            }
+        }
+    } else {
+        match identity::Exec::prepare(&req.spec) {
+            Ok(x) => x,
+            Err(e) => {
+                report(format!("F{e}").as_bytes());
+                exit_now(1);
+            }
         }
     };
 
     if req.spec.hold {
         // Built: tell the host, then wait until it has opened its listeners inside.
-        report(b"R");
+        if req.premade_code_base.is_none() {
+            report(b"R");
+        }
         let mut g = [0u8; 1];
         match nix::unistd::read(GATE_FD, &mut g) {
             Ok(1) => {}
@@ -126,11 +144,51 @@ fn supervise(runtime: Pid, all: &SigSet) -> i32 {
     }
 }
 
+/// Reads one length-prefixed [`crate::Assignment`] from the gate. End of file (the
+/// host dropped the pre-made sandbox) ends init quietly; anything malformed is a
+/// setup failure.
+fn read_assignment() -> crate::Assignment {
+    let mut len = [0u8; 4];
+    if !read_exact(GATE_FD, &mut len) {
+        exit_now(123);
+    }
+    let len = u32::from_le_bytes(len) as usize;
+    if len > crate::premade::MAX_ASSIGNMENT {
+        report(format!("Fassignment of {len} bytes is too large").as_bytes());
+        exit_now(1);
+    }
+    let mut body = vec![0u8; len];
+    if !read_exact(GATE_FD, &mut body) {
+        exit_now(123);
+    }
+    match crate::Assignment::decode(&body) {
+        Ok(a) => a,
+        Err(e) => {
+            report(format!("F{e}").as_bytes());
+            exit_now(1);
+        }
+    }
+}
+
+/// Fill `buf` from `fd`; false on end of file or error.
+fn read_exact(fd: RawFd, buf: &mut [u8]) -> bool {
+    let mut got = 0;
+    while got < buf.len() {
+        match nix::unistd::read(fd, &mut buf[got..]) {
+            Ok(0) => return false,
+            Ok(n) => got += n,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
 fn setup(req: &SpawnRequest) -> Result<(), String> {
     std::fs::write("/proc/self/oom_score_adj", "1000").map_err(|e| format!("oom_score_adj: {e}"))?;
     nix::unistd::sethostname(&req.spec.hostname).map_err(|e| format!("sethostname: {e}"))?;
     crate::netns::loopback_up().map_err(|e| format!("bring up lo: {e}"))?;
-    rootfs::build(&req.root_dir, &req.spec)
+    rootfs::build(&req.root_dir, &req.spec, req.premade_code_base.as_deref())
 }
 
 fn report(msg: &[u8]) {

@@ -6,6 +6,7 @@
 //!
 //! Public API (what the engine and `quiver serve` use):
 //! - [`Manager::start`]`(ManagerConfig)` inside a tokio runtime; [`Manager::create`]`(SandboxSpec)`;
+//!   [`Manager::create_premade`]`(PremadeSpec)` then [`Sandbox::assign`]`(Assignment)` (pre-made sandboxes);
 //!   [`Manager::shutdown`]; [`Manager::instance_id`].
 //! - [`Sandbox`]: `id`, `init_pid`, `take_stdout`/`take_stderr` (pipe read ends),
 //!   `listen_tcp` (a listener inside the sandbox's netns), `wait` → [`ExitReport`],
@@ -20,6 +21,7 @@ mod manager;
 mod netns;
 mod oom;
 mod preflight;
+mod premade;
 mod proto;
 mod rootfs;
 mod sandbox;
@@ -30,6 +32,7 @@ pub use error::SandboxError;
 pub use manager::{instance_id_for, Manager, ManagerConfig};
 pub use rootfs::{SANDBOX_GID, SANDBOX_UID, SANDBOX_USER};
 pub use sandbox::{Sandbox, STOP_GRACE};
+pub use premade::{is_code_name, Assignment, PremadeSpec};
 pub use spec::{ExitReport, SandboxSpec};
 
 /// Body of `quiver __spawner --fd N`: serve spawn requests on the inherited socket `fd`

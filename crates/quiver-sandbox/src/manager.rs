@@ -133,6 +133,20 @@ impl Manager {
     /// Build a sandbox and start `spec.argv` in it; returns once the runtime was forked.
     pub async fn create(&self, spec: SandboxSpec) -> Result<Sandbox, SandboxError> {
         spec.validate()?;
+        self.spawn(spec, None).await
+    }
+
+    /// Build an empty sandbox (namespaces, cgroups, root; no code, no runtime) that
+    /// waits for [`Sandbox::assign`] and then [`Sandbox::release`]. Returns once built.
+    /// Dropping or destroying it unassigned ends it at once (init sees the gate close).
+    pub async fn create_premade(&self, spec: crate::PremadeSpec) -> Result<Sandbox, SandboxError> {
+        spec.validate()?;
+        let base = spec.code_base.clone();
+        self.spawn(spec.to_spec(), Some(base)).await
+    }
+
+    async fn spawn(&self, spec: SandboxSpec, premade_code_base: Option<PathBuf>) -> Result<Sandbox, SandboxError> {
+        let premade = premade_code_base.is_some();
         let inner = &self.inner;
         if inner.closed.load(Ordering::SeqCst) {
             return Err(SandboxError::Spawner("manager is shut down".into()));
@@ -167,7 +181,7 @@ impl Manager {
         inner.slots.lock().unwrap().insert(id.clone(), Slot { ready: ready_tx, exit: exit_tx });
         let (tx, rx) = oneshot::channel();
         inner.pending.lock().unwrap().insert(n, tx);
-        let req = Request::Spawn(SpawnRequest { req: n, id: id.clone(), root_dir, procs_files: cg.procs_files(), spec: spec.clone() });
+        let req = Request::Spawn(SpawnRequest { req: n, id: id.clone(), root_dir, procs_files: cg.procs_files(), spec: spec.clone(), premade_code_base });
         let forget = |e: SandboxError| {
             inner.slots.lock().unwrap().remove(&id);
             inner.pending.lock().unwrap().remove(&n);
@@ -194,7 +208,7 @@ impl Manager {
         if let Some(w) = oom {
             tokio::spawn(w.run(shared.clone()));
         }
-        let sandbox = Sandbox::new(shared, stdout, stderr, gate);
+        let sandbox = Sandbox::new(shared, stdout, stderr, gate, premade);
         // Wait for init to report that the root is built and the runtime forked.
         let ready = loop {
             if let Some(r) = ready_rx.borrow_and_update().clone() {
@@ -380,6 +394,11 @@ fn dispatch(inner: &Inner, ev: Event, fds: Vec<OwnedFd>) {
             }
         }
         Event::SetupFailed { id, error } => {
+            // After `Ready` (a pre-made sandbox's assignment failed) the exit report
+            // carries the reason.
+            if let Some(s) = inner.live.lock().unwrap().get(&id) {
+                *s.setup_error.lock().unwrap() = Some(error.clone());
+            }
             if let Some(slot) = inner.slots.lock().unwrap().get(&id) {
                 let _ = slot.ready.send(Some(Err(error)));
             }

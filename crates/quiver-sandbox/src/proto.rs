@@ -26,6 +26,10 @@ pub struct SpawnRequest {
     /// `cgroup.procs` files to place init in before it may run.
     pub procs_files: Vec<PathBuf>,
     pub spec: SandboxSpec,
+    /// Pre-made form: the host code base staged at `/opt` until an assignment arrives
+    /// on the gate (see `premade.rs`); `spec` then carries no code and no command.
+    #[serde(default)]
+    pub premade_code_base: Option<PathBuf>,
 }
 
 /// Spawner → Manager.

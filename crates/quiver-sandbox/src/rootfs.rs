@@ -61,7 +61,9 @@ fn make_target(src: &Path, target: &Path) -> Result<(), String> {
 }
 
 /// Build the root at `root_dir` and switch to it. Runs as root in fresh namespaces.
-pub fn build(root_dir: &Path, spec: &SandboxSpec) -> Result<(), String> {
+/// With `code_base` (a pre-made sandbox) `/var/task` stays an empty mount point and the
+/// code base is staged read-only at `/opt` until [`assign`] (see `premade.rs`).
+pub fn build(root_dir: &Path, spec: &SandboxSpec, code_base: Option<&Path>) -> Result<(), String> {
     m(None, Path::new("/"), None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)?;
     let root = root_dir;
     m(Some(Path::new("tmpfs")), root, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("mode=0755,size=1m,nr_inodes=4096"))?;
@@ -108,13 +110,18 @@ pub fn build(root_dir: &Path, spec: &SandboxSpec) -> Result<(), String> {
 
     let task = root.join("var/task");
     mkdirs(&task)?;
-    bind_ro(&spec.code_dir, &task)?;
+    if code_base.is_none() {
+        bind_ro(&spec.code_dir, &task)?;
+    }
     if let Some(runtime_dir) = &spec.runtime_dir {
         let rt = root.join("var/runtime");
         mkdirs(&rt)?;
         bind_ro(runtime_dir, &rt)?;
     }
     mkdirs(&root.join("opt"))?;
+    if let Some(base) = code_base {
+        bind_ro(base, &root.join("opt"))?;
+    }
     let tmp = root.join("tmp");
     mkdirs(&tmp)?;
     m(
@@ -153,11 +160,7 @@ fn build_etc(root: &Path, spec: &SandboxSpec) -> Result<(), String> {
         &format!("root:x:0:0:root:/root:/usr/sbin/nologin\n{SANDBOX_USER}:x:{SANDBOX_UID}:{SANDBOX_GID}::/tmp:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"),
     )?;
     write(&etc.join("group"), &format!("root:x:0:\n{SANDBOX_USER}:x:{SANDBOX_GID}:\nnogroup:x:65534:\n"))?;
-    write(
-        &etc.join("hosts"),
-        &format!("127.0.0.1\tlocalhost {h}\n::1\tlocalhost ip6-localhost ip6-loopback\n", h = spec.hostname),
-    )?;
-    write(&etc.join("hostname"), &format!("{}\n", spec.hostname))?;
+    write_hostname_files(&etc, &spec.hostname)?;
     write(&etc.join("nsswitch.conf"), "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n")?;
     // Loopback only for now: no resolver to point at (outbound networking is a later seam).
     write(&etc.join("resolv.conf"), "# quiver sandbox: no outbound network\noptions ndots:0\n")?;
@@ -172,6 +175,46 @@ fn build_etc(root: &Path, spec: &SandboxSpec) -> Result<(), String> {
         symlink(target, etc.join("localtime")).map_err(|e| format!("symlink localtime: {e}"))?;
     } else if lt.is_file() {
         std::fs::copy(lt, etc.join("localtime")).map_err(|e| format!("copy localtime: {e}"))?;
+    }
+    Ok(())
+}
+
+fn write_hostname_files(etc: &Path, hostname: &str) -> Result<(), String> {
+    write(&etc.join("hosts"), &format!("127.0.0.1\tlocalhost {hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n"))?;
+    write(&etc.join("hostname"), &format!("{hostname}\n"))
+}
+
+/// Turns a pre-made root (after `pivot_root`) into the assigned function's: its code
+/// tree read-only at `/var/task`, the code base unmounted (so `/opt` is empty again and
+/// no other tree is reachable), `/tmp` resized, the hostname set. Runs in init as root
+/// before the runtime exists.
+pub fn assign(a: &crate::Assignment, built_hostname: &str) -> Result<(), String> {
+    if !crate::is_code_name(&a.code) {
+        return Err(format!("code name {:?} is not 64 lowercase hex digits", a.code));
+    }
+    let src = Path::new("/opt").join(&a.code);
+    // A real directory only: a symlink here would be followed by mount(2).
+    match std::fs::symlink_metadata(&src) {
+        Ok(md) if md.is_dir() => {}
+        Ok(_) => return Err(format!("code tree {} is not a directory", a.code)),
+        Err(e) => return Err(format!("code tree {}: {e}", a.code)),
+    }
+    bind_ro(&src, Path::new("/var/task"))?;
+    umount2("/opt", MntFlags::MNT_DETACH).map_err(|e| format!("unmount the staged code base: {e}"))?;
+    m(
+        None,
+        Path::new("/tmp"),
+        None,
+        MsFlags::MS_REMOUNT | MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some(&format!("mode=1777,size={}m", a.ephemeral_mb)),
+    )?;
+    if a.hostname != built_hostname {
+        nix::unistd::sethostname(&a.hostname).map_err(|e| format!("sethostname: {e}"))?;
+        let ro = MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+        m(None, Path::new("/"), None, MsFlags::MS_REMOUNT | MsFlags::MS_NOSUID | MsFlags::MS_NODEV, None)?;
+        let written = write_hostname_files(Path::new("/etc"), &a.hostname);
+        m(None, Path::new("/"), None, ro, None)?;
+        written?;
     }
     Ok(())
 }

@@ -18,7 +18,8 @@ pub const STOP_GRACE: Duration = Duration::from_secs(2);
 pub(crate) struct Shared {
     pub id: String,
     pub init_pid: i32,
-    pub memory_mb: u32,
+    /// Current memory limit (a pre-made sandbox's changes at assignment).
+    pub memory_mb: std::sync::atomic::AtomicU32,
     pub cgroup: SandboxCgroup,
     pidfd: OwnedFd,
     exit: watch::Receiver<Option<RawExit>>,
@@ -45,7 +46,7 @@ impl Shared {
         Shared {
             id,
             init_pid,
-            memory_mb,
+            memory_mb: memory_mb.into(),
             cgroup,
             pidfd,
             exit,
@@ -154,16 +155,64 @@ pub struct Sandbox {
     stderr: Option<OwnedFd>,
     /// Write end of the start gate of a held sandbox (`SandboxSpec::hold`).
     gate: Option<OwnedFd>,
+    /// Built by [`crate::Manager::create_premade`] and not yet assigned.
+    awaiting_assignment: bool,
 }
 
 impl Sandbox {
-    pub(crate) fn new(shared: std::sync::Arc<Shared>, stdout: Option<OwnedFd>, stderr: Option<OwnedFd>, gate: Option<OwnedFd>) -> Sandbox {
-        Sandbox { shared, stdout, stderr, gate }
+    pub(crate) fn new(
+        shared: std::sync::Arc<Shared>,
+        stdout: Option<OwnedFd>,
+        stderr: Option<OwnedFd>,
+        gate: Option<OwnedFd>,
+        premade: bool,
+    ) -> Sandbox {
+        Sandbox { shared, stdout, stderr, gate, awaiting_assignment: premade }
+    }
+
+    /// Whether this is a pre-made sandbox still waiting for [`assign`](Self::assign).
+    pub fn awaiting_assignment(&self) -> bool {
+        self.awaiting_assignment
+    }
+
+    /// Makes a pre-made sandbox the sandbox of one function: sets its cgroup's memory
+    /// limit and CPU weight first (so nothing of the function ever runs under the
+    /// empty sandbox's limits), then writes the assignment to the gate; init then
+    /// shows the code tree at `/var/task`, drops the code base, resizes `/tmp`. The
+    /// runtime still starts only at [`release`](Self::release), so the host can open
+    /// its listeners in between. Blocking but sub-millisecond (a few cgroup writes and
+    /// one pipe write).
+    pub fn assign(&mut self, a: &crate::Assignment) -> Result<(), SandboxError> {
+        if !self.awaiting_assignment {
+            return Err(SandboxError::Spec(format!("sandbox {} is not a pre-made sandbox awaiting assignment", self.shared.id)));
+        }
+        a.validate()?;
+        if self.shared.exited() {
+            return Err(SandboxError::NotRunning(self.shared.id.clone()));
+        }
+        let wire = a.encode()?;
+        let old = self.shared.memory_mb.load(std::sync::atomic::Ordering::SeqCst);
+        self.shared.cgroup.resize(old, a.memory_mb)?;
+        self.shared.memory_mb.store(a.memory_mb, std::sync::atomic::Ordering::SeqCst);
+        let gate = self.gate.as_ref().ok_or_else(|| SandboxError::NotRunning(self.shared.id.clone()))?;
+        let mut sent = 0;
+        while sent < wire.len() {
+            match nix::unistd::write(gate, &wire[sent..]) {
+                Ok(n) => sent += n,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(SandboxError::io("write the assignment to the sandbox's gate", e.into())),
+            }
+        }
+        self.awaiting_assignment = false;
+        Ok(())
     }
 
     /// Starts the runtime of a held sandbox (`SandboxSpec::hold`). A no-op otherwise
     /// or when already released.
     pub fn release(&mut self) -> Result<(), SandboxError> {
+        if self.awaiting_assignment {
+            return Err(SandboxError::Spec(format!("pre-made sandbox {} was released before its assignment", self.shared.id)));
+        }
         if let Some(gate) = self.gate.take() {
             nix::unistd::write(&gate, b"G").map_err(|e| SandboxError::io("release the sandbox's runtime", e.into()))?;
         }
@@ -224,7 +273,7 @@ impl Sandbox {
     /// Apply the hard CPU quota (memory/1769 of a CPU, 20 ms period). The engine
     /// calls this after INIT, i.e. at the runtime's first `/next`.
     pub fn apply_cpu_quota(&self) -> Result<(), SandboxError> {
-        self.shared.cgroup.apply_cpu_quota(self.shared.memory_mb)
+        self.shared.cgroup.apply_cpu_quota(self.shared.memory_mb.load(std::sync::atomic::Ordering::SeqCst))
     }
 
     /// Peak memory of the sandbox's cgroup, for REPORT's "Max Memory Used".

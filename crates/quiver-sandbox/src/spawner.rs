@@ -155,7 +155,7 @@ fn reap(sock: RawFd, children: &mut HashMap<i32, Child>, quiet: bool) {
     }
 }
 
-/// init's report pipe carries: `R` (ready), `F<text>` (setup failed), `X<i32 le>` (runtime ended).
+/// init's report pipe carries: `R` (ready), `F<text>` (setup or assignment failed), `X<i32 le>` (runtime ended).
 fn drain_report(sock: RawFd, c: &mut Child) {
     let Some(fd) = c.report.as_ref() else { return };
     let mut tmp = [0u8; 4096];
@@ -163,7 +163,9 @@ fn drain_report(sock: RawFd, c: &mut Child) {
         match nix::unistd::read(fd.as_raw_fd(), &mut tmp) {
             Ok(0) => {
                 c.report = None;
-                if let Some(rest) = c.buf.strip_prefix(b"F") {
+                // `F` first: the build failed; `RF`: a pre-made sandbox's assignment failed.
+                let after_ready = c.buf.strip_prefix(b"R").unwrap_or(&c.buf);
+                if let Some(rest) = after_ready.strip_prefix(b"F") {
                     let error = String::from_utf8_lossy(rest).into_owned();
                     let _ = proto::send(sock, &Event::SetupFailed { id: c.id.clone(), error }, &[]);
                 }

@@ -355,6 +355,39 @@ impl SandboxCgroup {
         Ok(())
     }
 
+    /// Changes the memory limit (swap stays off) and CPU weight of a live sandbox from
+    /// `old_mb` to `new_mb` (a pre-made sandbox at assignment). v1 keeps
+    /// `memsw >= limit` at every step: raise memsw first, lower the limit first.
+    pub fn resize(&self, old_mb: u32, new_mb: u32) -> Result<(), SandboxError> {
+        let fs = &*self.fs;
+        let bytes = (new_mb as u64 * 1024 * 1024).to_string();
+        let mem = self.plan.dir(&self.plan.memory, &self.id);
+        match self.plan.memory {
+            Where::V1(_) => {
+                let limit = mem.join("memory.limit_in_bytes");
+                let memsw = mem.join("memory.memsw.limit_in_bytes");
+                let memsw = fs.exists(&memsw).then_some(memsw);
+                if new_mb >= old_mb {
+                    if let Some(sw) = &memsw {
+                        write(fs, sw, &bytes)?;
+                    }
+                    write(fs, &limit, &bytes)?;
+                } else {
+                    write(fs, &limit, &bytes)?;
+                    if let Some(sw) = &memsw {
+                        write(fs, sw, &bytes)?;
+                    }
+                }
+            }
+            Where::V2 => write(fs, &mem.join("memory.max"), &bytes)?,
+        }
+        let cpu = self.plan.dir(&self.plan.cpu, &self.id);
+        match self.plan.cpu {
+            Where::V1(_) => write(fs, &cpu.join("cpu.shares"), &cpu_shares(new_mb).to_string()),
+            Where::V2 => write(fs, &cpu.join("cpu.weight"), &cpu_weight(new_mb).to_string()),
+        }
+    }
+
     /// The hard quota (memory/1769 of a CPU, 20 ms period). Call after INIT.
     pub fn apply_cpu_quota(&self, memory_mb: u32) -> Result<(), SandboxError> {
         let cpu = self.plan.dir(&self.plan.cpu, &self.id);

@@ -225,3 +225,55 @@ fn cpu_math_follows_lambda_ratio() {
     assert_eq!(cpu_quota_us(16), 1000);
     assert_eq!(cpu_weight(1769), 39);
 }
+
+#[test]
+fn resize_keeps_memsw_above_the_limit_at_every_step() {
+    let fs = v1_fs();
+    let inst = Instance::open(fs.clone(), &v1_layout(false), Q).unwrap();
+    let sb = inst.sandbox("sb1");
+    sb.create(64).unwrap();
+    fs.take_log();
+    let m = format!("/sys/fs/cgroup/memory/{Q}/sb1");
+    let c = format!("/sys/fs/cgroup/cpu/{Q}/sb1");
+    sb.resize(64, 256).unwrap();
+    assert_eq!(
+        fs.take_log(),
+        [
+            format!("write {m}/memory.memsw.limit_in_bytes 268435456"),
+            format!("write {m}/memory.limit_in_bytes 268435456"),
+            format!("write {c}/cpu.shares 148"),
+        ],
+        "growing: memsw first"
+    );
+    sb.resize(256, 128).unwrap();
+    assert_eq!(
+        fs.take_log(),
+        [
+            format!("write {m}/memory.limit_in_bytes 134217728"),
+            format!("write {m}/memory.memsw.limit_in_bytes 134217728"),
+            format!("write {c}/cpu.shares 74"),
+        ],
+        "shrinking: limit first"
+    );
+}
+
+#[test]
+fn resize_on_unified_writes_memory_max_and_weight() {
+    let base = "/sys/fs/cgroup/q";
+    let fs = Arc::new(RecordingFs::with_dirs(&[base]));
+    fs.set(&format!("{base}/cgroup.procs"), "");
+    fs.set(&format!("{base}/cgroup.type"), "domain");
+    fs.set(&format!("{base}/{Q}/cgroup.freeze"), "0");
+    fs.set(&format!("{base}/{Q}/cgroup.kill"), "");
+    let layout = Layout {
+        v1: Default::default(),
+        unified: Some(Unified { base: base.into(), controllers: ["cpu", "memory", "pids"].iter().map(|s| s.to_string()).collect() }),
+    };
+    let inst = Instance::open(fs.clone(), &layout, Q).unwrap();
+    let sb = inst.sandbox("sb1");
+    sb.create(64).unwrap();
+    fs.take_log();
+    sb.resize(64, 1769).unwrap();
+    let q = format!("{base}/{Q}/sb1");
+    assert_eq!(fs.take_log(), [format!("write {q}/memory.max 1854930944"), format!("write {q}/cpu.weight 39")]);
+}

@@ -50,6 +50,11 @@ pub struct ServeArgs {
     /// Development: shift the clock used for async event ages ("restarted this much later").
     #[arg(long, hide = true, default_value_t = 0)]
     pub async_clock_offset_secs: i64,
+    /// Pre-made empty sandboxes kept ready so a cold start pays only for the runtime
+    /// (0 disables). Filled after the first cold start, let go after --idle-timeout-secs
+    /// without one.
+    #[arg(long, env = "QUIVER_PREWARM", default_value_t = 2)]
+    pub prewarm: usize,
     #[command(flatten)]
     pub logs: super::logs::LogStoreArgs,
 }
@@ -121,6 +126,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     engine_cfg.idle_timeout = std::time::Duration::from_secs(args.idle_timeout_secs);
     engine_cfg.max_lifetime = std::time::Duration::from_secs(args.max_lifetime_secs);
     engine_cfg.logs = Some(Arc::new(log_store.sink()));
+    engine_cfg.prewarm = args.prewarm;
     tracing::info!(
         concurrency = engine_cfg.account_concurrency,
         memory_budget_mb = engine_cfg.memory_budget_mb,
