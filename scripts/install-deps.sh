@@ -5,7 +5,7 @@ need=()
 # python3.11 and node are the interpreters behind the python3.11 / nodejs20.x runtimes.
 # zip/cmake/autoconf/automake/libtool/g++/make build the official runtime-client
 # fixtures (scripts/build-fixtures.sh); faketime tests Code.Location expiry.
-for pkg in python3-venv python3.11-minimal nodejs iproute2 faketime libfaketime \
+for pkg in python3-venv python3.11-minimal nodejs iproute2 procps faketime libfaketime \
            python3-pip zip cmake autoconf automake libtool g++ make; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from conftest import QUIVER_BIN
-from sandbox_probe.harness import instance_id, sandbox_cgroups
+from sandbox_probe.harness import instance_id, pids_in_instance, sandbox_cgroups
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="sandboxes need root")
 
@@ -235,18 +235,5 @@ def test_soak_5000_invocations_concurrency_16_three_functions(server):
     assert sandbox_cgroups(inst)
     assert server.stop() == 0
     assert sandbox_cgroups(inst) == [], sandbox_cgroups(inst)
-    assert processes_in_instance(inst) == []
+    assert pids_in_instance(inst) == []
 
-
-def processes_in_instance(inst):
-    """Host pids whose cgroup (any hierarchy) belongs to this server instance."""
-    out = []
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                with open(f"/proc/{p}/cgroup") as f:
-                    if inst in f.read():
-                        out.append(int(p))
-            except OSError:
-                pass
-    return out

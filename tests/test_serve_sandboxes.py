@@ -11,7 +11,7 @@ import zipfile
 import pytest
 
 from conftest import QUIVER_BIN
-from sandbox_probe.harness import instance_id, sandbox_cgroups
+from sandbox_probe.harness import instance_id, pids_in_instance, sandbox_cgroups
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="sandboxes need root")
 
@@ -24,19 +24,6 @@ def make_zip():
     with zipfile.ZipFile(buf, "w") as z:
         z.writestr("app.py", CODE)
     return buf.getvalue()
-
-
-def pids_in_instance(inst):
-    out = []
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                with open(f"/proc/{p}/cgroup") as f:
-                    if inst in f.read():
-                        out.append(int(p))
-            except OSError:
-                pass
-    return out
 
 
 def start_function(server, name="f"):
@@ -112,3 +99,31 @@ def test_sigkill_then_restart_sweeps_and_other_instance_untouched(server_factory
     assert other_cgroups <= set(sandbox_cgroups(other_inst))
     r = other.client("lambda").invoke(FunctionName="keep", Payload=b"{}")
     assert "FunctionError" not in r
+
+
+def test_sigterm_does_not_wait_for_a_long_invocation(server):
+    import threading
+    lam = server.client("lambda")
+    code = "import time\ndef handler(e, c):\n    time.sleep(120)\n    return 1\n"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("app.py", code)
+    lam.create_function(FunctionName="long", Runtime="python3.11", Role=ROLE, Handler="app.handler",
+                        Code={"ZipFile": buf.getvalue()}, MemorySize=256, Timeout=300)
+    t = threading.Thread(target=lambda: _swallow(lambda: lam.invoke(FunctionName="long", Payload=b"{}")), daemon=True)
+    t.start()
+    time.sleep(2)
+    inst = instance_id(server.data_dir)
+    start = time.time()
+    server.signal(signal.SIGTERM)
+    assert server.wait(timeout=40) == 0
+    took = time.time() - start
+    assert took < 25, f"shutdown took {took:.1f}s"
+    assert sandbox_cgroups(inst) == [] and pids_in_instance(inst) == []
+
+
+def _swallow(f):
+    try:
+        f()
+    except Exception:  # noqa: BLE001 - the connection is cut by the shutdown
+        pass

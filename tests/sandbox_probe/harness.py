@@ -100,6 +100,20 @@ def instance_id(data_dir):
     return "quiver-" + hashlib.sha256(real.encode()).hexdigest()[:12]
 
 
+def pids_in_instance(inst):
+    """Host pids whose cgroup (any hierarchy) belongs to this server instance."""
+    out = []
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                with open(f"/proc/{p}/cgroup") as f:
+                    if inst in f.read():
+                        out.append(int(p))
+            except OSError:
+                pass
+    return out
+
+
 def pids_in_pidns_of(init_pid):
     """Host pids whose pid namespace is that of init_pid (empty if it is gone)."""
     try:

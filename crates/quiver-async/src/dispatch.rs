@@ -86,17 +86,7 @@ fn now_ms() -> i64 {
 }
 
 fn iso_now() -> String {
-    let t = OffsetDateTime::now_utc();
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
+    quiver_model::format_iso_millis(OffsetDateTime::now_utc())
 }
 
 impl AsyncInvoker {

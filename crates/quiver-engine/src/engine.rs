@@ -309,21 +309,23 @@ impl Engine {
         };
         destroy_all(doomed);
         if let Some((env, was_frozen, created)) = taken {
-            if !was_frozen {
+            let thawed = if was_frozen { env.thaw().map_err(|e| e.to_string()) } else { Ok(()) };
+            // A runtime that answered and then exited (one-shot custom runtimes, Node's
+            // exit after an unhandled rejection) is not back in /next: never hand it an
+            // event. The check is ~free for a runtime already parked in /next.
+            let usable = match thawed {
+                Ok(()) => env.ready_for_event().await,
+                Err(e) => {
+                    tracing::warn!(env = %env.id, "thaw failed, replacing the environment: {e}");
+                    false
+                }
+            };
+            if usable {
                 return Ok((env, false, created));
             }
-            match env.thaw() {
-                Ok(()) => return Ok((env, false, created)),
-                Err(e) => {
-                    // A stuck environment is not worth saving: replace it.
-                    tracing::warn!(env = %env.id, "thaw failed, replacing the environment: {e}");
-                    let mut p = lock(&self.pools);
-                    p.active.remove(&env.id);
-                    drop(p);
-                    tokio::spawn(env.destroy());
-                    // Its reservation carries over to the replacement.
-                }
-            }
+            // Not worth saving: replace it; its reservation carries over.
+            lock(&self.pools).active.remove(&env.id);
+            tokio::spawn(env.destroy());
         }
         self.cold_start(spec, key).await.map(|env| (env, true, Instant::now()))
     }

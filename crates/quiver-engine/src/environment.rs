@@ -170,6 +170,12 @@ impl Environment {
         }
     }
 
+    /// Milliseconds since the environment started to be built (Init Duration of an INIT
+    /// that failed or never finished).
+    pub fn age_ms(&self) -> f64 {
+        self.started.elapsed().as_secs_f64() * 1000.0
+    }
+
     /// INIT duration to report, once.
     pub fn take_init_ms(&mut self) -> Option<f64> {
         self.pending_init_ms.take()
@@ -222,9 +228,6 @@ impl Environment {
     /// invocation that arrives in that gap must go to a fresh environment instead of
     /// failing with `Runtime.ExitError` for an exit that happened before it began.
     /// Immediate in the usual case (the runtime went back to `/next` long ago).
-    // Not yet called: the pool (engine.rs, being reworked) is to call it when it takes
-    // an idle environment and start a fresh one when it answers false.
-    #[allow(dead_code)]
     pub async fn ready_for_event(&self) -> bool {
         if !self.ready {
             // Still initialising: the first `/next` will take the event.

@@ -94,20 +94,9 @@ pub fn log_tail(lines: &[String], max: usize) -> String {
     text[start..].to_string()
 }
 
-/// `2020-11-10T05:46:57.874Z`: always exactly three fraction digits, in UTC.
-/// (RFC 3339 formatting trims trailing zeros, which gave `…:17.98Z`.)
+/// `2020-11-10T05:46:57.874Z` (see [`quiver_model::format_iso_millis`]).
 pub fn iso_ms(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
+    quiver_model::format_iso_millis(t)
 }
 
 #[cfg(test)]

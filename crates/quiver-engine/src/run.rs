@@ -49,7 +49,7 @@ pub(crate) async fn run(env: &mut Environment, spec: &FunctionSpec, req: &Invoke
     let closing_from = log.len();
     let init_ms = env
         .take_init_ms()
-        .or((cold && !matches!(handoff, Handoff::Response(_) | Handoff::FunctionError(_))).then_some(duration_ms));
+        .or_else(|| (cold && !matches!(handoff, Handoff::Response(_) | Handoff::FunctionError(_))).then(|| env.age_ms()));
 
     let now = OffsetDateTime::now_utc();
     let rid = &req.request_id;

@@ -19,4 +19,4 @@ pub use event_config::{Destination, EffectiveInvokeConfig, EventInvokeConfig, Ev
 pub use error::{ModelError, Violation, Violations};
 pub use function::{FunctionConfig, FunctionSettings};
 pub use runtime::{AvailableRuntime, RuntimeCatalogue, RuntimeKind};
-pub use version::{format_last_modified, CodeRef, FunctionVersion, Version};
+pub use version::{format_iso_millis, format_last_modified, CodeRef, FunctionVersion, Version};

@@ -76,6 +76,23 @@ pub fn format_last_modified(t: OffsetDateTime) -> String {
     )
 }
 
+/// `2020-11-10T05:46:57.874Z`: UTC, always exactly three fraction digits (RFC 3339
+/// formatting trims trailing zeros). Lambda uses it in timeout messages, invocation
+/// records and log timestamps.
+pub fn format_iso_millis(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -66,16 +66,7 @@ fn now_ms() -> i64 {
 fn iso(ms: i64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
+    quiver_model::format_iso_millis(t)
 }
 
 /// ANSI colour for a message, if it deserves one: platform lines dim cyan, errors red.

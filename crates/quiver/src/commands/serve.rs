@@ -173,7 +173,27 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         writeln!(out, "quiver runtimes: {}", runtimes.ids().join(", "))?;
         out.flush()?;
     }
-    let served = quiver_api::serve(listener, app, shutdown_signal(term, int)).await;
+    // On SIGTERM/SIGINT: stop accepting, let in-flight requests finish for a while, then
+    // stop anyway (a 900 s invocation must not hold the server for 15 minutes).
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal(term, int).await;
+        let _ = stop_tx.send(true);
+    });
+    let stopping = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|v| *v).await;
+    };
+    let graceful = quiver_api::serve(listener, app, stopping(stop_rx.clone()));
+    let served = tokio::select! {
+        r = graceful => r,
+        _ = async {
+            stopping(stop_rx.clone()).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => {
+            tracing::warn!("requests still in flight {} s after the stop signal; stopping their environments", SHUTDOWN_GRACE.as_secs());
+            Ok(())
+        }
+    };
     // No new async work; events in flight stay queued and come back after a restart.
     async_invoker.shutdown().await;
     // Stop every environment (SIGTERM, 2 s grace, kill) before releasing the data dir.
@@ -188,6 +208,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     drop(data);
     Ok(std::process::ExitCode::SUCCESS)
 }
+
+/// How long in-flight requests may run on after SIGTERM/SIGINT.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 async fn shutdown_signal(mut term: tokio::signal::unix::Signal, mut int: tokio::signal::unix::Signal) {
     tokio::select! {
