@@ -238,3 +238,24 @@ def test_kill_9_mid_processing_loses_nothing(server_factory, data_dir):
     seen = [json.loads(m["Body"])["requestContext"]["requestId"] for m in got]
     print(f"crash test: {len(set(seen))}/2000 processed, {len(seen) - len(set(seen))} redelivered")
     assert set(ids) <= set(seen), f"{len(set(ids) - set(seen))} events lost"
+
+
+def test_throttled_event_waits_without_using_an_attempt(server_factory):
+    # One invocation at a time: while a sync call holds it, the async event is
+    # throttled and retried (no attempt used); it then runs once, successfully.
+    server = server_factory(extra_args=["--max-concurrency", "1", "--async-retry-base-secs", "1"])
+    lam, sqs = server.client("lambda"), server.client("sqs")
+    q = make_function(lam, sqs, retries=0)
+    box = {}
+    t = threading.Thread(target=lambda: box.update(r=lam.invoke(FunctionName="fn", Payload=b'{"sleep": 4}')))
+    t.start()
+    time.sleep(1.5)
+    rid = event_invoke(lam, "fn", {"i": 5})
+    p = subprocess.run([QUIVER_BIN, "ps", "--endpoint", server.endpoint], capture_output=True, timeout=30)
+    assert b"async events:" in p.stdout, p.stdout
+    t.join(30)
+    [m] = receive_all(sqs, q["ok"], 1, timeout=30)
+    rec = json.loads(m["Body"])
+    assert rec["requestContext"]["requestId"] == rid
+    assert rec["requestContext"]["approximateInvokeCount"] == 1, "throttles must not use attempts"
+    assert receive_all(sqs, q["failed"], 1, timeout=1) == []

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import QUIVER_BIN
 from invokeutil import FAST_MB, assert_ok, create, invoke, make_zip
-from sandbox_probe.harness import instance_id, sandbox_cgroups
+from sandbox_probe.harness import instance_id, pids_in_instance, sandbox_cgroups
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="sandboxes need root")
 
@@ -102,19 +102,6 @@ def first_cold_start(server, lam):
     assert env_of(server, name)["cold_start"]["premade"] is False, "the pool was empty"
 
 
-def processes_in_instance(inst):
-    out = []
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                with open(f"/proc/{p}/cgroup") as f:
-                    if inst in f.read():
-                        out.append(int(p))
-            except OSError:
-                pass
-    return out
-
-
 def memory_limit_bytes(cgroup_dir):
     for name in ("memory.limit_in_bytes", "memory.max"):
         path = os.path.join(cgroup_dir, name)
@@ -184,7 +171,7 @@ def test_cold_start_uses_a_premade_sandbox_that_is_fully_isolated(server_factory
 
     assert server.stop() == 0
     assert sandbox_cgroups(inst) == [], sandbox_cgroups(inst)
-    assert processes_in_instance(inst) == []
+    assert pids_in_instance(inst) == []
 
 
 def test_premade_sandbox_is_oom_killed_at_the_functions_memory_size(server_factory):

@@ -63,17 +63,9 @@ pub struct FunctionVersion {
 
 /// Formats a timestamp the way `FunctionConfiguration.LastModified` is written.
 pub fn format_last_modified(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}+0000",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
+    // Same fields as the ISO form, with Lambda's `+0000` instead of `Z`.
+    let iso = format_iso_millis(t);
+    format!("{}+0000", iso.trim_end_matches('Z'))
 }
 
 /// `2020-11-10T05:46:57.874Z`: UTC, always exactly three fraction digits (RFC 3339

@@ -12,5 +12,12 @@ use crate::state::AppState;
 pub async fn environments(State(state): State<AppState>) -> Result<Response, ApiError> {
     let envs = state.engine.as_ref().map(|e| e.environments()).unwrap_or_default();
     let premade = state.engine.as_ref().map_or(0, |e| e.premade_ready());
-    Ok(Json(serde_json::json!({ "Environments": envs, "PremadeSandboxes": premade })).into_response())
+    let mut body = serde_json::json!({ "Environments": envs, "PremadeSandboxes": premade });
+    if let Some(invoker) = &state.async_invoker {
+        // Pending asynchronous invocations (the SQS API shows user queues' depths).
+        if let Ok(d) = invoker.depth().await {
+            body["AsyncEvents"] = serde_json::json!({"Visible": d.visible, "InFlight": d.in_flight, "Delayed": d.delayed});
+        }
+    }
+    Ok(Json(body).into_response())
 }

@@ -47,5 +47,13 @@ pub async fn run(args: PsArgs) -> anyhow::Result<std::process::ExitCode> {
             used
         );
     }
+    if let Some(a) = v.get("AsyncEvents") {
+        println!(
+            "async events: {} waiting, {} running, {} delayed (retries)",
+            a["Visible"].as_u64().unwrap_or(0),
+            a["InFlight"].as_u64().unwrap_or(0),
+            a["Delayed"].as_u64().unwrap_or(0)
+        );
+    }
     Ok(std::process::ExitCode::SUCCESS)
 }
