@@ -45,21 +45,7 @@ pub struct PremadeSpec {
 
 impl PremadeSpec {
     pub fn validate(&self) -> Result<(), SandboxError> {
-        let bad = |m: String| Err(SandboxError::Spec(m));
-        if self.memory_mb < 16 {
-            return bad(format!("memory_mb {} is below 16", self.memory_mb));
-        }
-        if self.ephemeral_mb == 0 {
-            return bad("ephemeral_mb is 0".into());
-        }
-        if !self.code_base.is_absolute() || !self.code_base.is_dir() {
-            return bad(format!("code_base {} is not an absolute directory", self.code_base.display()));
-        }
-        if let Some(p) = &self.runtime_dir {
-            if !p.is_absolute() || !p.is_dir() {
-                return bad(format!("runtime_dir {} is not an absolute directory", p.display()));
-            }
-        }
+        crate::spec::check_limits_and_dirs(self.memory_mb, self.ephemeral_mb, ("code_base", &self.code_base), self.runtime_dir.as_deref())?;
         check_hostname(&self.hostname)
     }
 

@@ -40,20 +40,7 @@ impl SandboxSpec {
         if self.argv.is_empty() {
             return bad("argv is empty".into());
         }
-        if self.memory_mb < 16 {
-            return bad(format!("memory_mb {} is below 16", self.memory_mb));
-        }
-        if self.ephemeral_mb == 0 {
-            return bad("ephemeral_mb is 0".into());
-        }
-        if !self.code_dir.is_absolute() || !self.code_dir.is_dir() {
-            return bad(format!("code_dir {} is not an absolute directory", self.code_dir.display()));
-        }
-        if let Some(p) = &self.runtime_dir {
-            if !p.is_absolute() || !p.is_dir() {
-                return bad(format!("runtime_dir {} is not an absolute directory", p.display()));
-            }
-        }
+        check_limits_and_dirs(self.memory_mb, self.ephemeral_mb, ("code_dir", &self.code_dir), self.runtime_dir.as_deref())?;
         for p in &self.extra_ro_binds {
             if !p.is_absolute() || !p.exists() {
                 return bad(format!("extra bind {} is not an existing absolute path", p.display()));
@@ -74,6 +61,29 @@ impl SandboxSpec {
         }
         Ok(())
     }
+}
+
+/// The checks every sandbox (built for a function or pre-made) passes before any kernel
+/// object exists: sane limits, and the directories it binds exist as absolute paths.
+pub(crate) fn check_limits_and_dirs(
+    memory_mb: u32,
+    ephemeral_mb: u32,
+    code: (&str, &std::path::Path),
+    runtime_dir: Option<&std::path::Path>,
+) -> Result<(), crate::SandboxError> {
+    let bad = |m: String| Err(crate::SandboxError::Spec(m));
+    if memory_mb < 16 {
+        return bad(format!("memory_mb {memory_mb} is below 16"));
+    }
+    if ephemeral_mb == 0 {
+        return bad("ephemeral_mb is 0".into());
+    }
+    for (what, p) in std::iter::once(code).chain(runtime_dir.map(|p| ("runtime_dir", p))) {
+        if !p.is_absolute() || !p.is_dir() {
+            return bad(format!("{what} {} is not an absolute directory", p.display()));
+        }
+    }
+    Ok(())
 }
 
 /// How a sandbox's runtime ended.
@@ -152,6 +162,19 @@ fn signal_name(sig: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limits_and_dirs_are_checked() {
+        use std::path::Path;
+        let tmp = std::env::temp_dir();
+        assert!(check_limits_and_dirs(128, 512, ("code_dir", &tmp), None).is_ok());
+        assert!(check_limits_and_dirs(8, 512, ("code_dir", &tmp), None).is_err());
+        assert!(check_limits_and_dirs(128, 0, ("code_dir", &tmp), None).is_err());
+        let e = check_limits_and_dirs(128, 512, ("code_base", Path::new("relative")), None).unwrap_err();
+        assert!(e.to_string().contains("code_base relative is not an absolute directory"), "{e}");
+        let e = check_limits_and_dirs(128, 512, ("code_dir", &tmp), Some(Path::new("/nonexistent-quiver"))).unwrap_err();
+        assert!(e.to_string().contains("runtime_dir"), "{e}");
+    }
 
     #[test]
     fn lambda_wording() {
