@@ -74,7 +74,6 @@ impl fmt::Display for EnvState {
 #[cfg(test)]
 mod tests {
     use super::EnvState::*;
-    use super::*;
 
     #[test]
     fn the_normal_life() {

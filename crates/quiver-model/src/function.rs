@@ -78,8 +78,9 @@ pub struct FunctionSettings {
     pub dead_letter_config: Option<DeadLetterInput>,
 }
 
-/// A validated, complete function configuration (one per version).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A validated, complete function configuration (one per version). `Default` is the
+/// empty placeholder a store uses where a config is required but not yet known.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FunctionConfig {
     pub runtime: String,
     pub handler: String,

@@ -2,8 +2,6 @@
 //! (SQLite today; PostgreSQL later runs the same functions).
 #![cfg(test)]
 
-use std::collections::BTreeMap;
-
 use quiver_model::{CodeRef, Destination, EventInvokeConfig, FunctionConfig, Version};
 
 use crate::store::*;
@@ -20,23 +18,7 @@ pub fn run_all(make: &dyn Fn() -> Box<dyn Store>) {
 }
 
 pub fn empty_config() -> FunctionConfig {
-    FunctionConfig {
-        runtime: String::new(),
-        handler: String::new(),
-        role: String::new(),
-        description: String::new(),
-        timeout: 0,
-        memory_size: 0,
-        environment: BTreeMap::new(),
-        ephemeral_storage: 0,
-        architecture: String::new(),
-        tracing_mode: String::new(),
-        log_format: String::new(),
-        application_log_level: None,
-        system_log_level: None,
-        log_group: None,
-        dead_letter_target: None,
-    }
+    FunctionConfig::default()
 }
 
 pub fn config() -> FunctionConfig {

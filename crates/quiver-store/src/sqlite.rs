@@ -50,23 +50,7 @@ fn row_to_version(row: &Row<'_>) -> rusqlite::Result<(FunctionVersion, String)> 
 }
 
 fn placeholder_config() -> FunctionConfig {
-    FunctionConfig {
-        runtime: String::new(),
-        handler: String::new(),
-        role: String::new(),
-        description: String::new(),
-        timeout: 0,
-        memory_size: 0,
-        environment: BTreeMap::new(),
-        ephemeral_storage: 0,
-        architecture: String::new(),
-        tracing_mode: String::new(),
-        log_format: String::new(),
-        application_log_level: None,
-        system_log_level: None,
-        log_group: None,
-        dead_letter_target: None,
-    }
+    FunctionConfig::default()
 }
 
 fn decode((mut v, config): (FunctionVersion, String)) -> Result<FunctionVersion, StoreError> {
