@@ -34,15 +34,25 @@ pub fn authenticate(parts: &Parts) -> Result<Caller, AuthError> {
 }
 
 fn authenticate_headers(headers: &HeaderMap) -> Result<Caller, AuthError> {
-    let raw = headers.get(axum::http::header::AUTHORIZATION).ok_or(AuthError::Missing)?;
-    let raw = raw.to_str().map_err(|_| AuthError::Malformed("Authorization header is not ASCII".into()))?;
+    let raw = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .ok_or(AuthError::Missing)?;
+    let raw = raw
+        .to_str()
+        .map_err(|_| AuthError::Malformed("Authorization header is not ASCII".into()))?;
     parse_authorization(raw)
 }
 
 /// Parses `AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/lambda/aws4_request, SignedHeaders=…, Signature=…`.
 pub fn parse_authorization(raw: &str) -> Result<Caller, AuthError> {
-    let malformed = |what: &str| AuthError::Malformed(format!("Authorization header requires {what}. Authorization={raw}"));
-    let rest = raw.strip_prefix("AWS4-HMAC-SHA256").ok_or_else(|| malformed("the 'AWS4-HMAC-SHA256' algorithm"))?;
+    let malformed = |what: &str| {
+        AuthError::Malformed(format!(
+            "Authorization header requires {what}. Authorization={raw}"
+        ))
+    };
+    let rest = raw
+        .strip_prefix("AWS4-HMAC-SHA256")
+        .ok_or_else(|| malformed("the 'AWS4-HMAC-SHA256' algorithm"))?;
     let mut credential = None;
     let mut signed_headers = None;
     let mut signature = None;
@@ -57,17 +67,25 @@ pub fn parse_authorization(raw: &str) -> Result<Caller, AuthError> {
         }
     }
     let credential = credential.ok_or_else(|| malformed("'Credential' parameter"))?;
-    signed_headers.filter(|s| !s.is_empty()).ok_or_else(|| malformed("'SignedHeaders' parameter"))?;
-    signature.filter(|s| !s.is_empty()).ok_or_else(|| malformed("'Signature' parameter"))?;
+    signed_headers
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| malformed("'SignedHeaders' parameter"))?;
+    signature
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| malformed("'Signature' parameter"))?;
     let scope: Vec<&str> = credential.split('/').collect();
     match scope.as_slice() {
-        [key, date, region, service, "aws4_request"] if !key.is_empty() && date.len() == 8 => Ok(Caller {
-            access_key: key.to_string(),
-            date: date.to_string(),
-            region: region.to_string(),
-            service: service.to_string(),
-        }),
-        _ => Err(malformed("a Credential of the form <key>/<yyyymmdd>/<region>/<service>/aws4_request")),
+        [key, date, region, service, "aws4_request"] if !key.is_empty() && date.len() == 8 => {
+            Ok(Caller {
+                access_key: key.to_string(),
+                date: date.to_string(),
+                region: region.to_string(),
+                service: service.to_string(),
+            })
+        }
+        _ => Err(malformed(
+            "a Credential of the form <key>/<yyyymmdd>/<region>/<service>/aws4_request",
+        )),
     }
 }
 
@@ -83,13 +101,21 @@ mod tests {
         .unwrap();
         assert_eq!(
             c,
-            Caller { access_key: "AKIDQUIVERTEST".into(), date: "20240501".into(), region: "us-east-1".into(), service: "lambda".into() }
+            Caller {
+                access_key: "AKIDQUIVERTEST".into(),
+                date: "20240501".into(),
+                region: "us-east-1".into(),
+                service: "lambda".into()
+            }
         );
     }
 
     #[test]
     fn missing_and_malformed() {
-        assert_eq!(authenticate_headers(&HeaderMap::new()), Err(AuthError::Missing));
+        assert_eq!(
+            authenticate_headers(&HeaderMap::new()),
+            Err(AuthError::Missing)
+        );
         for bad in [
             "Basic dXNlcjpwYXNz",
             "AWS4-HMAC-SHA256 SignedHeaders=host, Signature=ab",

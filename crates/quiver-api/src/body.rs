@@ -16,7 +16,12 @@ use crate::error::ApiError;
 const DRAIN_MAX: u64 = 256 << 20;
 
 /// Reads at most `limit` bytes; more → 413 naming `operation`.
-pub async fn read_limited(headers: &HeaderMap, body: Body, limit: u64, operation: &str) -> Result<Bytes, ApiError> {
+pub async fn read_limited(
+    headers: &HeaderMap,
+    body: Body,
+    limit: u64,
+    operation: &str,
+) -> Result<Bytes, ApiError> {
     let declared = headers
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -30,7 +35,9 @@ pub async fn read_limited(headers: &HeaderMap, body: Body, limit: u64, operation
     }
     let mut buf = bytes::BytesMut::new();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| ApiError::InvalidRequestContent(format!("Could not read request body: {e}")))?;
+        let frame = frame.map_err(|e| {
+            ApiError::InvalidRequestContent(format!("Could not read request body: {e}"))
+        })?;
         if let Ok(data) = frame.into_data() {
             buf.extend_from_slice(&data);
             if buf.len() as u64 > limit {
@@ -55,9 +62,14 @@ async fn drain(body: &mut Body, mut seen: u64) {
 
 /// Parses a JSON body; an empty body is `{}` (what botocore would have sent).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { bytes };
-    serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::InvalidRequestContent(format!("Could not parse request body into json: {e}")))
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::InvalidRequestContent(format!("Could not parse request body into json: {e}"))
+    })
 }
 
 #[cfg(test)]
@@ -73,18 +85,31 @@ mod tests {
     #[test]
     fn json_errors_are_client_errors_and_unknown_fields_are_ignored() {
         assert_eq!(parse_json::<T>(b"").unwrap().memory_size, None);
-        assert_eq!(parse_json::<T>(br#"{"MemorySize":256,"Surprise":[1]}"#).unwrap().memory_size, Some(256));
+        assert_eq!(
+            parse_json::<T>(br#"{"MemorySize":256,"Surprise":[1]}"#)
+                .unwrap()
+                .memory_size,
+            Some(256)
+        );
         for bad in [&b"{"[..], br#"{"MemorySize":"big"}"#, b"[]", b"\xff"] {
             let e = parse_json::<T>(bad).unwrap_err();
-            assert!(matches!(&e, ApiError::InvalidRequestContent(m) if m.starts_with("Could not parse request body into json: ")), "{e:?}");
+            assert!(
+                matches!(&e, ApiError::InvalidRequestContent(m) if m.starts_with("Could not parse request body into json: ")),
+                "{e:?}"
+            );
         }
     }
 
     #[tokio::test]
     async fn limits_apply_with_and_without_content_length() {
         let mut h = HeaderMap::new();
-        assert_eq!(read_limited(&h, Body::from("abcd"), 4, "Op").await.unwrap(), Bytes::from("abcd"));
-        let e = read_limited(&h, Body::from("abcde"), 4, "Op").await.unwrap_err();
+        assert_eq!(
+            read_limited(&h, Body::from("abcd"), 4, "Op").await.unwrap(),
+            Bytes::from("abcd")
+        );
+        let e = read_limited(&h, Body::from("abcde"), 4, "Op")
+            .await
+            .unwrap_err();
         assert_eq!(e, ApiError::too_large(4, "Op"));
         h.insert("content-length", "100".parse().unwrap());
         assert!(read_limited(&h, Body::from("a"), 4, "Op").await.is_err());

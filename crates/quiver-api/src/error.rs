@@ -10,7 +10,8 @@ use quiver_model::ModelError;
 use quiver_store::{IntakeError, StoreError};
 
 /// Lambda's message when a package cannot be extracted.
-pub const UNZIP_FAILED: &str = "Could not unzip uploaded file. Please check your file, then try to upload again.";
+pub const UNZIP_FAILED: &str =
+    "Could not unzip uploaded file. Please check your file, then try to upload again.";
 
 /// An error as the client will see it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -62,17 +63,57 @@ impl ApiError {
         use ApiError::*;
         match self {
             Validation(_) => (StatusCode::BAD_REQUEST, "ValidationException", "message"),
-            InvalidParameter(_) => (StatusCode::BAD_REQUEST, "InvalidParameterValueException", "message"),
-            InvalidRequestContent(_) => (StatusCode::BAD_REQUEST, "InvalidRequestContentException", "message"),
-            NotFound(_) => (StatusCode::NOT_FOUND, "ResourceNotFoundException", "Message"),
+            InvalidParameter(_) => (
+                StatusCode::BAD_REQUEST,
+                "InvalidParameterValueException",
+                "message",
+            ),
+            InvalidRequestContent(_) => (
+                StatusCode::BAD_REQUEST,
+                "InvalidRequestContentException",
+                "message",
+            ),
+            NotFound(_) => (
+                StatusCode::NOT_FOUND,
+                "ResourceNotFoundException",
+                "Message",
+            ),
             Conflict(_) => (StatusCode::CONFLICT, "ResourceConflictException", "message"),
-            PreconditionFailed(_) => (StatusCode::PRECONDITION_FAILED, "PreconditionFailedException", "message"),
-            TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLargeException", "message"),
-            MissingToken => (StatusCode::FORBIDDEN, "MissingAuthenticationTokenException", "message"),
-            IncompleteSignature(_) => (StatusCode::FORBIDDEN, "IncompleteSignatureException", "message"),
-            UnknownOperation(_) => (StatusCode::NOT_FOUND, "UnknownOperationException", "message"),
-            TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "TooManyRequestsException", "message"),
-            Service(_) => (StatusCode::INTERNAL_SERVER_ERROR, "ServiceException", "Message"),
+            PreconditionFailed(_) => (
+                StatusCode::PRECONDITION_FAILED,
+                "PreconditionFailedException",
+                "message",
+            ),
+            TooLarge(_) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestEntityTooLargeException",
+                "message",
+            ),
+            MissingToken => (
+                StatusCode::FORBIDDEN,
+                "MissingAuthenticationTokenException",
+                "message",
+            ),
+            IncompleteSignature(_) => (
+                StatusCode::FORBIDDEN,
+                "IncompleteSignatureException",
+                "message",
+            ),
+            UnknownOperation(_) => (
+                StatusCode::NOT_FOUND,
+                "UnknownOperationException",
+                "message",
+            ),
+            TooManyRequests { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequestsException",
+                "message",
+            ),
+            Service(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "ServiceException",
+                "Message",
+            ),
         }
     }
 
@@ -91,7 +132,9 @@ impl ApiError {
 
     /// `Request must be smaller than N bytes for the <Op> operation`
     pub fn too_large(limit: u64, operation: &str) -> Self {
-        ApiError::TooLarge(format!("Request must be smaller than {limit} bytes for the {operation} operation"))
+        ApiError::TooLarge(format!(
+            "Request must be smaller than {limit} bytes for the {operation} operation"
+        ))
     }
 
     /// Maps a store error; `arn` names the resource in not-found and conflict messages.
@@ -138,13 +181,18 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let kind = if status.is_server_error() { "Service" } else { "User" };
+        let kind = if status.is_server_error() {
+            "Service"
+        } else {
+            "User"
+        };
         let mut body = serde_json::json!({ "Type": kind, key: message });
         if let ApiError::TooManyRequests { reason } = &self {
             body["Reason"] = serde_json::Value::from(*reason);
         }
         let mut resp = (status, axum::Json(body)).into_response();
-        resp.headers_mut().insert("x-amzn-ErrorType", HeaderValue::from_static(code));
+        resp.headers_mut()
+            .insert("x-amzn-ErrorType", HeaderValue::from_static(code));
         resp
     }
 }
@@ -157,35 +205,66 @@ mod tests {
     async fn parts(e: ApiError) -> (u16, String, serde_json::Value) {
         let r = e.into_response();
         let status = r.status().as_u16();
-        let code = r.headers()["x-amzn-ErrorType"].to_str().unwrap().to_string();
+        let code = r.headers()["x-amzn-ErrorType"]
+            .to_str()
+            .unwrap()
+            .to_string();
         let body = r.into_body().collect().await.unwrap().to_bytes();
         (status, code, serde_json::from_slice(&body).unwrap())
     }
 
     #[tokio::test]
     async fn codes_statuses_and_message_casing_follow_the_model() {
-        let (s, c, b) = parts(ApiError::function_not_found("arn:aws:lambda:us-east-1:000000000000:function:f")).await;
+        let (s, c, b) = parts(ApiError::function_not_found(
+            "arn:aws:lambda:us-east-1:000000000000:function:f",
+        ))
+        .await;
         assert_eq!((s, c.as_str()), (404, "ResourceNotFoundException"));
-        assert_eq!(b["Message"], "Function not found: arn:aws:lambda:us-east-1:000000000000:function:f");
+        assert_eq!(
+            b["Message"],
+            "Function not found: arn:aws:lambda:us-east-1:000000000000:function:f"
+        );
         assert_eq!(b["Type"], "User");
         assert!(b.get("message").is_none());
 
-        let (s, c, b) = parts(ApiError::from_store(StoreError::AlreadyExists, "arn:aws:lambda:us-east-1:0:function:dup")).await;
+        let (s, c, b) = parts(ApiError::from_store(
+            StoreError::AlreadyExists,
+            "arn:aws:lambda:us-east-1:0:function:dup",
+        ))
+        .await;
         assert_eq!((s, c.as_str()), (409, "ResourceConflictException"));
         assert_eq!(b["message"], "Function already exist: dup");
 
         let (s, c, b) = parts(ApiError::too_large(69905067, "CreateFunction")).await;
         assert_eq!((s, c.as_str()), (413, "RequestEntityTooLargeException"));
-        assert_eq!(b["message"], "Request must be smaller than 69905067 bytes for the CreateFunction operation");
+        assert_eq!(
+            b["message"],
+            "Request must be smaller than 69905067 bytes for the CreateFunction operation"
+        );
 
-        let (s, c, _) = parts(ApiError::from_store(StoreError::RevisionMismatch { current: "x".into() }, "a")).await;
+        let (s, c, _) = parts(ApiError::from_store(
+            StoreError::RevisionMismatch {
+                current: "x".into(),
+            },
+            "a",
+        ))
+        .await;
         assert_eq!((s, c.as_str()), (412, "PreconditionFailedException"));
         let (s, c, _) = parts(ApiError::MissingToken).await;
-        assert_eq!((s, c.as_str()), (403, "MissingAuthenticationTokenException"));
+        assert_eq!(
+            (s, c.as_str()),
+            (403, "MissingAuthenticationTokenException")
+        );
 
         let (s, c, b) = parts(ApiError::Service("disk on fire".into())).await;
-        assert_eq!((s, c.as_str(), b["Type"].as_str()), (500, "ServiceException", Some("Service")));
-        assert!(!b["Message"].as_str().unwrap().contains("disk"), "internal detail leaked");
+        assert_eq!(
+            (s, c.as_str(), b["Type"].as_str()),
+            (500, "ServiceException", Some("Service"))
+        );
+        assert!(
+            !b["Message"].as_str().unwrap().contains("disk"),
+            "internal detail leaked"
+        );
     }
 
     #[tokio::test]
@@ -194,11 +273,25 @@ mod tests {
         v.push("1", "timeout", "x");
         let (s, c, b) = parts(v.into_result().unwrap_err().into()).await;
         assert_eq!((s, c.as_str()), (400, "ValidationException"));
-        assert!(b["message"].as_str().unwrap().starts_with("1 validation error detected"));
-        let (_, c, b) = parts(ApiError::from_store(StoreError::Intake(IntakeError::NotAZip("x".into())), "a")).await;
+        assert!(b["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("1 validation error detected"));
+        let (_, c, b) = parts(ApiError::from_store(
+            StoreError::Intake(IntakeError::NotAZip("x".into())),
+            "a",
+        ))
+        .await;
         assert_eq!(c, "InvalidParameterValueException");
         assert!(b["message"].as_str().unwrap().starts_with(UNZIP_FAILED));
-        let (_, _, b) = parts(ApiError::from_store(StoreError::Intake(IntakeError::TooLarge { limit: 262144000 }), "a")).await;
-        assert_eq!(b["message"], "Unzipped size must be smaller than 262144000 bytes");
+        let (_, _, b) = parts(ApiError::from_store(
+            StoreError::Intake(IntakeError::TooLarge { limit: 262144000 }),
+            "a",
+        ))
+        .await;
+        assert_eq!(
+            b["message"],
+            "Unzipped size must be smaller than 262144000 bytes"
+        );
     }
 }

@@ -76,22 +76,50 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/", post(target::dispatch))
         // The same-server baseline for invoke benchmarks: a bare HTTP round trip.
-        .route("/_quiver/echo", post(|body: axum::body::Bytes| async move { body }).layer(DefaultBodyLimit::max(1 << 20)))
+        .route(
+            "/_quiver/echo",
+            post(|body: axum::body::Bytes| async move { body })
+                .layer(DefaultBodyLimit::max(1 << 20)),
+        )
         .route("/_quiver/code/{token}", get(code::download))
-        .route("/2015-03-31/functions", post(functions::create).get(functions::list))
-        .route("/2015-03-31/functions/", post(functions::create).get(functions::list))
+        .route(
+            "/2015-03-31/functions",
+            post(functions::create).get(functions::list),
+        )
+        .route(
+            "/2015-03-31/functions/",
+            post(functions::create).get(functions::list),
+        )
         .route(f, get(functions::get).delete(functions::delete))
-        .route(&format!("{f}/configuration"), get(functions::get_configuration).put(functions::update_configuration))
-        .route(&format!("{f}/code"), axum::routing::put(functions::update_code))
-        .route(&format!("{f}/versions"), post(versions::publish).get(versions::list))
+        .route(
+            &format!("{f}/configuration"),
+            get(functions::get_configuration).put(functions::update_configuration),
+        )
+        .route(
+            &format!("{f}/code"),
+            axum::routing::put(functions::update_code),
+        )
+        .route(
+            &format!("{f}/versions"),
+            post(versions::publish).get(versions::list),
+        )
         .route(&format!("{f}/invocations"), post(invoke::invoke))
         .route("/_quiver/environments", get(admin::environments))
         .route(
             "/2019-09-25/functions/{name}/event-invoke-config",
-            get(event_config::get).put(event_config::put).post(event_config::update).delete(event_config::delete),
+            get(event_config::get)
+                .put(event_config::put)
+                .post(event_config::update)
+                .delete(event_config::delete),
         )
-        .route("/2019-09-25/functions/{name}/event-invoke-config/list", get(event_config::list))
-        .route("/2017-03-31/tags/{name}", get(tags::list).post(tags::tag).delete(tags::untag))
+        .route(
+            "/2019-09-25/functions/{name}/event-invoke-config/list",
+            get(event_config::list),
+        )
+        .route(
+            "/2017-03-31/tags/{name}",
+            get(tags::list).post(tags::tag).delete(tags::untag),
+        )
         .route("/2016-08-19/account-settings", get(account::settings))
         .route("/2016-08-19/account-settings/", get(account::settings))
         .fallback(unknown)
@@ -115,5 +143,7 @@ pub async fn serve(
             tracing::debug!("TCP_NODELAY: {e}");
         }
     });
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
 }

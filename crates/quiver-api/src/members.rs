@@ -14,17 +14,41 @@ pub struct Shape {
 }
 
 const CODE: Shape = Shape {
-    members: &["ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri", "SourceKMSKeyArn"],
+    members: &[
+        "ZipFile",
+        "S3Bucket",
+        "S3Key",
+        "S3ObjectVersion",
+        "ImageUri",
+        "SourceKMSKeyArn",
+    ],
     nested: &[],
 };
-const ENVIRONMENT: Shape = Shape { members: &["Variables"], nested: &[] };
-const EPHEMERAL: Shape = Shape { members: &["Size"], nested: &[] };
-const TRACING: Shape = Shape { members: &["Mode"], nested: &[] };
+const ENVIRONMENT: Shape = Shape {
+    members: &["Variables"],
+    nested: &[],
+};
+const EPHEMERAL: Shape = Shape {
+    members: &["Size"],
+    nested: &[],
+};
+const TRACING: Shape = Shape {
+    members: &["Mode"],
+    nested: &[],
+};
 const LOGGING: Shape = Shape {
-    members: &["LogFormat", "ApplicationLogLevel", "SystemLogLevel", "LogGroup"],
+    members: &[
+        "LogFormat",
+        "ApplicationLogLevel",
+        "SystemLogLevel",
+        "LogGroup",
+    ],
     nested: &[],
 };
-const DEAD_LETTER: Shape = Shape { members: &["TargetArn"], nested: &[] };
+const DEAD_LETTER: Shape = Shape {
+    members: &["TargetArn"],
+    nested: &[],
+};
 const CONFIG_NESTED: &[(&str, &Shape)] = &[
     ("Environment", &ENVIRONMENT),
     ("EphemeralStorage", &EPHEMERAL),
@@ -36,10 +60,30 @@ const CONFIG_NESTED: &[(&str, &Shape)] = &[
 /// CreateFunction.
 pub const CREATE_FUNCTION: Shape = Shape {
     members: &[
-        "FunctionName", "Runtime", "Role", "Handler", "Code", "Description", "Timeout", "MemorySize", "Publish",
-        "VpcConfig", "PackageType", "DeadLetterConfig", "Environment", "KMSKeyArn", "TracingConfig", "Tags",
-        "Layers", "FileSystemConfigs", "ImageConfig", "CodeSigningConfigArn", "Architectures", "EphemeralStorage",
-        "SnapStart", "LoggingConfig",
+        "FunctionName",
+        "Runtime",
+        "Role",
+        "Handler",
+        "Code",
+        "Description",
+        "Timeout",
+        "MemorySize",
+        "Publish",
+        "VpcConfig",
+        "PackageType",
+        "DeadLetterConfig",
+        "Environment",
+        "KMSKeyArn",
+        "TracingConfig",
+        "Tags",
+        "Layers",
+        "FileSystemConfigs",
+        "ImageConfig",
+        "CodeSigningConfigArn",
+        "Architectures",
+        "EphemeralStorage",
+        "SnapStart",
+        "LoggingConfig",
     ],
     nested: &[
         ("Code", &CODE),
@@ -54,9 +98,24 @@ pub const CREATE_FUNCTION: Shape = Shape {
 /// UpdateFunctionConfiguration.
 pub const UPDATE_CONFIGURATION: Shape = Shape {
     members: &[
-        "Role", "Handler", "Description", "Timeout", "MemorySize", "VpcConfig", "Environment", "Runtime",
-        "DeadLetterConfig", "KMSKeyArn", "TracingConfig", "RevisionId", "Layers", "FileSystemConfigs",
-        "ImageConfig", "EphemeralStorage", "SnapStart", "LoggingConfig",
+        "Role",
+        "Handler",
+        "Description",
+        "Timeout",
+        "MemorySize",
+        "VpcConfig",
+        "Environment",
+        "Runtime",
+        "DeadLetterConfig",
+        "KMSKeyArn",
+        "TracingConfig",
+        "RevisionId",
+        "Layers",
+        "FileSystemConfigs",
+        "ImageConfig",
+        "EphemeralStorage",
+        "SnapStart",
+        "LoggingConfig",
     ],
     nested: CONFIG_NESTED,
 };
@@ -64,27 +123,50 @@ pub const UPDATE_CONFIGURATION: Shape = Shape {
 /// UpdateFunctionCode.
 pub const UPDATE_CODE: Shape = Shape {
     members: &[
-        "ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri", "Publish", "DryRun", "RevisionId",
-        "Architectures", "SourceKMSKeyArn",
+        "ZipFile",
+        "S3Bucket",
+        "S3Key",
+        "S3ObjectVersion",
+        "ImageUri",
+        "Publish",
+        "DryRun",
+        "RevisionId",
+        "Architectures",
+        "SourceKMSKeyArn",
     ],
     nested: &[],
 };
 
 /// PublishVersion.
-pub const PUBLISH_VERSION: Shape = Shape { members: &["CodeSha256", "Description", "RevisionId"], nested: &[] };
+pub const PUBLISH_VERSION: Shape = Shape {
+    members: &["CodeSha256", "Description", "RevisionId"],
+    nested: &[],
+};
 
-const DESTINATION: Shape = Shape { members: &["Destination"], nested: &[] };
-const DESTINATION_CONFIG: Shape =
-    Shape { members: &["OnSuccess", "OnFailure"], nested: &[("OnSuccess", &DESTINATION), ("OnFailure", &DESTINATION)] };
+const DESTINATION: Shape = Shape {
+    members: &["Destination"],
+    nested: &[],
+};
+const DESTINATION_CONFIG: Shape = Shape {
+    members: &["OnSuccess", "OnFailure"],
+    nested: &[("OnSuccess", &DESTINATION), ("OnFailure", &DESTINATION)],
+};
 
 /// Put/UpdateFunctionEventInvokeConfig.
 pub const EVENT_INVOKE_CONFIG: Shape = Shape {
-    members: &["MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig"],
+    members: &[
+        "MaximumRetryAttempts",
+        "MaximumEventAgeInSeconds",
+        "DestinationConfig",
+    ],
     nested: &[("DestinationConfig", &DESTINATION_CONFIG)],
 };
 
 /// TagResource.
-pub const TAG_RESOURCE: Shape = Shape { members: &["Tags"], nested: &[] };
+pub const TAG_RESOURCE: Shape = Shape {
+    members: &["Tags"],
+    nested: &[],
+};
 
 /// Refuses members the operation does not have. Non-objects are left to the typed parse.
 pub fn check(body: &[u8], shape: &Shape) -> Result<(), ApiError> {
@@ -92,12 +174,16 @@ pub fn check(body: &[u8], shape: &Shape) -> Result<(), ApiError> {
         return Ok(());
     }
     // A body that is not JSON is reported by the typed parse with its own message.
-    let Ok(v) = serde_json::from_slice::<Value>(body) else { return Ok(()) };
+    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+        return Ok(());
+    };
     check_value(&v, shape)
 }
 
 fn check_value(v: &Value, shape: &Shape) -> Result<(), ApiError> {
-    let Some(obj) = v.as_object() else { return Ok(()) };
+    let Some(obj) = v.as_object() else {
+        return Ok(());
+    };
     for (key, value) in obj {
         if !shape.members.contains(&key.as_str()) {
             return Err(ApiError::InvalidRequestContent(format!(
@@ -117,17 +203,37 @@ mod tests {
 
     #[test]
     fn known_members_pass_unknown_fail() {
-        assert!(check(br#"{"FunctionName":"f","Code":{"ZipFile":"x"},"Layers":[]}"#, &CREATE_FUNCTION).is_ok());
+        assert!(check(
+            br#"{"FunctionName":"f","Code":{"ZipFile":"x"},"Layers":[]}"#,
+            &CREATE_FUNCTION
+        )
+        .is_ok());
         assert!(check(br#"{"Bogus":1}"#, &CREATE_FUNCTION).is_err());
         assert!(check(br#"{"functionname":"f"}"#, &CREATE_FUNCTION).is_err());
         assert!(check(br#"{"Code":{"ZipFile":"x","Extra":1}}"#, &CREATE_FUNCTION).is_err());
-        assert!(check(br#"{"Environment":{"Variables":{"anything":"goes"}}}"#, &UPDATE_CONFIGURATION).is_ok());
+        assert!(check(
+            br#"{"Environment":{"Variables":{"anything":"goes"}}}"#,
+            &UPDATE_CONFIGURATION
+        )
+        .is_ok());
         assert!(check(b"", &TAG_RESOURCE).is_ok());
         assert!(check(b"not json", &TAG_RESOURCE).is_ok());
-        assert!(check(br#"{"DeadLetterConfig":{"TargetArn":"x"}}"#, &UPDATE_CONFIGURATION).is_ok());
+        assert!(check(
+            br#"{"DeadLetterConfig":{"TargetArn":"x"}}"#,
+            &UPDATE_CONFIGURATION
+        )
+        .is_ok());
         assert!(check(br#"{"DeadLetterConfig":{"Target":"x"}}"#, &CREATE_FUNCTION).is_err());
-        assert!(check(br#"{"DestinationConfig":{"OnFailure":{"Destination":"x"}}}"#, &EVENT_INVOKE_CONFIG).is_ok());
-        assert!(check(br#"{"DestinationConfig":{"OnFailure":{"Arn":"x"}}}"#, &EVENT_INVOKE_CONFIG).is_err());
+        assert!(check(
+            br#"{"DestinationConfig":{"OnFailure":{"Destination":"x"}}}"#,
+            &EVENT_INVOKE_CONFIG
+        )
+        .is_ok());
+        assert!(check(
+            br#"{"DestinationConfig":{"OnFailure":{"Arn":"x"}}}"#,
+            &EVENT_INVOKE_CONFIG
+        )
+        .is_err());
         assert!(check(br#"{"Qualifier":"1"}"#, &EVENT_INVOKE_CONFIG).is_err());
     }
 }

@@ -17,12 +17,19 @@ pub fn pairs(query: Option<&str>) -> Vec<(String, String)> {
 
 /// The first value of `key`.
 pub fn first<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
 }
 
 /// Every value of `key`.
 pub fn all<'a>(pairs: &'a [(String, String)], key: &str) -> Vec<&'a str> {
-    pairs.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect()
+    pairs
+        .iter()
+        .filter(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .collect()
 }
 
 #[cfg(test)]

@@ -35,7 +35,10 @@ pub fn configuration(
     if let Some(l) = &c.system_log_level {
         logging.insert("SystemLogLevel".into(), json!(l));
     }
-    let group = c.log_group.clone().unwrap_or_else(|| format!("/aws/lambda/{}", v.name));
+    let group = c
+        .log_group
+        .clone()
+        .unwrap_or_else(|| format!("/aws/lambda/{}", v.name));
     logging.insert("LogGroup".into(), json!(group));
 
     let mut out = json!({

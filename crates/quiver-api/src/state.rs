@@ -29,16 +29,31 @@ pub struct Inner {
     /// Durable queues (SQS API); None in a server that keeps none.
     pub queues: Option<Arc<quiver_queue::Queues>>,
     /// Asynchronous invocation (InvocationType Event); None without a dispatcher.
-    pub async_invoker: Option<quiver_async::AsyncInvoker>,
+    pub async_invoker: Option<quiver_triggers::AsyncInvoker>,
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, code: CodeStore, partition: Partition, runtimes: RuntimeCatalogue) -> Self {
-        Self(Arc::new(Inner { store, code, partition, runtimes, code_urls: CodeUrls::default(), engine: None, logs: None, queues: None, async_invoker: None }))
+    pub fn new(
+        store: Arc<dyn Store>,
+        code: CodeStore,
+        partition: Partition,
+        runtimes: RuntimeCatalogue,
+    ) -> Self {
+        Self(Arc::new(Inner {
+            store,
+            code,
+            partition,
+            runtimes,
+            code_urls: CodeUrls::default(),
+            engine: None,
+            logs: None,
+            queues: None,
+            async_invoker: None,
+        }))
     }
 
     /// The same state with an async dispatcher for `InvocationType: Event` (call before cloning).
-    pub fn with_async(mut self, invoker: quiver_async::AsyncInvoker) -> Self {
+    pub fn with_async(mut self, invoker: quiver_triggers::AsyncInvoker) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.0) {
             inner.async_invoker = Some(invoker);
         }
@@ -99,7 +114,11 @@ pub struct CodeUrls {
 impl CodeUrls {
     /// A new token for the package `sha_hex`.
     pub fn issue(&self, sha_hex: &str) -> String {
-        let token = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+        let token = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
         let now = Instant::now();
         let mut t = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
         t.retain(|_, (_, exp)| *exp > now);
@@ -110,7 +129,9 @@ impl CodeUrls {
     /// The package a live token grants, if any.
     pub fn redeem(&self, token: &str) -> Option<String> {
         let t = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
-        t.get(token).filter(|(_, exp)| *exp > Instant::now()).map(|(sha, _)| sha.clone())
+        t.get(token)
+            .filter(|(_, exp)| *exp > Instant::now())
+            .map(|(sha, _)| sha.clone())
     }
 }
 

@@ -202,7 +202,8 @@ impl Engine {
             self.spawn_refiller();
         }
         let weak: Weak<Engine> = Arc::downgrade(self);
-        let tick = (self.cfg.freeze_after / 2).clamp(Duration::from_millis(20), Duration::from_secs(1));
+        let tick =
+            (self.cfg.freeze_after / 2).clamp(Duration::from_millis(20), Duration::from_secs(1));
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(tick).await;
@@ -218,7 +219,11 @@ impl Engine {
     /// Runs one synchronous invocation. Function failures of every kind are results
     /// (`function_error` set), never `Err`: `Err` means the platform could not run it
     /// (throttled, shutting down, runtime missing, sandbox failure).
-    pub async fn invoke(&self, spec: &FunctionSpec, req: InvokeRequest) -> Result<InvokeResult, EngineError> {
+    pub async fn invoke(
+        &self,
+        spec: &FunctionSpec,
+        req: InvokeRequest,
+    ) -> Result<InvokeResult, EngineError> {
         if self.closed.load(Ordering::SeqCst) {
             return Err(EngineError::ShuttingDown);
         }
@@ -235,7 +240,10 @@ impl Engine {
         if p.in_flight >= self.cfg.account_concurrency {
             return Err(EngineError::Throttled {
                 reason: "ConcurrentInvocationLimitExceeded",
-                detail: format!("account concurrency limit of {} reached", self.cfg.account_concurrency),
+                detail: format!(
+                    "account concurrency limit of {} reached",
+                    self.cfg.account_concurrency
+                ),
             });
         }
         p.in_flight += 1;
@@ -243,7 +251,11 @@ impl Engine {
     }
 
     /// A warm environment of `key` (thawed) or a new one.
-    async fn acquire(&self, spec: &FunctionSpec, key: &str) -> Result<(Environment, bool, Instant), EngineError> {
+    async fn acquire(
+        &self,
+        spec: &FunctionSpec,
+        key: &str,
+    ) -> Result<(Environment, bool, Instant), EngineError> {
         let mut doomed = Vec::new();
         let taken = {
             let mut p = lock(&self.pools);
@@ -309,7 +321,11 @@ impl Engine {
         };
         destroy_all(doomed);
         if let Some((env, was_frozen, created)) = taken {
-            let thawed = if was_frozen { env.thaw().map_err(|e| e.to_string()) } else { Ok(()) };
+            let thawed = if was_frozen {
+                env.thaw().map_err(|e| e.to_string())
+            } else {
+                Ok(())
+            };
             // A runtime that answered and then exited (one-shot custom runtimes, Node's
             // exit after an unhandled rejection) is not back in /next: never hand it an
             // event. The check is ~free for a runtime already parked in /next.
@@ -327,7 +343,9 @@ impl Engine {
             lock(&self.pools).active.remove(&env.id);
             tokio::spawn(env.destroy());
         }
-        self.cold_start(spec, key).await.map(|env| (env, true, Instant::now()))
+        self.cold_start(spec, key)
+            .await
+            .map(|env| (env, true, Instant::now()))
     }
 
     /// Starts a new environment; its memory is already reserved.
@@ -365,10 +383,20 @@ impl Engine {
     }
 
     /// Back to the pool if still good and current, else destroyed.
-    fn release(&self, env: Environment, spec: &FunctionSpec, key: &str, created: Instant, reusable: bool) {
+    fn release(
+        &self,
+        env: Environment,
+        spec: &FunctionSpec,
+        key: &str,
+        created: Instant,
+        reusable: bool,
+    ) {
         let mut p = lock(&self.pools);
         p.active.remove(&env.id);
-        let current = env.key == key && p.current.get(&fv_key(&spec.name, &spec.version)).is_some_and(|k| k == key);
+        let current = env.key == key
+            && p.current
+                .get(&fv_key(&spec.name, &spec.version))
+                .is_some_and(|k| k == key);
         let keep = reusable
             && current
             && !self.closed.load(Ordering::SeqCst)
@@ -397,14 +425,25 @@ impl Engine {
 
     /// Records `key` as current for its (function, version); idle environments of
     /// older keys are destroyed, busy ones marked draining.
-    fn make_current(&self, p: &mut Pools, spec: &FunctionSpec, key: &str, doomed: &mut Vec<Environment>) {
+    fn make_current(
+        &self,
+        p: &mut Pools,
+        spec: &FunctionSpec,
+        key: &str,
+        doomed: &mut Vec<Environment>,
+    ) {
         let fv = fv_key(&spec.name, &spec.version);
         if p.current.get(&fv).is_some_and(|k| k == key) {
             return;
         }
         p.current.insert(fv.clone(), key.to_string());
         let prefix = format!("{fv}\u{0}");
-        let stale: Vec<String> = p.idle.keys().filter(|k| k.starts_with(&prefix) && *k != key).cloned().collect();
+        let stale: Vec<String> = p
+            .idle
+            .keys()
+            .filter(|k| k.starts_with(&prefix) && *k != key)
+            .cloned()
+            .collect();
         for k in stale {
             for slot in p.idle.remove(&k).unwrap_or_default() {
                 p.reserved_mb = p.reserved_mb.saturating_sub(slot.charge_mb);
@@ -420,7 +459,12 @@ impl Engine {
 
     /// Evicts idle environments, least recently used first, until `need_mb` more fits
     /// the budget; refuses (429) when even an empty pool would not make room.
-    fn make_room(&self, p: &mut Pools, need_mb: u64, doomed: &mut Vec<Environment>) -> Result<(), EngineError> {
+    fn make_room(
+        &self,
+        p: &mut Pools,
+        need_mb: u64,
+        doomed: &mut Vec<Environment>,
+    ) -> Result<(), EngineError> {
         while p.reserved_mb + need_mb > self.cfg.memory_budget_mb {
             // Pre-made sandboxes are the cheapest thing to give up.
             if let Some(pm) = p.premade.pop() {
@@ -431,7 +475,11 @@ impl Engine {
             let lru = p
                 .idle
                 .iter()
-                .flat_map(|(k, v)| v.iter().enumerate().map(move |(i, s)| (k.clone(), i, s.last_used)))
+                .flat_map(|(k, v)| {
+                    v.iter()
+                        .enumerate()
+                        .map(move |(i, s)| (k.clone(), i, s.last_used))
+                })
                 .min_by_key(|(_, _, t)| *t);
             let Some((k, i, _)) = lru else {
                 return Err(EngineError::Throttled {
@@ -442,7 +490,11 @@ impl Engine {
                     ),
                 });
             };
-            let slot = p.idle.get_mut(&k).map(|v| v.remove(i)).expect("index from iteration");
+            let slot = p
+                .idle
+                .get_mut(&k)
+                .map(|v| v.remove(i))
+                .expect("index from iteration");
             if p.idle.get(&k).is_some_and(Vec::is_empty) {
                 p.idle.remove(&k);
             }
@@ -463,13 +515,19 @@ impl Engine {
                 while i < slots.len() {
                     let s = &mut slots[i];
                     let idle_for = s.last_used.elapsed();
-                    if s.env.has_exited() || idle_for >= self.cfg.idle_timeout || s.created.elapsed() >= self.cfg.max_lifetime {
+                    if s.env.has_exited()
+                        || idle_for >= self.cfg.idle_timeout
+                        || s.created.elapsed() >= self.cfg.max_lifetime
+                    {
                         let slot = slots.remove(i);
                         released += slot.charge_mb;
                         doomed.push(slot.env);
                         continue;
                     }
-                    if s.state == EnvState::Idle && idle_for >= self.cfg.freeze_after && s.env.runtime_idle() {
+                    if s.state == EnvState::Idle
+                        && idle_for >= self.cfg.freeze_after
+                        && s.env.runtime_idle()
+                    {
                         match s.env.freeze() {
                             Ok(()) => {
                                 let _ = s.state.become_(EnvState::Frozen);
@@ -490,10 +548,15 @@ impl Engine {
             p.reserved_mb = p.reserved_mb.saturating_sub(released);
             // No cold start for idle_timeout: let the pre-made pool go too (it comes
             // back at the next cold start), so an idle server holds nothing.
-            if p.premade_wanted && p.last_cold.is_some_and(|t| t.elapsed() >= self.cfg.idle_timeout) {
+            if p.premade_wanted
+                && p.last_cold
+                    .is_some_and(|t| t.elapsed() >= self.cfg.idle_timeout)
+            {
                 p.premade_wanted = false;
                 let gone: Vec<Premade> = p.premade.drain(..).collect();
-                p.reserved_mb = p.reserved_mb.saturating_sub(PREMADE_CHARGE_MB * gone.len() as u64);
+                p.reserved_mb = p
+                    .reserved_mb
+                    .saturating_sub(PREMADE_CHARGE_MB * gone.len() as u64);
                 for pm in gone {
                     tokio::spawn(pm.sandbox.destroy());
                 }
@@ -591,22 +654,42 @@ impl Engine {
         lock(&self.pools).premade.len()
     }
 
-    async fn start_env(&self, spec: &FunctionSpec, key: &str, env_id: String) -> Result<Environment, EngineError> {
+    async fn start_env(
+        &self,
+        spec: &FunctionSpec,
+        key: &str,
+        env_id: String,
+    ) -> Result<Environment, EngineError> {
         let unavailable = || EngineError::RuntimeUnavailable(spec.runtime.clone());
         let kind = kind_of(&spec.runtime).ok_or_else(unavailable)?;
-        let available = self.cfg.catalogue.get(&spec.runtime).ok_or_else(unavailable)?;
+        let available = self
+            .cfg
+            .catalogue
+            .get(&spec.runtime)
+            .ok_or_else(unavailable)?;
         let interpreter = available.interpreter.as_deref();
         if kind != RuntimeKind::Provided && interpreter.is_none() {
             return Err(unavailable());
         }
         let today = OffsetDateTime::now_utc();
-        let date = format!("{:04}/{:02}/{:02}", today.year(), u8::from(today.month()), today.day());
-        let l = launch(spec, &kind, interpreter, &self.runtime_dir, &env_id, &date).map_err(EngineError::RuntimeUnavailable)?;
-        let log = self.cfg.logs.as_ref().map(|s| s.stream(&spec.log_group, &l.log_stream));
-        let premade = match crate::launch::assignment(&l.sandbox, &self.code_base(), &self.runtime_dir) {
-            Some(a) => self.take_premade().map(|sb| (sb, a)),
-            None => None,
-        };
+        let date = format!(
+            "{:04}/{:02}/{:02}",
+            today.year(),
+            u8::from(today.month()),
+            today.day()
+        );
+        let l = launch(spec, &kind, interpreter, &self.runtime_dir, &env_id, &date)
+            .map_err(EngineError::RuntimeUnavailable)?;
+        let log = self
+            .cfg
+            .logs
+            .as_ref()
+            .map(|s| s.stream(&spec.log_group, &l.log_stream));
+        let premade =
+            match crate::launch::assignment(&l.sandbox, &self.code_base(), &self.runtime_dir) {
+                Some(a) => self.take_premade().map(|sb| (sb, a)),
+                None => None,
+            };
         Environment::start(&self.manager, l, key.to_string(), env_id, log, premade).await
     }
 
@@ -619,7 +702,12 @@ impl Engine {
         };
         let envs: Vec<Environment> = {
             let mut p = lock(&self.pools);
-            let keys: Vec<String> = p.idle.keys().filter(|k| k.starts_with(&prefix)).cloned().collect();
+            let keys: Vec<String> = p
+                .idle
+                .keys()
+                .filter(|k| k.starts_with(&prefix))
+                .cloned()
+                .collect();
             let mut out = Vec::new();
             for k in keys {
                 for slot in p.idle.remove(&k).unwrap_or_default() {
@@ -627,7 +715,8 @@ impl Engine {
                     out.push(slot.env);
                 }
             }
-            p.current.retain(|fv, _| !format!("{fv}\u{0}").starts_with(&prefix));
+            p.current
+                .retain(|fv, _| !format!("{fv}\u{0}").starts_with(&prefix));
             out
         };
         for env in envs {
@@ -693,7 +782,9 @@ impl Engine {
         };
         let premade: Vec<Premade> = {
             let mut p = lock(&self.pools);
-            p.reserved_mb = p.reserved_mb.saturating_sub(PREMADE_CHARGE_MB * p.premade.len() as u64);
+            p.reserved_mb = p
+                .reserved_mb
+                .saturating_sub(PREMADE_CHARGE_MB * p.premade.len() as u64);
             p.premade.drain(..).collect()
         };
         let mut set = tokio::task::JoinSet::new();
@@ -716,9 +807,15 @@ fn destroy_all(envs: Vec<Environment>) {
 }
 
 fn install_runtimes(dir: &Path) -> Result<(), EngineError> {
-    let err = |source| EngineError::InstallRuntimes { path: dir.display().to_string(), source };
+    let err = |source| EngineError::InstallRuntimes {
+        path: dir.display().to_string(),
+        source,
+    };
     std::fs::create_dir_all(dir).map_err(err)?;
-    for (name, text) in [("bootstrap.py", PYTHON_BOOTSTRAP), ("bootstrap.mjs", NODE_BOOTSTRAP)] {
+    for (name, text) in [
+        ("bootstrap.py", PYTHON_BOOTSTRAP),
+        ("bootstrap.mjs", NODE_BOOTSTRAP),
+    ] {
         let path = dir.join(name);
         let tmp = dir.join(format!(".{name}.tmp"));
         std::fs::write(&tmp, text).map_err(err)?;

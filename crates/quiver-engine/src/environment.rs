@@ -106,8 +106,12 @@ impl Environment {
             None => manager.create(launch.sandbox).await?,
         };
         let sandbox_ready = Instant::now();
-        let fds: Vec<_> = [sandbox.take_stdout(), sandbox.take_stderr()].into_iter().flatten().collect();
-        let logs = LogCapture::start(fds, log.map(std::sync::Arc::new)).map_err(EngineError::LogPipes)?;
+        let fds: Vec<_> = [sandbox.take_stdout(), sandbox.take_stderr()]
+            .into_iter()
+            .flatten()
+            .collect();
+        let logs =
+            LogCapture::start(fds, log.map(std::sync::Arc::new)).map_err(EngineError::LogPipes)?;
         let addr: SocketAddr = RUNTIME_API_ADDR.parse().expect("constant address");
         let listener = sandbox.listen_tcp(addr)?;
         let (api, _task) = RuntimeApi::serve(listener, RuntimeApiConfig::default())?;
@@ -269,7 +273,10 @@ impl Environment {
 
     /// Peak memory in MB, rounded up, for REPORT.
     pub fn max_memory_used_mb(&self) -> u64 {
-        self.sandbox.memory_peak_bytes().map(|b| b.div_ceil(1024 * 1024)).unwrap_or(0)
+        self.sandbox
+            .memory_peak_bytes()
+            .map(|b| b.div_ceil(1024 * 1024))
+            .unwrap_or(0)
     }
 
     /// Whether the runtime is parked in `/next` with nothing queued: safe to freeze.

@@ -84,7 +84,10 @@ pub fn launch(
         ("AWS_LAMBDA_RUNTIME_API".into(), RUNTIME_API_ADDR.into()),
         ("AWS_LAMBDA_FUNCTION_NAME".into(), spec.name.clone()),
         ("AWS_LAMBDA_FUNCTION_VERSION".into(), spec.version.clone()),
-        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(), spec.memory_mb.to_string()),
+        (
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(),
+            spec.memory_mb.to_string(),
+        ),
         ("AWS_LAMBDA_LOG_GROUP_NAME".into(), spec.log_group.clone()),
         ("AWS_LAMBDA_LOG_STREAM_NAME".into(), log_stream.clone()),
         ("AWS_REGION".into(), spec.region.clone()),
@@ -92,7 +95,10 @@ pub fn launch(
         ("AWS_LAMBDA_INITIALIZATION_TYPE".into(), "on-demand".into()),
     ];
     if *kind != RuntimeKind::Provided {
-        reserved.push(("AWS_EXECUTION_ENV".into(), format!("AWS_Lambda_{}", spec.runtime)));
+        reserved.push((
+            "AWS_EXECUTION_ENV".into(),
+            format!("AWS_Lambda_{}", spec.runtime),
+        ));
     }
     for (k, v) in reserved {
         env.retain(|(ek, _)| *ek != k);
@@ -121,7 +127,10 @@ pub fn launch(
         // The Runtime API listener must exist before the runtime's first request.
         hold: true,
     };
-    Ok(Launch { sandbox, log_stream })
+    Ok(Launch {
+        sandbox,
+        log_stream,
+    })
 }
 
 /// The [`Assignment`] that turns a pre-made sandbox into the one `sandbox` describes,
@@ -129,7 +138,11 @@ pub fn launch(
 /// (what the code store makes), its bootstraps are the pre-made sandbox's
 /// `runtime_dir`, and it needs no extra binds (an interpreter outside `/usr`). `None`:
 /// build the sandbox as usual.
-pub fn assignment(sandbox: &SandboxSpec, code_base: &Path, runtime_dir: &Path) -> Option<Assignment> {
+pub fn assignment(
+    sandbox: &SandboxSpec,
+    code_base: &Path,
+    runtime_dir: &Path,
+) -> Option<Assignment> {
     if !sandbox.extra_ro_binds.is_empty() || sandbox.runtime_dir.as_deref() != Some(runtime_dir) {
         return None;
     }
@@ -174,18 +187,51 @@ mod tests {
     }
 
     fn env_of(l: &Launch, k: &str) -> Option<String> {
-        l.sandbox.env.iter().find(|(ek, _)| ek == k).map(|(_, v)| v.clone())
+        l.sandbox
+            .env
+            .iter()
+            .find(|(ek, _)| ek == k)
+            .map(|(_, v)| v.clone())
     }
 
     #[test]
     fn python_launch_has_lambda_environment() {
-        let l = launch(&spec(), &RuntimeKind::Python { minor: 11 }, Some(Path::new("/usr/bin/python3.11")), Path::new("/rt"), "abc", "2026/11/26").unwrap();
-        assert_eq!(l.sandbox.argv, ["/usr/bin/python3.11", "-I", "-S", "/var/runtime/bootstrap.py"]);
+        let l = launch(
+            &spec(),
+            &RuntimeKind::Python { minor: 11 },
+            Some(Path::new("/usr/bin/python3.11")),
+            Path::new("/rt"),
+            "abc",
+            "2026/11/26",
+        )
+        .unwrap();
+        assert_eq!(
+            l.sandbox.argv,
+            [
+                "/usr/bin/python3.11",
+                "-I",
+                "-S",
+                "/var/runtime/bootstrap.py"
+            ]
+        );
         assert_eq!(env_of(&l, "_HANDLER").unwrap(), "app.handler");
-        assert_eq!(env_of(&l, "AWS_LAMBDA_RUNTIME_API").unwrap(), "127.0.0.1:9001");
-        assert_eq!(env_of(&l, "AWS_EXECUTION_ENV").unwrap(), "AWS_Lambda_python3.11");
-        assert_eq!(env_of(&l, "AWS_LAMBDA_LOG_STREAM_NAME").unwrap(), "2026/11/26/[$LATEST]abc");
-        assert_eq!(env_of(&l, "PATH").unwrap(), "/custom", "user may override unreserved vars");
+        assert_eq!(
+            env_of(&l, "AWS_LAMBDA_RUNTIME_API").unwrap(),
+            "127.0.0.1:9001"
+        );
+        assert_eq!(
+            env_of(&l, "AWS_EXECUTION_ENV").unwrap(),
+            "AWS_Lambda_python3.11"
+        );
+        assert_eq!(
+            env_of(&l, "AWS_LAMBDA_LOG_STREAM_NAME").unwrap(),
+            "2026/11/26/[$LATEST]abc"
+        );
+        assert_eq!(
+            env_of(&l, "PATH").unwrap(),
+            "/custom",
+            "user may override unreserved vars"
+        );
         assert_eq!(env_of(&l, "MY").unwrap(), "1");
         assert_eq!(l.sandbox.env.iter().filter(|(k, _)| k == "PATH").count(), 1);
         assert_eq!(l.sandbox.cwd, "/var/task");
@@ -193,7 +239,15 @@ mod tests {
 
     #[test]
     fn provided_runs_the_package_bootstrap_without_execution_env() {
-        let l = launch(&spec(), &RuntimeKind::Provided, None, Path::new("/rt"), "abc", "2026/11/26").unwrap();
+        let l = launch(
+            &spec(),
+            &RuntimeKind::Provided,
+            None,
+            Path::new("/rt"),
+            "abc",
+            "2026/11/26",
+        )
+        .unwrap();
         assert_eq!(l.sandbox.argv, ["/var/task/bootstrap"]);
         assert!(env_of(&l, "AWS_EXECUTION_ENV").is_none());
     }
@@ -203,12 +257,23 @@ mod tests {
         let sha = "0a".repeat(32);
         let mut f = spec();
         f.code_dir = Path::new("/data/code").join(&sha);
-        let l = launch(&f, &RuntimeKind::Python { minor: 11 }, Some(Path::new("/usr/bin/python3.11")), Path::new("/rt"), "abc", "d").unwrap();
+        let l = launch(
+            &f,
+            &RuntimeKind::Python { minor: 11 },
+            Some(Path::new("/usr/bin/python3.11")),
+            Path::new("/rt"),
+            "abc",
+            "d",
+        )
+        .unwrap();
         let a = assignment(&l.sandbox, Path::new("/data/code"), Path::new("/rt")).unwrap();
         assert_eq!(a.code, sha);
         assert_eq!(a.argv, l.sandbox.argv);
         assert_eq!(a.env, l.sandbox.env);
-        assert_eq!((a.memory_mb, a.ephemeral_mb, a.cwd.as_str()), (256, 512, "/var/task"));
+        assert_eq!(
+            (a.memory_mb, a.ephemeral_mb, a.cwd.as_str()),
+            (256, 512, "/var/task")
+        );
         assert!(assignment(&l.sandbox, Path::new("/other/code"), Path::new("/rt")).is_none());
         assert!(assignment(&l.sandbox, Path::new("/data/code"), Path::new("/rt2")).is_none());
         let mut extra = l.sandbox.clone();
@@ -223,8 +288,15 @@ mod tests {
 
     #[test]
     fn node_heap_follows_memory() {
-        let l = launch(&spec(), &RuntimeKind::Node { major: 20 }, Some(Path::new("/usr/bin/node")), Path::new("/rt"), "abc", "d").unwrap();
+        let l = launch(
+            &spec(),
+            &RuntimeKind::Node { major: 20 },
+            Some(Path::new("/usr/bin/node")),
+            Path::new("/rt"),
+            "abc",
+            "d",
+        )
+        .unwrap();
         assert_eq!(l.sandbox.argv[1], "--max-old-space-size=217");
     }
-
 }

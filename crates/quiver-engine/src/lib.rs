@@ -20,6 +20,6 @@ mod state;
 
 pub use engine::{Engine, EngineConfig, EnvInfo};
 pub use environment::ColdStart;
-pub use state::EnvState;
 pub use error::EngineError;
 pub use spec::{FunctionSpec, InvokeRequest, InvokeResult};
+pub use state::EnvState;

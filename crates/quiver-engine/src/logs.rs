@@ -64,9 +64,16 @@ impl LogCapture {
     pub fn start(fds: Vec<OwnedFd>, sink: Option<Arc<StreamLog>>) -> io::Result<LogCapture> {
         let mut pipes = Vec::new();
         for fd in fds {
-            pipes.push(Pipe { rx: Receiver::from_owned_fd(fd)?, partial: Mutex::new(Vec::new()) });
+            pipes.push(Pipe {
+                rx: Receiver::from_owned_fd(fd)?,
+                partial: Mutex::new(Vec::new()),
+            });
         }
-        let cap = LogCapture { pipes: Arc::new(pipes), lines: Arc::new(Mutex::new(Lines::default())), sink };
+        let cap = LogCapture {
+            pipes: Arc::new(pipes),
+            lines: Arc::new(Mutex::new(Lines::default())),
+            sink,
+        };
         for i in 0..cap.pipes.len() {
             let me = cap.clone();
             tokio::spawn(async move { me.read_loop(i).await });
@@ -140,7 +147,10 @@ impl LogCapture {
     }
 
     fn flush_partial(&self, i: usize) {
-        let mut partial = self.pipes[i].partial.lock().unwrap_or_else(|p| p.into_inner());
+        let mut partial = self.pipes[i]
+            .partial
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if !partial.is_empty() {
             let line = String::from_utf8_lossy(&partial).into_owned();
             partial.clear();
@@ -157,7 +167,10 @@ impl LogCapture {
             self.flush_partial(i);
         }
         if let Some(note) = self.sink.as_ref().and_then(|s| s.flush_dropped()) {
-            self.lines.lock().unwrap_or_else(|p| p.into_inner()).push(note);
+            self.lines
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(note);
         }
     }
 

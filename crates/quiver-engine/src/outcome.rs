@@ -5,20 +5,30 @@ use time::OffsetDateTime;
 
 /// The `errorMessage` Lambda uses for a timeout: elapsed time with two decimals.
 pub fn timeout_body(request_id: &str, elapsed_s: f64, now: OffsetDateTime) -> String {
-    let msg = format!("{} {request_id} Task timed out after {elapsed_s:.2} seconds", iso_ms(now));
+    let msg = format!(
+        "{} {request_id} Task timed out after {elapsed_s:.2} seconds",
+        iso_ms(now)
+    );
     serde_json::json!({"errorType": "Sandbox.Timedout", "errorMessage": msg}).to_string()
 }
 
 /// The timeout line Lambda writes to the log after REPORT.
 pub fn timeout_log_line(request_id: &str, elapsed_s: f64, now: OffsetDateTime) -> String {
-    format!("{} {request_id} Task timed out after {elapsed_s:.2} seconds", iso_ms(now))
+    format!(
+        "{} {request_id} Task timed out after {elapsed_s:.2} seconds",
+        iso_ms(now)
+    )
 }
 
 /// The error body when the runtime process ended during an invocation or its init.
 /// `Runtime.ExitError`, or `Runtime.OutOfMemory` when the memory cgroup's OOM killer
 /// ended it (the message still says how the process ended, as Lambda's does).
 pub fn exit_body(request_id: &str, description: &str, oom: bool) -> String {
-    let error_type = if oom { "Runtime.OutOfMemory" } else { "Runtime.ExitError" };
+    let error_type = if oom {
+        "Runtime.OutOfMemory"
+    } else {
+        "Runtime.ExitError"
+    };
     let msg = format!("RequestId: {request_id} Error: Runtime exited with error: {description}");
     serde_json::json!({"errorType": error_type, "errorMessage": msg}).to_string()
 }
@@ -28,9 +38,9 @@ pub fn too_large_body(size: usize, limit: usize) -> String {
     let msg = format!(
         "Response payload size ({size} bytes) exceeded maximum allowed payload size ({limit} bytes)."
     );
-    serde_json::json!({"errorType": "Function.ResponseSizeTooLarge", "errorMessage": msg}).to_string()
+    serde_json::json!({"errorType": "Function.ResponseSizeTooLarge", "errorMessage": msg})
+        .to_string()
 }
-
 
 /// `START RequestId: … Version: …`
 pub fn start_line(request_id: &str, version: &str) -> String {
@@ -122,7 +132,14 @@ mod tests {
 
     #[test]
     fn warm_report_has_no_init_duration() {
-        let r = Report { duration_ms: 1.0, billed_ms: 1, memory_mb: 256, max_memory_used_mb: 9, init_ms: None, error_type: None };
+        let r = Report {
+            duration_ms: 1.0,
+            billed_ms: 1,
+            memory_mb: 256,
+            max_memory_used_mb: 9,
+            init_ms: None,
+            error_type: None,
+        };
         assert!(!report_line("x", &r).contains("Init Duration"));
     }
 
@@ -137,25 +154,48 @@ mod tests {
     fn timeout_message() {
         let body = timeout_body("rid", 3.0712, datetime!(2020-11-10 05:46:57.874 UTC));
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(v["errorMessage"], "2020-11-10T05:46:57.874Z rid Task timed out after 3.07 seconds");
+        assert_eq!(
+            v["errorMessage"],
+            "2020-11-10T05:46:57.874Z rid Task timed out after 3.07 seconds"
+        );
         assert_eq!(v["errorType"], "Sandbox.Timedout");
     }
 
     #[test]
     fn iso_always_has_millis() {
-        assert_eq!(iso_ms(datetime!(2020-01-01 00:00:00 UTC)), "2020-01-01T00:00:00.000Z");
-        assert_eq!(iso_ms(datetime!(2026-11-26 20:44:17.98 UTC)), "2026-11-26T20:44:17.980Z");
-        assert_eq!(iso_ms(datetime!(2026-11-26 20:44:17.9 UTC)), "2026-11-26T20:44:17.900Z");
-        assert_eq!(iso_ms(datetime!(2026-11-26 20:44:17.123456 UTC)), "2026-11-26T20:44:17.123Z");
-        assert_eq!(iso_ms(datetime!(2026-11-26 21:44:17.5 +1)), "2026-11-26T20:44:17.500Z");
+        assert_eq!(
+            iso_ms(datetime!(2020-01-01 00:00:00 UTC)),
+            "2020-01-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            iso_ms(datetime!(2026-11-26 20:44:17.98 UTC)),
+            "2026-11-26T20:44:17.980Z"
+        );
+        assert_eq!(
+            iso_ms(datetime!(2026-11-26 20:44:17.9 UTC)),
+            "2026-11-26T20:44:17.900Z"
+        );
+        assert_eq!(
+            iso_ms(datetime!(2026-11-26 20:44:17.123456 UTC)),
+            "2026-11-26T20:44:17.123Z"
+        );
+        assert_eq!(
+            iso_ms(datetime!(2026-11-26 21:44:17.5 +1)),
+            "2026-11-26T20:44:17.500Z"
+        );
     }
 
     #[test]
     fn exit_bodies() {
-        let v: serde_json::Value = serde_json::from_str(&exit_body("r", "exit status 3", false)).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&exit_body("r", "exit status 3", false)).unwrap();
         assert_eq!(v["errorType"], "Runtime.ExitError");
-        assert_eq!(v["errorMessage"], "RequestId: r Error: Runtime exited with error: exit status 3");
-        let v: serde_json::Value = serde_json::from_str(&exit_body("r", "signal: killed", true)).unwrap();
+        assert_eq!(
+            v["errorMessage"],
+            "RequestId: r Error: Runtime exited with error: exit status 3"
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(&exit_body("r", "signal: killed", true)).unwrap();
         assert_eq!(v["errorType"], "Runtime.OutOfMemory");
     }
 

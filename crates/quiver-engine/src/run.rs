@@ -15,7 +15,12 @@ use crate::{FunctionSpec, InvokeRequest, InvokeResult};
 const TAIL_BYTES: usize = 4096;
 
 /// Runs `req` on `env`. Returns the result and whether the environment may serve again.
-pub(crate) async fn run(env: &mut Environment, spec: &FunctionSpec, req: &InvokeRequest, cold: bool) -> (InvokeResult, bool) {
+pub(crate) async fn run(
+    env: &mut Environment,
+    spec: &FunctionSpec,
+    req: &InvokeRequest,
+    cold: bool,
+) -> (InvokeResult, bool) {
     let timeout = Duration::from_secs(u64::from(spec.timeout_s));
     let mut handoff = if cold { env.wait_init().await } else { None };
     // What the runtime printed during INIT comes before START, as on Lambda.
@@ -27,8 +32,8 @@ pub(crate) async fn run(env: &mut Environment, spec: &FunctionSpec, req: &Invoke
     let invoke_start = Instant::now();
     if handoff.is_none() {
         let deadline = invoke_start + timeout;
-        let deadline_ms =
-            (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as u64 + timeout.as_millis() as u64;
+        let deadline_ms = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as u64
+            + timeout.as_millis() as u64;
         let inv = Invocation {
             request_id: req.request_id.clone(),
             payload: req.payload.clone(),
@@ -47,18 +52,26 @@ pub(crate) async fn run(env: &mut Environment, spec: &FunctionSpec, req: &Invoke
     // Everything before here is already in the log store; the platform's closing lines
     // (exit line, END, REPORT, timeout line) follow, in this order.
     let closing_from = log.len();
-    let init_ms = env
-        .take_init_ms()
-        .or_else(|| (cold && !matches!(handoff, Handoff::Response(_) | Handoff::FunctionError(_))).then(|| env.age_ms()));
+    let init_ms = env.take_init_ms().or_else(|| {
+        (cold && !matches!(handoff, Handoff::Response(_) | Handoff::FunctionError(_)))
+            .then(|| env.age_ms())
+    });
 
     let now = OffsetDateTime::now_utc();
     let rid = &req.request_id;
-    let (payload, error_type, extra_line): (Bytes, Option<String>, Option<String>) = match &handoff {
+    let (payload, error_type, extra_line): (Bytes, Option<String>, Option<String>) = match &handoff
+    {
         Handoff::Response(b) => (b.clone(), None, None),
-        Handoff::FunctionError(b) | Handoff::InitError(b) => (b.clone(), Some(error_type_of(b)), None),
+        Handoff::FunctionError(b) | Handoff::InitError(b) => {
+            (b.clone(), Some(error_type_of(b)), None)
+        }
         Handoff::TooLarge(size) => {
             let body = outcome::too_large_body(*size, MAX_RESPONSE_BYTES);
-            (Bytes::from(body), Some("Function.ResponseSizeTooLarge".into()), None)
+            (
+                Bytes::from(body),
+                Some("Function.ResponseSizeTooLarge".into()),
+                None,
+            )
         }
         Handoff::Timeout => {
             let secs = elapsed.as_secs_f64();
@@ -70,8 +83,15 @@ pub(crate) async fn run(env: &mut Environment, spec: &FunctionSpec, req: &Invoke
         }
         Handoff::Exited(report) => {
             let body = outcome::exit_body(rid, &report.description, report.oom_killed);
-            let t = if report.oom_killed { "Runtime.OutOfMemory" } else { "Runtime.ExitError" };
-            let line = format!("RequestId: {rid} Error: Runtime exited with error: {}", report.description);
+            let t = if report.oom_killed {
+                "Runtime.OutOfMemory"
+            } else {
+                "Runtime.ExitError"
+            };
+            let line = format!(
+                "RequestId: {rid} Error: Runtime exited with error: {}",
+                report.description
+            );
             (Bytes::from(body), Some(t.to_string()), Some(line))
         }
     };
@@ -107,7 +127,9 @@ pub(crate) async fn run(env: &mut Environment, spec: &FunctionSpec, req: &Invoke
         payload,
         function_error: error_type.map(|_| "Unhandled".to_string()),
         executed_version: spec.version.clone(),
-        log_tail: req.want_log_tail.then(|| outcome::log_tail(&log, TAIL_BYTES)),
+        log_tail: req
+            .want_log_tail
+            .then(|| outcome::log_tail(&log, TAIL_BYTES)),
         cold_start: cold,
     };
     (result, handoff.reusable())
@@ -117,6 +139,10 @@ pub(crate) async fn run(env: &mut Environment, spec: &FunctionSpec, req: &Invoke
 fn error_type_of(body: &[u8]) -> String {
     serde_json::from_slice::<serde_json::Value>(body)
         .ok()
-        .and_then(|v| v.get("errorType").and_then(|t| t.as_str()).map(str::to_string))
+        .and_then(|v| {
+            v.get("errorType")
+                .and_then(|t| t.as_str())
+                .map(str::to_string)
+        })
         .unwrap_or_else(|| "Runtime.Unknown".into())
 }

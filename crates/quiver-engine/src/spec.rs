@@ -39,7 +39,11 @@ pub struct FunctionSpec {
 
 impl FunctionSpec {
     /// The frozen spec of one stored version; `code_dir` is its extracted code tree.
-    pub fn from_version(v: &quiver_model::FunctionVersion, code_dir: PathBuf, partition: &quiver_model::Partition) -> Self {
+    pub fn from_version(
+        v: &quiver_model::FunctionVersion,
+        code_dir: PathBuf,
+        partition: &quiver_model::Partition,
+    ) -> Self {
         FunctionSpec {
             name: v.name.clone(),
             version: v.version.to_string(),
@@ -49,9 +53,18 @@ impl FunctionSpec {
             memory_mb: v.config.memory_size,
             timeout_s: v.config.timeout,
             ephemeral_mb: v.config.ephemeral_storage,
-            environment: v.config.environment.iter().map(|(k, val)| (k.clone(), val.clone())).collect(),
+            environment: v
+                .config
+                .environment
+                .iter()
+                .map(|(k, val)| (k.clone(), val.clone()))
+                .collect(),
             code_dir,
-            log_group: v.config.log_group.clone().unwrap_or_else(|| format!("/aws/lambda/{}", v.name)),
+            log_group: v
+                .config
+                .log_group
+                .clone()
+                .unwrap_or_else(|| format!("/aws/lambda/{}", v.name)),
             revision: v.revision_id.clone(),
             region: partition.region.clone(),
         }

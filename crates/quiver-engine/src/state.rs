@@ -86,9 +86,15 @@ mod tests {
 
     #[test]
     fn illegal_transitions_are_refused() {
-        assert!(!Frozen.can_become(Idle), "a frozen env is thawed only to serve");
+        assert!(
+            !Frozen.can_become(Idle),
+            "a frozen env is thawed only to serve"
+        );
         assert!(!Dead.can_become(Idle));
-        assert!(!Draining.can_become(Idle), "a draining env never goes back to the pool");
+        assert!(
+            !Draining.can_become(Idle),
+            "a draining env never goes back to the pool"
+        );
         assert!(!Idle.can_become(Starting));
         let mut s = Dead;
         assert_eq!(s.become_(Busy), Err((Dead, Busy)));

@@ -55,7 +55,9 @@ impl FilterPattern {
                     }
                 }
                 if !closed {
-                    return Err(LogError::InvalidParameter("Invalid filter pattern: unterminated quoted term".into()));
+                    return Err(LogError::InvalidParameter(
+                        "Invalid filter pattern: unterminated quoted term".into(),
+                    ));
                 }
             } else {
                 while let Some(&c) = chars.peek() {
@@ -114,7 +116,10 @@ mod tests {
 
     #[test]
     fn quoted_phrase_exclusion_and_optional() {
-        assert!(m("\"Task timed out\"", "abc Task timed out after 3.00 seconds"));
+        assert!(m(
+            "\"Task timed out\"",
+            "abc Task timed out after 3.00 seconds"
+        ));
         assert!(!m("\"Task timed out\"", "Task was timed out"));
         assert!(m("ERROR -debug", "ERROR in prod"));
         assert!(!m("ERROR -debug", "ERROR debug"));

@@ -17,7 +17,10 @@ pub mod store;
 pub use error::LogError;
 pub use filter::FilterPattern;
 pub use limit::{Dropped, RateLimiter, RateLimits};
-pub use query::{EventPage, FilterPage, FilterQuery, GetEvents, GroupInfo, StreamInfo, StreamOrder, StreamQuery, RETENTION_DAYS};
+pub use query::{
+    EventPage, FilterPage, FilterQuery, GetEvents, GroupInfo, StreamInfo, StreamOrder, StreamQuery,
+    RETENTION_DAYS,
+};
 pub use sink::{event_message, Clock, LogSink, StreamLog};
 pub use store::{LogConfig, LogStore};
 

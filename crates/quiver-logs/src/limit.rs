@@ -25,7 +25,12 @@ impl Default for RateLimits {
     /// 1 MB/s and 10k lines/s, with a burst of 5 MB / 50k lines so that a function that
     /// prints a large report once is not cut.
     fn default() -> Self {
-        RateLimits { bytes_per_sec: 1024.0 * 1024.0, burst_bytes: 5.0 * 1024.0 * 1024.0, lines_per_sec: 10_000.0, burst_lines: 50_000.0 }
+        RateLimits {
+            bytes_per_sec: 1024.0 * 1024.0,
+            burst_bytes: 5.0 * 1024.0 * 1024.0,
+            lines_per_sec: 10_000.0,
+            burst_lines: 50_000.0,
+        }
     }
 }
 
@@ -39,7 +44,10 @@ pub struct Dropped {
 impl Dropped {
     /// `[quiver] dropped N lines (M bytes): log rate limit`
     pub fn note(&self) -> String {
-        format!("[quiver] dropped {} lines ({} bytes): log rate limit", self.lines, self.bytes)
+        format!(
+            "[quiver] dropped {} lines ({} bytes): log rate limit",
+            self.lines, self.bytes
+        )
     }
 }
 
@@ -56,7 +64,13 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// Full buckets at `now`.
     pub fn new(limits: RateLimits, now: Instant) -> Self {
-        RateLimiter { limits, bytes: limits.burst_bytes, lines: limits.burst_lines, last: now, dropped: Dropped::default() }
+        RateLimiter {
+            limits,
+            bytes: limits.burst_bytes,
+            lines: limits.burst_lines,
+            last: now,
+            dropped: Dropped::default(),
+        }
     }
 
     fn refill(&mut self, now: Instant) {
@@ -93,7 +107,12 @@ mod tests {
     use std::time::Duration;
 
     fn small() -> RateLimits {
-        RateLimits { bytes_per_sec: 1000.0, burst_bytes: 1000.0, lines_per_sec: 10.0, burst_lines: 10.0 }
+        RateLimits {
+            bytes_per_sec: 1000.0,
+            burst_bytes: 1000.0,
+            lines_per_sec: 10.0,
+            burst_lines: 10.0,
+        }
     }
 
     #[test]
@@ -103,9 +122,18 @@ mod tests {
         for _ in 0..10 {
             assert!(l.admit(9, t0));
         }
-        assert!(!l.admit(9, t0), "11th line in the same instant exceeds 10 lines");
+        assert!(
+            !l.admit(9, t0),
+            "11th line in the same instant exceeds 10 lines"
+        );
         assert!(!l.admit(5, t0));
-        assert_eq!(l.take_dropped(), Some(Dropped { lines: 2, bytes: 14 }));
+        assert_eq!(
+            l.take_dropped(),
+            Some(Dropped {
+                lines: 2,
+                bytes: 14
+            })
+        );
         assert_eq!(l.take_dropped(), None, "the count resets");
         // 100 ms later one line's worth of tokens is back.
         assert!(l.admit(9, t0 + Duration::from_millis(100)));
@@ -127,6 +155,13 @@ mod tests {
 
     #[test]
     fn note_text() {
-        assert_eq!(Dropped { lines: 3, bytes: 120 }.note(), "[quiver] dropped 3 lines (120 bytes): log rate limit");
+        assert_eq!(
+            Dropped {
+                lines: 3,
+                bytes: 120
+            }
+            .note(),
+            "[quiver] dropped 3 lines (120 bytes): log rate limit"
+        );
     }
 }

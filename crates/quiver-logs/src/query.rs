@@ -8,8 +8,10 @@ use crate::store::{ensure_group, group_row, LogStore};
 use crate::LogError;
 
 /// Retention values CloudWatch Logs accepts, in days.
-pub const RETENTION_DAYS: &[i64] =
-    &[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+pub const RETENTION_DAYS: &[i64] = &[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
 
 /// Largest response GetLogEvents / FilterLogEvents return (CloudWatch: 1 MB).
 const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
@@ -108,7 +110,10 @@ fn bad_token() -> LogError {
 
 fn parse_pos(s: &str) -> Result<(i64, i64), LogError> {
     let (a, b) = s.split_once('/').ok_or_else(bad_token)?;
-    Ok((a.parse().map_err(|_| bad_token())?, b.parse().map_err(|_| bad_token())?))
+    Ok((
+        a.parse().map_err(|_| bad_token())?,
+        b.parse().map_err(|_| bad_token())?,
+    ))
 }
 
 fn parse_token(t: &str) -> Result<(Dir, (i64, i64)), LogError> {
@@ -122,7 +127,13 @@ fn parse_token(t: &str) -> Result<(Dir, (i64, i64)), LogError> {
 }
 
 fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
-    Ok(Event { id: r.get(0)?, stream: r.get(1)?, ts: r.get(2)?, ingest: r.get(3)?, message: r.get(4)? })
+    Ok(Event {
+        id: r.get(0)?,
+        stream: r.get(1)?,
+        ts: r.get(2)?,
+        ingest: r.get(3)?,
+        message: r.get(4)?,
+    })
 }
 
 impl LogStore {
@@ -131,7 +142,9 @@ impl LogStore {
     }
 
     fn group_id(c: &Connection, group: &str) -> Result<i64, LogError> {
-        group_row(c, group)?.map(|g| g.0).ok_or(LogError::GroupNotFound)
+        group_row(c, group)?
+            .map(|g| g.0)
+            .ok_or(LogError::GroupNotFound)
     }
 
     /// CreateLogGroup.
@@ -161,7 +174,9 @@ impl LogStore {
         tx.execute("DELETE FROM streams WHERE group_id = ?1", [gid])?;
         tx.execute("DELETE FROM groups WHERE id = ?1", [gid])?;
         tx.commit()?;
-        self.shared.total_bytes.fetch_sub(bytes, std::sync::atomic::Ordering::Relaxed);
+        self.shared
+            .total_bytes
+            .fetch_sub(bytes, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
 
@@ -176,12 +191,20 @@ impl LogStore {
         }
         let c = self.conn();
         let gid = Self::group_id(&c, name)?;
-        c.execute("UPDATE groups SET retention_days = ?2 WHERE id = ?1", params![gid, days])?;
+        c.execute(
+            "UPDATE groups SET retention_days = ?2 WHERE id = ?1",
+            params![gid, days],
+        )?;
         Ok(())
     }
 
     /// DescribeLogGroups: groups whose name starts with `prefix`, by name, after `after`.
-    pub fn groups(&self, prefix: &str, after: Option<&str>, limit: usize) -> Result<Vec<GroupInfo>, LogError> {
+    pub fn groups(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<GroupInfo>, LogError> {
         let c = self.conn();
         let mut s = c.prepare_cached(
             "SELECT g.name, g.created_ms, g.retention_days,
@@ -189,13 +212,22 @@ impl LogStore {
              FROM groups g WHERE substr(g.name, 1, length(?1)) = ?1 AND g.name > ?2 ORDER BY g.name LIMIT ?3",
         )?;
         let rows = s.query_map(params![prefix, after.unwrap_or(""), limit as i64], |r| {
-            Ok(GroupInfo { name: r.get(0)?, created_ms: r.get(1)?, retention_days: r.get(2)?, stored_bytes: r.get(3)? })
+            Ok(GroupInfo {
+                name: r.get(0)?,
+                created_ms: r.get(1)?,
+                retention_days: r.get(2)?,
+                stored_bytes: r.get(3)?,
+            })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// DescribeLogStreams. Returns the page and whether more follow.
-    pub fn streams(&self, group: &str, q: &StreamQuery) -> Result<(Vec<StreamInfo>, bool), LogError> {
+    pub fn streams(
+        &self,
+        group: &str,
+        q: &StreamQuery,
+    ) -> Result<(Vec<StreamInfo>, bool), LogError> {
         let c = self.conn();
         let gid = Self::group_id(&c, group)?;
         let dir = if q.descending { "DESC" } else { "ASC" };
@@ -208,7 +240,12 @@ impl LogStore {
              WHERE group_id = ?1 AND substr(name, 1, length(?2)) = ?2 ORDER BY {order} LIMIT ?3 OFFSET ?4"
         ))?;
         let rows = s.query_map(
-            params![gid, q.prefix.as_deref().unwrap_or(""), q.limit as i64 + 1, q.offset as i64],
+            params![
+                gid,
+                q.prefix.as_deref().unwrap_or(""),
+                q.limit as i64 + 1,
+                q.offset as i64
+            ],
             |r| {
                 Ok(StreamInfo {
                     name: r.get(0)?,
@@ -229,11 +266,20 @@ impl LogStore {
     /// GetLogEvents, with CloudWatch's token semantics: the forward token points after
     /// the last event returned, the backward token before the first; a page with no
     /// events returns the token it was given, which is how clients know they are done.
-    pub fn get_events(&self, group: &str, stream: &str, q: &GetEvents) -> Result<EventPage, LogError> {
+    pub fn get_events(
+        &self,
+        group: &str,
+        stream: &str,
+        q: &GetEvents,
+    ) -> Result<EventPage, LogError> {
         let c = self.conn();
         let gid = Self::group_id(&c, group)?;
         let sid: i64 = c
-            .query_row("SELECT id FROM streams WHERE group_id = ?1 AND name = ?2", params![gid, stream], |r| r.get(0))
+            .query_row(
+                "SELECT id FROM streams WHERE group_id = ?1 AND name = ?2",
+                params![gid, stream],
+                |r| r.get(0),
+            )
             .map_err(|e| match e {
                 rusqlite::Error::QueryReturnedNoRows => LogError::StreamNotFound,
                 e => e.into(),
@@ -252,7 +298,10 @@ impl LogStore {
                               AND (ts, id) < (?4, ?5) ORDER BY ts DESC, id DESC LIMIT ?7",
         };
         let mut s = c.prepare_cached(sql)?;
-        let rows = s.query_map(params![sid, start, end, pos.0, pos.1, stream, q.limit as i64], event_row)?;
+        let rows = s.query_map(
+            params![sid, start, end, pos.0, pos.1, stream, q.limit as i64],
+            event_row,
+        )?;
         let mut events = Vec::new();
         let mut bytes = 0;
         for e in rows {
@@ -267,10 +316,20 @@ impl LogStore {
             events.reverse();
         }
         let (forward, backward) = match (events.first(), events.last()) {
-            (Some(first), Some(last)) => (format!("f/{}/{}", last.ts, last.id), format!("b/{}/{}", first.ts, first.id)),
-            _ => (format!("f/{}/{}", pos.0, pos.1), format!("b/{}/{}", pos.0, pos.1)),
+            (Some(first), Some(last)) => (
+                format!("f/{}/{}", last.ts, last.id),
+                format!("b/{}/{}", first.ts, first.id),
+            ),
+            _ => (
+                format!("f/{}/{}", pos.0, pos.1),
+                format!("b/{}/{}", pos.0, pos.1),
+            ),
         };
-        Ok(EventPage { events, forward, backward })
+        Ok(EventPage {
+            events,
+            forward,
+            backward,
+        })
     }
 
     /// FilterLogEvents: events of the group (or of some streams) in time order, then
@@ -286,19 +345,27 @@ impl LogStore {
         }
         // The streams searched: all, named, or by prefix.
         let all: Vec<(i64, String)> = {
-            let mut s = c.prepare_cached("SELECT id, name FROM streams WHERE group_id = ?1 ORDER BY name")?;
+            let mut s =
+                c.prepare_cached("SELECT id, name FROM streams WHERE group_id = ?1 ORDER BY name")?;
             let rows = s.query_map([gid], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect::<Result<_, _>>()?
         };
         let selected: Vec<(i64, String)> = match (&q.streams, &q.stream_prefix) {
             (Some(names), _) => all.into_iter().filter(|(_, n)| names.contains(n)).collect(),
-            (None, Some(p)) => all.into_iter().filter(|(_, n)| n.starts_with(p.as_str())).collect(),
+            (None, Some(p)) => all
+                .into_iter()
+                .filter(|(_, n)| n.starts_with(p.as_str()))
+                .collect(),
             (None, None) => all,
         };
         let searched_streams: Vec<String> = selected.iter().map(|(_, n)| n.clone()).collect();
         let filtered = q.streams.is_some() || q.stream_prefix.is_some();
         if filtered && selected.is_empty() {
-            return Ok(FilterPage { events: Vec::new(), next_token: None, searched_streams });
+            return Ok(FilterPage {
+                events: Vec::new(),
+                next_token: None,
+                searched_streams,
+            });
         }
         let mut pos = match q.token.as_deref() {
             Some(t) => parse_pos(t)?,
@@ -306,7 +373,14 @@ impl LogStore {
         };
         let (start, end) = (q.start.unwrap_or(i64::MIN), q.end.unwrap_or(i64::MAX));
         let stream_cond = if filtered {
-            format!(" AND e.stream_id IN ({})", selected.iter().map(|(id, _)| id.to_string()).collect::<Vec<_>>().join(","))
+            format!(
+                " AND e.stream_id IN ({})",
+                selected
+                    .iter()
+                    .map(|(id, _)| id.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )
         } else {
             String::new()
         };
@@ -321,8 +395,12 @@ impl LogStore {
         let mut scanned = 0;
         let mut bytes = 0;
         loop {
-            let rows: Vec<Event> =
-                s.query_map(params_from_iter([gid, start, end, pos.0, pos.1, chunk as i64]), event_row)?.collect::<Result<_, _>>()?;
+            let rows: Vec<Event> = s
+                .query_map(
+                    params_from_iter([gid, start, end, pos.0, pos.1, chunk as i64]),
+                    event_row,
+                )?
+                .collect::<Result<_, _>>()?;
             let exhausted = rows.len() < chunk;
             for e in rows {
                 scanned += 1;
@@ -331,15 +409,27 @@ impl LogStore {
                     bytes += e.message.len() + 100;
                     events.push(e);
                     if events.len() >= q.limit || bytes >= MAX_RESPONSE_BYTES {
-                        return Ok(FilterPage { events, next_token: Some(format!("{}/{}", pos.0, pos.1)), searched_streams });
+                        return Ok(FilterPage {
+                            events,
+                            next_token: Some(format!("{}/{}", pos.0, pos.1)),
+                            searched_streams,
+                        });
                     }
                 }
             }
             if exhausted {
-                return Ok(FilterPage { events, next_token: None, searched_streams });
+                return Ok(FilterPage {
+                    events,
+                    next_token: None,
+                    searched_streams,
+                });
             }
             if scanned >= MAX_SCANNED {
-                return Ok(FilterPage { events, next_token: Some(format!("{}/{}", pos.0, pos.1)), searched_streams });
+                return Ok(FilterPage {
+                    events,
+                    next_token: Some(format!("{}/{}", pos.0, pos.1)),
+                    searched_streams,
+                });
             }
         }
     }

@@ -24,7 +24,9 @@ pub struct Clock {
 
 impl Clock {
     pub fn now_ms(&self) -> i64 {
-        let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let d = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
         d.as_millis() as i64 + self.offset_ms
     }
 }
@@ -64,7 +66,10 @@ pub struct LogSink {
 
 impl std::fmt::Debug for LogSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LogSink").field("clock", &self.clock).field("rate", &self.rate).finish_non_exhaustive()
+        f.debug_struct("LogSink")
+            .field("clock", &self.clock)
+            .field("rate", &self.rate)
+            .finish_non_exhaustive()
     }
 }
 
@@ -87,7 +92,11 @@ impl LogSink {
     /// Queues events without waiting. Returns false (and counts them) when the writer
     /// is behind and the queue is full, or the store is closed.
     pub fn send(&self, group: &str, stream: &str, events: Vec<(i64, String)>) -> bool {
-        self.send_batch(Batch { group: Arc::from(group), stream: Arc::from(stream), events })
+        self.send_batch(Batch {
+            group: Arc::from(group),
+            stream: Arc::from(stream),
+            events,
+        })
     }
 
     fn send_batch(&self, b: Batch) -> bool {
@@ -101,7 +110,10 @@ impl LogSink {
                 let before = self.stats.dropped_events.fetch_add(n, Ordering::Relaxed);
                 // One warning per 10k dropped, not one per batch.
                 if before / 10_000 != (before + n) / 10_000 || before == 0 {
-                    tracing::warn!(dropped_total = before + n, "log writer queue full: dropping log events");
+                    tracing::warn!(
+                        dropped_total = before + n,
+                        "log writer queue full: dropping log events"
+                    );
                 }
                 false
             }
@@ -132,7 +144,10 @@ pub struct StreamLog {
 
 impl std::fmt::Debug for StreamLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StreamLog").field("group", &self.group).field("stream", &self.stream).finish_non_exhaustive()
+        f.debug_struct("StreamLog")
+            .field("group", &self.group)
+            .field("stream", &self.stream)
+            .finish_non_exhaustive()
     }
 }
 
@@ -167,14 +182,22 @@ impl StreamLog {
                 kept.push(line);
             }
         }
-        self.sink.send_batch(Batch { group: self.group.clone(), stream: self.stream.clone(), events });
+        self.sink.send_batch(Batch {
+            group: self.group.clone(),
+            stream: self.stream.clone(),
+            events,
+        });
         kept
     }
 
     /// The note for lines dropped since the last admitted one, if any (stored now).
     /// The engine calls it before END so that the note lands in its invocation.
     pub fn flush_dropped(&self) -> Option<String> {
-        let d = self.limiter.lock().unwrap_or_else(|p| p.into_inner()).take_dropped()?;
+        let d = self
+            .limiter
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take_dropped()?;
         let note = d.note();
         self.platform(&note);
         Some(note)
@@ -211,7 +234,10 @@ mod tests {
 
     #[test]
     fn runtime_marked_records_become_one_multiline_event() {
-        assert_eq!(event_message("[ERROR] boom\rTraceback:\r  File x"), "[ERROR] boom\nTraceback:\n  File x");
+        assert_eq!(
+            event_message("[ERROR] boom\rTraceback:\r  File x"),
+            "[ERROR] boom\nTraceback:\n  File x"
+        );
         assert_eq!(event_message("plain"), "plain");
         assert_eq!(event_message("crlf line\r"), "crlf line");
     }
@@ -219,7 +245,12 @@ mod tests {
     #[test]
     fn full_queue_drops_and_counts_without_blocking() {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let sink = LogSink { tx, stats: Arc::default(), clock: Clock::default(), rate: RateLimits::default() };
+        let sink = LogSink {
+            tx,
+            stats: Arc::default(),
+            clock: Clock::default(),
+            rate: RateLimits::default(),
+        };
         assert!(sink.send("g", "s", vec![(1, "a".into())]));
         assert!(!sink.send("g", "s", vec![(1, "b".into()), (2, "c".into())]));
         assert_eq!(sink.dropped_events(), 2);
@@ -229,17 +260,38 @@ mod tests {
     #[test]
     fn stream_output_rate_limited_with_note() {
         let (tx, rx) = std::sync::mpsc::sync_channel(100);
-        let rate = RateLimits { bytes_per_sec: 1.0, burst_bytes: 100.0, lines_per_sec: 0.001, burst_lines: 3.0 };
-        let sink = LogSink { tx, stats: Arc::default(), clock: Clock::default(), rate };
+        let rate = RateLimits {
+            bytes_per_sec: 1.0,
+            burst_bytes: 100.0,
+            lines_per_sec: 0.001,
+            burst_lines: 3.0,
+        };
+        let sink = LogSink {
+            tx,
+            stats: Arc::default(),
+            clock: Clock::default(),
+            rate,
+        };
         let s = sink.stream("/aws/lambda/f", "st");
         let kept = s.output((0..5).map(|i| format!("line{i}")).collect());
         assert_eq!(kept, vec!["line0", "line1", "line2"]);
-        assert_eq!(s.flush_dropped().as_deref(), Some("[quiver] dropped 2 lines (10 bytes): log rate limit"));
+        assert_eq!(
+            s.flush_dropped().as_deref(),
+            Some("[quiver] dropped 2 lines (10 bytes): log rate limit")
+        );
         assert_eq!(s.flush_dropped(), None);
         let mut msgs = Vec::new();
         while let Ok(Msg::Events(b)) = rx.try_recv() {
             msgs.extend(b.events.into_iter().map(|e| e.1));
         }
-        assert_eq!(msgs, vec!["line0", "line1", "line2", "[quiver] dropped 2 lines (10 bytes): log rate limit"]);
+        assert_eq!(
+            msgs,
+            vec![
+                "line0",
+                "line1",
+                "line2",
+                "[quiver] dropped 2 lines (10 bytes): log rate limit"
+            ]
+        );
     }
 }

@@ -132,7 +132,9 @@ impl LogStore {
         )?;
         let read = connect(&cfg.path)?;
         let retention = connect(&cfg.path)?;
-        let clock = Clock { offset_ms: cfg.clock_offset_ms };
+        let clock = Clock {
+            offset_ms: cfg.clock_offset_ms,
+        };
         let shared = Arc::new(Shared {
             total_bytes: AtomicI64::new(total),
             max_bytes: i64::try_from(cfg.max_bytes).unwrap_or(i64::MAX),
@@ -140,28 +142,41 @@ impl LogStore {
         });
         let (tx, rx) = std::sync::mpsc::sync_channel(cfg.queue_capacity.max(1));
         let stats = Arc::new(Stats::default());
-        let sink = LogSink { tx, stats: stats.clone(), clock, rate: cfg.rate };
+        let sink = LogSink {
+            tx,
+            stats: stats.clone(),
+            clock,
+            rate: cfg.rate,
+        };
         let mut threads = Vec::new();
         {
             let shared = shared.clone();
-            threads.push(std::thread::Builder::new().name("quiver-logs-writer".into()).spawn(move || {
-                writer_loop(write, rx, &shared, &stats);
-            })?);
+            threads.push(
+                std::thread::Builder::new()
+                    .name("quiver-logs-writer".into())
+                    .spawn(move || {
+                        writer_loop(write, rx, &shared, &stats);
+                    })?,
+            );
         }
         let (stop_tx, stop_rx) = std::sync::mpsc::channel();
         {
             let shared = shared.clone();
             let every = cfg.retention_interval.max(Duration::from_millis(10));
-            threads.push(std::thread::Builder::new().name("quiver-logs-retention".into()).spawn(move || loop {
-                match stop_rx.recv_timeout(every) {
-                    Err(RecvTimeoutError::Timeout) => {
-                        if let Err(e) = retention_pass(&retention, &shared) {
-                            tracing::warn!("log retention pass failed: {e}");
+            threads.push(
+                std::thread::Builder::new()
+                    .name("quiver-logs-retention".into())
+                    .spawn(move || loop {
+                        match stop_rx.recv_timeout(every) {
+                            Err(RecvTimeoutError::Timeout) => {
+                                if let Err(e) = retention_pass(&retention, &shared) {
+                                    tracing::warn!("log retention pass failed: {e}");
+                                }
+                            }
+                            _ => return,
                         }
-                    }
-                    _ => return,
-                }
-            })?);
+                    })?,
+            );
         }
         tracing::info!(path = %cfg.path.display(), max_mb = cfg.max_bytes / (1024 * 1024), stored_bytes = total, "log store open");
         Ok(LogStore {
@@ -191,7 +206,12 @@ impl LogStore {
 
     /// Commits what is queued and stops the threads. Lines sent afterwards are dropped.
     pub fn close(&self) {
-        if let Some(tx) = self.stop_retention.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        if let Some(tx) = self
+            .stop_retention
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
             let _ = tx.send(());
         }
         let _ = self.sink.tx.send(Msg::Close);
@@ -233,7 +253,11 @@ fn writer_loop(mut conn: Connection, rx: Receiver<Msg>, shared: &Shared, stats: 
                 // Linger briefly so that one transaction carries many invocations'
                 // lines: a commit per invoke costs more CPU than the invoke itself.
                 let left = linger_until.saturating_duration_since(std::time::Instant::now());
-                next = if left.is_zero() { rx.try_recv().ok() } else { rx.recv_timeout(left).ok() };
+                next = if left.is_zero() {
+                    rx.try_recv().ok()
+                } else {
+                    rx.recv_timeout(left).ok()
+                };
             } else if n < MAX_BATCH_EVENTS {
                 next = rx.try_recv().ok();
             }
@@ -266,11 +290,20 @@ fn writer_loop(mut conn: Connection, rx: Receiver<Msg>, shared: &Shared, stats: 
 
 /// Group id, creating the group (Lambda creates `/aws/lambda/<fn>` on first output).
 pub(crate) fn ensure_group(c: &Connection, name: &str, now: i64) -> Result<i64, rusqlite::Error> {
-    c.execute("INSERT OR IGNORE INTO groups (name, created_ms) VALUES (?1, ?2)", params![name, now])?;
-    c.query_row("SELECT id FROM groups WHERE name = ?1", [name], |r| r.get(0))
+    c.execute(
+        "INSERT OR IGNORE INTO groups (name, created_ms) VALUES (?1, ?2)",
+        params![name, now],
+    )?;
+    c.query_row("SELECT id FROM groups WHERE name = ?1", [name], |r| {
+        r.get(0)
+    })
 }
 
-fn write_batches(conn: &mut Connection, batches: &[Batch], shared: &Shared) -> Result<i64, rusqlite::Error> {
+fn write_batches(
+    conn: &mut Connection,
+    batches: &[Batch],
+    shared: &Shared,
+) -> Result<i64, rusqlite::Error> {
     let now = shared.clock.now_ms();
     let tx = conn.transaction()?;
     let mut total = 0i64;
@@ -284,7 +317,10 @@ fn write_batches(conn: &mut Connection, batches: &[Batch], shared: &Shared) -> R
         )?;
         let mut ids: Vec<(&str, &str, i64, i64)> = Vec::new();
         for b in batches {
-            let (gid, sid) = match ids.iter().find(|(g, s, _, _)| *g == &*b.group && *s == &*b.stream) {
+            let (gid, sid) = match ids
+                .iter()
+                .find(|(g, s, _, _)| *g == &*b.group && *s == &*b.stream)
+            {
                 Some(&(_, _, g, s)) => (g, s),
                 None => {
                     let gid = ensure_group(&tx, &b.group, now)?;
@@ -340,7 +376,11 @@ fn enforce_budget(c: &Connection, shared: &Shared) -> Result<u64, rusqlite::Erro
 
 /// Deletes up to [`DELETE_CHUNK`] of the oldest events matching `cond`; returns
 /// (events, bytes counted against the budget).
-fn delete_chunk(c: &Connection, cond: &str, args: &[&dyn rusqlite::ToSql]) -> Result<(u64, i64), rusqlite::Error> {
+fn delete_chunk(
+    c: &Connection,
+    cond: &str,
+    args: &[&dyn rusqlite::ToSql],
+) -> Result<(u64, i64), rusqlite::Error> {
     let mut stmt = c.prepare_cached(&format!(
         "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE {cond} ORDER BY id LIMIT {DELETE_CHUNK})
          RETURNING length(CAST(message AS BLOB))"
@@ -358,7 +398,8 @@ fn delete_chunk(c: &Connection, cond: &str, args: &[&dyn rusqlite::ToSql]) -> Re
 fn retention_pass(c: &Connection, shared: &Shared) -> Result<u64, LogError> {
     let now = shared.clock.now_ms();
     let groups: Vec<(i64, i64)> = {
-        let mut s = c.prepare("SELECT id, retention_days FROM groups WHERE retention_days IS NOT NULL")?;
+        let mut s =
+            c.prepare("SELECT id, retention_days FROM groups WHERE retention_days IS NOT NULL")?;
         let rows = s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         rows.collect::<Result<_, _>>()?
     };
@@ -374,7 +415,10 @@ fn retention_pass(c: &Connection, shared: &Shared) -> Result<u64, LogError> {
             }
         }
         // Streams whose every event expired go too (as CloudWatch's do).
-        c.execute("DELETE FROM streams WHERE group_id = ?1 AND COALESCE(last_ts, created_ms) < ?2", params![gid, cutoff])?;
+        c.execute(
+            "DELETE FROM streams WHERE group_id = ?1 AND COALESCE(last_ts, created_ms) < ?2",
+            params![gid, cutoff],
+        )?;
         // Streams that still have events: their first event moved.
         c.execute(
             "UPDATE streams SET first_ts = (SELECT MIN(ts) FROM events WHERE stream_id = streams.id)
@@ -389,9 +433,14 @@ fn retention_pass(c: &Connection, shared: &Shared) -> Result<u64, LogError> {
 }
 
 /// The retention of a group, if it exists (used by the API to tell "no group" apart).
-pub(crate) fn group_row(c: &Connection, name: &str) -> Result<Option<(i64, i64, Option<i64>)>, rusqlite::Error> {
-    c.query_row("SELECT id, created_ms, retention_days FROM groups WHERE name = ?1", [name], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-    })
+pub(crate) fn group_row(
+    c: &Connection,
+    name: &str,
+) -> Result<Option<(i64, i64, Option<i64>)>, rusqlite::Error> {
+    c.query_row(
+        "SELECT id, created_ms, retention_days FROM groups WHERE name = ?1",
+        [name],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
     .optional()
 }

@@ -15,8 +15,10 @@ pub const NAME_PATTERN: &str = r"[a-zA-Z0-9-_]+";
 
 static FUNCTION_REF_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(&format!("^(?:{FUNCTION_REF_PATTERN})$")).expect("static regex"));
-static QUALIFIER_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-zA-Z0-9$_-]+$").expect("static regex"));
-static NAME_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-zA-Z0-9_-]+$").expect("static regex"));
+static QUALIFIER_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-zA-Z0-9$_-]+$").expect("static regex"));
+static NAME_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-zA-Z0-9_-]+$").expect("static regex"));
 
 /// Where this server lives: every ARN it writes uses these.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,14 +29,23 @@ pub struct Partition {
 
 impl Partition {
     pub fn new(region: impl Into<String>, account: impl Into<String>) -> Self {
-        Self { region: region.into(), account: account.into() }
+        Self {
+            region: region.into(),
+            account: account.into(),
+        }
     }
 
     /// `arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]`
     pub fn function_arn(&self, name: &str, qualifier: Option<&str>) -> String {
         match qualifier {
-            Some(q) => format!("arn:aws:lambda:{}:{}:function:{name}:{q}", self.region, self.account),
-            None => format!("arn:aws:lambda:{}:{}:function:{name}", self.region, self.account),
+            Some(q) => format!(
+                "arn:aws:lambda:{}:{}:function:{name}:{q}",
+                self.region, self.account
+            ),
+            None => format!(
+                "arn:aws:lambda:{}:{}:function:{name}",
+                self.region, self.account
+            ),
         }
     }
 }
@@ -55,13 +66,25 @@ impl FunctionRef {
     pub fn parse(raw: &str, member: &str) -> Result<Self, ModelError> {
         let mut v = Violations::new();
         if raw.is_empty() {
-            v.push(raw, member, "Member must have length greater than or equal to 1");
+            v.push(
+                raw,
+                member,
+                "Member must have length greater than or equal to 1",
+            );
         }
         if raw.chars().count() > FUNCTION_REF_MAX {
-            v.push(raw, member, format!("Member must have length less than or equal to {FUNCTION_REF_MAX}"));
+            v.push(
+                raw,
+                member,
+                format!("Member must have length less than or equal to {FUNCTION_REF_MAX}"),
+            );
         }
         if !raw.is_empty() && !FUNCTION_REF_RE.is_match(raw) {
-            v.push(raw, member, format!("Member must satisfy regular expression pattern: {FUNCTION_REF_PATTERN}"));
+            v.push(
+                raw,
+                member,
+                format!("Member must satisfy regular expression pattern: {FUNCTION_REF_PATTERN}"),
+            );
         }
         v.into_result()?;
 
@@ -69,10 +92,19 @@ impl FunctionRef {
             // arn:<partition>:lambda:<region>:<account>:function:<name>[:<q>]
             let parts: Vec<&str> = after.splitn(6, ':').collect();
             if parts.len() < 6 || parts[1] != "lambda" || parts[4] != "function" {
-                return Err(ModelError::InvalidParameter(format!("Invalid function ARN: {raw}")));
+                return Err(ModelError::InvalidParameter(format!(
+                    "Invalid function ARN: {raw}"
+                )));
             }
-            (Some(parts[2].to_string()), Some(parts[3].to_string()), parts[5])
-        } else if raw.len() > 13 && raw.as_bytes()[12] == b':' && raw[..12].bytes().all(|b| b.is_ascii_digit()) {
+            (
+                Some(parts[2].to_string()),
+                Some(parts[3].to_string()),
+                parts[5],
+            )
+        } else if raw.len() > 13
+            && raw.as_bytes()[12] == b':'
+            && raw[..12].bytes().all(|b| b.is_ascii_digit())
+        {
             let rest = &raw[13..];
             let rest = rest.strip_prefix("function:").unwrap_or(rest);
             (None, Some(raw[..12].to_string()), rest)
@@ -87,7 +119,12 @@ impl FunctionRef {
         if let Some(q) = &qualifier {
             validate_qualifier(q, "qualifier")?;
         }
-        Ok(Self { name: name.to_string(), qualifier, region, account })
+        Ok(Self {
+            name: name.to_string(),
+            qualifier,
+            region,
+            account,
+        })
     }
 
     /// Combines a `:qualifier` suffix with a `?Qualifier=` parameter; they must agree.
@@ -108,7 +145,8 @@ impl FunctionRef {
 
     /// True when the ARN (if any) names another region or account than this server's.
     pub fn is_foreign(&self, p: &Partition) -> bool {
-        self.region.as_deref().is_some_and(|r| r != p.region) || self.account.as_deref().is_some_and(|a| a != p.account)
+        self.region.as_deref().is_some_and(|r| r != p.region)
+            || self.account.as_deref().is_some_and(|a| a != p.account)
     }
 }
 
@@ -116,11 +154,23 @@ impl FunctionRef {
 pub fn validate_name(name: &str, member: &str) -> Result<(), ModelError> {
     let mut v = Violations::new();
     if name.is_empty() {
-        v.push(name, member, "Member must have length greater than or equal to 1");
+        v.push(
+            name,
+            member,
+            "Member must have length greater than or equal to 1",
+        );
     } else if !NAME_RE.is_match(name) {
-        v.push(name, member, format!("Member must satisfy regular expression pattern: {NAME_PATTERN}"));
+        v.push(
+            name,
+            member,
+            format!("Member must satisfy regular expression pattern: {NAME_PATTERN}"),
+        );
     } else if name.len() > FUNCTION_NAME_MAX {
-        v.push(name, member, format!("Member must have length less than or equal to {FUNCTION_NAME_MAX}"));
+        v.push(
+            name,
+            member,
+            format!("Member must have length less than or equal to {FUNCTION_NAME_MAX}"),
+        );
     }
     v.into_result()
 }
@@ -129,11 +179,23 @@ pub fn validate_name(name: &str, member: &str) -> Result<(), ModelError> {
 pub fn validate_qualifier(q: &str, member: &str) -> Result<(), ModelError> {
     let mut v = Violations::new();
     if q.is_empty() {
-        v.push(q, member, "Member must have length greater than or equal to 1");
+        v.push(
+            q,
+            member,
+            "Member must have length greater than or equal to 1",
+        );
     } else if q.len() > QUALIFIER_MAX {
-        v.push(q, member, format!("Member must have length less than or equal to {QUALIFIER_MAX}"));
+        v.push(
+            q,
+            member,
+            format!("Member must have length less than or equal to {QUALIFIER_MAX}"),
+        );
     } else if !QUALIFIER_RE.is_match(q) || (q.contains('$') && q != "$LATEST") {
-        v.push(q, member, format!("Member must satisfy regular expression pattern: {QUALIFIER_PATTERN}"));
+        v.push(
+            q,
+            member,
+            format!("Member must satisfy regular expression pattern: {QUALIFIER_PATTERN}"),
+        );
     }
     v.into_result()
 }
@@ -179,34 +241,69 @@ mod tests {
             assert_eq!(r.qualifier, None, "{s}");
         }
         let r = p("arn:aws:lambda:eu-west-2:000000000000:function:f_1:prod");
-        assert_eq!((r.name.as_str(), r.qualifier.as_deref()), ("f_1", Some("prod")));
+        assert_eq!(
+            (r.name.as_str(), r.qualifier.as_deref()),
+            ("f_1", Some("prod"))
+        );
         assert_eq!(r.region.as_deref(), Some("eu-west-2"));
         assert_eq!(r.account.as_deref(), Some("000000000000"));
         let r = p("f:$LATEST");
         assert_eq!(r.qualifier.as_deref(), Some("$LATEST"));
-        assert_eq!(p("123456789012:function:f:7").qualifier.as_deref(), Some("7"));
+        assert_eq!(
+            p("123456789012:function:f:7").qualifier.as_deref(),
+            Some("7")
+        );
     }
 
     #[test]
     fn bad_references_are_validation_errors_quoting_the_pattern() {
         for s in ["", "bad name", "a/b", "f:$NOPE!", "arn:aws:s3:::bucket"] {
             let err = FunctionRef::parse(s, "functionName").unwrap_err();
-            assert!(matches!(err, ModelError::Validation(_) | ModelError::InvalidParameter(_)), "{s}: {err}");
+            assert!(
+                matches!(
+                    err,
+                    ModelError::Validation(_) | ModelError::InvalidParameter(_)
+                ),
+                "{s}: {err}"
+            );
         }
-        let msg = FunctionRef::parse("bad name", "functionName").unwrap_err().to_string();
+        let msg = FunctionRef::parse("bad name", "functionName")
+            .unwrap_err()
+            .to_string();
         assert!(msg.contains("Value 'bad name' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:"), "{msg}");
         let long = "x".repeat(65);
-        let msg = FunctionRef::parse(&long, "functionName").unwrap_err().to_string();
-        assert!(msg.contains("Member must have length less than or equal to 64"), "{msg}");
+        let msg = FunctionRef::parse(&long, "functionName")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("Member must have length less than or equal to 64"),
+            "{msg}"
+        );
         let longer = "x".repeat(141);
-        let msg = FunctionRef::parse(&longer, "functionName").unwrap_err().to_string();
+        let msg = FunctionRef::parse(&longer, "functionName")
+            .unwrap_err()
+            .to_string();
         assert!(msg.contains("less than or equal to 140"), "{msg}");
     }
 
     #[test]
     fn query_qualifier_must_agree_with_the_suffix() {
-        assert_eq!(p("f").with_query_qualifier(Some("3")).unwrap().qualifier.as_deref(), Some("3"));
-        assert_eq!(p("f:3").with_query_qualifier(Some("3")).unwrap().qualifier.as_deref(), Some("3"));
+        assert_eq!(
+            p("f")
+                .with_query_qualifier(Some("3"))
+                .unwrap()
+                .qualifier
+                .as_deref(),
+            Some("3")
+        );
+        assert_eq!(
+            p("f:3")
+                .with_query_qualifier(Some("3"))
+                .unwrap()
+                .qualifier
+                .as_deref(),
+            Some("3")
+        );
         let err = p("f:3").with_query_qualifier(Some("4")).unwrap_err();
         assert!(matches!(err, ModelError::InvalidParameter(_)));
         assert!(p("f").with_query_qualifier(Some("$BAD")).is_err());
@@ -215,8 +312,14 @@ mod tests {
     #[test]
     fn arns_and_qualifier_kinds() {
         let part = Partition::new("us-east-1", "000000000000");
-        assert_eq!(part.function_arn("f", None), "arn:aws:lambda:us-east-1:000000000000:function:f");
-        assert_eq!(part.function_arn("f", Some("$LATEST")), "arn:aws:lambda:us-east-1:000000000000:function:f:$LATEST");
+        assert_eq!(
+            part.function_arn("f", None),
+            "arn:aws:lambda:us-east-1:000000000000:function:f"
+        );
+        assert_eq!(
+            part.function_arn("f", Some("$LATEST")),
+            "arn:aws:lambda:us-east-1:000000000000:function:f:$LATEST"
+        );
         assert_eq!(Qualifier::classify("$LATEST"), Qualifier::Latest);
         assert_eq!(Qualifier::classify("12"), Qualifier::Version(12));
         assert_eq!(Qualifier::classify("prod"), Qualifier::Alias("prod".into()));

@@ -14,7 +14,11 @@ pub struct Violation {
 impl std::fmt::Display for Violation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if self.value == "null" {
-            write!(f, "Value null at '{}' failed to satisfy constraint: {}", self.member, self.constraint)
+            write!(
+                f,
+                "Value null at '{}' failed to satisfy constraint: {}",
+                self.member, self.constraint
+            )
         } else {
             write!(
                 f,
@@ -40,7 +44,11 @@ pub enum ModelError {
 pub fn format_violations(v: &[Violation]) -> String {
     let parts: Vec<String> = v.iter().map(ToString::to_string).collect();
     let noun = if v.len() == 1 { "error" } else { "errors" };
-    format!("{} validation {noun} detected: {}", v.len(), parts.join("; "))
+    format!(
+        "{} validation {noun} detected: {}",
+        v.len(),
+        parts.join("; ")
+    )
 }
 
 /// Collects violations so a request reports all of them at once, like Lambda.
@@ -52,7 +60,11 @@ impl Violations {
         Self::default()
     }
     pub fn push(&mut self, value: impl Into<String>, member: &str, constraint: impl Into<String>) {
-        self.0.push(Violation { value: value.into(), member: member.to_string(), constraint: constraint.into() });
+        self.0.push(Violation {
+            value: value.into(),
+            member: member.to_string(),
+            constraint: constraint.into(),
+        });
     }
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -74,17 +86,33 @@ mod tests {
     #[test]
     fn one_and_many_violations_are_worded_like_lambda() {
         let mut v = Violations::new();
-        v.push("5", "memorySize", "Member must have value greater than or equal to 128");
+        v.push(
+            "5",
+            "memorySize",
+            "Member must have value greater than or equal to 128",
+        );
         let err = v.into_result().unwrap_err();
         assert_eq!(
             err.to_string(),
             "1 validation error detected: Value '5' at 'memorySize' failed to satisfy constraint: Member must have value greater than or equal to 128"
         );
         let mut v = Violations::new();
-        v.push("0", "timeout", "Member must have value greater than or equal to 1");
+        v.push(
+            "0",
+            "timeout",
+            "Member must have value greater than or equal to 1",
+        );
         v.push("null", "role", "Member must not be null");
         let msg = v.into_result().unwrap_err().to_string();
-        assert!(msg.starts_with("2 validation errors detected: Value '0' at 'timeout'"), "{msg}");
-        assert!(msg.ends_with("; Value null at 'role' failed to satisfy constraint: Member must not be null"), "{msg}");
+        assert!(
+            msg.starts_with("2 validation errors detected: Value '0' at 'timeout'"),
+            "{msg}"
+        );
+        assert!(
+            msg.ends_with(
+                "; Value null at 'role' failed to satisfy constraint: Member must not be null"
+            ),
+            "{msg}"
+        );
     }
 }

@@ -46,9 +46,20 @@ static FUNCTION_ARN_RE: LazyLock<Regex> = LazyLock::new(|| {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Destination {
     /// An SQS-compatible queue of this server: `arn:aws:sqs:<region>:<account>:<name>`.
-    Queue { arn: String, region: String, account: String, name: String },
+    Queue {
+        arn: String,
+        region: String,
+        account: String,
+        name: String,
+    },
     /// A function: `arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]`.
-    Function { arn: String, region: String, account: String, name: String, qualifier: Option<String> },
+    Function {
+        arn: String,
+        region: String,
+        account: String,
+        name: String,
+        qualifier: Option<String>,
+    },
 }
 
 impl Destination {
@@ -62,13 +73,15 @@ impl Destination {
                 name: c[3].to_string(),
             });
         }
-        FUNCTION_ARN_RE.captures(arn).map(|c| Destination::Function {
-            arn: arn.to_string(),
-            region: c[1].to_string(),
-            account: c[2].to_string(),
-            name: c[3].to_string(),
-            qualifier: c.get(4).map(|q| q.as_str().to_string()),
-        })
+        FUNCTION_ARN_RE
+            .captures(arn)
+            .map(|c| Destination::Function {
+                arn: arn.to_string(),
+                region: c[1].to_string(),
+                account: c[2].to_string(),
+                name: c[3].to_string(),
+                qualifier: c.get(4).map(|q| q.as_str().to_string()),
+            })
     }
 
     pub fn arn(&self) -> &str {
@@ -151,37 +164,77 @@ impl Default for EffectiveInvokeConfig {
 fn check_range(v: &mut Violations, value: Option<i64>, member: &str, min: i64, max: i64) {
     if let Some(x) = value {
         if x < min {
-            v.push(x.to_string(), member, format!("Member must have value greater than or equal to {min}"));
+            v.push(
+                x.to_string(),
+                member,
+                format!("Member must have value greater than or equal to {min}"),
+            );
         } else if x > max {
-            v.push(x.to_string(), member, format!("Member must have value less than or equal to {max}"));
+            v.push(
+                x.to_string(),
+                member,
+                format!("Member must have value less than or equal to {max}"),
+            );
         }
     }
 }
 
 fn check_destination_shape(v: &mut Violations, d: Option<&DestinationInput>, member: &str) {
-    let Some(arn) = d.and_then(|d| d.destination.as_deref()) else { return };
+    let Some(arn) = d.and_then(|d| d.destination.as_deref()) else {
+        return;
+    };
     if arn.chars().count() > DESTINATION_MAX {
-        v.push(arn, member, format!("Member must have length less than or equal to {DESTINATION_MAX}"));
+        v.push(
+            arn,
+            member,
+            format!("Member must have length less than or equal to {DESTINATION_MAX}"),
+        );
     } else if !DESTINATION_RE.is_match(arn) {
-        v.push(arn, member, format!("Member must satisfy regular expression pattern: {DESTINATION_PATTERN}"));
+        v.push(
+            arn,
+            member,
+            format!("Member must satisfy regular expression pattern: {DESTINATION_PATTERN}"),
+        );
     }
 }
 
 /// Shape constraints: ValidationException, every violation at once.
 fn check_shapes(input: &EventInvokeConfigInput) -> Result<(), ModelError> {
     let mut v = Violations::new();
-    check_range(&mut v, input.maximum_retry_attempts, "maximumRetryAttempts", 0, RETRY_ATTEMPTS_MAX);
-    check_range(&mut v, input.maximum_event_age_in_seconds, "maximumEventAgeInSeconds", EVENT_AGE_MIN_S, EVENT_AGE_MAX_S);
+    check_range(
+        &mut v,
+        input.maximum_retry_attempts,
+        "maximumRetryAttempts",
+        0,
+        RETRY_ATTEMPTS_MAX,
+    );
+    check_range(
+        &mut v,
+        input.maximum_event_age_in_seconds,
+        "maximumEventAgeInSeconds",
+        EVENT_AGE_MIN_S,
+        EVENT_AGE_MAX_S,
+    );
     if let Some(d) = &input.destination_config {
-        check_destination_shape(&mut v, d.on_success.as_ref(), "destinationConfig.onSuccess.destination");
-        check_destination_shape(&mut v, d.on_failure.as_ref(), "destinationConfig.onFailure.destination");
+        check_destination_shape(
+            &mut v,
+            d.on_success.as_ref(),
+            "destinationConfig.onSuccess.destination",
+        );
+        check_destination_shape(
+            &mut v,
+            d.on_failure.as_ref(),
+            "destinationConfig.onFailure.destination",
+        );
     }
     v.into_result()
 }
 
 /// A destination Quiver can deliver to, or InvalidParameterValueException. `""` clears.
 fn check_destination(arn: Option<&str>, function_name: &str) -> Result<Option<String>, ModelError> {
-    let Some(arn) = arn.filter(|a| !a.is_empty()) else { return Ok(None) };
+    let Some(arn) = arn.filter(|a| !a.is_empty()) else {
+        return Ok(None);
+    };
     match Destination::parse(arn) {
         Some(Destination::Function { name, .. }) if name == function_name => {
             Err(ModelError::InvalidParameter("You can't specify the function as a destination for itself.".into()))
@@ -203,11 +256,19 @@ impl EventInvokeConfig {
 
     /// UpdateFunctionEventInvokeConfig: members present in `input` replace ours, the rest stay.
     /// A `DestinationConfig` given replaces each of OnSuccess / OnFailure it names.
-    pub fn update(&self, input: &EventInvokeConfigInput, function_name: &str) -> Result<Self, ModelError> {
+    pub fn update(
+        &self,
+        input: &EventInvokeConfigInput,
+        function_name: &str,
+    ) -> Result<Self, ModelError> {
         self.merged(input, function_name)
     }
 
-    fn merged(&self, input: &EventInvokeConfigInput, function_name: &str) -> Result<Self, ModelError> {
+    fn merged(
+        &self,
+        input: &EventInvokeConfigInput,
+        function_name: &str,
+    ) -> Result<Self, ModelError> {
         check_shapes(input)?;
         if input.maximum_retry_attempts.is_none()
             && input.maximum_event_age_in_seconds.is_none()
@@ -239,12 +300,17 @@ impl EventInvokeConfig {
     /// What the dispatcher applies: this config (None = the qualifier has none) with
     /// Lambda's defaults (2 retries, 6 hours, no destinations) filled in. `dead_letter_target`
     /// is the executed version's `FunctionConfig::dead_letter_target`.
-    pub fn effective(config: Option<&Self>, dead_letter_target: Option<&str>) -> EffectiveInvokeConfig {
+    pub fn effective(
+        config: Option<&Self>,
+        dead_letter_target: Option<&str>,
+    ) -> EffectiveInvokeConfig {
         let d = EffectiveInvokeConfig::default();
         let c = config.cloned().unwrap_or_default();
         EffectiveInvokeConfig {
             maximum_retry_attempts: c.maximum_retry_attempts.unwrap_or(d.maximum_retry_attempts),
-            maximum_event_age_in_seconds: c.maximum_event_age_in_seconds.unwrap_or(d.maximum_event_age_in_seconds),
+            maximum_event_age_in_seconds: c
+                .maximum_event_age_in_seconds
+                .unwrap_or(d.maximum_event_age_in_seconds),
             on_success: c.on_success.as_deref().and_then(Destination::parse),
             on_failure: c.on_failure.as_deref().and_then(Destination::parse),
             dead_letter_queue: dead_letter_target.and_then(Destination::parse),
@@ -254,12 +320,22 @@ impl EventInvokeConfig {
 
 /// Validates `DeadLetterConfig.TargetArn`: an SQS queue ARN, or `""` to clear (→ None).
 pub fn dead_letter_target(arn: Option<&str>) -> Result<Option<String>, ModelError> {
-    let Some(arn) = arn.filter(|a| !a.is_empty()) else { return Ok(None) };
+    let Some(arn) = arn.filter(|a| !a.is_empty()) else {
+        return Ok(None);
+    };
     let mut v = Violations::new();
     if arn.chars().count() > 256 {
-        v.push(arn, "deadLetterConfig.targetArn", "Member must have length less than or equal to 256");
+        v.push(
+            arn,
+            "deadLetterConfig.targetArn",
+            "Member must have length less than or equal to 256",
+        );
     } else if !RESOURCE_ARN_RE.is_match(arn) {
-        v.push(arn, "deadLetterConfig.targetArn", format!("Member must satisfy regular expression pattern: {RESOURCE_ARN_PATTERN}"));
+        v.push(
+            arn,
+            "deadLetterConfig.targetArn",
+            format!("Member must satisfy regular expression pattern: {RESOURCE_ARN_PATTERN}"),
+        );
     }
     v.into_result()?;
     match Destination::parse(arn) {
@@ -289,10 +365,20 @@ mod tests {
     fn destinations_parse_queues_and_functions_only() {
         assert_eq!(
             Destination::parse(Q),
-            Some(Destination::Queue { arn: Q.into(), region: "us-east-1".into(), account: "000000000000".into(), name: "failures".into() })
+            Some(Destination::Queue {
+                arn: Q.into(),
+                region: "us-east-1".into(),
+                account: "000000000000".into(),
+                name: "failures".into()
+            })
         );
         match Destination::parse(F) {
-            Some(Destination::Function { name, qualifier, .. }) => assert_eq!((name.as_str(), qualifier.as_deref()), ("other", Some("prod"))),
+            Some(Destination::Function {
+                name, qualifier, ..
+            }) => assert_eq!(
+                (name.as_str(), qualifier.as_deref()),
+                ("other", Some("prod"))
+            ),
             other => panic!("{other:?}"),
         }
         assert!(Destination::parse("arn:aws:lambda:us-east-1:000000000000:function:f").is_some());
@@ -323,9 +409,14 @@ mod tests {
             }
         }
         let ok = put(r#"{"MaximumRetryAttempts":0,"MaximumEventAgeInSeconds":60}"#).unwrap();
-        assert_eq!((ok.maximum_retry_attempts, ok.maximum_event_age_in_seconds), (Some(0), Some(60)));
+        assert_eq!(
+            (ok.maximum_retry_attempts, ok.maximum_event_age_in_seconds),
+            (Some(0), Some(60))
+        );
         assert!(put(r#"{"MaximumRetryAttempts":2,"MaximumEventAgeInSeconds":21600}"#).is_ok());
-        let two = put(r#"{"MaximumRetryAttempts":9,"MaximumEventAgeInSeconds":1}"#).unwrap_err().to_string();
+        let two = put(r#"{"MaximumRetryAttempts":9,"MaximumEventAgeInSeconds":1}"#)
+            .unwrap_err()
+            .to_string();
         assert!(two.starts_with("2 validation errors detected"), "{two}");
     }
 
@@ -335,7 +426,10 @@ mod tests {
         match put(body) {
             Err(ModelError::InvalidParameter(m)) => {
                 assert!(m.contains("arn:aws:sns:us-east-1:000000000000:t"), "{m}");
-                assert!(m.contains("Quiver supports SQS queues") && m.contains("Lambda functions"), "{m}");
+                assert!(
+                    m.contains("Quiver supports SQS queues") && m.contains("Lambda functions"),
+                    "{m}"
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -343,41 +437,84 @@ mod tests {
         let body = r#"{"DestinationConfig":{"OnSuccess":{"Destination":"queue"}}}"#;
         assert!(matches!(put(body), Err(ModelError::Validation(_))));
         let body = r#"{"DestinationConfig":{"OnSuccess":{"Destination":"arn:aws:lambda:us-east-1:000000000000:function:f"}}}"#;
-        assert_eq!(put(body).unwrap_err(), ModelError::InvalidParameter("You can't specify the function as a destination for itself.".into()));
+        assert_eq!(
+            put(body).unwrap_err(),
+            ModelError::InvalidParameter(
+                "You can't specify the function as a destination for itself.".into()
+            )
+        );
         let nothing = put("{}").unwrap_err();
         assert!(matches!(nothing, ModelError::InvalidParameter(m) if m.contains("at least one")));
     }
 
     #[test]
     fn put_replaces_and_update_merges() {
-        let body = format!(r#"{{"MaximumRetryAttempts":1,"DestinationConfig":{{"OnSuccess":{{"Destination":"{F}"}},"OnFailure":{{"Destination":"{Q}"}}}}}}"#);
+        let body = format!(
+            r#"{{"MaximumRetryAttempts":1,"DestinationConfig":{{"OnSuccess":{{"Destination":"{F}"}},"OnFailure":{{"Destination":"{Q}"}}}}}}"#
+        );
         let full = put(&body).unwrap();
         assert_eq!(full.on_success.as_deref(), Some(F));
         assert_eq!(full.on_failure.as_deref(), Some(Q));
         // update: only the age changes
-        let u = full.update(&input(r#"{"MaximumEventAgeInSeconds":120}"#), "f").unwrap();
-        assert_eq!(u, EventInvokeConfig { maximum_event_age_in_seconds: Some(120), ..full.clone() });
+        let u = full
+            .update(&input(r#"{"MaximumEventAgeInSeconds":120}"#), "f")
+            .unwrap();
+        assert_eq!(
+            u,
+            EventInvokeConfig {
+                maximum_event_age_in_seconds: Some(120),
+                ..full.clone()
+            }
+        );
         // update of one destination keeps the other; "" clears
-        let u2 = u.update(&input(r#"{"DestinationConfig":{"OnSuccess":{"Destination":""}}}"#), "f").unwrap();
-        assert_eq!((u2.on_success.as_deref(), u2.on_failure.as_deref()), (None, Some(Q)));
+        let u2 = u
+            .update(
+                &input(r#"{"DestinationConfig":{"OnSuccess":{"Destination":""}}}"#),
+                "f",
+            )
+            .unwrap();
+        assert_eq!(
+            (u2.on_success.as_deref(), u2.on_failure.as_deref()),
+            (None, Some(Q))
+        );
         // put again: everything left out is gone
         let p = EventInvokeConfig::put(&input(r#"{"MaximumEventAgeInSeconds":300}"#), "f").unwrap();
-        assert_eq!(p, EventInvokeConfig { maximum_event_age_in_seconds: Some(300), ..Default::default() });
+        assert_eq!(
+            p,
+            EventInvokeConfig {
+                maximum_event_age_in_seconds: Some(300),
+                ..Default::default()
+            }
+        );
         // a failed update leaves the original untouched (new value or nothing)
-        assert!(full.update(&input(r#"{"MaximumRetryAttempts":5}"#), "f").is_err());
+        assert!(full
+            .update(&input(r#"{"MaximumRetryAttempts":5}"#), "f")
+            .is_err());
         assert_eq!(full.maximum_retry_attempts, Some(1));
     }
 
     #[test]
     fn effective_fills_lambdas_defaults() {
         let d = EventInvokeConfig::effective(None, None);
-        assert_eq!((d.maximum_retry_attempts, d.maximum_event_age_in_seconds), (2, 21600));
+        assert_eq!(
+            (d.maximum_retry_attempts, d.maximum_event_age_in_seconds),
+            (2, 21600)
+        );
         assert!(d.on_success.is_none() && d.on_failure.is_none() && d.dead_letter_queue.is_none());
-        let c = EventInvokeConfig { maximum_retry_attempts: Some(0), on_failure: Some(Q.into()), ..Default::default() };
+        let c = EventInvokeConfig {
+            maximum_retry_attempts: Some(0),
+            on_failure: Some(Q.into()),
+            ..Default::default()
+        };
         let e = EventInvokeConfig::effective(Some(&c), Some(Q));
-        assert_eq!((e.maximum_retry_attempts, e.maximum_event_age_in_seconds), (0, 21600));
+        assert_eq!(
+            (e.maximum_retry_attempts, e.maximum_event_age_in_seconds),
+            (0, 21600)
+        );
         assert_eq!(e.on_failure.as_ref().map(Destination::arn), Some(Q));
-        assert!(matches!(e.dead_letter_queue, Some(Destination::Queue { ref name, .. }) if name == "failures"));
+        assert!(
+            matches!(e.dead_letter_queue, Some(Destination::Queue { ref name, .. }) if name == "failures")
+        );
     }
 
     #[test]
@@ -386,10 +523,18 @@ mod tests {
         assert_eq!(dead_letter_target(Some("")).unwrap(), None);
         assert_eq!(dead_letter_target(None).unwrap(), None);
         match dead_letter_target(Some("arn:aws:sns:us-east-1:000000000000:topic")) {
-            Err(ModelError::InvalidParameter(m)) => assert!(m.contains("Quiver supports SQS queues"), "{m}"),
+            Err(ModelError::InvalidParameter(m)) => {
+                assert!(m.contains("Quiver supports SQS queues"), "{m}")
+            }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(dead_letter_target(Some(F)), Err(ModelError::InvalidParameter(_))));
-        assert!(matches!(dead_letter_target(Some("not an arn")), Err(ModelError::Validation(_))));
+        assert!(matches!(
+            dead_letter_target(Some(F)),
+            Err(ModelError::InvalidParameter(_))
+        ));
+        assert!(matches!(
+            dead_letter_target(Some("not an arn")),
+            Err(ModelError::Validation(_))
+        ));
     }
 }

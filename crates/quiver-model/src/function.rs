@@ -15,8 +15,10 @@ use crate::runtime::{kind_of, RuntimeCatalogue, RuntimeKind, LAMBDA_RUNTIMES};
 pub const ROLE_PATTERN: &str = r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+";
 pub const HANDLER_PATTERN: &str = r"[^\s]+";
 pub const ENV_KEY_PATTERN: &str = r"[a-zA-Z]([a-zA-Z0-9_])+";
-static ROLE_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(&format!("^(?:{ROLE_PATTERN})$")).expect("static regex"));
-static ENV_KEY_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-zA-Z][a-zA-Z0-9_]+$").expect("static regex"));
+static ROLE_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(&format!("^(?:{ROLE_PATTERN})$")).expect("static regex"));
+static ENV_KEY_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-zA-Z][a-zA-Z0-9_]+$").expect("static regex"));
 
 const ARCHITECTURES: &[&str] = &["x86_64", "arm64"];
 const TRACING_MODES: &[&str] = &["Active", "PassThrough"];
@@ -105,15 +107,26 @@ pub struct FunctionConfig {
 }
 
 fn enum_constraint(values: &[&str]) -> String {
-    format!("Member must satisfy enum value set: [{}]", values.join(", "))
+    format!(
+        "Member must satisfy enum value set: [{}]",
+        values.join(", ")
+    )
 }
 
 fn check_range(v: &mut Violations, value: Option<i64>, member: &str, min: i64, max: i64) {
     if let Some(x) = value {
         if x < min {
-            v.push(x.to_string(), member, format!("Member must have value greater than or equal to {min}"));
+            v.push(
+                x.to_string(),
+                member,
+                format!("Member must have value greater than or equal to {min}"),
+            );
         } else if x > max {
-            v.push(x.to_string(), member, format!("Member must have value less than or equal to {max}"));
+            v.push(
+                x.to_string(),
+                member,
+                format!("Member must have value less than or equal to {max}"),
+            );
         }
     }
 }
@@ -136,27 +149,55 @@ fn check_shapes(s: &FunctionSettings) -> Result<(), ModelError> {
     }
     if let Some(h) = &s.handler {
         if h.chars().count() > HANDLER_MAX {
-            v.push(h.as_str(), "handler", format!("Member must have length less than or equal to {HANDLER_MAX}"));
+            v.push(
+                h.as_str(),
+                "handler",
+                format!("Member must have length less than or equal to {HANDLER_MAX}"),
+            );
         } else if h.is_empty() || h.chars().any(char::is_whitespace) {
-            v.push(h.as_str(), "handler", format!("Member must satisfy regular expression pattern: {HANDLER_PATTERN}"));
+            v.push(
+                h.as_str(),
+                "handler",
+                format!("Member must satisfy regular expression pattern: {HANDLER_PATTERN}"),
+            );
         }
     }
     if let Some(r) = &s.role {
         if !ROLE_RE.is_match(r) {
-            v.push(r.as_str(), "role", format!("Member must satisfy regular expression pattern: {ROLE_PATTERN}"));
+            v.push(
+                r.as_str(),
+                "role",
+                format!("Member must satisfy regular expression pattern: {ROLE_PATTERN}"),
+            );
         }
     }
     if let Some(d) = &s.description {
         if d.chars().count() > DESCRIPTION_MAX {
-            v.push(d.as_str(), "description", format!("Member must have length less than or equal to {DESCRIPTION_MAX}"));
+            v.push(
+                d.as_str(),
+                "description",
+                format!("Member must have length less than or equal to {DESCRIPTION_MAX}"),
+            );
         }
     }
     check_range(&mut v, s.timeout, "timeout", TIMEOUT_MIN_S, TIMEOUT_MAX_S);
-    check_range(&mut v, s.memory_size, "memorySize", MEMORY_MIN_MB, MEMORY_MAX_MB);
+    check_range(
+        &mut v,
+        s.memory_size,
+        "memorySize",
+        MEMORY_MIN_MB,
+        MEMORY_MAX_MB,
+    );
     if let Some(e) = &s.ephemeral_storage {
         match e.size {
             None => v.push("null", "ephemeralStorage.size", "Member must not be null"),
-            Some(_) => check_range(&mut v, e.size, "ephemeralStorage.size", EPHEMERAL_MIN_MB, EPHEMERAL_MAX_MB),
+            Some(_) => check_range(
+                &mut v,
+                e.size,
+                "ephemeralStorage.size",
+                EPHEMERAL_MIN_MB,
+                EPHEMERAL_MAX_MB,
+            ),
         }
     }
     if let Some(vars) = s.environment.as_ref().and_then(|e| e.variables.as_ref()) {
@@ -176,23 +217,61 @@ fn check_shapes(s: &FunctionSettings) -> Result<(), ModelError> {
     }
     if let Some(a) = &s.architectures {
         if a.len() != 1 {
-            v.push(format!("[{}]", a.join(", ")), "architectures", "Member must have length less than or equal to 1 and greater than or equal to 1");
+            v.push(
+                format!("[{}]", a.join(", ")),
+                "architectures",
+                "Member must have length less than or equal to 1 and greater than or equal to 1",
+            );
         } else {
             check_enum(&mut v, Some(a[0].as_str()), "architectures", ARCHITECTURES);
         }
     }
-    check_enum(&mut v, s.tracing_config.as_ref().and_then(|t| t.mode.as_deref()), "tracingConfig.mode", TRACING_MODES);
+    check_enum(
+        &mut v,
+        s.tracing_config.as_ref().and_then(|t| t.mode.as_deref()),
+        "tracingConfig.mode",
+        TRACING_MODES,
+    );
     if let Some(l) = &s.logging_config {
-        check_enum(&mut v, l.log_format.as_deref(), "loggingConfig.logFormat", LOG_FORMATS);
-        check_enum(&mut v, l.application_log_level.as_deref(), "loggingConfig.applicationLogLevel", APP_LOG_LEVELS);
-        check_enum(&mut v, l.system_log_level.as_deref(), "loggingConfig.systemLogLevel", SYSTEM_LOG_LEVELS);
+        check_enum(
+            &mut v,
+            l.log_format.as_deref(),
+            "loggingConfig.logFormat",
+            LOG_FORMATS,
+        );
+        check_enum(
+            &mut v,
+            l.application_log_level.as_deref(),
+            "loggingConfig.applicationLogLevel",
+            APP_LOG_LEVELS,
+        );
+        check_enum(
+            &mut v,
+            l.system_log_level.as_deref(),
+            "loggingConfig.systemLogLevel",
+            SYSTEM_LOG_LEVELS,
+        );
         if let Some(g) = &l.log_group {
-            if g.is_empty() || g.len() > 512 || !g.chars().all(|c| c.is_ascii_alphanumeric() || "_-./#".contains(c)) {
-                v.push(g.as_str(), "loggingConfig.logGroup", r"Member must satisfy regular expression pattern: [\.\-_/#A-Za-z0-9]+");
+            if g.is_empty()
+                || g.len() > 512
+                || !g
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-./#".contains(c))
+            {
+                v.push(
+                    g.as_str(),
+                    "loggingConfig.logGroup",
+                    r"Member must satisfy regular expression pattern: [\.\-_/#A-Za-z0-9]+",
+                );
             }
         }
     }
-    check_enum(&mut v, s.package_type.as_deref(), "packageType", &["Zip", "Image"]);
+    check_enum(
+        &mut v,
+        s.package_type.as_deref(),
+        "packageType",
+        &["Zip", "Image"],
+    );
     v.into_result()
 }
 
@@ -228,7 +307,11 @@ fn check_handler(runtime: &str, handler: &str) -> Result<(), ModelError> {
 
 /// 4 KB over the JSON serialization of the Variables map, and no reserved keys.
 fn check_environment(vars: &BTreeMap<String, String>) -> Result<(), ModelError> {
-    let reserved: Vec<&str> = vars.keys().map(String::as_str).filter(|k| RESERVED_ENV_KEYS.contains(k)).collect();
+    let reserved: Vec<&str> = vars
+        .keys()
+        .map(String::as_str)
+        .filter(|k| RESERVED_ENV_KEYS.contains(k))
+        .collect();
     if !reserved.is_empty() {
         return Err(ModelError::InvalidParameter(format!(
             "Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: {}",
@@ -285,7 +368,11 @@ impl FunctionConfig {
     }
 
     /// UpdateFunctionConfiguration: only the members present change.
-    pub fn update(&self, s: &FunctionSettings, catalogue: &RuntimeCatalogue) -> Result<Self, ModelError> {
+    pub fn update(
+        &self,
+        s: &FunctionSettings,
+        catalogue: &RuntimeCatalogue,
+    ) -> Result<Self, ModelError> {
         check_shapes(s)?;
         if let Some(r) = &s.runtime {
             if r != &self.runtime {
@@ -344,14 +431,17 @@ impl FunctionConfig {
             if l.log_group.is_some() {
                 c.log_group = l.log_group.clone();
             }
-            if c.log_format == "Text" && (c.application_log_level.is_some() || c.system_log_level.is_some()) {
+            if c.log_format == "Text"
+                && (c.application_log_level.is_some() || c.system_log_level.is_some())
+            {
                 return Err(ModelError::InvalidParameter(
                     "ApplicationLogLevel and SystemLogLevel can only be set when LogFormat is JSON.".into(),
                 ));
             }
         }
         if let Some(d) = &s.dead_letter_config {
-            c.dead_letter_target = crate::event_config::dead_letter_target(d.target_arn.as_deref())?;
+            c.dead_letter_target =
+                crate::event_config::dead_letter_target(d.target_arn.as_deref())?;
         }
         if check_handler_now {
             check_handler(&c.runtime, &c.handler)?;
@@ -367,8 +457,16 @@ mod tests {
 
     fn catalogue() -> RuntimeCatalogue {
         RuntimeCatalogue::new([
-            AvailableRuntime { id: "python3.11".into(), interpreter: Some("/usr/bin/python3.11".into()), version: "3.11.2".into() },
-            AvailableRuntime { id: "provided.al2023".into(), interpreter: None, version: "provided".into() },
+            AvailableRuntime {
+                id: "python3.11".into(),
+                interpreter: Some("/usr/bin/python3.11".into()),
+                version: "3.11.2".into(),
+            },
+            AvailableRuntime {
+                id: "provided.al2023".into(),
+                interpreter: None,
+                version: "provided".into(),
+            },
         ])
     }
 
@@ -380,9 +478,11 @@ mod tests {
 
     fn create(extra: &str) -> Result<FunctionConfig, ModelError> {
         // Later members override the base ones (serde refuses duplicate keys).
-        let mut base: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&format!("{{{BASE}}}")).unwrap();
+        let mut base: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&format!("{{{BASE}}}")).unwrap();
         if !extra.is_empty() {
-            let over: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&format!("{{{extra}}}")).unwrap();
+            let over: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&format!("{{{extra}}}")).unwrap();
             base.extend(over);
         }
         FunctionConfig::create(&serde_json::from_value(base.into()).unwrap(), &catalogue())
@@ -405,8 +505,18 @@ mod tests {
     #[test]
     fn defaults_match_lambda() {
         let c = create("").unwrap();
-        assert_eq!((c.timeout, c.memory_size, c.ephemeral_storage), (3, 128, 512));
-        assert_eq!((c.architecture.as_str(), c.tracing_mode.as_str(), c.log_format.as_str()), ("x86_64", "PassThrough", "Text"));
+        assert_eq!(
+            (c.timeout, c.memory_size, c.ephemeral_storage),
+            (3, 128, 512)
+        );
+        assert_eq!(
+            (
+                c.architecture.as_str(),
+                c.tracing_mode.as_str(),
+                c.log_format.as_str()
+            ),
+            ("x86_64", "PassThrough", "Text")
+        );
         assert_eq!(c.description, "");
     }
 
@@ -414,12 +524,22 @@ mod tests {
     fn ranges_are_enforced_at_both_ends() {
         assert!(validation(r#""MemorySize":127"#).contains("Value '127' at 'memorySize' failed to satisfy constraint: Member must have value greater than or equal to 128"));
         assert!(validation(r#""MemorySize":10241"#).contains("less than or equal to 10240"));
-        assert_eq!(create(r#""MemorySize":10240,"Timeout":900"#).unwrap().memory_size, 10240);
+        assert_eq!(
+            create(r#""MemorySize":10240,"Timeout":900"#)
+                .unwrap()
+                .memory_size,
+            10240
+        );
         assert!(validation(r#""Timeout":0"#).contains("'timeout'"));
         assert!(validation(r#""Timeout":901"#).contains("less than or equal to 900"));
-        assert!(validation(r#""EphemeralStorage":{"Size":511}"#).contains("'ephemeralStorage.size'"));
+        assert!(
+            validation(r#""EphemeralStorage":{"Size":511}"#).contains("'ephemeralStorage.size'")
+        );
         assert!(validation(r#""EphemeralStorage":{"Size":10241}"#).contains("10240"));
-        assert!(validation(&format!(r#""Description":"{}""#, "d".repeat(257))).contains("length less than or equal to 256"));
+        assert!(
+            validation(&format!(r#""Description":"{}""#, "d".repeat(257)))
+                .contains("length less than or equal to 256")
+        );
         let two = validation(r#""Timeout":0,"MemorySize":1"#);
         assert!(two.starts_with("2 validation errors detected"), "{two}");
     }
@@ -429,7 +549,11 @@ mod tests {
         let body = format!("{{{}}}", BASE.replace("python3.11", "python9"));
         let err = FunctionConfig::create(&settings(&body), &catalogue()).unwrap_err();
         assert!(matches!(err, ModelError::Validation(_)));
-        assert!(err.to_string().contains("Member must satisfy enum value set: [nodejs,"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("Member must satisfy enum value set: [nodejs,"),
+            "{err}"
+        );
         let body = format!("{{{}}}", BASE.replace("python3.11", "python3.12"));
         let err = FunctionConfig::create(&settings(&body), &catalogue()).unwrap_err();
         assert_eq!(
@@ -445,8 +569,14 @@ mod tests {
         assert!(validation(r#""Role":"not-a-role""#).contains("at 'role'"));
         assert!(validation(r#""Handler":"has space""#).contains("at 'handler'"));
         assert!(invalid(r#""Handler":"nodot""#).contains("lambda_function.lambda_handler"));
-        let missing_role = FunctionConfig::create(&settings(r#"{"Runtime":"python3.11","Handler":"a.b"}"#), &catalogue()).unwrap_err();
-        assert!(missing_role.to_string().contains("Value null at 'role' failed to satisfy constraint: Member must not be null"));
+        let missing_role = FunctionConfig::create(
+            &settings(r#"{"Runtime":"python3.11","Handler":"a.b"}"#),
+            &catalogue(),
+        )
+        .unwrap_err();
+        assert!(missing_role.to_string().contains(
+            "Value null at 'role' failed to satisfy constraint: Member must not be null"
+        ));
         let no_handler = FunctionConfig::create(
             &settings(r#"{"Runtime":"python3.11","Role":"arn:aws:iam::123456789012:role/r"}"#),
             &catalogue(),
@@ -462,30 +592,61 @@ mod tests {
     fn environment_rules() {
         let c = create(r#""Environment":{"Variables":{"GOOD_1":"v"}}"#).unwrap();
         assert_eq!(c.environment.get("GOOD_1").map(String::as_str), Some("v"));
-        assert!(validation(r#""Environment":{"Variables":{"1bad":"v"}}"#).contains("Map keys must satisfy constraint"));
-        assert!(validation(r#""Environment":{"Variables":{"A":"v"}}"#).contains("'environment.variables'"));
+        assert!(validation(r#""Environment":{"Variables":{"1bad":"v"}}"#)
+            .contains("Map keys must satisfy constraint"));
+        assert!(validation(r#""Environment":{"Variables":{"A":"v"}}"#)
+            .contains("'environment.variables'"));
         let msg = invalid(r#""Environment":{"Variables":{"AWS_REGION":"x","_HANDLER":"y"}}"#);
-        assert!(msg.ends_with("Reserved keys used in this request: AWS_REGION, _HANDLER"), "{msg}");
-        let big = format!(r#""Environment":{{"Variables":{{"BIG":"{}"}}}}"#, "x".repeat(4090));
+        assert!(
+            msg.ends_with("Reserved keys used in this request: AWS_REGION, _HANDLER"),
+            "{msg}"
+        );
+        let big = format!(
+            r#""Environment":{{"Variables":{{"BIG":"{}"}}}}"#,
+            "x".repeat(4090)
+        );
         assert!(invalid(&big).contains("exceeded the 4KB limit. String measured: {\"BIG\""));
         // exactly 4096 bytes of JSON is allowed: {"BIG":"…"} is 10 bytes of framing
-        let exact = format!(r#""Environment":{{"Variables":{{"BIG":"{}"}}}}"#, "x".repeat(4086));
+        let exact = format!(
+            r#""Environment":{{"Variables":{{"BIG":"{}"}}}}"#,
+            "x".repeat(4086)
+        );
         assert!(create(&exact).is_ok());
     }
 
     #[test]
     fn update_changes_only_what_is_given_and_revalidates() {
         let c = create(r#""Timeout":10,"Environment":{"Variables":{"AA":"1"}}"#).unwrap();
-        let u = c.update(&settings(r#"{"MemorySize":256}"#), &catalogue()).unwrap();
+        let u = c
+            .update(&settings(r#"{"MemorySize":256}"#), &catalogue())
+            .unwrap();
         assert_eq!((u.memory_size, u.timeout), (256, 10));
         assert_eq!(u.environment, c.environment);
-        let cleared = c.update(&settings(r#"{"Environment":{}}"#), &catalogue()).unwrap();
+        let cleared = c
+            .update(&settings(r#"{"Environment":{}}"#), &catalogue())
+            .unwrap();
         assert!(cleared.environment.is_empty());
-        assert!(c.update(&settings(r#"{"Timeout":1000}"#), &catalogue()).is_err());
-        assert!(c.update(&settings(r#"{"Runtime":"python3.12"}"#), &catalogue()).is_err());
-        let logs = c.update(&settings(r#"{"LoggingConfig":{"LogFormat":"JSON","ApplicationLogLevel":"DEBUG"}}"#), &catalogue()).unwrap();
+        assert!(c
+            .update(&settings(r#"{"Timeout":1000}"#), &catalogue())
+            .is_err());
+        assert!(c
+            .update(&settings(r#"{"Runtime":"python3.12"}"#), &catalogue())
+            .is_err());
+        let logs = c
+            .update(
+                &settings(
+                    r#"{"LoggingConfig":{"LogFormat":"JSON","ApplicationLogLevel":"DEBUG"}}"#,
+                ),
+                &catalogue(),
+            )
+            .unwrap();
         assert_eq!(logs.application_log_level.as_deref(), Some("DEBUG"));
-        assert!(c.update(&settings(r#"{"LoggingConfig":{"ApplicationLogLevel":"DEBUG"}}"#), &catalogue()).is_err());
+        assert!(c
+            .update(
+                &settings(r#"{"LoggingConfig":{"ApplicationLogLevel":"DEBUG"}}"#),
+                &catalogue()
+            )
+            .is_err());
     }
 
     #[test]
@@ -494,13 +655,32 @@ mod tests {
         let c = create(&format!(r#""DeadLetterConfig":{{"TargetArn":"{q1}"}}"#)).unwrap();
         assert_eq!(c.dead_letter_target.as_deref(), Some(q1));
         let q2 = "arn:aws:sqs:us-east-1:000000000000:dlq2";
-        let u = c.update(&settings(&format!(r#"{{"DeadLetterConfig":{{"TargetArn":"{q2}"}}}}"#)), &catalogue()).unwrap();
+        let u = c
+            .update(
+                &settings(&format!(r#"{{"DeadLetterConfig":{{"TargetArn":"{q2}"}}}}"#)),
+                &catalogue(),
+            )
+            .unwrap();
         assert_eq!(u.dead_letter_target.as_deref(), Some(q2));
         // other updates keep it; "" clears it
-        assert_eq!(u.update(&settings(r#"{"Timeout":5}"#), &catalogue()).unwrap().dead_letter_target.as_deref(), Some(q2));
-        let cleared = u.update(&settings(r#"{"DeadLetterConfig":{"TargetArn":""}}"#), &catalogue()).unwrap();
+        assert_eq!(
+            u.update(&settings(r#"{"Timeout":5}"#), &catalogue())
+                .unwrap()
+                .dead_letter_target
+                .as_deref(),
+            Some(q2)
+        );
+        let cleared = u
+            .update(
+                &settings(r#"{"DeadLetterConfig":{"TargetArn":""}}"#),
+                &catalogue(),
+            )
+            .unwrap();
         assert_eq!(cleared.dead_letter_target, None);
-        assert!(invalid(r#""DeadLetterConfig":{"TargetArn":"arn:aws:sns:us-east-1:000000000000:t"}"#).contains("SQS queues"));
+        assert!(invalid(
+            r#""DeadLetterConfig":{"TargetArn":"arn:aws:sns:us-east-1:000000000000:t"}"#
+        )
+        .contains("SQS queues"));
         // documents stored before the member existed still load
         let mut old = serde_json::to_value(&c).unwrap();
         old.as_object_mut().unwrap().remove("dead_letter_target");

@@ -15,8 +15,11 @@ pub mod tags;
 pub mod version;
 
 pub use arn::{FunctionRef, Partition, Qualifier};
-pub use event_config::{Destination, EffectiveInvokeConfig, EventInvokeConfig, EventInvokeConfigInput, StoredEventInvokeConfig};
 pub use error::{ModelError, Violation, Violations};
+pub use event_config::{
+    Destination, EffectiveInvokeConfig, EventInvokeConfig, EventInvokeConfigInput,
+    StoredEventInvokeConfig,
+};
 pub use function::{FunctionConfig, FunctionSettings};
 pub use runtime::{AvailableRuntime, RuntimeCatalogue, RuntimeKind};
 pub use version::{format_iso_millis, format_last_modified, CodeRef, FunctionVersion, Version};

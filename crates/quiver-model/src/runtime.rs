@@ -10,12 +10,51 @@ use std::path::PathBuf;
 /// an id outside this list is a ValidationException, an id inside it that the host
 /// cannot run is an InvalidParameterValueException.
 pub const LAMBDA_RUNTIMES: &[&str] = &[
-    "nodejs", "nodejs4.3", "nodejs6.10", "nodejs8.10", "nodejs10.x", "nodejs12.x", "nodejs14.x", "nodejs16.x",
-    "nodejs18.x", "nodejs20.x", "nodejs22.x", "nodejs24.x", "java8", "java8.al2", "java11", "java17", "java21",
-    "java25", "python2.7", "python3.6", "python3.7", "python3.8", "python3.9", "python3.10", "python3.11",
-    "python3.12", "python3.13", "python3.14", "dotnetcore1.0", "dotnetcore2.0", "dotnetcore2.1", "dotnetcore3.1",
-    "dotnet6", "dotnet8", "dotnet10", "nodejs4.3-edge", "go1.x", "ruby2.5", "ruby2.7", "ruby3.2", "ruby3.3",
-    "ruby3.4", "provided", "provided.al2", "provided.al2023",
+    "nodejs",
+    "nodejs4.3",
+    "nodejs6.10",
+    "nodejs8.10",
+    "nodejs10.x",
+    "nodejs12.x",
+    "nodejs14.x",
+    "nodejs16.x",
+    "nodejs18.x",
+    "nodejs20.x",
+    "nodejs22.x",
+    "nodejs24.x",
+    "java8",
+    "java8.al2",
+    "java11",
+    "java17",
+    "java21",
+    "java25",
+    "python2.7",
+    "python3.6",
+    "python3.7",
+    "python3.8",
+    "python3.9",
+    "python3.10",
+    "python3.11",
+    "python3.12",
+    "python3.13",
+    "python3.14",
+    "dotnetcore1.0",
+    "dotnetcore2.0",
+    "dotnetcore2.1",
+    "dotnetcore3.1",
+    "dotnet6",
+    "dotnet8",
+    "dotnet10",
+    "nodejs4.3-edge",
+    "go1.x",
+    "ruby2.5",
+    "ruby2.7",
+    "ruby3.2",
+    "ruby3.3",
+    "ruby3.4",
+    "provided",
+    "provided.al2",
+    "provided.al2023",
 ];
 
 /// How Quiver would run a runtime id.
@@ -39,7 +78,11 @@ pub fn kind_of(id: &str) -> Option<RuntimeKind> {
     if let Some(minor) = id.strip_prefix("python3.").and_then(|m| m.parse().ok()) {
         return Some(RuntimeKind::Python { minor });
     }
-    if let Some(major) = id.strip_prefix("nodejs").and_then(|m| m.strip_suffix(".x")).and_then(|m| m.parse().ok()) {
+    if let Some(major) = id
+        .strip_prefix("nodejs")
+        .and_then(|m| m.strip_suffix(".x"))
+        .and_then(|m| m.parse().ok())
+    {
         return Some(RuntimeKind::Node { major });
     }
     if id.starts_with("provided") {
@@ -66,7 +109,9 @@ pub struct RuntimeCatalogue {
 
 impl RuntimeCatalogue {
     pub fn new(runtimes: impl IntoIterator<Item = AvailableRuntime>) -> Self {
-        Self { available: runtimes.into_iter().map(|r| (r.id.clone(), r)).collect() }
+        Self {
+            available: runtimes.into_iter().map(|r| (r.id.clone(), r)).collect(),
+        }
     }
 
     pub fn get(&self, id: &str) -> Option<&AvailableRuntime> {
@@ -89,7 +134,10 @@ mod tests {
 
     #[test]
     fn ids_are_classified() {
-        assert_eq!(kind_of("python3.11"), Some(RuntimeKind::Python { minor: 11 }));
+        assert_eq!(
+            kind_of("python3.11"),
+            Some(RuntimeKind::Python { minor: 11 })
+        );
         assert_eq!(kind_of("nodejs20.x"), Some(RuntimeKind::Node { major: 20 }));
         assert_eq!(kind_of("provided.al2023"), Some(RuntimeKind::Provided));
         assert_eq!(kind_of("java21"), Some(RuntimeKind::Unsupported));
@@ -100,8 +148,16 @@ mod tests {
     #[test]
     fn catalogue_lists_ids_sorted() {
         let c = RuntimeCatalogue::new([
-            AvailableRuntime { id: "python3.11".into(), interpreter: Some("/usr/bin/python3.11".into()), version: "3.11.2".into() },
-            AvailableRuntime { id: "nodejs20.x".into(), interpreter: Some("/usr/bin/node".into()), version: "20.1.0".into() },
+            AvailableRuntime {
+                id: "python3.11".into(),
+                interpreter: Some("/usr/bin/python3.11".into()),
+                version: "3.11.2".into(),
+            },
+            AvailableRuntime {
+                id: "nodejs20.x".into(),
+                interpreter: Some("/usr/bin/node".into()),
+                version: "20.1.0".into(),
+            },
         ]);
         assert_eq!(c.ids(), vec!["nodejs20.x", "python3.11"]);
         assert_eq!(c.get("python3.11").unwrap().version, "3.11.2");

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::QueueError;
-use crate::model::{Depth, Message, NewMessage, QueueConfig, QueueInfo, ReceiveRequest, SentMessage};
+use crate::model::{
+    Depth, Message, NewMessage, QueueConfig, QueueInfo, ReceiveRequest, SentMessage,
+};
 use crate::{BatchResult, Queue};
 
 /// Cheap to clone; shares one backend.
@@ -38,14 +40,22 @@ impl Queues {
     }
 
     /// Creates the queue or returns the existing one (`true` when created).
-    pub async fn create_queue(&self, name: &str, config: QueueConfig) -> Result<(QueueInfo, bool), QueueError> {
+    pub async fn create_queue(
+        &self,
+        name: &str,
+        config: QueueConfig,
+    ) -> Result<(QueueInfo, bool), QueueError> {
         let n = name.to_string();
         self.blocking(move |q| q.create_queue(&n, config)).await
     }
 
     /// For internal queues (async invoke, destinations): the queue named `name`, created
     /// with `config` if missing; an existing queue keeps its settings.
-    pub async fn ensure_queue(&self, name: &str, config: QueueConfig) -> Result<QueueInfo, QueueError> {
+    pub async fn ensure_queue(
+        &self,
+        name: &str,
+        config: QueueConfig,
+    ) -> Result<QueueInfo, QueueError> {
         Ok(self.create_queue(name, config).await?.0)
     }
 
@@ -59,7 +69,11 @@ impl Queues {
         self.blocking(move |q| q.list_queues(&p)).await
     }
 
-    pub async fn set_config(&self, name: &str, config: QueueConfig) -> Result<QueueInfo, QueueError> {
+    pub async fn set_config(
+        &self,
+        name: &str,
+        config: QueueConfig,
+    ) -> Result<QueueInfo, QueueError> {
         let n = name.to_string();
         self.blocking(move |q| q.set_config(&n, config)).await
     }
@@ -70,19 +84,32 @@ impl Queues {
     }
 
     /// Durable when it returns `Ok`.
-    pub async fn send(&self, queue: &str, messages: Vec<NewMessage>) -> Result<Vec<SentMessage>, QueueError> {
+    pub async fn send(
+        &self,
+        queue: &str,
+        messages: Vec<NewMessage>,
+    ) -> Result<Vec<SentMessage>, QueueError> {
         let n = queue.to_string();
         self.blocking(move |q| q.send(&n, messages)).await
     }
 
     /// Receives without waiting.
-    pub async fn receive(&self, queue: &str, req: ReceiveRequest) -> Result<Vec<Message>, QueueError> {
+    pub async fn receive(
+        &self,
+        queue: &str,
+        req: ReceiveRequest,
+    ) -> Result<Vec<Message>, QueueError> {
         let n = queue.to_string();
         Ok(self.blocking(move |q| q.receive(&n, req)).await?.messages)
     }
 
     /// Receives, waiting up to `wait` for a message: returns as soon as one is available.
-    pub async fn receive_wait(&self, queue: &str, req: ReceiveRequest, wait: Duration) -> Result<Vec<Message>, QueueError> {
+    pub async fn receive_wait(
+        &self,
+        queue: &str,
+        req: ReceiveRequest,
+        wait: Duration,
+    ) -> Result<Vec<Message>, QueueError> {
         let deadline = tokio::time::Instant::now() + wait;
         let notify = self.backend.notifier(queue);
         loop {
@@ -107,14 +134,23 @@ impl Queues {
         }
     }
 
-    pub async fn delete(&self, queue: &str, receipts: Vec<String>) -> Result<BatchResult, QueueError> {
+    pub async fn delete(
+        &self,
+        queue: &str,
+        receipts: Vec<String>,
+    ) -> Result<BatchResult, QueueError> {
         let n = queue.to_string();
         self.blocking(move |q| q.delete(&n, &receipts)).await
     }
 
-    pub async fn change_visibility(&self, queue: &str, changes: Vec<(String, u32)>) -> Result<BatchResult, QueueError> {
+    pub async fn change_visibility(
+        &self,
+        queue: &str,
+        changes: Vec<(String, u32)>,
+    ) -> Result<BatchResult, QueueError> {
         let n = queue.to_string();
-        self.blocking(move |q| q.change_visibility(&n, &changes)).await
+        self.blocking(move |q| q.change_visibility(&n, &changes))
+            .await
     }
 
     pub async fn purge(&self, queue: &str) -> Result<u64, QueueError> {

@@ -24,8 +24,8 @@ pub use clock::{Clock, FakeClock, SystemClock};
 pub use error::QueueError;
 pub use facade::Queues;
 pub use model::{
-    is_valid_name, limits, AttrValue, Depth, Message, MessageAttribute, NewMessage, QueueConfig, QueueInfo, ReceiveRequest,
-    Received, Redrive, SentMessage,
+    is_valid_name, limits, AttrValue, Depth, Message, MessageAttribute, NewMessage, QueueConfig,
+    QueueInfo, ReceiveRequest, Received, Redrive, SentMessage,
 };
 pub use sqlite::{SqliteQueues, WriterConfig};
 
@@ -37,7 +37,11 @@ pub type BatchResult = Vec<Result<(), QueueError>>;
 pub trait Queue: Send + Sync {
     /// Creates `name`, or returns the existing queue with `false` (the caller decides
     /// whether differing settings are an error).
-    fn create_queue(&self, name: &str, config: QueueConfig) -> Result<(QueueInfo, bool), QueueError>;
+    fn create_queue(
+        &self,
+        name: &str,
+        config: QueueConfig,
+    ) -> Result<(QueueInfo, bool), QueueError>;
     fn get_queue(&self, name: &str) -> Result<QueueInfo, QueueError>;
     /// Queues whose name starts with `prefix`, sorted by name.
     fn list_queues(&self, prefix: &str) -> Result<Vec<QueueInfo>, QueueError>;
@@ -55,7 +59,11 @@ pub trait Queue: Send + Sync {
     /// received again (or is already gone) succeeds without deleting, as in SQS.
     fn delete(&self, queue: &str, receipts: &[String]) -> Result<BatchResult, QueueError>;
     /// Sets the remaining invisibility of in-flight messages to `(receipt, seconds)`.
-    fn change_visibility(&self, queue: &str, changes: &[(String, u32)]) -> Result<BatchResult, QueueError>;
+    fn change_visibility(
+        &self,
+        queue: &str,
+        changes: &[(String, u32)],
+    ) -> Result<BatchResult, QueueError>;
     /// Removes every message of the queue; returns how many.
     fn purge(&self, queue: &str) -> Result<u64, QueueError>;
     fn depth(&self, queue: &str) -> Result<Depth, QueueError>;

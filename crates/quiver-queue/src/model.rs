@@ -67,15 +67,33 @@ impl QueueConfig {
                 Ok(())
             }
         };
-        check("visibility timeout", self.visibility_timeout, 0, MAX_VISIBILITY_TIMEOUT)?;
+        check(
+            "visibility timeout",
+            self.visibility_timeout,
+            0,
+            MAX_VISIBILITY_TIMEOUT,
+        )?;
         check("retention", self.retention, MIN_RETENTION, MAX_RETENTION)?;
         check("delay", self.delay, 0, MAX_DELAY)?;
         check("receive wait", self.receive_wait, 0, MAX_RECEIVE_WAIT)?;
-        check("maximum message size", self.max_message_size, MIN_MESSAGE_SIZE, MAX_MESSAGE_SIZE)?;
+        check(
+            "maximum message size",
+            self.max_message_size,
+            MIN_MESSAGE_SIZE,
+            MAX_MESSAGE_SIZE,
+        )?;
         if let Some(r) = &self.redrive {
-            check("max receive count", r.max_receive_count, 1, MAX_RECEIVE_COUNT)?;
+            check(
+                "max receive count",
+                r.max_receive_count,
+                1,
+                MAX_RECEIVE_COUNT,
+            )?;
             if !is_valid_name(&r.dead_letter_queue) {
-                return Err(format!("dead-letter queue name {:?} is not valid", r.dead_letter_queue));
+                return Err(format!(
+                    "dead-letter queue name {:?} is not valid",
+                    r.dead_letter_queue
+                ));
             }
         }
         Ok(())
@@ -92,7 +110,11 @@ pub struct Redrive {
 
 /// `[A-Za-z0-9_-]{1,80}`: SQS's rule for standard queue names.
 pub fn is_valid_name(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 80 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !name.is_empty()
+        && name.len() <= 80
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// A queue as stored.
@@ -128,7 +150,9 @@ mod b64 {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let s = String::deserialize(d)?;
-        base64::engine::general_purpose::STANDARD.decode(s).map_err(serde::de::Error::custom)
+        base64::engine::general_purpose::STANDARD
+            .decode(s)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -199,14 +223,17 @@ pub(crate) struct Receipt {
 
 impl Receipt {
     pub fn encode(&self) -> String {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}.{}.{}", self.queue_id, self.seq, self.nonce))
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(format!("{}.{}.{}", self.queue_id, self.seq, self.nonce))
     }
 
     pub fn decode(s: &str) -> Option<Receipt> {
         if s.len() > 1024 {
             return None;
         }
-        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).ok()?;
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(s)
+            .ok()?;
         let text = String::from_utf8(raw).ok()?;
         let mut it = text.split('.');
         let r = Receipt {
@@ -224,9 +251,19 @@ mod tests {
 
     #[test]
     fn receipts_round_trip_and_garbage_is_refused() {
-        let r = Receipt { queue_id: 3, seq: 99, nonce: -12345 };
+        let r = Receipt {
+            queue_id: 3,
+            seq: 99,
+            nonce: -12345,
+        };
         assert_eq!(Receipt::decode(&r.encode()), Some(r));
-        for bad in ["", "abc", "!!", &base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("1.2"), &"A".repeat(2000)] {
+        for bad in [
+            "",
+            "abc",
+            "!!",
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("1.2"),
+            &"A".repeat(2000),
+        ] {
             assert_eq!(Receipt::decode(bad), None, "{bad}");
         }
     }
@@ -238,10 +275,16 @@ mod tests {
         assert!(!is_valid_name(&"a".repeat(81)));
         assert!(!is_valid_name("q.fifo"));
         assert!(QueueConfig::default().validate().is_ok());
-        let bad = QueueConfig { retention: 59, ..Default::default() };
+        let bad = QueueConfig {
+            retention: 59,
+            ..Default::default()
+        };
         assert!(bad.validate().unwrap_err().contains("retention"));
         let bad = QueueConfig {
-            redrive: Some(Redrive { dead_letter_queue: "d".into(), max_receive_count: 0 }),
+            redrive: Some(Redrive {
+                dead_letter_queue: "d".into(),
+                max_receive_count: 0,
+            }),
             ..Default::default()
         };
         assert!(bad.validate().is_err());

@@ -46,9 +46,16 @@ pub enum SandboxError {
 
 impl SandboxError {
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        SandboxError::Io { context: context.into(), source }
+        SandboxError::Io {
+            context: context.into(),
+            source,
+        }
     }
     pub(crate) fn cg(op: &'static str, path: &std::path::Path, source: std::io::Error) -> Self {
-        SandboxError::Cgroup { op, path: path.to_path_buf(), source }
+        SandboxError::Cgroup {
+            op,
+            path: path.to_path_buf(),
+            source,
+        }
     }
 }

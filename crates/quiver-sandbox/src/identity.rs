@@ -20,9 +20,16 @@ impl Exec {
     }
 
     /// Same from the pieces (a pre-made sandbox gets them with its assignment).
-    pub fn prepare_parts(args: &[String], env: &[(String, String)], cwd: &str) -> Result<Exec, String> {
+    pub fn prepare_parts(
+        args: &[String],
+        env: &[(String, String)],
+        cwd: &str,
+    ) -> Result<Exec, String> {
         let argv: Vec<CString> = args.iter().map(|a| cstr(a)).collect::<Result<_, _>>()?;
-        let envp: Vec<CString> = env.iter().map(|(k, v)| cstr(&format!("{k}={v}"))).collect::<Result<_, _>>()?;
+        let envp: Vec<CString> = env
+            .iter()
+            .map(|(k, v)| cstr(&format!("{k}={v}")))
+            .collect::<Result<_, _>>()?;
         let prog = args.first().ok_or("argv is empty")?;
         let candidates = if prog.contains('/') {
             vec![cstr(prog)?]
@@ -32,9 +39,17 @@ impl Exec {
                 .find(|(k, _)| k == "PATH")
                 .map(|(_, v)| v.as_str())
                 .unwrap_or("/usr/local/bin:/usr/bin:/bin");
-            path.split(':').filter(|d| !d.is_empty()).map(|d| cstr(&format!("{d}/{prog}"))).collect::<Result<_, _>>()?
+            path.split(':')
+                .filter(|d| !d.is_empty())
+                .map(|d| cstr(&format!("{d}/{prog}")))
+                .collect::<Result<_, _>>()?
         };
-        Ok(Exec { candidates, argv, envp, cwd: cstr(cwd)? })
+        Ok(Exec {
+            candidates,
+            argv,
+            envp,
+            cwd: cstr(cwd)?,
+        })
     }
 
     /// In the forked runtime process: drop everything and exec. Never returns.
@@ -60,7 +75,13 @@ impl Exec {
             if libc::setsid() < 0 {
                 return Err("setsid");
             }
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+            libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            );
             // Default dispositions (the Rust runtime ignores SIGPIPE) and nothing blocked.
             for sig in 1..32 {
                 if sig != libc::SIGKILL && sig != libc::SIGSTOP {
@@ -71,9 +92,17 @@ impl Exec {
             libc::sigemptyset(&mut empty);
             libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
 
-            let core = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-            let nofile = libc::rlimit { rlim_cur: 1024, rlim_max: 1024 };
-            if libc::setrlimit(libc::RLIMIT_CORE, &core) != 0 || libc::setrlimit(libc::RLIMIT_NOFILE, &nofile) != 0 {
+            let core = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            let nofile = libc::rlimit {
+                rlim_cur: 1024,
+                rlim_max: 1024,
+            };
+            if libc::setrlimit(libc::RLIMIT_CORE, &core) != 0
+                || libc::setrlimit(libc::RLIMIT_NOFILE, &nofile) != 0
+            {
                 return Err("setrlimit");
             }
             if libc::chdir(self.cwd.as_ptr()) != 0 {
@@ -87,7 +116,13 @@ impl Exec {
                 }
                 cap += 1;
             }
-            libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_CLEAR_ALL,
+                0,
+                0,
+                0,
+            );
             if libc::setgroups(0, std::ptr::null()) != 0 {
                 return Err("setgroups");
             }
@@ -111,8 +146,15 @@ impl Exec {
                 permitted: u32,
                 inheritable: u32,
             }
-            let header = Header { version: 0x2008_0522, pid: 0 };
-            let data = [Data { effective: 0, permitted: 0, inheritable: 0 }; 2];
+            let header = Header {
+                version: 0x2008_0522,
+                pid: 0,
+            };
+            let data = [Data {
+                effective: 0,
+                permitted: 0,
+                inheritable: 0,
+            }; 2];
             if libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) != 0 {
                 return Err("capset");
             }

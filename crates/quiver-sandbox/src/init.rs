@@ -19,10 +19,23 @@ const REPORT_FD: RawFd = 4;
 const GATE_FD: RawFd = 5;
 
 /// Entry point of the cloned child. Never returns.
-pub fn child_main(req: &SpawnRequest, out_w: OwnedFd, err_w: OwnedFd, sync_r: OwnedFd, rep_w: OwnedFd, gate_r: OwnedFd) -> ! {
+pub fn child_main(
+    req: &SpawnRequest,
+    out_w: OwnedFd,
+    err_w: OwnedFd,
+    sync_r: OwnedFd,
+    rep_w: OwnedFd,
+    gate_r: OwnedFd,
+) -> ! {
     // Move the five fds we keep to fixed numbers, then close everything else
     // (other sandboxes' pipes, the Manager socket, the signalfd).
-    let keep = [out_w.into_raw_fd(), err_w.into_raw_fd(), sync_r.into_raw_fd(), rep_w.into_raw_fd(), gate_r.into_raw_fd()];
+    let keep = [
+        out_w.into_raw_fd(),
+        err_w.into_raw_fd(),
+        sync_r.into_raw_fd(),
+        rep_w.into_raw_fd(),
+        gate_r.into_raw_fd(),
+    ];
     let mut high = [0; 5];
     for (i, fd) in keep.iter().enumerate() {
         // SAFETY: fcntl on fds we own; F_DUPFD picks a free number >= 64 so the
@@ -42,7 +55,15 @@ pub fn child_main(req: &SpawnRequest, out_w: OwnedFd, err_w: OwnedFd, sync_r: Ow
 
     // SAFETY: prctl with integer arguments. Our parent (the spawner) is
     // single-threaded, so the "parent thread" is the spawner itself.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) };
+    unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    };
     let mut b = [0u8; 1];
     // Held here until the spawner placed us in every cgroup; EOF means it died.
     match nix::unistd::read(SYNC_FD, &mut b) {
@@ -185,7 +206,8 @@ fn read_exact(fd: RawFd, buf: &mut [u8]) -> bool {
 }
 
 fn setup(req: &SpawnRequest) -> Result<(), String> {
-    std::fs::write("/proc/self/oom_score_adj", "1000").map_err(|e| format!("oom_score_adj: {e}"))?;
+    std::fs::write("/proc/self/oom_score_adj", "1000")
+        .map_err(|e| format!("oom_score_adj: {e}"))?;
     nix::unistd::sethostname(&req.spec.hostname).map_err(|e| format!("sethostname: {e}"))?;
     crate::netns::loopback_up().map_err(|e| format!("bring up lo: {e}"))?;
     rootfs::build(&req.root_dir, &req.spec, req.premade_code_base.as_deref())
@@ -200,7 +222,14 @@ fn report(msg: &[u8]) {
 /// Close every fd >= `from`.
 pub(crate) fn close_from(from: RawFd) {
     // SAFETY: close_range only closes descriptors; we own them all in this process.
-    let r = unsafe { libc::syscall(libc::SYS_close_range, from as libc::c_uint, libc::c_uint::MAX, 0) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            from as libc::c_uint,
+            libc::c_uint::MAX,
+            0,
+        )
+    };
     if r != 0 {
         for fd in from..4096 {
             // SAFETY: as above, fallback for kernels without close_range.

@@ -30,22 +30,26 @@ mod spec;
 
 pub use error::SandboxError;
 pub use manager::{instance_id_for, Manager, ManagerConfig};
+pub use premade::{is_code_name, Assignment, PremadeSpec};
 pub use rootfs::{SANDBOX_GID, SANDBOX_UID, SANDBOX_USER};
 pub use sandbox::{Sandbox, STOP_GRACE};
-pub use premade::{is_code_name, Assignment, PremadeSpec};
 pub use spec::{ExitReport, SandboxSpec};
 
 /// Body of `quiver __spawner --fd N`: serve spawn requests on the inherited socket `fd`
 /// until the server's end closes. Must run in a single-threaded process without tokio.
 pub fn run_spawner(fd: std::os::fd::RawFd) -> Result<(), SandboxError> {
     use std::os::fd::FromRawFd;
-    let st = nix::sys::stat::fstat(fd).map_err(|e| SandboxError::io(format!("spawner fd {fd}"), e.into()))?;
+    let st = nix::sys::stat::fstat(fd)
+        .map_err(|e| SandboxError::io(format!("spawner fd {fd}"), e.into()))?;
     if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
         return Err(SandboxError::Spawner(format!("fd {fd} is not a socket")));
     }
     // SAFETY: fd was inherited from the Manager for us alone and is a socket (checked).
     let sock = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
     // Close-on-exec so no sandbox or later child inherits the Manager's socket.
-    let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC));
+    let _ = nix::fcntl::fcntl(
+        fd,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    );
     spawner::run(sock)
 }

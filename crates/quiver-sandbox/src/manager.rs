@@ -78,7 +78,8 @@ impl Manager {
         preflight::check_privileges()?;
         preflight::check_host_tree()?;
         preflight::check_spawner(&cfg.spawner_exe)?;
-        std::fs::create_dir_all(&cfg.data_dir).map_err(|e| SandboxError::io(format!("create {}", cfg.data_dir.display()), e))?;
+        std::fs::create_dir_all(&cfg.data_dir)
+            .map_err(|e| SandboxError::io(format!("create {}", cfg.data_dir.display()), e))?;
         let data_dir = cfg
             .data_dir
             .canonicalize()
@@ -94,18 +95,28 @@ impl Manager {
         }
         let scratch = data_dir.join("sandboxes");
         let _ = std::fs::remove_dir_all(&scratch);
-        std::fs::create_dir_all(&scratch).map_err(|e| SandboxError::io(format!("create {}", scratch.display()), e))?;
+        std::fs::create_dir_all(&scratch)
+            .map_err(|e| SandboxError::io(format!("create {}", scratch.display()), e))?;
 
         let (mine, theirs) = proto::socketpair()?;
         let child = start_spawner(&cfg.spawner_exe, theirs)?;
-        nix::fcntl::fcntl(mine.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK))
-            .map_err(|e| SandboxError::io("spawner socket", e.into()))?;
+        nix::fcntl::fcntl(
+            mine.as_raw_fd(),
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        )
+        .map_err(|e| SandboxError::io("spawner socket", e.into()))?;
         if tokio::runtime::Handle::try_current().is_err() {
-            return Err(SandboxError::Spawner("Manager::start must be called inside a tokio runtime".into()));
+            return Err(SandboxError::Spawner(
+                "Manager::start must be called inside a tokio runtime".into(),
+            ));
         }
         // SAFETY: `mine` is an owned, open socket that AsyncFd now owns until drop.
-        let sock = unsafe { AsyncFd::register(mine) }
-            .map_err(|e| SandboxError::io("register spawner socket", std::io::Error::other(e.to_string())))?;
+        let sock = unsafe { AsyncFd::register(mine) }.map_err(|e| {
+            SandboxError::io(
+                "register spawner socket",
+                std::io::Error::other(e.to_string()),
+            )
+        })?;
         tracing::info!(instance = %instance_id, mode = ?layout.mode(), spawner = child.id(), "sandbox manager started");
         let inner = Arc::new(Inner {
             instance_id,
@@ -145,7 +156,11 @@ impl Manager {
         self.spawn(spec.to_spec(), Some(base)).await
     }
 
-    async fn spawn(&self, spec: SandboxSpec, premade_code_base: Option<PathBuf>) -> Result<Sandbox, SandboxError> {
+    async fn spawn(
+        &self,
+        spec: SandboxSpec,
+        premade_code_base: Option<PathBuf>,
+    ) -> Result<Sandbox, SandboxError> {
         let premade = premade_code_base.is_some();
         let inner = &self.inner;
         if inner.closed.load(Ordering::SeqCst) {
@@ -159,7 +174,8 @@ impl Manager {
         {
             let (cg, root_dir, memory) = (cg.clone(), root_dir.clone(), spec.memory_mb);
             tokio::task::spawn_blocking(move || -> Result<(), SandboxError> {
-                std::fs::create_dir_all(&root_dir).map_err(|e| SandboxError::io(format!("create {}", root_dir.display()), e))?;
+                std::fs::create_dir_all(&root_dir)
+                    .map_err(|e| SandboxError::io(format!("create {}", root_dir.display()), e))?;
                 if let Err(e) = cg.create(memory) {
                     let _ = cg.remove(std::time::Duration::from_millis(100));
                     return Err(e);
@@ -178,10 +194,23 @@ impl Manager {
 
         let (ready_tx, mut ready_rx) = watch::channel(None);
         let (exit_tx, exit_rx) = watch::channel(None);
-        inner.slots.lock().unwrap().insert(id.clone(), Slot { ready: ready_tx, exit: exit_tx });
+        inner.slots.lock().unwrap().insert(
+            id.clone(),
+            Slot {
+                ready: ready_tx,
+                exit: exit_tx,
+            },
+        );
         let (tx, rx) = oneshot::channel();
         inner.pending.lock().unwrap().insert(n, tx);
-        let req = Request::Spawn(SpawnRequest { req: n, id: id.clone(), root_dir, procs_files: cg.procs_files(), spec: spec.clone(), premade_code_base });
+        let req = Request::Spawn(SpawnRequest {
+            req: n,
+            id: id.clone(),
+            root_dir,
+            procs_files: cg.procs_files(),
+            spec: spec.clone(),
+            premade_code_base,
+        });
         let forget = |e: SandboxError| {
             inner.slots.lock().unwrap().remove(&id);
             inner.pending.lock().unwrap().remove(&n);
@@ -197,14 +226,30 @@ impl Manager {
         };
         let want = if spec.hold { 4 } else { 3 };
         if fds.len() != want {
-            return Err(forget(SandboxError::Spawner(format!("expected {want} fds, got {}", fds.len()))));
+            return Err(forget(SandboxError::Spawner(format!(
+                "expected {want} fds, got {}",
+                fds.len()
+            ))));
         }
         let gate = if spec.hold { fds.pop() } else { None };
         let pidfd = fds.pop().unwrap();
         let stderr = fds.pop();
         let stdout = fds.pop();
-        let shared = Arc::new(Shared::new(id.clone(), init_pid, spec.memory_mb, cg, pidfd, exit_rx, scratch, Arc::downgrade(&self.inner)));
-        inner.live.lock().unwrap().insert(id.clone(), shared.clone());
+        let shared = Arc::new(Shared::new(
+            id.clone(),
+            init_pid,
+            spec.memory_mb,
+            cg,
+            pidfd,
+            exit_rx,
+            scratch,
+            Arc::downgrade(&self.inner),
+        ));
+        inner
+            .live
+            .lock()
+            .unwrap()
+            .insert(id.clone(), shared.clone());
         if let Some(w) = oom {
             tokio::spawn(w.run(shared.clone()));
         }
@@ -239,7 +284,10 @@ impl Manager {
         }
         while set.join_next().await.is_some() {}
         // EOF on its socket makes the spawner kill anything left and exit.
-        let _ = nix::sys::socket::shutdown(inner.sock.get_ref().as_raw_fd(), nix::sys::socket::Shutdown::Both);
+        let _ = nix::sys::socket::shutdown(
+            inner.sock.get_ref().as_raw_fd(),
+            nix::sys::socket::Shutdown::Both,
+        );
         let child = inner.spawner.lock().unwrap().take();
         if let Some(mut child) = child {
             let _ = tokio::task::spawn_blocking(move || {
@@ -276,9 +324,16 @@ impl Manager {
     async fn send(&self, req: &Request) -> Result<(), SandboxError> {
         let _guard = self.inner.send_lock.lock().await;
         loop {
-            let mut ready = self.inner.sock.writable().await.map_err(|e| SandboxError::io("spawner socket", e))?;
+            let mut ready = self
+                .inner
+                .sock
+                .writable()
+                .await
+                .map_err(|e| SandboxError::io("spawner socket", e))?;
             match proto::send(self.inner.sock.get_ref().as_raw_fd(), req, &[]) {
-                Err(SandboxError::Io { source, .. }) if source.kind() == std::io::ErrorKind::WouldBlock => {
+                Err(SandboxError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::WouldBlock =>
+                {
                     ready.clear_ready();
                 }
                 other => return other,
@@ -324,7 +379,9 @@ fn start_spawner(exe: &Path, sock: OwnedFd) -> Result<std::process::Child, Sandb
             Ok(())
         });
     }
-    let child = cmd.spawn().map_err(|e| SandboxError::io(format!("start spawner {}", exe.display()), e))?;
+    let child = cmd
+        .spawn()
+        .map_err(|e| SandboxError::io(format!("start spawner {}", exe.display()), e))?;
     drop(sock);
     Ok(child)
 }
@@ -367,7 +424,10 @@ async fn read_events(inner: Arc<Inner>) {
         });
         slot.exit.send_if_modified(|v| {
             if v.is_none() {
-                *v = Some(RawExit { init_status: libc::SIGKILL, runtime_status: None });
+                *v = Some(RawExit {
+                    init_status: libc::SIGKILL,
+                    runtime_status: None,
+                });
                 true
             } else {
                 false
@@ -403,7 +463,11 @@ fn dispatch(inner: &Inner, ev: Event, fds: Vec<OwnedFd>) {
                 let _ = slot.ready.send(Some(Err(error)));
             }
         }
-        Event::Exited { id, init_status, runtime_status } => {
+        Event::Exited {
+            id,
+            init_status,
+            runtime_status,
+        } => {
             if let Some(slot) = inner.slots.lock().unwrap().remove(&id) {
                 slot.ready.send_if_modified(|v| {
                     if v.is_none() {
@@ -413,7 +477,10 @@ fn dispatch(inner: &Inner, ev: Event, fds: Vec<OwnedFd>) {
                         false
                     }
                 });
-                let _ = slot.exit.send(Some(RawExit { init_status, runtime_status }));
+                let _ = slot.exit.send(Some(RawExit {
+                    init_status,
+                    runtime_status,
+                }));
             }
         }
     }

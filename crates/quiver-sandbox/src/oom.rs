@@ -19,7 +19,9 @@ pub(crate) struct OomWatch {
 impl OomWatch {
     /// Arm the notification (v1 only; `None` on cgroup2).
     pub fn arm(cg: &SandboxCgroup) -> Result<Option<OomWatch>, SandboxError> {
-        let Some((oom_control, event_control)) = cg.v1_oom_control() else { return Ok(None) };
+        let Some((oom_control, event_control)) = cg.v1_oom_control() else {
+            return Ok(None);
+        };
         // SAFETY: eventfd(2) with constant flags returns a new fd or -1.
         let raw = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
         if raw < 0 {
@@ -27,13 +29,21 @@ impl OomWatch {
         }
         // SAFETY: we own the fresh descriptor.
         let efd = unsafe { OwnedFd::from_raw_fd(raw) };
-        let control = std::fs::File::open(&oom_control).map_err(|e| SandboxError::cg("open", &oom_control, e))?;
-        std::fs::write(&event_control, format!("{} {}", efd.as_raw_fd(), control.as_raw_fd()))
-            .map_err(|e| SandboxError::cg("write", &event_control, e))?;
+        let control = std::fs::File::open(&oom_control)
+            .map_err(|e| SandboxError::cg("open", &oom_control, e))?;
+        std::fs::write(
+            &event_control,
+            format!("{} {}", efd.as_raw_fd(), control.as_raw_fd()),
+        )
+        .map_err(|e| SandboxError::cg("write", &event_control, e))?;
         // SAFETY: `efd` is an owned, open eventfd that AsyncFd now owns until drop.
-        let efd = unsafe { AsyncFd::register(efd) }
-            .map_err(|e| SandboxError::io("register eventfd", std::io::Error::other(e.to_string())))?;
-        Ok(Some(OomWatch { efd, _control: control }))
+        let efd = unsafe { AsyncFd::register(efd) }.map_err(|e| {
+            SandboxError::io("register eventfd", std::io::Error::other(e.to_string()))
+        })?;
+        Ok(Some(OomWatch {
+            efd,
+            _control: control,
+        }))
     }
 
     /// Until the sandbox ends: on OOM, kill everything in it.

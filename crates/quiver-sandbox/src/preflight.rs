@@ -15,9 +15,17 @@ pub fn check_privileges() -> Result<(), SandboxError> {
         "/proc/sys/kernel/apparmor_restrict_unprivileged_userns",
     ]
     .iter()
-    .filter_map(|p| std::fs::read_to_string(p).ok().map(|v| format!("{p}={}", v.trim())))
+    .filter_map(|p| {
+        std::fs::read_to_string(p)
+            .ok()
+            .map(|v| format!("{p}={}", v.trim()))
+    })
     .collect::<Vec<_>>();
-    let userns = if userns.is_empty() { "no user-namespace sysctls found".to_string() } else { userns.join(", ") };
+    let userns = if userns.is_empty() {
+        "no user-namespace sysctls found".to_string()
+    } else {
+        userns.join(", ")
+    };
     Err(SandboxError::Unsupported(format!(
         "quiver needs root to create sandboxes (an unprivileged user-namespace mode is not implemented): running as uid {uid}; {userns}"
     )))
@@ -28,7 +36,10 @@ pub fn check_spawner(exe: &Path) -> Result<(), SandboxError> {
     use std::os::unix::fs::PermissionsExt;
     match std::fs::metadata(exe) {
         Ok(md) if md.is_file() && md.permissions().mode() & 0o111 != 0 => Ok(()),
-        _ => Err(SandboxError::Unsupported(format!("spawner executable {} is missing or not executable", exe.display()))),
+        _ => Err(SandboxError::Unsupported(format!(
+            "spawner executable {} is missing or not executable",
+            exe.display()
+        ))),
     }
 }
 
@@ -37,6 +48,8 @@ pub fn check_host_tree() -> Result<(), SandboxError> {
     if Path::new("/usr/bin").is_dir() {
         Ok(())
     } else {
-        Err(SandboxError::Unsupported("/usr/bin is missing: nothing to bind into sandboxes".into()))
+        Err(SandboxError::Unsupported(
+            "/usr/bin is missing: nothing to bind into sandboxes".into(),
+        ))
     }
 }

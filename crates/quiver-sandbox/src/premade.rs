@@ -45,7 +45,12 @@ pub struct PremadeSpec {
 
 impl PremadeSpec {
     pub fn validate(&self) -> Result<(), SandboxError> {
-        crate::spec::check_limits_and_dirs(self.memory_mb, self.ephemeral_mb, ("code_base", &self.code_base), self.runtime_dir.as_deref())?;
+        crate::spec::check_limits_and_dirs(
+            self.memory_mb,
+            self.ephemeral_mb,
+            ("code_base", &self.code_base),
+            self.runtime_dir.as_deref(),
+        )?;
         check_hostname(&self.hostname)
     }
 
@@ -87,12 +92,16 @@ pub struct Assignment {
 
 /// A code tree's name: exactly 64 lowercase hex digits (so never `..`, `/` or empty).
 pub fn is_code_name(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 fn check_hostname(h: &str) -> Result<(), SandboxError> {
     if h.is_empty() || h.len() > 64 || h.contains('\0') || h.contains('\n') {
-        return Err(SandboxError::Spec("hostname must be 1..=64 bytes without NUL or newline".into()));
+        return Err(SandboxError::Spec(
+            "hostname must be 1..=64 bytes without NUL or newline".into(),
+        ));
     }
     Ok(())
 }
@@ -101,7 +110,10 @@ impl Assignment {
     pub fn validate(&self) -> Result<(), SandboxError> {
         let bad = |m: String| Err(SandboxError::Spec(m));
         if !is_code_name(&self.code) {
-            return bad(format!("code name {:?} is not 64 lowercase hex digits", self.code));
+            return bad(format!(
+                "code name {:?} is not 64 lowercase hex digits",
+                self.code
+            ));
         }
         if self.argv.is_empty() {
             return bad("argv is empty".into());
@@ -117,7 +129,10 @@ impl Assignment {
         }
         let has_nul = |s: &str| s.contains('\0');
         if self.argv.iter().any(|a| has_nul(a))
-            || self.env.iter().any(|(k, v)| has_nul(k) || has_nul(v) || k.contains('=') || k.is_empty())
+            || self
+                .env
+                .iter()
+                .any(|(k, v)| has_nul(k) || has_nul(v) || k.contains('=') || k.is_empty())
             || has_nul(&self.cwd)
         {
             return bad("NUL byte or malformed environment name".into());
@@ -129,7 +144,10 @@ impl Assignment {
     pub(crate) fn encode(&self) -> Result<Vec<u8>, SandboxError> {
         let body = serde_json::to_vec(self).map_err(|e| SandboxError::Spec(e.to_string()))?;
         if body.len() > MAX_ASSIGNMENT {
-            return Err(SandboxError::Spec(format!("assignment of {} bytes exceeds {MAX_ASSIGNMENT}", body.len())));
+            return Err(SandboxError::Spec(format!(
+                "assignment of {} bytes exceeds {MAX_ASSIGNMENT}",
+                body.len()
+            )));
         }
         let mut out = (body.len() as u32).to_le_bytes().to_vec();
         out.extend_from_slice(&body);
@@ -138,7 +156,8 @@ impl Assignment {
 
     /// Inverse of [`encode`](Self::encode)'s body; validates (init trusts nothing it reads).
     pub(crate) fn decode(body: &[u8]) -> Result<Assignment, String> {
-        let a: Assignment = serde_json::from_slice(body).map_err(|e| format!("bad assignment: {e}"))?;
+        let a: Assignment =
+            serde_json::from_slice(body).map_err(|e| format!("bad assignment: {e}"))?;
         a.validate().map_err(|e| e.to_string())?;
         Ok(a)
     }
@@ -163,7 +182,15 @@ mod tests {
     #[test]
     fn code_names_are_sha_hex_only() {
         assert!(is_code_name(&"0123456789abcdef".repeat(4)));
-        for bad in ["", "..", "../x", &"AB".repeat(32), &"ab".repeat(31), &format!("{}/", "a".repeat(63)), &"g".repeat(64)] {
+        for bad in [
+            "",
+            "..",
+            "../x",
+            &"AB".repeat(32),
+            &"ab".repeat(31),
+            &format!("{}/", "a".repeat(63)),
+            &"g".repeat(64),
+        ] {
             assert!(!is_code_name(bad), "{bad:?}");
         }
     }
@@ -178,7 +205,10 @@ mod tests {
         let mut p = sample();
         p.code = format!("../{}", "a".repeat(61));
         assert!(p.validate().is_err());
-        assert!(Assignment::decode(&serde_json::to_vec(&p).unwrap()).is_err(), "init re-validates");
+        assert!(
+            Assignment::decode(&serde_json::to_vec(&p).unwrap()).is_err(),
+            "init re-validates"
+        );
         let mut e = sample();
         e.env.push(("X=Y".into(), "1".into()));
         assert!(e.validate().is_err());

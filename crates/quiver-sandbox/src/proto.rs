@@ -37,14 +37,30 @@ pub struct SpawnRequest {
 pub enum Event {
     /// Carries fds: runtime stdout read end, stderr read end, pidfd of init, and for
     /// held sandboxes the write end of the start gate.
-    Spawned { req: u64, id: String, init_pid: i32 },
-    SpawnFailed { req: u64, error: String },
+    Spawned {
+        req: u64,
+        id: String,
+        init_pid: i32,
+    },
+    SpawnFailed {
+        req: u64,
+        error: String,
+    },
     /// init built the root and started the runtime.
-    Ready { id: String },
+    Ready {
+        id: String,
+    },
     /// init could not build the environment.
-    SetupFailed { id: String, error: String },
+    SetupFailed {
+        id: String,
+        error: String,
+    },
     /// init was reaped. `runtime_status` is the runtime's raw wait status when init saw it end.
-    Exited { id: String, init_status: i32, runtime_status: Option<i32> },
+    Exited {
+        id: String,
+        init_status: i32,
+        runtime_status: Option<i32>,
+    },
 }
 
 /// Send one message with optional fds.
@@ -65,7 +81,10 @@ pub fn send<T: Serialize>(sock: RawFd, msg: &T, fds: &[RawFd]) -> Result<(), San
 
 /// Receive one message. `Ok(None)` is end of file (the peer is gone);
 /// `Err(WouldBlock)` is surfaced as an io error so async callers can wait.
-pub fn recv<T: for<'de> Deserialize<'de>>(sock: RawFd, buf: &mut [u8]) -> std::io::Result<Option<(T, Vec<OwnedFd>)>> {
+pub fn recv<T: for<'de> Deserialize<'de>>(
+    sock: RawFd,
+    buf: &mut [u8],
+) -> std::io::Result<Option<(T, Vec<OwnedFd>)>> {
     use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
     let mut cmsg = nix::cmsg_space!([RawFd; 4]);
     let (len, fds) = loop {
@@ -77,7 +96,10 @@ pub fn recv<T: for<'de> Deserialize<'de>>(sock: RawFd, buf: &mut [u8]) -> std::i
                     if let ControlMessageOwned::ScmRights(raw) = c {
                         // SAFETY: the kernel just installed these descriptors in our table
                         // (SCM_RIGHTS); nothing else owns them.
-                        fds.extend(raw.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+                        fds.extend(
+                            raw.into_iter()
+                                .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+                        );
                     }
                 }
                 break (msg.bytes, fds);
@@ -89,13 +111,19 @@ pub fn recv<T: for<'de> Deserialize<'de>>(sock: RawFd, buf: &mut [u8]) -> std::i
     if len == 0 {
         return Ok(None);
     }
-    let msg = serde_json::from_slice(&buf[..len]).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+    let msg = serde_json::from_slice(&buf[..len])
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
     Ok(Some((msg, fds)))
 }
 
 /// A connected `SOCK_SEQPACKET` pair, both ends close-on-exec.
 pub fn socketpair() -> Result<(OwnedFd, OwnedFd), SandboxError> {
     use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
-    socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
-        .map_err(|e| SandboxError::io("socketpair", e.into()))
+    socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|e| SandboxError::io("socketpair", e.into()))
 }

@@ -19,19 +19,40 @@ pub const SANDBOX_UID: u32 = 993;
 pub const SANDBOX_GID: u32 = 993;
 pub const SANDBOX_USER: &str = "sbx_user1051";
 
-
-fn m(src: Option<&Path>, target: &Path, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> Result<(), String> {
-    mount(src, target, fstype, flags, data).map_err(|e| format!("mount {} on {}: {e}", src.map_or("-".into(), |s| s.display().to_string()), target.display()))
+fn m(
+    src: Option<&Path>,
+    target: &Path,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> Result<(), String> {
+    mount(src, target, fstype, flags, data).map_err(|e| {
+        format!(
+            "mount {} on {}: {e}",
+            src.map_or("-".into(), |s| s.display().to_string()),
+            target.display()
+        )
+    })
 }
 
 /// Bind `src` at `target` read-only, nosuid, nodev (the flags need a second remount).
 fn bind_ro(src: &Path, target: &Path) -> Result<(), String> {
-    m(Some(src), target, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+    m(
+        Some(src),
+        target,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+    )?;
     m(
         None,
         target,
         None,
-        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        MsFlags::MS_BIND
+            | MsFlags::MS_REMOUNT
+            | MsFlags::MS_RDONLY
+            | MsFlags::MS_NOSUID
+            | MsFlags::MS_NODEV,
         None,
     )
 }
@@ -56,7 +77,9 @@ fn make_target(src: &Path, target: &Path) -> Result<(), String> {
         if let Some(parent) = target.parent() {
             mkdirs(parent)?;
         }
-        std::fs::File::create(target).map(|_| ()).map_err(|e| format!("create {}: {e}", target.display()))
+        std::fs::File::create(target)
+            .map(|_| ())
+            .map_err(|e| format!("create {}: {e}", target.display()))
     }
 }
 
@@ -64,9 +87,21 @@ fn make_target(src: &Path, target: &Path) -> Result<(), String> {
 /// With `code_base` (a pre-made sandbox) `/var/task` stays an empty mount point and the
 /// code base is staged read-only at `/opt` until [`assign`] (see `premade.rs`).
 pub fn build(root_dir: &Path, spec: &SandboxSpec, code_base: Option<&Path>) -> Result<(), String> {
-    m(None, Path::new("/"), None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)?;
+    m(
+        None,
+        Path::new("/"),
+        None,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None,
+    )?;
     let root = root_dir;
-    m(Some(Path::new("tmpfs")), root, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("mode=0755,size=1m,nr_inodes=4096"))?;
+    m(
+        Some(Path::new("tmpfs")),
+        root,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some("mode=0755,size=1m,nr_inodes=4096"),
+    )?;
 
     // /usr and the merged-usr links (or binds where the host has real directories).
     mkdirs(&root.join("usr"))?;
@@ -75,7 +110,8 @@ pub fn build(root_dir: &Path, spec: &SandboxSpec, code_base: Option<&Path>) -> R
         let host = Path::new("/").join(name);
         match std::fs::symlink_metadata(&host) {
             Ok(md) if md.file_type().is_symlink() => {
-                let target = std::fs::read_link(&host).map_err(|e| format!("readlink {}: {e}", host.display()))?;
+                let target = std::fs::read_link(&host)
+                    .map_err(|e| format!("readlink {}: {e}", host.display()))?;
                 symlink(&target, root.join(name)).map_err(|e| format!("symlink {name}: {e}"))?;
             }
             Ok(md) if md.is_dir() => {
@@ -146,7 +182,10 @@ pub fn build(root_dir: &Path, spec: &SandboxSpec, code_base: Option<&Path>) -> R
         None,
     )?;
     // stdin: /dev/null of the new root.
-    let null = std::fs::OpenOptions::new().read(true).open("/dev/null").map_err(|e| format!("open /dev/null: {e}"))?;
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .open("/dev/null")
+        .map_err(|e| format!("open /dev/null: {e}"))?;
     // SAFETY: dup2 of a valid fd onto 0.
     unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), 0) };
     Ok(())
@@ -159,11 +198,20 @@ fn build_etc(root: &Path, spec: &SandboxSpec) -> Result<(), String> {
         &etc.join("passwd"),
         &format!("root:x:0:0:root:/root:/usr/sbin/nologin\n{SANDBOX_USER}:x:{SANDBOX_UID}:{SANDBOX_GID}::/tmp:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"),
     )?;
-    write(&etc.join("group"), &format!("root:x:0:\n{SANDBOX_USER}:x:{SANDBOX_GID}:\nnogroup:x:65534:\n"))?;
+    write(
+        &etc.join("group"),
+        &format!("root:x:0:\n{SANDBOX_USER}:x:{SANDBOX_GID}:\nnogroup:x:65534:\n"),
+    )?;
     write_hostname_files(&etc, &spec.hostname)?;
-    write(&etc.join("nsswitch.conf"), "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n")?;
+    write(
+        &etc.join("nsswitch.conf"),
+        "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n",
+    )?;
     // Loopback only for now: no resolver to point at (outbound networking is a later seam).
-    write(&etc.join("resolv.conf"), "# quiver sandbox: no outbound network\noptions ndots:0\n")?;
+    write(
+        &etc.join("resolv.conf"),
+        "# quiver sandbox: no outbound network\noptions ndots:0\n",
+    )?;
     let certs = Path::new("/etc/ssl/certs");
     if certs.is_dir() {
         let t = etc.join("ssl/certs");
@@ -180,7 +228,10 @@ fn build_etc(root: &Path, spec: &SandboxSpec) -> Result<(), String> {
 }
 
 fn write_hostname_files(etc: &Path, hostname: &str) -> Result<(), String> {
-    write(&etc.join("hosts"), &format!("127.0.0.1\tlocalhost {hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n"))?;
+    write(
+        &etc.join("hosts"),
+        &format!("127.0.0.1\tlocalhost {hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n"),
+    )?;
     write(&etc.join("hostname"), &format!("{hostname}\n"))
 }
 
@@ -190,7 +241,10 @@ fn write_hostname_files(etc: &Path, hostname: &str) -> Result<(), String> {
 /// before the runtime exists.
 pub fn assign(a: &crate::Assignment, built_hostname: &str) -> Result<(), String> {
     if !crate::is_code_name(&a.code) {
-        return Err(format!("code name {:?} is not 64 lowercase hex digits", a.code));
+        return Err(format!(
+            "code name {:?} is not 64 lowercase hex digits",
+            a.code
+        ));
     }
     let src = Path::new("/opt").join(&a.code);
     // A real directory only: a symlink here would be followed by mount(2).
@@ -200,7 +254,8 @@ pub fn assign(a: &crate::Assignment, built_hostname: &str) -> Result<(), String>
         Err(e) => return Err(format!("code tree {}: {e}", a.code)),
     }
     bind_ro(&src, Path::new("/var/task"))?;
-    umount2("/opt", MntFlags::MNT_DETACH).map_err(|e| format!("unmount the staged code base: {e}"))?;
+    umount2("/opt", MntFlags::MNT_DETACH)
+        .map_err(|e| format!("unmount the staged code base: {e}"))?;
     m(
         None,
         Path::new("/tmp"),
@@ -211,7 +266,13 @@ pub fn assign(a: &crate::Assignment, built_hostname: &str) -> Result<(), String>
     if a.hostname != built_hostname {
         nix::unistd::sethostname(&a.hostname).map_err(|e| format!("sethostname: {e}"))?;
         let ro = MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
-        m(None, Path::new("/"), None, MsFlags::MS_REMOUNT | MsFlags::MS_NOSUID | MsFlags::MS_NODEV, None)?;
+        m(
+            None,
+            Path::new("/"),
+            None,
+            MsFlags::MS_REMOUNT | MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            None,
+        )?;
         let written = write_hostname_files(Path::new("/etc"), &a.hostname);
         m(None, Path::new("/"), None, ro, None)?;
         written?;
@@ -235,7 +296,13 @@ fn build_dev(root: &Path) -> Result<(), String> {
         std::fs::File::create(&t).map_err(|e| format!("create {}: {e}", t.display()))?;
         // Device nodes keep working through a bind (this bind is not nodev).
         m(Some(&host), &t, None, MsFlags::MS_BIND, None)?;
-        m(None, &t, None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, None)?;
+        m(
+            None,
+            &t,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+            None,
+        )?;
     }
     let shm = dev.join("shm");
     mkdirs(&shm)?;
@@ -256,7 +323,12 @@ fn build_dev(root: &Path) -> Result<(), String> {
         Some("newinstance,ptmxmode=0666,mode=0620"),
     )?;
     symlink("pts/ptmx", dev.join("ptmx")).map_err(|e| format!("symlink ptmx: {e}"))?;
-    for (name, target) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
+    for (name, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
         symlink(target, dev.join(name)).map_err(|e| format!("symlink /dev/{name}: {e}"))?;
     }
     m(

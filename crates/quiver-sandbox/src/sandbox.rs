@@ -66,7 +66,15 @@ impl Shared {
     /// Signal init through its pidfd (immune to pid reuse).
     pub fn signal(&self, sig: i32) -> std::io::Result<()> {
         // SAFETY: pidfd_send_signal on a pidfd we own, no siginfo.
-        let r = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, self.pidfd.as_raw_fd(), sig, 0usize, 0u32) };
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                self.pidfd.as_raw_fd(),
+                sig,
+                0usize,
+                0u32,
+            )
+        };
         if r != 0 {
             return Err(std::io::Error::last_os_error());
         }
@@ -80,14 +88,18 @@ impl Shared {
                 break raw;
             }
             if rx.changed().await.is_err() {
-                break RawExit { init_status: libc::SIGKILL, runtime_status: None };
+                break RawExit {
+                    init_status: libc::SIGKILL,
+                    runtime_status: None,
+                };
             }
         };
         self.report.get_or_init(|| self.build_report(raw)).clone()
     }
 
     fn build_report(&self, raw: RawExit) -> ExitReport {
-        let oom = self.oom_seen.load(std::sync::atomic::Ordering::SeqCst) || self.cgroup.oom_kills() > 0;
+        let oom =
+            self.oom_seen.load(std::sync::atomic::Ordering::SeqCst) || self.cgroup.oom_kills() > 0;
         if let Some(status) = raw.runtime_status {
             return ExitReport::from_wait_status(status, oom);
         }
@@ -139,11 +151,16 @@ impl Shared {
                 m.slots.lock().unwrap().remove(&self.id);
             }
             if report.is_none() {
-                let _ = self.report.set(ExitReport::from_signal(libc::SIGKILL, false));
+                let _ = self
+                    .report
+                    .set(ExitReport::from_signal(libc::SIGKILL, false));
             }
             *done = true;
         }
-        self.report.get().cloned().unwrap_or_else(|| ExitReport::from_signal(libc::SIGKILL, false))
+        self.report
+            .get()
+            .cloned()
+            .unwrap_or_else(|| ExitReport::from_signal(libc::SIGKILL, false))
     }
 }
 
@@ -167,7 +184,13 @@ impl Sandbox {
         gate: Option<OwnedFd>,
         premade: bool,
     ) -> Sandbox {
-        Sandbox { shared, stdout, stderr, gate, awaiting_assignment: premade }
+        Sandbox {
+            shared,
+            stdout,
+            stderr,
+            gate,
+            awaiting_assignment: premade,
+        }
     }
 
     /// Whether this is a pre-made sandbox still waiting for [`assign`](Self::assign).
@@ -184,23 +207,39 @@ impl Sandbox {
     /// one pipe write).
     pub fn assign(&mut self, a: &crate::Assignment) -> Result<(), SandboxError> {
         if !self.awaiting_assignment {
-            return Err(SandboxError::Spec(format!("sandbox {} is not a pre-made sandbox awaiting assignment", self.shared.id)));
+            return Err(SandboxError::Spec(format!(
+                "sandbox {} is not a pre-made sandbox awaiting assignment",
+                self.shared.id
+            )));
         }
         a.validate()?;
         if self.shared.exited() {
             return Err(SandboxError::NotRunning(self.shared.id.clone()));
         }
         let wire = a.encode()?;
-        let old = self.shared.memory_mb.load(std::sync::atomic::Ordering::SeqCst);
+        let old = self
+            .shared
+            .memory_mb
+            .load(std::sync::atomic::Ordering::SeqCst);
         self.shared.cgroup.resize(old, a.memory_mb)?;
-        self.shared.memory_mb.store(a.memory_mb, std::sync::atomic::Ordering::SeqCst);
-        let gate = self.gate.as_ref().ok_or_else(|| SandboxError::NotRunning(self.shared.id.clone()))?;
+        self.shared
+            .memory_mb
+            .store(a.memory_mb, std::sync::atomic::Ordering::SeqCst);
+        let gate = self
+            .gate
+            .as_ref()
+            .ok_or_else(|| SandboxError::NotRunning(self.shared.id.clone()))?;
         let mut sent = 0;
         while sent < wire.len() {
             match nix::unistd::write(gate, &wire[sent..]) {
                 Ok(n) => sent += n,
                 Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => return Err(SandboxError::io("write the assignment to the sandbox's gate", e.into())),
+                Err(e) => {
+                    return Err(SandboxError::io(
+                        "write the assignment to the sandbox's gate",
+                        e.into(),
+                    ))
+                }
             }
         }
         self.awaiting_assignment = false;
@@ -211,10 +250,14 @@ impl Sandbox {
     /// or when already released.
     pub fn release(&mut self) -> Result<(), SandboxError> {
         if self.awaiting_assignment {
-            return Err(SandboxError::Spec(format!("pre-made sandbox {} was released before its assignment", self.shared.id)));
+            return Err(SandboxError::Spec(format!(
+                "pre-made sandbox {} was released before its assignment",
+                self.shared.id
+            )));
         }
         if let Some(gate) = self.gate.take() {
-            nix::unistd::write(&gate, b"G").map_err(|e| SandboxError::io("release the sandbox's runtime", e.into()))?;
+            nix::unistd::write(&gate, b"G")
+                .map_err(|e| SandboxError::io("release the sandbox's runtime", e.into()))?;
         }
         Ok(())
     }
@@ -273,7 +316,11 @@ impl Sandbox {
     /// Apply the hard CPU quota (memory/1769 of a CPU, 20 ms period). The engine
     /// calls this after INIT, i.e. at the runtime's first `/next`.
     pub fn apply_cpu_quota(&self) -> Result<(), SandboxError> {
-        self.shared.cgroup.apply_cpu_quota(self.shared.memory_mb.load(std::sync::atomic::Ordering::SeqCst))
+        self.shared.cgroup.apply_cpu_quota(
+            self.shared
+                .memory_mb
+                .load(std::sync::atomic::Ordering::SeqCst),
+        )
     }
 
     /// Peak memory of the sandbox's cgroup, for REPORT's "Max Memory Used".
@@ -293,7 +340,9 @@ impl Sandbox {
 
     /// Send a signal to the sandbox's init, which forwards it to the runtime.
     pub fn signal(&self, sig: i32) -> Result<(), SandboxError> {
-        self.shared.signal(sig).map_err(|e| SandboxError::io("signal sandbox init", e))
+        self.shared
+            .signal(sig)
+            .map_err(|e| SandboxError::io("signal sandbox init", e))
     }
 
     /// SIGTERM, 2 s grace, kill, cgroup rmdir, scratch cleanup; the runtime's end.

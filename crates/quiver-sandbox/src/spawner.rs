@@ -19,8 +19,11 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// Namespaces every sandbox gets.
-const CLONE_FLAGS: libc::c_int =
-    libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::CLONE_NEWNET | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS;
+const CLONE_FLAGS: libc::c_int = libc::CLONE_NEWPID
+    | libc::CLONE_NEWNS
+    | libc::CLONE_NEWNET
+    | libc::CLONE_NEWIPC
+    | libc::CLONE_NEWUTS;
 
 struct Child {
     id: String,
@@ -34,7 +37,8 @@ struct Child {
 pub fn run(sock: OwnedFd) -> Result<(), SandboxError> {
     let mut mask = SigSet::empty();
     mask.add(Signal::SIGCHLD);
-    mask.thread_block().map_err(|e| SandboxError::io("block SIGCHLD", e.into()))?;
+    mask.thread_block()
+        .map_err(|e| SandboxError::io("block SIGCHLD", e.into()))?;
     let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
         .map_err(|e| SandboxError::io("signalfd", e.into()))?;
     let mut children: HashMap<i32, Child> = HashMap::new();
@@ -46,17 +50,26 @@ pub fn run(sock: OwnedFd) -> Result<(), SandboxError> {
             .iter()
             .filter_map(|(pid, c)| c.report.as_ref().map(|r| (*pid, r.as_raw_fd())))
             .collect();
-        let mut fds = vec![PollFd::new(sock.as_fd(), PollFlags::POLLIN), PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
+        let mut fds = vec![
+            PollFd::new(sock.as_fd(), PollFlags::POLLIN),
+            PollFd::new(sfd.as_fd(), PollFlags::POLLIN),
+        ];
         for (_, fd) in &report_fds {
             // SAFETY: the fd is owned by `children` and stays open during this poll.
-            fds.push(PollFd::new(unsafe { BorrowedFd::borrow_raw(*fd) }, PollFlags::POLLIN));
+            fds.push(PollFd::new(
+                unsafe { BorrowedFd::borrow_raw(*fd) },
+                PollFlags::POLLIN,
+            ));
         }
         match poll(&mut fds, PollTimeout::NONE) {
             Ok(_) => {}
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => return Err(SandboxError::io("poll", e.into())),
         }
-        let ready: Vec<bool> = fds.iter().map(|f| f.revents().is_some_and(|r| !r.is_empty())).collect();
+        let ready: Vec<bool> = fds
+            .iter()
+            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+            .collect();
         drop(fds);
 
         for (i, (pid, _)) in report_fds.iter().enumerate() {
@@ -80,17 +93,40 @@ pub fn run(sock: OwnedFd) -> Result<(), SandboxError> {
                             fds.extend(gate.as_ref().map(|g| g.as_raw_fd()));
                             let sent = proto::send(
                                 s,
-                                &Event::Spawned { req: reqno, id: req.id.clone(), init_pid: pid },
+                                &Event::Spawned {
+                                    req: reqno,
+                                    id: req.id.clone(),
+                                    init_pid: pid,
+                                },
                                 &fds,
                             );
-                            let cgroup_dirs = req.procs_files.iter().filter_map(|p| p.parent().map(PathBuf::from)).collect();
-                            children.insert(pid, Child { id: req.id, report: Some(report), buf: Vec::new(), cgroup_dirs });
+                            let cgroup_dirs = req
+                                .procs_files
+                                .iter()
+                                .filter_map(|p| p.parent().map(PathBuf::from))
+                                .collect();
+                            children.insert(
+                                pid,
+                                Child {
+                                    id: req.id,
+                                    report: Some(report),
+                                    buf: Vec::new(),
+                                    cgroup_dirs,
+                                },
+                            );
                             if sent.is_err() {
                                 break;
                             }
                         }
                         Err(e) => {
-                            let _ = proto::send(s, &Event::SpawnFailed { req: reqno, error: e.to_string() }, &[]);
+                            let _ = proto::send(
+                                s,
+                                &Event::SpawnFailed {
+                                    req: reqno,
+                                    error: e.to_string(),
+                                },
+                                &[],
+                            );
                         }
                     }
                 }
@@ -126,7 +162,9 @@ fn shutdown(sock: RawFd, children: &mut HashMap<i32, Child>) {
         std::thread::sleep(Duration::from_millis(2));
     }
     for d in dirs.iter().rev() {
-        while std::fs::remove_dir(d).is_err_and(|e| e.raw_os_error() == Some(libc::EBUSY)) && Instant::now() < deadline {
+        while std::fs::remove_dir(d).is_err_and(|e| e.raw_os_error() == Some(libc::EBUSY))
+            && Instant::now() < deadline
+        {
             std::thread::sleep(Duration::from_millis(2));
         }
     }
@@ -147,7 +185,15 @@ fn reap(sock: RawFd, children: &mut HashMap<i32, Child>, quiet: bool) {
                     drain_report(sock, &mut c);
                     let runtime_status = parse_exit(&c.buf);
                     if !quiet {
-                        let _ = proto::send(sock, &Event::Exited { id: c.id, init_status: raw, runtime_status }, &[]);
+                        let _ = proto::send(
+                            sock,
+                            &Event::Exited {
+                                id: c.id,
+                                init_status: raw,
+                                runtime_status,
+                            },
+                            &[],
+                        );
                     }
                 }
             }
@@ -167,7 +213,14 @@ fn drain_report(sock: RawFd, c: &mut Child) {
                 let after_ready = c.buf.strip_prefix(b"R").unwrap_or(&c.buf);
                 if let Some(rest) = after_ready.strip_prefix(b"F") {
                     let error = String::from_utf8_lossy(rest).into_owned();
-                    let _ = proto::send(sock, &Event::SetupFailed { id: c.id.clone(), error }, &[]);
+                    let _ = proto::send(
+                        sock,
+                        &Event::SetupFailed {
+                            id: c.id.clone(),
+                            error,
+                        },
+                        &[],
+                    );
                 }
                 return;
             }
@@ -204,17 +257,30 @@ fn spawn(req: &SpawnRequest) -> Result<Spawned, SandboxError> {
     let (sync_r, sync_w) = pipe()?;
     let (rep_r, rep_w) = pipe()?;
     let (gate_r, gate_w) = pipe()?;
-    nix::fcntl::fcntl(rep_r.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK))
-        .map_err(|e| SandboxError::io("report pipe", e.into()))?;
+    nix::fcntl::fcntl(
+        rep_r.as_raw_fd(),
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    )
+    .map_err(|e| SandboxError::io("report pipe", e.into()))?;
 
     // SAFETY: fork-like clone (no new stack: the child continues on a copy of ours).
     // This process is single-threaded, so the child may allocate and run ordinary
     // Rust until it execs or exits; it never returns from `init::child_main`.
     let pid = unsafe {
-        libc::syscall(libc::SYS_clone, (CLONE_FLAGS | libc::SIGCHLD) as libc::c_ulong, 0usize, 0usize, 0usize, 0usize)
+        libc::syscall(
+            libc::SYS_clone,
+            (CLONE_FLAGS | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
     };
     if pid < 0 {
-        return Err(SandboxError::io("clone sandbox namespaces", std::io::Error::last_os_error()));
+        return Err(SandboxError::io(
+            "clone sandbox namespaces",
+            std::io::Error::last_os_error(),
+        ));
     }
     if pid == 0 {
         crate::init::child_main(req, out_w, err_w, sync_r, rep_w, gate_r);
@@ -230,7 +296,10 @@ fn spawn(req: &SpawnRequest) -> Result<Spawned, SandboxError> {
     // SAFETY: plain syscall; returns a new fd we own or -1.
     let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     if pidfd < 0 {
-        return Err(fail(SandboxError::io("pidfd_open", std::io::Error::last_os_error())));
+        return Err(fail(SandboxError::io(
+            "pidfd_open",
+            std::io::Error::last_os_error(),
+        )));
     }
     // SAFETY: pidfd_open just returned this fd (O_CLOEXEC by default); we own it.
     let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as RawFd) };

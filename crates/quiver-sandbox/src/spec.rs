@@ -40,10 +40,18 @@ impl SandboxSpec {
         if self.argv.is_empty() {
             return bad("argv is empty".into());
         }
-        check_limits_and_dirs(self.memory_mb, self.ephemeral_mb, ("code_dir", &self.code_dir), self.runtime_dir.as_deref())?;
+        check_limits_and_dirs(
+            self.memory_mb,
+            self.ephemeral_mb,
+            ("code_dir", &self.code_dir),
+            self.runtime_dir.as_deref(),
+        )?;
         for p in &self.extra_ro_binds {
             if !p.is_absolute() || !p.exists() {
-                return bad(format!("extra bind {} is not an existing absolute path", p.display()));
+                return bad(format!(
+                    "extra bind {} is not an existing absolute path",
+                    p.display()
+                ));
             }
         }
         if !self.cwd.starts_with('/') {
@@ -51,7 +59,10 @@ impl SandboxSpec {
         }
         let has_nul = |s: &str| s.contains('\0');
         if self.argv.iter().any(|a| has_nul(a))
-            || self.env.iter().any(|(k, v)| has_nul(k) || has_nul(v) || k.contains('=') || k.is_empty())
+            || self
+                .env
+                .iter()
+                .any(|(k, v)| has_nul(k) || has_nul(v) || k.contains('=') || k.is_empty())
             || has_nul(&self.hostname)
         {
             return bad("NUL byte or malformed environment name".into());
@@ -80,7 +91,10 @@ pub(crate) fn check_limits_and_dirs(
     }
     for (what, p) in std::iter::once(code).chain(runtime_dir.map(|p| ("runtime_dir", p))) {
         if !p.is_absolute() || !p.is_dir() {
-            return bad(format!("{what} {} is not an absolute directory", p.display()));
+            return bad(format!(
+                "{what} {} is not an absolute directory",
+                p.display()
+            ));
         }
     }
     Ok(())
@@ -114,7 +128,11 @@ impl ExitReport {
                 setup_error: None,
             }
         } else {
-            let sig = if libc::WIFSIGNALED(status) { libc::WTERMSIG(status) } else { libc::SIGKILL };
+            let sig = if libc::WIFSIGNALED(status) {
+                libc::WTERMSIG(status)
+            } else {
+                libc::SIGKILL
+            };
             Self::from_signal(sig, oom_killed)
         }
     }
@@ -131,7 +149,8 @@ impl ExitReport {
 
     /// The code a CLI wrapper should exit with (128+signal like a shell).
     pub fn shell_code(&self) -> i32 {
-        self.exit_code.unwrap_or_else(|| 128 + self.signal.unwrap_or(libc::SIGKILL))
+        self.exit_code
+            .unwrap_or_else(|| 128 + self.signal.unwrap_or(libc::SIGKILL))
     }
 }
 
@@ -170,19 +189,36 @@ mod tests {
         assert!(check_limits_and_dirs(128, 512, ("code_dir", &tmp), None).is_ok());
         assert!(check_limits_and_dirs(8, 512, ("code_dir", &tmp), None).is_err());
         assert!(check_limits_and_dirs(128, 0, ("code_dir", &tmp), None).is_err());
-        let e = check_limits_and_dirs(128, 512, ("code_base", Path::new("relative")), None).unwrap_err();
-        assert!(e.to_string().contains("code_base relative is not an absolute directory"), "{e}");
-        let e = check_limits_and_dirs(128, 512, ("code_dir", &tmp), Some(Path::new("/nonexistent-quiver"))).unwrap_err();
+        let e = check_limits_and_dirs(128, 512, ("code_base", Path::new("relative")), None)
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("code_base relative is not an absolute directory"),
+            "{e}"
+        );
+        let e = check_limits_and_dirs(
+            128,
+            512,
+            ("code_dir", &tmp),
+            Some(Path::new("/nonexistent-quiver")),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("runtime_dir"), "{e}");
     }
 
     #[test]
     fn lambda_wording() {
-        assert_eq!(ExitReport::from_wait_status(3 << 8, false).description, "exit status 3");
+        assert_eq!(
+            ExitReport::from_wait_status(3 << 8, false).description,
+            "exit status 3"
+        );
         let k = ExitReport::from_wait_status(libc::SIGKILL, true);
         assert_eq!(k.description, "signal: killed");
         assert!(k.oom_killed);
         assert_eq!(k.shell_code(), 137);
-        assert_eq!(ExitReport::from_signal(libc::SIGTERM, false).description, "signal: terminated");
+        assert_eq!(
+            ExitReport::from_signal(libc::SIGTERM, false).description,
+            "signal: terminated"
+        );
     }
 }

@@ -36,7 +36,9 @@ fn fsync_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 fn is_sha_hex(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
 impl CodeStore {
@@ -46,7 +48,10 @@ impl CodeStore {
             blobs: data_dir.join("blobs"),
             trees: data_dir.join("code"),
             tmp: data_dir.join("tmp"),
-            limits: IntakeLimits { max_bytes: UNZIPPED_MAX_BYTES, max_entries: ZIP_MAX_ENTRIES },
+            limits: IntakeLimits {
+                max_bytes: UNZIPPED_MAX_BYTES,
+                max_entries: ZIP_MAX_ENTRIES,
+            },
         };
         for d in [&s.blobs, &s.trees] {
             fs::create_dir_all(d)?;
@@ -74,7 +79,8 @@ impl CodeStore {
     }
 
     fn tmp_path(&self, suffix: &str) -> PathBuf {
-        self.tmp.join(format!("{}{suffix}", uuid::Uuid::new_v4().simple()))
+        self.tmp
+            .join(format!("{}{suffix}", uuid::Uuid::new_v4().simple()))
     }
 
     /// Hashes and validates a package and, unless `dry_run`, makes blob and tree durable.
@@ -188,7 +194,12 @@ mod tests {
         let code = cs.ingest(&zip, false).unwrap();
         assert_eq!(code.size, zip.len() as u64);
         assert_eq!(code.sha256_hex, hex::encode(Sha256::digest(&zip)));
-        assert_eq!(base64::engine::general_purpose::STANDARD.decode(&code.sha256_b64).unwrap(), Sha256::digest(&zip).to_vec());
+        assert_eq!(
+            base64::engine::general_purpose::STANDARD
+                .decode(&code.sha256_b64)
+                .unwrap(),
+            Sha256::digest(&zip).to_vec()
+        );
         assert_eq!(fs::read(cs.blob_path(&code.sha256_hex)).unwrap(), zip);
         assert!(cs.tree_path(&code.sha256_hex).join("app.py").is_file());
         // idempotent
@@ -200,7 +211,9 @@ mod tests {
     fn bad_or_dry_run_packages_leave_nothing_behind() {
         let data = tempfile::tempdir().unwrap();
         let cs = CodeStore::open(data.path()).unwrap();
-        assert!(cs.ingest(&make_zip(&[("ok.py", b"x"), ("../evil", b"x")]), false).is_err());
+        assert!(cs
+            .ingest(&make_zip(&[("ok.py", b"x"), ("../evil", b"x")]), false)
+            .is_err());
         assert!(cs.ingest(b"garbage", false).is_err());
         cs.ingest(&make_zip(&[("ok.py", b"x")]), true).unwrap();
         for d in ["blobs", "code", "tmp"] {

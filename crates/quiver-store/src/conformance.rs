@@ -37,7 +37,11 @@ pub fn config() -> FunctionConfig {
 }
 
 pub fn code(tag: &str) -> CodeRef {
-    CodeRef { sha256_hex: format!("{tag:0>64}"), sha256_b64: format!("{tag}="), size: 10 }
+    CodeRef {
+        sha256_hex: format!("{tag:0>64}"),
+        sha256_b64: format!("{tag}="),
+        size: 10,
+    }
 }
 
 pub fn new_function(name: &str, publish: bool) -> NewFunction {
@@ -55,9 +59,18 @@ fn create_get_round_trip_and_duplicate(s: &dyn Store) {
     assert!(w.published.is_none());
     let got = s.get_version("f", Version::Latest).unwrap().unwrap();
     assert_eq!(got, w.latest);
-    assert_eq!(got.last_modified.len(), "2020-04-10T19:06:32.563+0000".len());
-    assert!(matches!(s.create_function(&new_function("f", false)), Err(StoreError::AlreadyExists)));
-    assert_eq!(s.tags("f").unwrap().get("team").map(String::as_str), Some("x"));
+    assert_eq!(
+        got.last_modified.len(),
+        "2020-04-10T19:06:32.563+0000".len()
+    );
+    assert!(matches!(
+        s.create_function(&new_function("f", false)),
+        Err(StoreError::AlreadyExists)
+    ));
+    assert_eq!(
+        s.tags("f").unwrap().get("team").map(String::as_str),
+        Some("x")
+    );
     assert!(s.get_version("g", Version::Latest).unwrap().is_none());
 }
 
@@ -69,17 +82,44 @@ fn publish_numbers_versions_and_skips_unchanged(s: &dyn Store) {
     assert_eq!(again.version, Version::Published(1));
     let mut cfg = config();
     cfg.memory_size = 256;
-    let u = LatestUpdate { config: cfg, code: code("a"), base_revision: w.latest.revision_id.clone(), publish: false };
+    let u = LatestUpdate {
+        config: cfg,
+        code: code("a"),
+        base_revision: w.latest.revision_id.clone(),
+        publish: false,
+    };
     let w2 = s.update_latest("f", &u).unwrap();
     assert_ne!(w2.latest.revision_id, w.latest.revision_id);
     // a stale base revision is refused
-    assert!(matches!(s.update_latest("f", &u), Err(StoreError::RevisionMismatch { .. })));
-    let bad = PublishRequest { code_sha256: Some("nope".into()), ..Default::default() };
-    assert!(matches!(s.publish_version("f", &bad), Err(StoreError::CodeShaMismatch { .. })));
+    assert!(matches!(
+        s.update_latest("f", &u),
+        Err(StoreError::RevisionMismatch { .. })
+    ));
+    let bad = PublishRequest {
+        code_sha256: Some("nope".into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        s.publish_version("f", &bad),
+        Err(StoreError::CodeShaMismatch { .. })
+    ));
     let v2 = s
-        .publish_version("f", &PublishRequest { description: Some("second".into()), ..Default::default() })
+        .publish_version(
+            "f",
+            &PublishRequest {
+                description: Some("second".into()),
+                ..Default::default()
+            },
+        )
         .unwrap();
-    assert_eq!((v2.version, v2.config.memory_size, v2.config.description.as_str()), (Version::Published(2), 256, "second"));
+    assert_eq!(
+        (
+            v2.version,
+            v2.config.memory_size,
+            v2.config.description.as_str()
+        ),
+        (Version::Published(2), 256, "second")
+    );
     let versions = s.list_versions("f", None, 50).unwrap();
     let names: Vec<String> = versions.iter().map(|v| v.version.to_string()).collect();
     assert_eq!(names, ["$LATEST", "1", "2"]);
@@ -88,23 +128,44 @@ fn publish_numbers_versions_and_skips_unchanged(s: &dyn Store) {
     let mut cfg = config();
     cfg.timeout = 9;
     let latest = s.get_version("f", Version::Latest).unwrap().unwrap();
-    s.update_latest("f", &LatestUpdate { config: cfg, code: code("b"), base_revision: latest.revision_id, publish: true })
-        .map(|w| assert_eq!(w.published.unwrap().version, Version::Published(3)))
-        .unwrap();
-    assert!(matches!(s.delete_version("f", 2), Err(StoreError::NotFound)));
-    assert!(matches!(s.delete_version("f", 0), Err(StoreError::NotFound)));
+    s.update_latest(
+        "f",
+        &LatestUpdate {
+            config: cfg,
+            code: code("b"),
+            base_revision: latest.revision_id,
+            publish: true,
+        },
+    )
+    .map(|w| assert_eq!(w.published.unwrap().version, Version::Published(3)))
+    .unwrap();
+    assert!(matches!(
+        s.delete_version("f", 2),
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.delete_version("f", 0),
+        Err(StoreError::NotFound)
+    ));
 }
 
 fn listing_pages_by_cursor(s: &dyn Store) {
     for i in 0..5 {
-        s.create_function(&new_function(&format!("f{i}"), i % 2 == 0)).unwrap();
+        s.create_function(&new_function(&format!("f{i}"), i % 2 == 0))
+            .unwrap();
     }
     let page = s.list_functions(false, None, 2).unwrap();
-    assert_eq!(page.iter().map(|v| v.name.as_str()).collect::<Vec<_>>(), ["f0", "f1"]);
+    assert_eq!(
+        page.iter().map(|v| v.name.as_str()).collect::<Vec<_>>(),
+        ["f0", "f1"]
+    );
     let last = page.last().unwrap();
     let cursor = (last.name.clone(), last.version.ordinal());
     let page = s.list_functions(false, Some(&cursor), 10).unwrap();
-    assert_eq!(page.iter().map(|v| v.name.as_str()).collect::<Vec<_>>(), ["f2", "f3", "f4"]);
+    assert_eq!(
+        page.iter().map(|v| v.name.as_str()).collect::<Vec<_>>(),
+        ["f2", "f3", "f4"]
+    );
     let all = s.list_functions(true, None, 100).unwrap();
     assert_eq!(all.len(), 5 + 3);
     let usage = s.usage().unwrap();
@@ -113,10 +174,22 @@ fn listing_pages_by_cursor(s: &dyn Store) {
 
 fn delete_cascades_and_tags_update(s: &dyn Store) {
     s.create_function(&new_function("f", true)).unwrap();
-    s.tag("f", &[("a".to_string(), "1".to_string()), ("team".to_string(), "y".to_string())].into()).unwrap();
+    s.tag(
+        "f",
+        &[
+            ("a".to_string(), "1".to_string()),
+            ("team".to_string(), "y".to_string()),
+        ]
+        .into(),
+    )
+    .unwrap();
     assert_eq!(s.tags("f").unwrap().len(), 2);
-    s.untag("f", &["a".to_string(), "missing".to_string()]).unwrap();
-    assert_eq!(s.tags("f").unwrap(), [("team".to_string(), "y".to_string())].into());
+    s.untag("f", &["a".to_string(), "missing".to_string()])
+        .unwrap();
+    assert_eq!(
+        s.tags("f").unwrap(),
+        [("team".to_string(), "y".to_string())].into()
+    );
     assert!(s.referenced_code().unwrap().contains(&code("a").sha256_hex));
     s.delete_function("f").unwrap();
     assert!(matches!(s.delete_function("f"), Err(StoreError::NotFound)));
@@ -124,7 +197,6 @@ fn delete_cascades_and_tags_update(s: &dyn Store) {
     assert!(s.referenced_code().unwrap().is_empty());
     assert!(s.list_functions(true, None, 100).unwrap().is_empty());
 }
-
 
 fn eic(retries: u32) -> EventInvokeConfig {
     EventInvokeConfig {
@@ -135,27 +207,61 @@ fn eic(retries: u32) -> EventInvokeConfig {
 }
 
 fn event_invoke_configs_per_qualifier(s: &dyn Store) {
-    assert!(matches!(s.put_event_invoke_config("f", "$LATEST", &eic(1)), Err(StoreError::NotFound)));
-    assert!(matches!(s.list_event_invoke_configs("f", None, 10), Err(StoreError::NotFound)));
+    assert!(matches!(
+        s.put_event_invoke_config("f", "$LATEST", &eic(1)),
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.list_event_invoke_configs("f", None, 10),
+        Err(StoreError::NotFound)
+    ));
     s.create_function(&new_function("f", true)).unwrap();
     s.create_function(&new_function("g", false)).unwrap();
     let put = s.put_event_invoke_config("f", "$LATEST", &eic(1)).unwrap();
-    assert!(put.last_modified > 1.5e9, "epoch seconds: {}", put.last_modified);
-    assert_eq!(s.get_event_invoke_config("f", "$LATEST").unwrap(), Some(put.clone()));
+    assert!(
+        put.last_modified > 1.5e9,
+        "epoch seconds: {}",
+        put.last_modified
+    );
+    assert_eq!(
+        s.get_event_invoke_config("f", "$LATEST").unwrap(),
+        Some(put.clone())
+    );
     // keyed by the qualifier string: other qualifiers and other functions see nothing
     assert_eq!(s.get_event_invoke_config("f", "1").unwrap(), None);
     assert_eq!(s.get_event_invoke_config("g", "$LATEST").unwrap(), None);
     // put replaces
-    let replaced = s.put_event_invoke_config("f", "$LATEST", &EventInvokeConfig::default()).unwrap();
+    let replaced = s
+        .put_event_invoke_config("f", "$LATEST", &EventInvokeConfig::default())
+        .unwrap();
     assert!(replaced.last_modified >= put.last_modified);
-    assert_eq!(s.get_event_invoke_config("f", "$LATEST").unwrap().unwrap().config, EventInvokeConfig::default());
+    assert_eq!(
+        s.get_event_invoke_config("f", "$LATEST")
+            .unwrap()
+            .unwrap()
+            .config,
+        EventInvokeConfig::default()
+    );
     s.put_event_invoke_config("f", "1", &eic(0)).unwrap();
     s.put_event_invoke_config("f", "live", &eic(2)).unwrap();
-    let all: Vec<String> = s.list_event_invoke_configs("f", None, 10).unwrap().into_iter().map(|c| c.qualifier).collect();
+    let all: Vec<String> = s
+        .list_event_invoke_configs("f", None, 10)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.qualifier)
+        .collect();
     assert_eq!(all, ["$LATEST", "1", "live"]);
-    let page: Vec<String> = s.list_event_invoke_configs("f", Some("$LATEST"), 1).unwrap().into_iter().map(|c| c.qualifier).collect();
+    let page: Vec<String> = s
+        .list_event_invoke_configs("f", Some("$LATEST"), 1)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.qualifier)
+        .collect();
     assert_eq!(page, ["1"]);
-    assert!(s.list_event_invoke_configs("g", None, 10).unwrap().is_empty());
+    assert!(s
+        .list_event_invoke_configs("g", None, 10)
+        .unwrap()
+        .is_empty());
     // delete: once true, then false
     assert!(s.delete_event_invoke_config("f", "live").unwrap());
     assert!(!s.delete_event_invoke_config("f", "live").unwrap());
@@ -165,26 +271,51 @@ fn event_invoke_configs_per_qualifier(s: &dyn Store) {
     assert!(s.get_event_invoke_config("f", "$LATEST").unwrap().is_some());
     s.delete_function("f").unwrap();
     s.create_function(&new_function("f", false)).unwrap();
-    assert!(s.list_event_invoke_configs("f", None, 10).unwrap().is_empty(), "a recreated function starts clean");
+    assert!(
+        s.list_event_invoke_configs("f", None, 10)
+            .unwrap()
+            .is_empty(),
+        "a recreated function starts clean"
+    );
 }
 
 fn effective_invoke_config_defaults_and_dead_letter(s: &dyn Store) {
-    assert!(matches!(s.effective_invoke_config("f", None), Err(StoreError::NotFound)));
+    assert!(matches!(
+        s.effective_invoke_config("f", None),
+        Err(StoreError::NotFound)
+    ));
     let mut nf = new_function("f", true);
     nf.config.dead_letter_target = Some("arn:aws:sqs:us-east-1:000000000000:dlq".into());
     s.create_function(&nf).unwrap();
     let d = s.effective_invoke_config("f", None).unwrap();
-    assert_eq!((d.maximum_retry_attempts, d.maximum_event_age_in_seconds), (2, 21600));
+    assert_eq!(
+        (d.maximum_retry_attempts, d.maximum_event_age_in_seconds),
+        (2, 21600)
+    );
     assert!(d.on_failure.is_none() && d.on_success.is_none());
-    assert!(matches!(d.dead_letter_queue, Some(Destination::Queue { ref name, .. }) if name == "dlq"));
+    assert!(
+        matches!(d.dead_letter_queue, Some(Destination::Queue { ref name, .. }) if name == "dlq")
+    );
     s.put_event_invoke_config("f", "$LATEST", &eic(0)).unwrap();
     let e = s.effective_invoke_config("f", Some("$LATEST")).unwrap();
-    assert_eq!((e.maximum_retry_attempts, e.maximum_event_age_in_seconds), (0, 21600));
-    assert_eq!(e.on_failure.as_ref().map(Destination::arn), Some("arn:aws:sqs:us-east-1:000000000000:q"));
+    assert_eq!(
+        (e.maximum_retry_attempts, e.maximum_event_age_in_seconds),
+        (0, 21600)
+    );
+    assert_eq!(
+        e.on_failure.as_ref().map(Destination::arn),
+        Some("arn:aws:sqs:us-east-1:000000000000:q")
+    );
     // version 1 has no config of its own: defaults, but its own (frozen) DLQ
     let v1 = s.effective_invoke_config("f", Some("1")).unwrap();
     assert_eq!(v1.maximum_retry_attempts, 2);
     assert!(v1.dead_letter_queue.is_some());
-    assert!(matches!(s.effective_invoke_config("f", Some("7")), Err(StoreError::NotFound)));
-    assert!(matches!(s.effective_invoke_config("f", Some("nosuchalias")), Err(StoreError::NotFound)));
+    assert!(matches!(
+        s.effective_invoke_config("f", Some("7")),
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.effective_invoke_config("f", Some("nosuchalias")),
+        Err(StoreError::NotFound)
+    ));
 }

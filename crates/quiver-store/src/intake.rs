@@ -53,7 +53,10 @@ pub struct Extracted {
 
 /// Returns the entry name as a relative path, or None for the root itself.
 fn safe_relative(name: &str) -> Result<Option<PathBuf>, IntakeError> {
-    let unsafe_entry = |reason| IntakeError::Unsafe { entry: name.to_string(), reason };
+    let unsafe_entry = |reason| IntakeError::Unsafe {
+        entry: name.to_string(),
+        reason,
+    };
     if name.contains('\0') {
         return Err(unsafe_entry("NUL in file name"));
     }
@@ -63,11 +66,17 @@ fn safe_relative(name: &str) -> Result<Option<PathBuf>, IntakeError> {
         match c {
             Component::Normal(p) => out.push(p),
             Component::CurDir => {}
-            Component::RootDir | Component::Prefix(_) => return Err(unsafe_entry("absolute paths are not allowed")),
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(unsafe_entry("absolute paths are not allowed"))
+            }
             Component::ParentDir => return Err(unsafe_entry("'..' would escape the package root")),
         }
     }
-    Ok(if out.as_os_str().is_empty() { None } else { Some(out) })
+    Ok(if out.as_os_str().is_empty() {
+        None
+    } else {
+        Some(out)
+    })
 }
 
 /// Lexically resolves `target` relative to the directory of `link`; None if it leaves the root.
@@ -75,8 +84,10 @@ fn lexical_target(link: &Path, target: &str) -> Option<PathBuf> {
     if target.is_empty() || Path::new(target).is_absolute() {
         return None;
     }
-    let mut parts: Vec<std::ffi::OsString> =
-        link.parent().map(|p| p.iter().map(|s| s.to_os_string()).collect()).unwrap_or_default();
+    let mut parts: Vec<std::ffi::OsString> = link
+        .parent()
+        .map(|p| p.iter().map(|s| s.to_os_string()).collect())
+        .unwrap_or_default();
     for c in Path::new(target).components() {
         match c {
             Component::Normal(p) => parts.push(p.to_os_string()),
@@ -109,10 +120,12 @@ fn dir_mode(mode: Option<u32>) -> u32 {
 /// Extracts `zip` into `dest` (an existing, empty directory). On error `dest` may hold
 /// partial output: the caller owns it and removes it.
 pub fn extract(zip: &[u8], dest: &Path, limits: IntakeLimits) -> Result<Extracted, IntakeError> {
-    let mut archive =
-        zip::ZipArchive::new(std::io::Cursor::new(zip)).map_err(|e| IntakeError::NotAZip(e.to_string()))?;
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip))
+        .map_err(|e| IntakeError::NotAZip(e.to_string()))?;
     if archive.len() > limits.max_entries {
-        return Err(IntakeError::TooManyEntries { limit: limits.max_entries });
+        return Err(IntakeError::TooManyEntries {
+            limit: limits.max_entries,
+        });
     }
     let mut written: u64 = 0;
     let mut files = 0usize;
@@ -121,9 +134,13 @@ pub fn extract(zip: &[u8], dest: &Path, limits: IntakeLimits) -> Result<Extracte
     let mut buf = vec![0u8; 64 * 1024];
 
     for i in 0..archive.len() {
-        let mut entry = archive.by_index(i).map_err(|e| IntakeError::NotAZip(e.to_string()))?;
+        let mut entry = archive
+            .by_index(i)
+            .map_err(|e| IntakeError::NotAZip(e.to_string()))?;
         let name = entry.name().to_string();
-        let Some(rel) = safe_relative(&name)? else { continue };
+        let Some(rel) = safe_relative(&name)? else {
+            continue;
+        };
         let mode = entry.unix_mode();
         let kind = mode.map(|m| m & S_IFMT).unwrap_or(0);
         let path = dest.join(&rel);
@@ -144,13 +161,17 @@ pub fn extract(zip: &[u8], dest: &Path, limits: IntakeLimits) -> Result<Extracte
             // No symlink exists in `dest` yet, so this open cannot be redirected.
             let mut out = fs::File::create(&path)?;
             loop {
-                let n = entry.read(&mut buf).map_err(|e| IntakeError::NotAZip(e.to_string()))?;
+                let n = entry
+                    .read(&mut buf)
+                    .map_err(|e| IntakeError::NotAZip(e.to_string()))?;
                 if n == 0 {
                     break;
                 }
                 written += n as u64;
                 if written > limits.max_bytes {
-                    return Err(IntakeError::TooLarge { limit: limits.max_bytes });
+                    return Err(IntakeError::TooLarge {
+                        limit: limits.max_bytes,
+                    });
                 }
                 out.write_all(&buf[..n])?;
             }
@@ -158,13 +179,19 @@ pub fn extract(zip: &[u8], dest: &Path, limits: IntakeLimits) -> Result<Extracte
             fs::set_permissions(&path, fs::Permissions::from_mode(file_mode(mode)))?;
             files += 1;
         } else {
-            return Err(IntakeError::Unsafe { entry: name, reason: "device files, fifos and sockets are not allowed" });
+            return Err(IntakeError::Unsafe {
+                entry: name,
+                reason: "device files, fifos and sockets are not allowed",
+            });
         }
     }
 
     for (rel, target, name) in &symlinks {
         if lexical_target(rel, target).is_none() {
-            return Err(IntakeError::Unsafe { entry: name.clone(), reason: "symlink points outside the package" });
+            return Err(IntakeError::Unsafe {
+                entry: name.clone(),
+                reason: "symlink points outside the package",
+            });
         }
         let path = dest.join(rel);
         if let Some(parent) = path.parent() {
@@ -179,16 +206,27 @@ pub fn extract(zip: &[u8], dest: &Path, limits: IntakeLimits) -> Result<Extracte
     for (rel, _, name) in &symlinks {
         match fs::canonicalize(dest.join(rel)) {
             Ok(real) if real.starts_with(&root) => {}
-            Ok(_) => return Err(IntakeError::Unsafe { entry: name.clone(), reason: "symlink points outside the package" }),
+            Ok(_) => {
+                return Err(IntakeError::Unsafe {
+                    entry: name.clone(),
+                    reason: "symlink points outside the package",
+                })
+            }
             Err(_) => {
-                return Err(IntakeError::Unsafe { entry: name.clone(), reason: "symlink target does not exist in the package" })
+                return Err(IntakeError::Unsafe {
+                    entry: name.clone(),
+                    reason: "symlink target does not exist in the package",
+                })
             }
         }
     }
     for (path, mode) in dirs {
         fs::set_permissions(&path, fs::Permissions::from_mode(mode))?;
     }
-    Ok(Extracted { bytes: written, files })
+    Ok(Extracted {
+        bytes: written,
+        files,
+    })
 }
 
 #[cfg(test)]
@@ -196,7 +234,10 @@ pub(crate) mod tests {
     use super::*;
     use zip::write::SimpleFileOptions;
 
-    const LIMITS: IntakeLimits = IntakeLimits { max_bytes: 1 << 20, max_entries: 1000 };
+    const LIMITS: IntakeLimits = IntakeLimits {
+        max_bytes: 1 << 20,
+        max_entries: 1000,
+    };
 
     /// Builds a zip: (name, content, Some(target) for a symlink).
     pub(crate) fn make_zip(entries: &[(&str, &[u8])]) -> Vec<u8> {
@@ -206,9 +247,11 @@ pub(crate) mod tests {
                 let (n, t) = target.split_once("->").unwrap();
                 w.add_symlink(n, t, SimpleFileOptions::default()).unwrap();
             } else if name.ends_with('/') {
-                w.add_directory(*name, SimpleFileOptions::default()).unwrap();
+                w.add_directory(*name, SimpleFileOptions::default())
+                    .unwrap();
             } else {
-                w.start_file(*name, SimpleFileOptions::default().unix_permissions(0o755)).unwrap();
+                w.start_file(*name, SimpleFileOptions::default().unix_permissions(0o755))
+                    .unwrap();
                 w.write_all(data).unwrap();
             }
         }
@@ -239,13 +282,28 @@ pub(crate) mod tests {
 
     #[test]
     fn a_normal_package_extracts_with_sane_modes() {
-        let zip = make_zip(&[("lib/", b""), ("app.py", b"print(1)"), ("lib/m.py", b"x=1"), ("@link:alias.py->app.py", b"")]);
+        let zip = make_zip(&[
+            ("lib/", b""),
+            ("app.py", b"print(1)"),
+            ("lib/m.py", b"x=1"),
+            ("@link:alias.py->app.py", b""),
+        ]);
         let (dir, r) = run(&zip);
         let r = r.unwrap();
-        assert_eq!(r, Extracted { bytes: 11, files: 2 });
+        assert_eq!(
+            r,
+            Extracted {
+                bytes: 11,
+                files: 2
+            }
+        );
         assert_eq!(fs::read(dir.path().join("lib/m.py")).unwrap(), b"x=1");
         assert_eq!(fs::read(dir.path().join("alias.py")).unwrap(), b"print(1)");
-        let mode = fs::metadata(dir.path().join("app.py")).unwrap().permissions().mode() & 0o7777;
+        let mode = fs::metadata(dir.path().join("app.py"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777;
         assert_eq!(mode, 0o755);
     }
 
@@ -253,9 +311,15 @@ pub(crate) mod tests {
     fn zip_slip_and_absolute_paths_are_refused() {
         for name in ["../evil.py", "a/../../evil.py", "/etc/evil"] {
             let (_d, r) = run(&make_zip(&[(name, b"x")]));
-            assert!(matches!(r, Err(IntakeError::Unsafe { .. })), "{name}: {r:?}");
+            assert!(
+                matches!(r, Err(IntakeError::Unsafe { .. })),
+                "{name}: {r:?}"
+            );
         }
-        assert_eq!(safe_relative("./a/./b").unwrap(), Some(PathBuf::from("a/b")));
+        assert_eq!(
+            safe_relative("./a/./b").unwrap(),
+            Some(PathBuf::from("a/b"))
+        );
     }
 
     #[test]
@@ -283,7 +347,10 @@ pub(crate) mod tests {
         for kind in [0o020000u32, 0o060000, 0o010000, 0o140000] {
             let zip = patch_modes(make_zip(&[("dev", b"")]), kind | 0o644);
             let (_d, r) = run(&zip);
-            assert!(matches!(r, Err(IntakeError::Unsafe { .. })), "{kind:o}: {r:?}");
+            assert!(
+                matches!(r, Err(IntakeError::Unsafe { .. })),
+                "{kind:o}: {r:?}"
+            );
         }
     }
 
@@ -292,7 +359,11 @@ pub(crate) mod tests {
         let zip = patch_modes(make_zip(&[("tool", b"#!/bin/sh")]), 0o100000 | 0o7777);
         let (dir, r) = run(&zip);
         r.unwrap();
-        let mode = fs::metadata(dir.path().join("tool")).unwrap().permissions().mode() & 0o7777;
+        let mode = fs::metadata(dir.path().join("tool"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777;
         assert_eq!(mode, 0o775);
     }
 
@@ -303,7 +374,10 @@ pub(crate) mod tests {
         let zip = make_zip(&[("a", &big), ("b", &big)]);
         assert!(zip.len() < 20 * 1024, "compressed to {}", zip.len());
         let (_d, r) = run(&zip);
-        assert!(matches!(r, Err(IntakeError::TooLarge { limit }) if limit == 1 << 20), "{r:?}");
+        assert!(
+            matches!(r, Err(IntakeError::TooLarge { limit }) if limit == 1 << 20),
+            "{r:?}"
+        );
         let (_d, r) = run(&make_zip(&[("a", &big)]));
         assert_eq!(r.unwrap().bytes, 600 * 1024);
     }
@@ -324,7 +398,9 @@ pub(crate) mod tests {
         }
         let (dir, r) = run(&zip);
         assert!(r.is_err(), "{r:?}");
-        let on_disk = fs::metadata(dir.path().join("a")).map(|m| m.len()).unwrap_or(0);
+        let on_disk = fs::metadata(dir.path().join("a"))
+            .map(|m| m.len())
+            .unwrap_or(0);
         assert!(on_disk <= 1 << 20, "wrote {on_disk} bytes past the limit");
     }
 
@@ -333,7 +409,14 @@ pub(crate) mod tests {
         let names: Vec<String> = (0..5).map(|i| format!("f{i}")).collect();
         let entries: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b""[..])).collect();
         let dir = tempfile::tempdir().unwrap();
-        let r = extract(&make_zip(&entries), dir.path(), IntakeLimits { max_bytes: 100, max_entries: 4 });
+        let r = extract(
+            &make_zip(&entries),
+            dir.path(),
+            IntakeLimits {
+                max_bytes: 100,
+                max_entries: 4,
+            },
+        );
         assert!(matches!(r, Err(IntakeError::TooManyEntries { limit: 4 })));
         let (_d, r) = run(b"this is not a zip");
         assert!(matches!(r, Err(IntakeError::NotAZip(_))));

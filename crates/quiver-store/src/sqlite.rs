@@ -6,7 +6,8 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use quiver_model::{
-    format_last_modified, CodeRef, EventInvokeConfig, FunctionConfig, FunctionVersion, StoredEventInvokeConfig, Version,
+    format_last_modified, CodeRef, EventInvokeConfig, FunctionConfig, FunctionVersion,
+    StoredEventInvokeConfig, Version,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 
@@ -14,14 +15,17 @@ use crate::store::*;
 use crate::StoreError;
 
 /// Migrations in order; `user_version` = how many have been applied.
-const MIGRATIONS: &[&str] =
-    &[include_str!("../migrations/0001_init.sql"), include_str!("../migrations/0002_event_invoke_config.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_init.sql"),
+    include_str!("../migrations/0002_event_invoke_config.sql"),
+];
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
 }
 
-const COLS: &str = "function_name, version, config, code_sha256, code_b64, code_size, revision_id, last_modified";
+const COLS: &str =
+    "function_name, version, config, code_sha256, code_b64, code_size, revision_id, last_modified";
 
 fn now() -> String {
     format_last_modified(time::OffsetDateTime::now_utc())
@@ -41,7 +45,11 @@ fn row_to_version(row: &Row<'_>) -> rusqlite::Result<(FunctionVersion, String)> 
             version: Version::from_ordinal(ordinal as u64),
             // decoded by the caller so a bad document becomes StoreError::Corrupt
             config: placeholder_config(),
-            code: CodeRef { sha256_hex: row.get(3)?, sha256_b64: row.get(4)?, size: size as u64 },
+            code: CodeRef {
+                sha256_hex: row.get(3)?,
+                sha256_b64: row.get(4)?,
+                size: size as u64,
+            },
             revision_id: row.get(6)?,
             last_modified: row.get(7)?,
         },
@@ -69,14 +77,23 @@ fn query_versions(
     rows.map(|r| decode(r?)).collect()
 }
 
-fn get_version_tx(conn: &Connection, name: &str, version: Version) -> Result<Option<FunctionVersion>, StoreError> {
-    let sql = format!("SELECT {COLS} FROM function_versions WHERE function_name = ?1 AND version = ?2");
-    let row = conn.prepare_cached(&sql)?.query_row(params![name, version.ordinal() as i64], row_to_version).optional()?;
+fn get_version_tx(
+    conn: &Connection,
+    name: &str,
+    version: Version,
+) -> Result<Option<FunctionVersion>, StoreError> {
+    let sql =
+        format!("SELECT {COLS} FROM function_versions WHERE function_name = ?1 AND version = ?2");
+    let row = conn
+        .prepare_cached(&sql)?
+        .query_row(params![name, version.ordinal() as i64], row_to_version)
+        .optional()?;
     row.map(decode).transpose()
 }
 
 fn insert_version(tx: &Transaction<'_>, v: &FunctionVersion) -> Result<(), StoreError> {
-    let config = serde_json::to_string(&v.config).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let config =
+        serde_json::to_string(&v.config).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     tx.execute(
         &format!("INSERT OR REPLACE INTO function_versions ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
         params![
@@ -95,8 +112,16 @@ fn insert_version(tx: &Transaction<'_>, v: &FunctionVersion) -> Result<(), Store
 
 /// Publishes `latest` as the next version number unless the newest published version
 /// already has the same code and configuration.
-fn publish_tx(tx: &Transaction<'_>, latest: &FunctionVersion, description: Option<&str>) -> Result<FunctionVersion, StoreError> {
-    let last: i64 = tx.query_row("SELECT last_version FROM functions WHERE name = ?1", [&latest.name], |r| r.get(0))?;
+fn publish_tx(
+    tx: &Transaction<'_>,
+    latest: &FunctionVersion,
+    description: Option<&str>,
+) -> Result<FunctionVersion, StoreError> {
+    let last: i64 = tx.query_row(
+        "SELECT last_version FROM functions WHERE name = ?1",
+        [&latest.name],
+        |r| r.get(0),
+    )?;
     let newest: Option<i64> = tx
         .query_row(
             "SELECT MAX(version) FROM function_versions WHERE function_name = ?1 AND version > 0",
@@ -107,15 +132,23 @@ fn publish_tx(tx: &Transaction<'_>, latest: &FunctionVersion, description: Optio
         .flatten();
     if let Some(n) = newest {
         if let Some(prev) = get_version_tx(tx, &latest.name, Version::Published(n as u64))? {
-            let same_config = FunctionConfig { description: String::new(), ..prev.config.clone() }
-                == FunctionConfig { description: String::new(), ..latest.config.clone() };
+            let same_config = FunctionConfig {
+                description: String::new(),
+                ..prev.config.clone()
+            } == FunctionConfig {
+                description: String::new(),
+                ..latest.config.clone()
+            };
             if same_config && prev.code == latest.code {
                 return Ok(prev);
             }
         }
     }
     let n = last + 1;
-    tx.execute("UPDATE functions SET last_version = ?2 WHERE name = ?1", params![latest.name, n])?;
+    tx.execute(
+        "UPDATE functions SET last_version = ?2 WHERE name = ?1",
+        params![latest.name, n],
+    )?;
     let mut v = latest.clone();
     v.version = Version::Published(n as u64);
     // The version is a frozen snapshot of $LATEST at this revision: same RevisionId.
@@ -145,17 +178,26 @@ fn row_to_event_config(row: &Row<'_>) -> rusqlite::Result<(StoredEventInvokeConf
     ))
 }
 
-fn decode_event_config((mut s, config): (StoredEventInvokeConfig, String)) -> Result<StoredEventInvokeConfig, StoreError> {
-    s.config = serde_json::from_str(&config)
-        .map_err(|e| StoreError::Corrupt(format!("event invoke config of {}:{}: {e}", s.function_name, s.qualifier)))?;
+fn decode_event_config(
+    (mut s, config): (StoredEventInvokeConfig, String),
+) -> Result<StoredEventInvokeConfig, StoreError> {
+    s.config = serde_json::from_str(&config).map_err(|e| {
+        StoreError::Corrupt(format!(
+            "event invoke config of {}:{}: {e}",
+            s.function_name, s.qualifier
+        ))
+    })?;
     Ok(s)
 }
 
 const EIC_COLS: &str = "function_name, qualifier, config, last_modified";
 
 fn require_function(conn: &Connection, name: &str) -> Result<(), StoreError> {
-    let exists: Option<i64> =
-        conn.query_row("SELECT 1 FROM functions WHERE name = ?1", [name], |r| r.get(0)).optional()?;
+    let exists: Option<i64> = conn
+        .query_row("SELECT 1 FROM functions WHERE name = ?1", [name], |r| {
+            r.get(0)
+        })
+        .optional()?;
     exists.map(|_| ()).ok_or(StoreError::NotFound)
 }
 
@@ -177,7 +219,9 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrate(&mut conn)?;
-        Ok(Self { conn: Mutex::new(conn) })
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
     }
 
     /// The applied schema version.
@@ -234,14 +278,25 @@ impl Store for SqliteStore {
         };
         insert_version(&tx, &latest)?;
         for (k, v) in &f.tags {
-            tx.execute("INSERT INTO tags (function_name, key, value) VALUES (?1, ?2, ?3)", params![f.name, k, v])?;
+            tx.execute(
+                "INSERT INTO tags (function_name, key, value) VALUES (?1, ?2, ?3)",
+                params![f.name, k, v],
+            )?;
         }
-        let published = if f.publish { Some(publish_tx(&tx, &latest, None)?) } else { None };
+        let published = if f.publish {
+            Some(publish_tx(&tx, &latest, None)?)
+        } else {
+            None
+        };
         tx.commit()?;
         Ok(Written { latest, published })
     }
 
-    fn get_version(&self, name: &str, version: Version) -> Result<Option<FunctionVersion>, StoreError> {
+    fn get_version(
+        &self,
+        name: &str,
+        version: Version,
+    ) -> Result<Option<FunctionVersion>, StoreError> {
         get_version_tx(&self.lock(), name, version)
     }
 
@@ -264,7 +319,9 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> Result<Vec<FunctionVersion>, StoreError> {
         let c = self.lock();
-        let (name, ord) = after.map(|(n, v)| (n.as_str(), *v as i64)).unwrap_or(("", -1));
+        let (name, ord) = after
+            .map(|(n, v)| (n.as_str(), *v as i64))
+            .unwrap_or(("", -1));
         let filter = if all_versions { "" } else { "version = 0 AND" };
         let sql = format!(
             "SELECT {COLS} FROM function_versions WHERE {filter} (function_name > ?1 OR (function_name = ?1 AND version > ?2)) \
@@ -273,7 +330,12 @@ impl Store for SqliteStore {
         query_versions(&c, &sql, params![name, ord, limit as i64])
     }
 
-    fn list_versions(&self, name: &str, after: Option<u64>, limit: usize) -> Result<Vec<FunctionVersion>, StoreError> {
+    fn list_versions(
+        &self,
+        name: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<FunctionVersion>, StoreError> {
         let c = self.lock();
         require_function(&c, name)?;
         let after = after.map(|v| v as i64).unwrap_or(-1);
@@ -288,7 +350,9 @@ impl Store for SqliteStore {
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let current = get_version_tx(&tx, name, Version::Latest)?.ok_or(StoreError::NotFound)?;
         if current.revision_id != u.base_revision {
-            return Err(StoreError::RevisionMismatch { current: current.revision_id });
+            return Err(StoreError::RevisionMismatch {
+                current: current.revision_id,
+            });
         }
         let latest = FunctionVersion {
             name: name.to_string(),
@@ -299,23 +363,35 @@ impl Store for SqliteStore {
             last_modified: now(),
         };
         insert_version(&tx, &latest)?;
-        let published = if u.publish { Some(publish_tx(&tx, &latest, None)?) } else { None };
+        let published = if u.publish {
+            Some(publish_tx(&tx, &latest, None)?)
+        } else {
+            None
+        };
         tx.commit()?;
         Ok(Written { latest, published })
     }
 
-    fn publish_version(&self, name: &str, req: &PublishRequest) -> Result<FunctionVersion, StoreError> {
+    fn publish_version(
+        &self,
+        name: &str,
+        req: &PublishRequest,
+    ) -> Result<FunctionVersion, StoreError> {
         let mut c = self.lock();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let latest = get_version_tx(&tx, name, Version::Latest)?.ok_or(StoreError::NotFound)?;
         if let Some(rev) = &req.revision_id {
             if rev != &latest.revision_id {
-                return Err(StoreError::RevisionMismatch { current: latest.revision_id });
+                return Err(StoreError::RevisionMismatch {
+                    current: latest.revision_id,
+                });
             }
         }
         if let Some(sha) = &req.code_sha256 {
             if sha != &latest.code.sha256_b64 {
-                return Err(StoreError::CodeShaMismatch { current: latest.code.sha256_b64 });
+                return Err(StoreError::CodeShaMismatch {
+                    current: latest.code.sha256_b64,
+                });
             }
         }
         let v = publish_tx(&tx, &latest, req.description.as_deref())?;
@@ -336,7 +412,9 @@ impl Store for SqliteStore {
         let mut c = self.lock();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let aliases: Vec<String> = {
-            let mut stmt = tx.prepare("SELECT name FROM aliases WHERE function_name = ?1 AND function_version = ?2")?;
+            let mut stmt = tx.prepare(
+                "SELECT name FROM aliases WHERE function_name = ?1 AND function_version = ?2",
+            )?;
             let rows = stmt.query_map(params![name, version as i64], |r| r.get(0))?;
             rows.collect::<Result<_, _>>()?
         };
@@ -390,7 +468,10 @@ impl Store for SqliteStore {
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         require_function(&tx, name)?;
         for k in keys {
-            tx.execute("DELETE FROM tags WHERE function_name = ?1 AND key = ?2", params![name, k])?;
+            tx.execute(
+                "DELETE FROM tags WHERE function_name = ?1 AND key = ?2",
+                params![name, k],
+            )?;
         }
         tx.commit()?;
         Ok(())
@@ -399,7 +480,11 @@ impl Store for SqliteStore {
     fn reserved_concurrency(&self, name: &str) -> Result<Option<u32>, StoreError> {
         let c = self.lock();
         let v: Option<Option<i64>> = c
-            .query_row("SELECT reserved_concurrency FROM functions WHERE name = ?1", [name], |r| r.get(0))
+            .query_row(
+                "SELECT reserved_concurrency FROM functions WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )
             .optional()?;
         v.ok_or(StoreError::NotFound).map(|o| o.map(|n| n as u32))
     }
@@ -411,9 +496,16 @@ impl Store for SqliteStore {
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        let total: i64 =
-            c.query_row("SELECT COALESCE(SUM(code_size), 0) FROM function_versions", [], |r| r.get(0))?;
-        Ok(Usage { total_code_size: total as u64, function_count: count as u64, reserved_concurrency: reserved as u64 })
+        let total: i64 = c.query_row(
+            "SELECT COALESCE(SUM(code_size), 0) FROM function_versions",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(Usage {
+            total_code_size: total as u64,
+            function_count: count as u64,
+            reserved_concurrency: reserved as u64,
+        })
     }
 
     fn referenced_code(&self) -> Result<HashSet<String>, StoreError> {
@@ -440,17 +532,26 @@ impl Store for SqliteStore {
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         require_function(&tx, name)?;
         tx.execute(
-            &format!("INSERT OR REPLACE INTO event_invoke_configs ({EIC_COLS}) VALUES (?1, ?2, ?3, ?4)"),
+            &format!(
+                "INSERT OR REPLACE INTO event_invoke_configs ({EIC_COLS}) VALUES (?1, ?2, ?3, ?4)"
+            ),
             params![name, qualifier, doc, stored.last_modified],
         )?;
         tx.commit()?;
         Ok(stored)
     }
 
-    fn get_event_invoke_config(&self, name: &str, qualifier: &str) -> Result<Option<StoredEventInvokeConfig>, StoreError> {
+    fn get_event_invoke_config(
+        &self,
+        name: &str,
+        qualifier: &str,
+    ) -> Result<Option<StoredEventInvokeConfig>, StoreError> {
         let c = self.lock();
         let sql = format!("SELECT {EIC_COLS} FROM event_invoke_configs WHERE function_name = ?1 AND qualifier = ?2");
-        let row = c.prepare_cached(&sql)?.query_row(params![name, qualifier], row_to_event_config).optional()?;
+        let row = c
+            .prepare_cached(&sql)?
+            .query_row(params![name, qualifier], row_to_event_config)
+            .optional()?;
         row.map(decode_event_config).transpose()
     }
 
@@ -476,7 +577,10 @@ impl Store for SqliteStore {
              ORDER BY qualifier LIMIT ?3"
         );
         let mut stmt = c.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params![name, after.unwrap_or(""), limit as i64], row_to_event_config)?;
+        let rows = stmt.query_map(
+            params![name, after.unwrap_or(""), limit as i64],
+            row_to_event_config,
+        )?;
         rows.map(|r| decode_event_config(r?)).collect()
     }
 }
@@ -512,7 +616,11 @@ mod tests {
             conn.pragma_update(None, "user_version", 1).unwrap();
             let mut doc = serde_json::to_value(crate::conformance::config()).unwrap();
             doc.as_object_mut().unwrap().remove("dead_letter_target");
-            conn.execute("INSERT INTO functions (name, created_at) VALUES ('old', 'x')", []).unwrap();
+            conn.execute(
+                "INSERT INTO functions (name, created_at) VALUES ('old', 'x')",
+                [],
+            )
+            .unwrap();
             conn.execute(
                 "INSERT INTO function_versions (function_name, version, config, code_sha256, code_b64, code_size, revision_id, last_modified) \
                  VALUES ('old', 0, ?1, 'h', 'b', 1, 'r', 'm')",
@@ -524,9 +632,17 @@ mod tests {
         assert_eq!(s.schema_version().unwrap(), 2);
         let v = s.get_version("old", Version::Latest).unwrap().unwrap();
         assert_eq!(v.config.dead_letter_target, None);
-        let cfg = EventInvokeConfig { maximum_retry_attempts: Some(1), ..Default::default() };
+        let cfg = EventInvokeConfig {
+            maximum_retry_attempts: Some(1),
+            ..Default::default()
+        };
         s.put_event_invoke_config("old", "$LATEST", &cfg).unwrap();
-        assert_eq!(s.effective_invoke_config("old", None).unwrap().maximum_retry_attempts, 1);
+        assert_eq!(
+            s.effective_invoke_config("old", None)
+                .unwrap()
+                .maximum_retry_attempts,
+            1
+        );
     }
 
     #[test]
@@ -541,11 +657,17 @@ mod tests {
         let s = SqliteStore::open(&path).unwrap();
         assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as u32);
         assert!(s.get_version("kept", Version::Latest).unwrap().is_some());
-        let mode: String = s.lock().query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        let mode: String = s
+            .lock()
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(mode, "wal");
         // a database from a newer Quiver is refused instead of being misread
         s.lock().pragma_update(None, "user_version", 99).unwrap();
         drop(s);
-        assert!(matches!(SqliteStore::open(&path), Err(StoreError::Corrupt(_))));
+        assert!(matches!(
+            SqliteStore::open(&path),
+            Err(StoreError::Corrupt(_))
+        ));
     }
 }

@@ -6,8 +6,8 @@
 use std::collections::{BTreeMap, HashSet};
 
 use quiver_model::{
-    CodeRef, EffectiveInvokeConfig, EventInvokeConfig, FunctionConfig, FunctionVersion, Qualifier, StoredEventInvokeConfig,
-    Version,
+    CodeRef, EffectiveInvokeConfig, EventInvokeConfig, FunctionConfig, FunctionVersion, Qualifier,
+    StoredEventInvokeConfig, Version,
 };
 
 use crate::StoreError;
@@ -65,19 +65,36 @@ pub trait Store: Send + Sync + 'static {
     /// Creates `$LATEST` (and version 1 if asked). [`StoreError::AlreadyExists`] if the name is taken.
     fn create_function(&self, f: &NewFunction) -> Result<Written, StoreError>;
     /// One version, or None.
-    fn get_version(&self, name: &str, version: Version) -> Result<Option<FunctionVersion>, StoreError>;
+    fn get_version(
+        &self,
+        name: &str,
+        version: Version,
+    ) -> Result<Option<FunctionVersion>, StoreError>;
     /// The version an alias points to, or None.
     fn resolve_alias(&self, name: &str, alias: &str) -> Result<Option<Version>, StoreError>;
     /// Functions in name order after `after`; `$LATEST` only, or every version when `all_versions`.
-    fn list_functions(&self, all_versions: bool, after: Option<&Cursor>, limit: usize)
-        -> Result<Vec<FunctionVersion>, StoreError>;
+    fn list_functions(
+        &self,
+        all_versions: bool,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Vec<FunctionVersion>, StoreError>;
     /// One function's versions (`$LATEST` first) after version ordinal `after`.
-    fn list_versions(&self, name: &str, after: Option<u64>, limit: usize) -> Result<Vec<FunctionVersion>, StoreError>;
+    fn list_versions(
+        &self,
+        name: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<FunctionVersion>, StoreError>;
     /// Replaces `$LATEST` (new RevisionId and LastModified), optionally publishing it.
     fn update_latest(&self, name: &str, update: &LatestUpdate) -> Result<Written, StoreError>;
     /// Publishes `$LATEST` unless it is unchanged since the last published version, in
     /// which case that version is returned.
-    fn publish_version(&self, name: &str, req: &PublishRequest) -> Result<FunctionVersion, StoreError>;
+    fn publish_version(
+        &self,
+        name: &str,
+        req: &PublishRequest,
+    ) -> Result<FunctionVersion, StoreError>;
     /// Removes a function with all its versions, aliases and tags.
     fn delete_function(&self, name: &str) -> Result<(), StoreError>;
     /// Removes one published version.
@@ -100,8 +117,11 @@ pub trait Store: Send + Sync + 'static {
         config: &EventInvokeConfig,
     ) -> Result<StoredEventInvokeConfig, StoreError>;
     /// The EventInvokeConfig stored for exactly this qualifier string, or None.
-    fn get_event_invoke_config(&self, name: &str, qualifier: &str)
-        -> Result<Option<StoredEventInvokeConfig>, StoreError>;
+    fn get_event_invoke_config(
+        &self,
+        name: &str,
+        qualifier: &str,
+    ) -> Result<Option<StoredEventInvokeConfig>, StoreError>;
     /// Removes it; false when there was none.
     fn delete_event_invoke_config(&self, name: &str, qualifier: &str) -> Result<bool, StoreError>;
     /// One function's configs in qualifier order after `after`. [`StoreError::NotFound`] if
@@ -119,14 +139,20 @@ pub trait Store: Send + Sync + 'static {
     /// EventInvokeConfig with Lambda's defaults (2 retries, 21600 s, no destinations) filled
     /// in, plus the `DeadLetterConfig` target of the version the qualifier resolves to.
     /// [`StoreError::NotFound`] if the function, version or alias does not exist (any more).
-    fn effective_invoke_config(&self, name: &str, qualifier: Option<&str>) -> Result<EffectiveInvokeConfig, StoreError> {
+    fn effective_invoke_config(
+        &self,
+        name: &str,
+        qualifier: Option<&str>,
+    ) -> Result<EffectiveInvokeConfig, StoreError> {
         let qualifier = qualifier.unwrap_or("$LATEST");
         let version = match Qualifier::classify(qualifier) {
             Qualifier::Latest => Version::Latest,
             Qualifier::Version(n) => Version::Published(n),
             Qualifier::Alias(a) => self.resolve_alias(name, &a)?.ok_or(StoreError::NotFound)?,
         };
-        let executed = self.get_version(name, version)?.ok_or(StoreError::NotFound)?;
+        let executed = self
+            .get_version(name, version)?
+            .ok_or(StoreError::NotFound)?;
         let stored = self.get_event_invoke_config(name, qualifier)?;
         Ok(EventInvokeConfig::effective(
             stored.as_ref().map(|s| &s.config),

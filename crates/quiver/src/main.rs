@@ -9,7 +9,11 @@ mod commands;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "quiver", version, about = "A self-hosted, AWS Lambda-compatible function platform")]
+#[command(
+    name = "quiver",
+    version,
+    about = "A self-hosted, AWS Lambda-compatible function platform"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -58,6 +62,8 @@ where
     Fut: std::future::Future<Output = anyhow::Result<std::process::ExitCode>>,
 {
     commands::init_tracing();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(f())
 }

@@ -27,11 +27,19 @@ pub struct LogsApiError {
 
 impl LogsApiError {
     pub fn invalid(message: impl Into<String>) -> Self {
-        LogsApiError { status: StatusCode::BAD_REQUEST, code: "InvalidParameterException", message: message.into() }
+        LogsApiError {
+            status: StatusCode::BAD_REQUEST,
+            code: "InvalidParameterException",
+            message: message.into(),
+        }
     }
 
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        LogsApiError { status, code, message: message.into() }
+        LogsApiError {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -42,11 +50,19 @@ impl From<LogError> for LogsApiError {
             LogError::GroupNotFound | LogError::StreamNotFound => {
                 LogsApiError::new(StatusCode::BAD_REQUEST, "ResourceNotFoundException", msg)
             }
-            LogError::GroupExists => LogsApiError::new(StatusCode::BAD_REQUEST, "ResourceAlreadyExistsException", msg),
+            LogError::GroupExists => LogsApiError::new(
+                StatusCode::BAD_REQUEST,
+                "ResourceAlreadyExistsException",
+                msg,
+            ),
             LogError::InvalidParameter(m) => LogsApiError::invalid(m),
             other => {
                 tracing::error!("log store: {other}");
-                LogsApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "ServiceUnavailableException", "The log store failed; see the Quiver server log.")
+                LogsApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "ServiceUnavailableException",
+                    "The log store failed; see the Quiver server log.",
+                )
             }
         }
     }
@@ -61,7 +77,10 @@ impl IntoResponse for LogsApiError {
 
 fn json_response(status: StatusCode, body: &Value) -> Response {
     let mut resp = (status, body.to_string()).into_response();
-    resp.headers_mut().insert("content-type", HeaderValue::from_static("application/x-amz-json-1.1"));
+    resp.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("application/x-amz-json-1.1"),
+    );
     resp
 }
 
@@ -73,7 +92,12 @@ pub async fn handle(state: AppState, op: String, headers: HeaderMap, body: Body)
     }
 }
 
-async fn run(state: AppState, op: &str, headers: &HeaderMap, body: Body) -> Result<Value, LogsApiError> {
+async fn run(
+    state: AppState,
+    op: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Value, LogsApiError> {
     let Some(store) = state.logs.clone() else {
         return Err(LogsApiError::new(
             StatusCode::BAD_REQUEST,
@@ -81,21 +105,42 @@ async fn run(state: AppState, op: &str, headers: &HeaderMap, body: Body) -> Resu
             "This Quiver server keeps no logs.",
         ));
     };
-    let bytes = crate::body::read_limited(headers, body, MAX_BODY, op).await.map_err(|e| {
-        LogsApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "InvalidParameterException", e.to_string())
-    })?;
+    let bytes = crate::body::read_limited(headers, body, MAX_BODY, op)
+        .await
+        .map_err(|e| {
+            LogsApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "InvalidParameterException",
+                e.to_string(),
+            )
+        })?;
     let req: Value = if bytes.is_empty() {
         Value::Object(Default::default())
     } else {
-        serde_json::from_slice(&bytes)
-            .map_err(|e| LogsApiError::new(StatusCode::BAD_REQUEST, "SerializationException", format!("Invalid JSON: {e}")))?
+        serde_json::from_slice(&bytes).map_err(|e| {
+            LogsApiError::new(
+                StatusCode::BAD_REQUEST,
+                "SerializationException",
+                format!("Invalid JSON: {e}"),
+            )
+        })?
     };
     if !req.is_object() {
-        return Err(LogsApiError::new(StatusCode::BAD_REQUEST, "SerializationException", "The request body must be a JSON object"));
+        return Err(LogsApiError::new(
+            StatusCode::BAD_REQUEST,
+            "SerializationException",
+            "The request body must be a JSON object",
+        ));
     }
     let partition = state.partition.clone();
     let op = op.to_string();
     tokio::task::spawn_blocking(move || ops::dispatch(&store, &partition, &op, &req))
         .await
-        .map_err(|e| LogsApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "ServiceUnavailableException", format!("task failed: {e}")))?
+        .map_err(|e| {
+            LogsApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "ServiceUnavailableException",
+                format!("task failed: {e}"),
+            )
+        })?
 }

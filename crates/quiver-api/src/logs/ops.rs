@@ -56,7 +56,10 @@ fn string(req: &Value, member: &str) -> Result<Option<String>, LogsApiError> {
 fn int(req: &Value, member: &str) -> Result<Option<i64>, LogsApiError> {
     match req.get(member) {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => v.as_i64().map(Some).ok_or_else(|| LogsApiError::invalid(format!("{member} must be an integer"))),
+        Some(v) => v
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| LogsApiError::invalid(format!("{member} must be an integer"))),
     }
 }
 
@@ -95,7 +98,9 @@ fn group_name(req: &Value, member: &str) -> Result<String, LogsApiError> {
     };
     let ok = !name.is_empty()
         && name.len() <= 512
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-/#".contains(&b));
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-/#".contains(&b));
     if !ok {
         return Err(LogsApiError::invalid(format!(
             "1 validation error detected: Value '{name}' at '{member}' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\.\\-_/#A-Za-z0-9]+"
@@ -115,7 +120,9 @@ fn describe_log_groups(store: &LogStore, p: &Partition, req: &Value) -> R {
     let mut groups = store.groups(&prefix, after.as_deref(), limit + 1)?;
     let more = groups.len() > limit;
     groups.truncate(limit);
-    let next = more.then(|| groups.last().map(|g| g.name.clone())).flatten();
+    let next = more
+        .then(|| groups.last().map(|g| g.name.clone()))
+        .flatten();
     let list: Vec<Value> = groups
         .iter()
         .map(|g| {
@@ -153,7 +160,9 @@ fn describe_log_streams(store: &LogStore, p: &Partition, req: &Value) -> R {
         }
     };
     if order == StreamOrder::LastEventTime && prefix.is_some() {
-        return Err(LogsApiError::invalid("Cannot order by LastEventTime with a logStreamNamePrefix."));
+        return Err(LogsApiError::invalid(
+            "Cannot order by LastEventTime with a logStreamNamePrefix.",
+        ));
     }
     let offset = match string(req, "nextToken")? {
         None => 0,
@@ -185,7 +194,10 @@ fn describe_log_streams(store: &LogStore, p: &Partition, req: &Value) -> R {
             if let Some(t) = s.last_ingest {
                 o.insert("lastIngestionTime".into(), json!(t));
             }
-            o.insert("arn".into(), json!(format!("{}:log-stream:{}", group_arn(p, &group), s.name)));
+            o.insert(
+                "arn".into(),
+                json!(format!("{}:log-stream:{}", group_arn(p, &group), s.name)),
+            );
             o.insert("storedBytes".into(), json!(s.stored_bytes));
             Value::Object(o)
         })
@@ -213,7 +225,9 @@ fn get_log_events(store: &LogStore, req: &Value) -> R {
         .iter()
         .map(|e| json!({ "timestamp": e.ts, "message": e.message, "ingestionTime": e.ingest }))
         .collect();
-    Ok(json!({ "events": events, "nextForwardToken": page.forward, "nextBackwardToken": page.backward }))
+    Ok(
+        json!({ "events": events, "nextForwardToken": page.forward, "nextBackwardToken": page.backward }),
+    )
 }
 
 fn filter_log_events(store: &LogStore, req: &Value) -> R {
@@ -222,7 +236,11 @@ fn filter_log_events(store: &LogStore, req: &Value) -> R {
         None | Some(Value::Null) => None,
         Some(Value::Array(a)) => Some(
             a.iter()
-                .map(|v| v.as_str().map(str::to_string).ok_or_else(|| LogsApiError::invalid("logStreamNames must be strings")))
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| LogsApiError::invalid("logStreamNames must be strings"))
+                })
                 .collect::<Result<Vec<_>, _>>()?,
         ),
         Some(_) => return Err(LogsApiError::invalid("logStreamNames must be a list")),
@@ -250,8 +268,11 @@ fn filter_log_events(store: &LogStore, req: &Value) -> R {
             })
         })
         .collect();
-    let searched: Vec<Value> =
-        page.searched_streams.iter().map(|s| json!({ "logStreamName": s, "searchedCompletely": true })).collect();
+    let searched: Vec<Value> = page
+        .searched_streams
+        .iter()
+        .map(|s| json!({ "logStreamName": s, "searchedCompletely": true }))
+        .collect();
     let mut out = json!({ "events": events, "searchedLogStreams": searched });
     if let Some(t) = page.next_token {
         out["nextToken"] = json!(t);

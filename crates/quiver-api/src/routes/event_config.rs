@@ -15,7 +15,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine;
-use quiver_model::{Destination, EffectiveInvokeConfig, EventInvokeConfig, EventInvokeConfigInput, Partition, StoredEventInvokeConfig};
+use quiver_model::{
+    Destination, EffectiveInvokeConfig, EventInvokeConfig, EventInvokeConfigInput, Partition,
+    StoredEventInvokeConfig,
+};
 use serde_json::{json, Map, Value};
 
 use super::{FnPath, Target};
@@ -33,10 +36,17 @@ const LIST_MAX_ITEMS: i64 = 50;
 /// Lambda's defaults (MaximumRetryAttempts 2, MaximumEventAgeInSeconds 21600, no
 /// destinations) and the executed version's DeadLetterConfig queue. 404-shaped error if the
 /// function or qualifier no longer exists.
-pub async fn effective_config(state: &AppState, name: &str, qualifier: Option<&str>) -> Result<EffectiveInvokeConfig, ApiError> {
+pub async fn effective_config(
+    state: &AppState,
+    name: &str,
+    qualifier: Option<&str>,
+) -> Result<EffectiveInvokeConfig, ApiError> {
     let (n, q) = (name.to_string(), qualifier.map(str::to_string));
     let arn = state.partition.function_arn(name, qualifier);
-    state.store(move |s| s.effective_invoke_config(&n, q.as_deref())).await?.map_err(|e| ApiError::from_store(e, &arn))
+    state
+        .store(move |s| s.effective_invoke_config(&n, q.as_deref()))
+        .await?
+        .map_err(|e| ApiError::from_store(e, &arn))
 }
 
 /// The target plus the qualifier string the config is keyed by.
@@ -47,7 +57,10 @@ fn target(state: &AppState, raw: &str, q: Option<&str>) -> Result<(Target, Strin
 }
 
 fn no_config(p: &Partition, name: &str, qualifier: &str) -> ApiError {
-    ApiError::NotFound(format!("The function {} doesn't have an EventInvokeConfig", p.function_arn(name, Some(qualifier))))
+    ApiError::NotFound(format!(
+        "The function {} doesn't have an EventInvokeConfig",
+        p.function_arn(name, Some(qualifier))
+    ))
 }
 
 /// `FunctionEventInvokeConfig` as Lambda writes it: LastModified is an epoch-seconds number,
@@ -59,7 +72,10 @@ pub fn render(c: &StoredEventInvokeConfig, p: &Partition) -> Value {
     };
     let mut out = Map::new();
     out.insert("LastModified".into(), json!(c.last_modified));
-    out.insert("FunctionArn".into(), json!(p.function_arn(&c.function_name, Some(&c.qualifier))));
+    out.insert(
+        "FunctionArn".into(),
+        json!(p.function_arn(&c.function_name, Some(&c.qualifier))),
+    );
     if let Some(n) = c.config.maximum_retry_attempts {
         out.insert("MaximumRetryAttempts".into(), json!(n));
     }
@@ -73,25 +89,46 @@ pub fn render(c: &StoredEventInvokeConfig, p: &Partition) -> Value {
     Value::Object(out)
 }
 
-async fn read_input(headers: &HeaderMap, body: Body, op: &str) -> Result<EventInvokeConfigInput, ApiError> {
+async fn read_input(
+    headers: &HeaderMap,
+    body: Body,
+    op: &str,
+) -> Result<EventInvokeConfigInput, ApiError> {
     let bytes = read_limited(headers, body, BODY_MAX_BYTES, op).await?;
     crate::members::check(&bytes, &crate::members::EVENT_INVOKE_CONFIG)?;
     parse_json(&bytes)
 }
 
-async fn load(state: &AppState, name: &str, key: &str) -> Result<Option<StoredEventInvokeConfig>, ApiError> {
+async fn load(
+    state: &AppState,
+    name: &str,
+    key: &str,
+) -> Result<Option<StoredEventInvokeConfig>, ApiError> {
     let (n, k) = (name.to_string(), key.to_string());
     let arn = state.partition.function_arn(name, Some(key));
-    state.store(move |s| s.get_event_invoke_config(&n, &k)).await?.map_err(|e| ApiError::from_store(e, &arn))
+    state
+        .store(move |s| s.get_event_invoke_config(&n, &k))
+        .await?
+        .map_err(|e| ApiError::from_store(e, &arn))
 }
 
 /// Destinations must be deliverable from here: this server's region and account, and a
 /// destination function must exist (as Lambda checks).
 async fn check_destinations(state: &AppState, config: &EventInvokeConfig) -> Result<(), ApiError> {
-    for arn in [&config.on_success, &config.on_failure].into_iter().flatten() {
-        let Some(d) = Destination::parse(arn) else { continue };
+    for arn in [&config.on_success, &config.on_failure]
+        .into_iter()
+        .flatten()
+    {
+        let Some(d) = Destination::parse(arn) else {
+            continue;
+        };
         let (region, account) = match &d {
-            Destination::Queue { region, account, .. } | Destination::Function { region, account, .. } => (region, account),
+            Destination::Queue {
+                region, account, ..
+            }
+            | Destination::Function {
+                region, account, ..
+            } => (region, account),
         };
         if region != &state.partition.region || account != &state.partition.account {
             return Err(ApiError::InvalidParameter(format!(
@@ -99,17 +136,29 @@ async fn check_destinations(state: &AppState, config: &EventInvokeConfig) -> Res
                 state.partition.region, state.partition.account
             )));
         }
-        if let Destination::Function { name, qualifier, .. } = d {
-            let t = Target { arn: state.partition.function_arn(&name, qualifier.as_deref()), name, qualifier };
-            t.load(state)
-                .await
-                .map_err(|_| ApiError::InvalidParameter(format!("The destination ARN {arn} is invalid.")))?;
+        if let Destination::Function {
+            name, qualifier, ..
+        } = d
+        {
+            let t = Target {
+                arn: state.partition.function_arn(&name, qualifier.as_deref()),
+                name,
+                qualifier,
+            };
+            t.load(state).await.map_err(|_| {
+                ApiError::InvalidParameter(format!("The destination ARN {arn} is invalid."))
+            })?;
         }
     }
     Ok(())
 }
 
-async fn save(state: &AppState, t: &Target, key: &str, config: EventInvokeConfig) -> Result<Response, ApiError> {
+async fn save(
+    state: &AppState,
+    t: &Target,
+    key: &str,
+    config: EventInvokeConfig,
+) -> Result<Response, ApiError> {
     let (n, k) = (t.name.clone(), key.to_string());
     let stored = state
         .store(move |s| s.put_event_invoke_config(&n, &k, &config))
@@ -119,7 +168,13 @@ async fn save(state: &AppState, t: &Target, key: &str, config: EventInvokeConfig
 }
 
 /// PutFunctionEventInvokeConfig: replaces the whole config (members left out are removed).
-pub async fn put(State(state): State<AppState>, FnPath(raw): FnPath, RawQuery(q): RawQuery, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+pub async fn put(
+    State(state): State<AppState>,
+    FnPath(raw): FnPath,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
     let input = read_input(&headers, body, "PutFunctionEventInvokeConfig").await?;
     let pairs = query::pairs(q.as_deref());
     let (t, key) = target(&state, &raw, query::first(&pairs, "Qualifier"))?;
@@ -130,13 +185,21 @@ pub async fn put(State(state): State<AppState>, FnPath(raw): FnPath, RawQuery(q)
 }
 
 /// UpdateFunctionEventInvokeConfig: merges into the existing config (404 if there is none).
-pub async fn update(State(state): State<AppState>, FnPath(raw): FnPath, RawQuery(q): RawQuery, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+pub async fn update(
+    State(state): State<AppState>,
+    FnPath(raw): FnPath,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
     let input = read_input(&headers, body, "UpdateFunctionEventInvokeConfig").await?;
     let pairs = query::pairs(q.as_deref());
     let (t, key) = target(&state, &raw, query::first(&pairs, "Qualifier"))?;
     t.load(&state).await?;
     // Read-merge-write is last-writer-wins between concurrent updates, like two Puts.
-    let current = load(&state, &t.name, &key).await?.ok_or_else(|| no_config(&state.partition, &t.name, &key))?;
+    let current = load(&state, &t.name, &key)
+        .await?
+        .ok_or_else(|| no_config(&state.partition, &t.name, &key))?;
     let config = current.config.update(&input, &t.name)?;
     // Only destinations given now are checked: a kept one may name a function deleted since.
     if input.destination_config.is_some() {
@@ -146,21 +209,34 @@ pub async fn update(State(state): State<AppState>, FnPath(raw): FnPath, RawQuery
 }
 
 /// GetFunctionEventInvokeConfig.
-pub async fn get(State(state): State<AppState>, FnPath(raw): FnPath, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+pub async fn get(
+    State(state): State<AppState>,
+    FnPath(raw): FnPath,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
     let pairs = query::pairs(q.as_deref());
     let (t, key) = target(&state, &raw, query::first(&pairs, "Qualifier"))?;
     require_function(&state, &t).await?;
-    let found = load(&state, &t.name, &key).await?.ok_or_else(|| no_config(&state.partition, &t.name, &key))?;
+    let found = load(&state, &t.name, &key)
+        .await?
+        .ok_or_else(|| no_config(&state.partition, &t.name, &key))?;
     Ok(Json(render(&found, &state.partition)).into_response())
 }
 
 /// DeleteFunctionEventInvokeConfig: 204, or 404 if there was none.
-pub async fn delete(State(state): State<AppState>, FnPath(raw): FnPath, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+pub async fn delete(
+    State(state): State<AppState>,
+    FnPath(raw): FnPath,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
     let pairs = query::pairs(q.as_deref());
     let (t, key) = target(&state, &raw, query::first(&pairs, "Qualifier"))?;
     require_function(&state, &t).await?;
     let (n, k) = (t.name.clone(), key.clone());
-    let removed = state.store(move |s| s.delete_event_invoke_config(&n, &k)).await?.map_err(|e| ApiError::from_store(e, &t.arn))?;
+    let removed = state
+        .store(move |s| s.delete_event_invoke_config(&n, &k))
+        .await?
+        .map_err(|e| ApiError::from_store(e, &t.arn))?;
     if !removed {
         return Err(no_config(&state.partition, &t.name, &key));
     }
@@ -168,11 +244,18 @@ pub async fn delete(State(state): State<AppState>, FnPath(raw): FnPath, RawQuery
 }
 
 /// ListFunctionEventInvokeConfigs: qualifier order, `MaxItems` 1–50, opaque `Marker`.
-pub async fn list(State(state): State<AppState>, FnPath(raw): FnPath, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    FnPath(raw): FnPath,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
     let pairs = query::pairs(q.as_deref());
     let t = Target::parse(&state, &raw, None)?.unqualified()?;
     let limit = max_items(query::first(&pairs, "MaxItems"))?;
-    let after = query::first(&pairs, "Marker").filter(|m| !m.is_empty()).map(|m| decode_marker(m, &t.name)).transpose()?;
+    let after = query::first(&pairs, "Marker")
+        .filter(|m| !m.is_empty())
+        .map(|m| decode_marker(m, &t.name))
+        .transpose()?;
     let name = t.name.clone();
     let arn = state.partition.function_arn(&t.name, None);
     let mut items = state
@@ -194,12 +277,18 @@ pub async fn list(State(state): State<AppState>, FnPath(raw): FnPath, RawQuery(q
 /// Get and Delete need the function, not the qualifier: a config can outlive nothing but
 /// its function, and must stay readable/deletable whatever its qualifier points to.
 async fn require_function(state: &AppState, t: &Target) -> Result<(), ApiError> {
-    let unqualified = Target { name: t.name.clone(), qualifier: None, arn: state.partition.function_arn(&t.name, None) };
+    let unqualified = Target {
+        name: t.name.clone(),
+        qualifier: None,
+        arn: state.partition.function_arn(&t.name, None),
+    };
     unqualified.load(state).await.map(|_| ())
 }
 
 fn max_items(raw: Option<&str>) -> Result<usize, ApiError> {
-    let Some(raw) = raw else { return Ok(LIST_MAX_ITEMS as usize) };
+    let Some(raw) = raw else {
+        return Ok(LIST_MAX_ITEMS as usize);
+    };
     let n: i64 = raw.parse().map_err(|_| {
         ApiError::Validation(format!(
             "1 validation error detected: Value '{raw}' at 'maxItems' failed to satisfy constraint: Member must be a number"
@@ -207,9 +296,17 @@ fn max_items(raw: Option<&str>) -> Result<usize, ApiError> {
     })?;
     let mut v = quiver_model::Violations::new();
     if n < 1 {
-        v.push(raw, "maxItems", "Member must have value greater than or equal to 1");
+        v.push(
+            raw,
+            "maxItems",
+            "Member must have value greater than or equal to 1",
+        );
     } else if n > LIST_MAX_ITEMS {
-        v.push(raw, "maxItems", format!("Member must have value less than or equal to {LIST_MAX_ITEMS}"));
+        v.push(
+            raw,
+            "maxItems",
+            format!("Member must have value less than or equal to {LIST_MAX_ITEMS}"),
+        );
     }
     v.into_result()?;
     Ok(n as usize)
@@ -217,12 +314,15 @@ fn max_items(raw: Option<&str>) -> Result<usize, ApiError> {
 
 /// Markers: base64url of `<function>\n<last qualifier>`, bound to the function listed.
 fn encode_marker(c: &StoredEventInvokeConfig) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}\n{}", c.function_name, c.qualifier))
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(format!("{}\n{}", c.function_name, c.qualifier))
 }
 
 fn decode_marker(m: &str, function: &str) -> Result<String, ApiError> {
     let bad = || ApiError::InvalidParameter(format!("Invalid Marker: {m}"));
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(m).map_err(|_| bad())?;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(m)
+        .map_err(|_| bad())?;
     let s = String::from_utf8(raw).map_err(|_| bad())?;
     match s.split_once('\n') {
         Some((f, q)) if f == function => Ok(q.to_string()),
@@ -235,13 +335,27 @@ mod tests {
     use super::*;
 
     fn stored(q: &str, config: EventInvokeConfig) -> StoredEventInvokeConfig {
-        StoredEventInvokeConfig { function_name: "f".into(), qualifier: q.into(), config, last_modified: 1569284520.333 }
+        StoredEventInvokeConfig {
+            function_name: "f".into(),
+            qualifier: q.into(),
+            config,
+            last_modified: 1569284520.333,
+        }
     }
 
     #[test]
     fn renders_lambdas_shape() {
         let p = Partition::new("us-east-1", "000000000000");
-        let v = render(&stored("$LATEST", EventInvokeConfig { maximum_event_age_in_seconds: Some(60), ..Default::default() }), &p);
+        let v = render(
+            &stored(
+                "$LATEST",
+                EventInvokeConfig {
+                    maximum_event_age_in_seconds: Some(60),
+                    ..Default::default()
+                },
+            ),
+            &p,
+        );
         assert_eq!(
             v,
             json!({
@@ -252,7 +366,17 @@ mod tests {
             })
         );
         let q = "arn:aws:sqs:us-east-1:000000000000:q";
-        let v = render(&stored("live", EventInvokeConfig { maximum_retry_attempts: Some(0), on_failure: Some(q.into()), ..Default::default() }), &p);
+        let v = render(
+            &stored(
+                "live",
+                EventInvokeConfig {
+                    maximum_retry_attempts: Some(0),
+                    on_failure: Some(q.into()),
+                    ..Default::default()
+                },
+            ),
+            &p,
+        );
         assert_eq!(v["MaximumRetryAttempts"], 0);
         assert_eq!(v["DestinationConfig"]["OnFailure"]["Destination"], q);
         assert!(v["LastModified"].is_f64());
@@ -271,7 +395,9 @@ mod tests {
         assert_eq!(max_items(None).unwrap(), 50);
         assert_eq!(max_items(Some("1")).unwrap(), 1);
         assert!(matches!(max_items(Some("0")), Err(ApiError::Validation(_))));
-        assert!(matches!(max_items(Some("51")), Err(ApiError::Validation(m)) if m.contains("less than or equal to 50")));
+        assert!(
+            matches!(max_items(Some("51")), Err(ApiError::Validation(m)) if m.contains("less than or equal to 50"))
+        );
         assert!(max_items(Some("x")).is_err());
     }
 }

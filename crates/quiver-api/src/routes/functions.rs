@@ -46,10 +46,13 @@ impl CodeInput {
         }
         if self.image_uri.is_some() {
             return Err(ApiError::InvalidParameter(
-                "Container images are not supported by Quiver: upload a .zip package with ZipFile.".into(),
+                "Container images are not supported by Quiver: upload a .zip package with ZipFile."
+                    .into(),
             ));
         }
-        Err(ApiError::InvalidParameter("Please provide a source for function code.".into()))
+        Err(ApiError::InvalidParameter(
+            "Please provide a source for function code.".into(),
+        ))
     }
 }
 
@@ -65,10 +68,20 @@ struct CreateInput {
 }
 
 fn full(state: &AppState, v: &quiver_model::FunctionVersion, qualified: bool) -> serde_json::Value {
-    configuration(v, &state.partition, &state.runtimes, Flavor::Full, qualified)
+    configuration(
+        v,
+        &state.partition,
+        &state.runtimes,
+        Flavor::Full,
+        qualified,
+    )
 }
 
-pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
     let bytes = read_limited(&headers, body, CODE_REQUEST_MAX_BYTES, "CreateFunction").await?;
     crate::members::check(&bytes, &crate::members::CREATE_FUNCTION)?;
     let input: CreateInput = parse_json(&bytes)?;
@@ -94,23 +107,45 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bod
     let zip = code.zip()?;
     // Cheap early refusal before the package is written (the insert re-checks atomically).
     let name = target.name.clone();
-    if state.store(move |s| s.get_version(&name, Version::Latest)).await?.map_err(|e| ApiError::from_store(e, &target.arn))?.is_some() {
+    if state
+        .store(move |s| s.get_version(&name, Version::Latest))
+        .await?
+        .map_err(|e| ApiError::from_store(e, &target.arn))?
+        .is_some()
+    {
         return Err(ApiError::from_store(StoreError::AlreadyExists, &target.arn));
     }
     let code = ingest(&state, zip, false, &target.arn).await?;
-    let new = NewFunction { name: target.name.clone(), config, code, tags, publish: input.publish.unwrap_or(false) };
-    let written = state.store(move |s| s.create_function(&new)).await?.map_err(|e| ApiError::from_store(e, &target.arn))?;
+    let new = NewFunction {
+        name: target.name.clone(),
+        config,
+        code,
+        tags,
+        publish: input.publish.unwrap_or(false),
+    };
+    let written = state
+        .store(move |s| s.create_function(&new))
+        .await?
+        .map_err(|e| ApiError::from_store(e, &target.arn))?;
     tracing::info!(function = %target.name, "created function");
     let shown = written.published.as_ref().unwrap_or(&written.latest);
     Ok((StatusCode::CREATED, Json(full(&state, shown, false))).into_response())
 }
 
-pub async fn get(State(state): State<AppState>, FnPath(raw): FnPath, RawQuery(q): RawQuery, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn get(
+    State(state): State<AppState>,
+    FnPath(raw): FnPath,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let pairs = query::pairs(q.as_deref());
     let target = Target::parse(&state, &raw, query::first(&pairs, "Qualifier"))?;
     let v = target.load(&state).await?;
     let token = state.code_urls.issue(&v.code.sha256_hex);
-    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
     let name = target.name.clone();
     let (tags, concurrency) = state
         .store(move |s| Ok((s.tags(&name)?, s.reserved_concurrency(&name)?)))
@@ -129,14 +164,21 @@ pub async fn get(State(state): State<AppState>, FnPath(raw): FnPath, RawQuery(q)
     Ok(Json(out).into_response())
 }
 
-pub async fn get_configuration(State(state): State<AppState>, FnPath(raw): FnPath, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+pub async fn get_configuration(
+    State(state): State<AppState>,
+    FnPath(raw): FnPath,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
     let pairs = query::pairs(q.as_deref());
     let target = Target::parse(&state, &raw, query::first(&pairs, "Qualifier"))?;
     let v = target.load(&state).await?;
     Ok(Json(full(&state, &v, target.qualifier.is_some())).into_response())
 }
 
-pub async fn list(State(state): State<AppState>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
     let pairs = query::pairs(q.as_deref());
     let all = match query::first(&pairs, "FunctionVersion") {
         None => false,
@@ -148,7 +190,10 @@ pub async fn list(State(state): State<AppState>, RawQuery(q): RawQuery) -> Resul
         }
     };
     let limit = page_size(query::first(&pairs, "MaxItems"))?;
-    let after = query::first(&pairs, "Marker").filter(|m| !m.is_empty()).map(decode_marker).transpose()?;
+    let after = query::first(&pairs, "Marker")
+        .filter(|m| !m.is_empty())
+        .map(decode_marker)
+        .transpose()?;
     let mut items = state
         .store(move |s| s.list_functions(all, after.as_ref(), limit + 1))
         .await?
@@ -168,7 +213,11 @@ pub async fn list(State(state): State<AppState>, RawQuery(q): RawQuery) -> Resul
     Ok(Json(out).into_response())
 }
 
-pub async fn delete(State(state): State<AppState>, FnPath(raw): FnPath, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+pub async fn delete(
+    State(state): State<AppState>,
+    FnPath(raw): FnPath,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
     let pairs = query::pairs(q.as_deref());
     let target = Target::parse(&state, &raw, query::first(&pairs, "Qualifier"))?;
     let name = target.name.clone();
@@ -220,7 +269,12 @@ struct UpdateConfigInput {
 /// The revision a write is based on: the caller's (checked now, for a clean 412) or the one read.
 fn base_revision(given: Option<String>, current: &str) -> Result<(String, bool), ApiError> {
     match given {
-        Some(r) if r != current => Err(ApiError::from_store(StoreError::RevisionMismatch { current: current.into() }, "")),
+        Some(r) if r != current => Err(ApiError::from_store(
+            StoreError::RevisionMismatch {
+                current: current.into(),
+            },
+            "",
+        )),
         Some(r) => Ok((r, true)),
         None => Ok((current.to_string(), false)),
     }
@@ -236,17 +290,30 @@ fn write_error(e: StoreError, caller_gave_revision: bool, arn: &str) -> ApiError
     }
 }
 
-pub async fn update_code(State(state): State<AppState>, FnPath(raw): FnPath, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+pub async fn update_code(
+    State(state): State<AppState>,
+    FnPath(raw): FnPath,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
     let bytes = read_limited(&headers, body, CODE_REQUEST_MAX_BYTES, "UpdateFunctionCode").await?;
     crate::members::check(&bytes, &crate::members::UPDATE_CODE)?;
     let input: UpdateCodeInput = parse_json(&bytes)?;
     let target = Target::parse(&state, &raw, None)?.unqualified()?;
-    let current = Target { qualifier: None, ..target }.load(&state).await?;
+    let current = Target {
+        qualifier: None,
+        ..target
+    }
+    .load(&state)
+    .await?;
     let arn = state.partition.function_arn(&current.name, None);
     let (base, given) = base_revision(input.revision_id, &current.revision_id)?;
     let mut config = current.config.clone();
     if input.architectures.is_some() {
-        let s = FunctionSettings { architectures: input.architectures.clone(), ..Default::default() };
+        let s = FunctionSettings {
+            architectures: input.architectures.clone(),
+            ..Default::default()
+        };
         config = config.update(&s, &state.runtimes)?;
     }
     let zip = input.code.zip()?;
@@ -258,24 +325,56 @@ pub async fn update_code(State(state): State<AppState>, FnPath(raw): FnPath, hea
         preview.config = config;
         return Ok(Json(full(&state, &preview, false)).into_response());
     }
-    let update = LatestUpdate { config, code, base_revision: base, publish: input.publish.unwrap_or(false) };
+    let update = LatestUpdate {
+        config,
+        code,
+        base_revision: base,
+        publish: input.publish.unwrap_or(false),
+    };
     let name = current.name.clone();
-    let written = state.store(move |s| s.update_latest(&name, &update)).await?.map_err(|e| write_error(e, given, &arn))?;
+    let written = state
+        .store(move |s| s.update_latest(&name, &update))
+        .await?
+        .map_err(|e| write_error(e, given, &arn))?;
     let shown = written.published.as_ref().unwrap_or(&written.latest);
     Ok(Json(full(&state, shown, false)).into_response())
 }
 
-pub async fn update_configuration(State(state): State<AppState>, FnPath(raw): FnPath, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
-    let bytes = read_limited(&headers, body, CONFIG_REQUEST_MAX_BYTES, "UpdateFunctionConfiguration").await?;
+pub async fn update_configuration(
+    State(state): State<AppState>,
+    FnPath(raw): FnPath,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = read_limited(
+        &headers,
+        body,
+        CONFIG_REQUEST_MAX_BYTES,
+        "UpdateFunctionConfiguration",
+    )
+    .await?;
     crate::members::check(&bytes, &crate::members::UPDATE_CONFIGURATION)?;
     let input: UpdateConfigInput = parse_json(&bytes)?;
     let target = Target::parse(&state, &raw, None)?.unqualified()?;
-    let current = Target { qualifier: None, ..target }.load(&state).await?;
+    let current = Target {
+        qualifier: None,
+        ..target
+    }
+    .load(&state)
+    .await?;
     let arn = state.partition.function_arn(&current.name, None);
     let (base, given) = base_revision(input.revision_id, &current.revision_id)?;
     let config = current.config.update(&input.settings, &state.runtimes)?;
-    let update = LatestUpdate { config, code: current.code.clone(), base_revision: base, publish: false };
+    let update = LatestUpdate {
+        config,
+        code: current.code.clone(),
+        base_revision: base,
+        publish: false,
+    };
     let name = current.name.clone();
-    let written = state.store(move |s| s.update_latest(&name, &update)).await?.map_err(|e| write_error(e, given, &arn))?;
+    let written = state
+        .store(move |s| s.update_latest(&name, &update))
+        .await?
+        .map_err(|e| write_error(e, given, &arn))?;
     Ok(Json(full(&state, &written.latest, false)).into_response())
 }

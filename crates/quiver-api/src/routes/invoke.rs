@@ -34,7 +34,11 @@ enum InvocationType {
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ApiError> {
     headers
         .get(name)
-        .map(|v| v.to_str().map_err(|_| ApiError::InvalidParameter(format!("Header {name} is not valid text."))))
+        .map(|v| {
+            v.to_str().map_err(|_| {
+                ApiError::InvalidParameter(format!("Header {name} is not valid text."))
+            })
+        })
         .transpose()
 }
 
@@ -61,14 +65,22 @@ fn wants_tail(headers: &HeaderMap) -> Result<bool, ApiError> {
 
 /// `X-Amz-Client-Context` is base64 JSON; the runtime gets the decoded JSON text.
 fn client_context(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let Some(raw) = header(headers, "x-amz-client-context")? else { return Ok(None) };
-    let bad = || ApiError::InvalidRequestContent("Client context must be a valid Base64-encoded JSON object.".into());
+    let Some(raw) = header(headers, "x-amz-client-context")? else {
+        return Ok(None);
+    };
+    let bad = || {
+        ApiError::InvalidRequestContent(
+            "Client context must be a valid Base64-encoded JSON object.".into(),
+        )
+    };
     if raw.trim().len() > MAX_CLIENT_CONTEXT {
         return Err(ApiError::InvalidParameter(format!(
             "Client context must be smaller than {MAX_CLIENT_CONTEXT} bytes."
         )));
     }
-    let decoded = base64::engine::general_purpose::STANDARD.decode(raw.trim()).map_err(|_| bad())?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(raw.trim())
+        .map_err(|_| bad())?;
     let v: serde_json::Value = serde_json::from_slice(&decoded).map_err(|_| bad())?;
     if !v.is_object() {
         return Err(bad());
@@ -78,7 +90,11 @@ fn client_context(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 
 /// The frozen spec the engine runs for one stored version.
 pub fn function_spec(state: &AppState, v: &FunctionVersion) -> FunctionSpec {
-    FunctionSpec::from_version(v, state.code.tree_path(&v.code.sha256_hex), &state.partition)
+    FunctionSpec::from_version(
+        v,
+        state.code.tree_path(&v.code.sha256_hex),
+        &state.partition,
+    )
 }
 
 pub async fn invoke(
@@ -94,7 +110,11 @@ pub async fn invoke(
     let tail = wants_tail(&headers)?;
     let context = client_context(&headers)?;
     let payload = read_limited(&headers, body, MAX_SYNC_PAYLOAD, "InvokeFunction").await?;
-    let payload = if payload.iter().all(u8::is_ascii_whitespace) { bytes::Bytes::from_static(b"{}") } else { payload };
+    let payload = if payload.iter().all(u8::is_ascii_whitespace) {
+        bytes::Bytes::from_static(b"{}")
+    } else {
+        payload
+    };
     if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&payload) {
         return Err(ApiError::InvalidRequestContent(format!(
             "Could not parse request body into json: Could not parse payload into json: {e}"
@@ -107,7 +127,9 @@ pub async fn invoke(
         InvocationType::RequestResponse => {}
     }
     let Some(engine) = state.engine.clone() else {
-        return Err(ApiError::Service("this server runs without an execution engine".into()));
+        return Err(ApiError::Service(
+            "this server runs without an execution engine".into(),
+        ));
     };
     {
         // The tree is normally there; a restart re-creates missing ones, but be sure.
@@ -158,26 +180,36 @@ pub async fn invoke(
 }
 
 /// `InvocationType: Event`: the event is on disk before 202 is answered.
-async fn enqueue(state: &AppState, target: &Target, version: &FunctionVersion, payload: bytes::Bytes) -> Result<Response, ApiError> {
-    if payload.len() > quiver_async::MAX_ASYNC_PAYLOAD {
+async fn enqueue(
+    state: &AppState,
+    target: &Target,
+    version: &FunctionVersion,
+    payload: bytes::Bytes,
+) -> Result<Response, ApiError> {
+    if payload.len() > quiver_triggers::MAX_ASYNC_PAYLOAD {
         return Err(ApiError::TooLarge(format!(
             "{} byte payload is too large for the Event invocation type (limit {} bytes)",
             payload.len(),
-            quiver_async::MAX_ASYNC_PAYLOAD
+            quiver_triggers::MAX_ASYNC_PAYLOAD
         )));
     }
     let Some(invoker) = state.async_invoker.clone() else {
-        return Err(ApiError::Service("this server runs without an async dispatcher".into()));
+        return Err(ApiError::Service(
+            "this server runs without an async dispatcher".into(),
+        ));
     };
     let request_id = uuid::Uuid::new_v4().to_string();
-    let ev = quiver_async::AsyncEvent {
+    let ev = quiver_triggers::AsyncEvent {
         request_id: request_id.clone(),
         function: version.name.clone(),
         qualifier: target.qualifier.clone(),
         invoked_arn: target.arn.clone(),
         payload: String::from_utf8_lossy(&payload).into_owned(),
     };
-    invoker.enqueue(ev).await.map_err(|e| ApiError::Service(format!("could not queue the event: {e}")))?;
+    invoker
+        .enqueue(ev)
+        .await
+        .map_err(|e| ApiError::Service(format!("could not queue the event: {e}")))?;
     let mut resp = StatusCode::ACCEPTED.into_response();
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert("x-amzn-RequestId", v);

@@ -6,8 +6,8 @@ pub mod code;
 pub mod event_config;
 pub mod functions;
 pub mod invoke;
-pub mod target;
 pub mod tags;
+pub mod target;
 pub mod versions;
 
 use axum::extract::{FromRequestParts, Path};
@@ -42,14 +42,24 @@ pub struct Target {
 
 impl Target {
     /// Parses a raw path label and an optional `?Qualifier=`.
-    pub fn parse(state: &AppState, raw: &str, query_qualifier: Option<&str>) -> Result<Self, ApiError> {
+    pub fn parse(
+        state: &AppState,
+        raw: &str,
+        query_qualifier: Option<&str>,
+    ) -> Result<Self, ApiError> {
         let r = FunctionRef::parse(raw, "functionName")?.with_query_qualifier(query_qualifier)?;
         if r.is_foreign(&state.partition) {
             // Another region or account: nothing of it lives here.
             return Err(ApiError::function_not_found(raw));
         }
-        let arn = state.partition.function_arn(&r.name, r.qualifier.as_deref());
-        Ok(Self { name: r.name, qualifier: r.qualifier, arn })
+        let arn = state
+            .partition
+            .function_arn(&r.name, r.qualifier.as_deref());
+        Ok(Self {
+            name: r.name,
+            qualifier: r.qualifier,
+            arn,
+        })
     }
 
     /// Rejects a qualifier on operations that act on the unqualified function.
@@ -88,11 +98,20 @@ impl Target {
 pub fn decode_zip(b64: &str) -> Result<Vec<u8>, ApiError> {
     base64::engine::general_purpose::STANDARD
         .decode(b64.trim())
-        .map_err(|e| ApiError::InvalidRequestContent(format!("Could not parse request body into json: ZipFile is not valid base64 ({e})")))
+        .map_err(|e| {
+            ApiError::InvalidRequestContent(format!(
+                "Could not parse request body into json: ZipFile is not valid base64 ({e})"
+            ))
+        })
 }
 
 /// Validates and stores a package off the async threads.
-pub async fn ingest(state: &AppState, zip: Vec<u8>, dry_run: bool, arn: &str) -> Result<CodeRef, ApiError> {
+pub async fn ingest(
+    state: &AppState,
+    zip: Vec<u8>,
+    dry_run: bool,
+    arn: &str,
+) -> Result<CodeRef, ApiError> {
     if zip.len() as u64 > quiver_model::limits::ZIP_MAX_BYTES {
         return Err(ApiError::InvalidParameter(format!(
             "Zipped size must be smaller than {} bytes",
@@ -108,7 +127,9 @@ pub async fn ingest(state: &AppState, zip: Vec<u8>, dry_run: bool, arn: &str) ->
 
 /// `MaxItems`: 1–10000 on the wire, at most 50 per page served.
 pub fn page_size(raw: Option<&str>) -> Result<usize, ApiError> {
-    let Some(raw) = raw else { return Ok(quiver_model::limits::LIST_MAX_ITEMS) };
+    let Some(raw) = raw else {
+        return Ok(quiver_model::limits::LIST_MAX_ITEMS);
+    };
     let n: i64 = raw.parse().map_err(|_| {
         ApiError::Validation(format!(
             "1 validation error detected: Value '{raw}' at 'maxItems' failed to satisfy constraint: Member must be a number"
@@ -116,9 +137,17 @@ pub fn page_size(raw: Option<&str>) -> Result<usize, ApiError> {
     })?;
     let mut v = quiver_model::Violations::new();
     if n < 1 {
-        v.push(raw, "maxItems", "Member must have value greater than or equal to 1");
+        v.push(
+            raw,
+            "maxItems",
+            "Member must have value greater than or equal to 1",
+        );
     } else if n > 10000 {
-        v.push(raw, "maxItems", "Member must have value less than or equal to 10000");
+        v.push(
+            raw,
+            "maxItems",
+            "Member must have value less than or equal to 10000",
+        );
     }
     v.into_result()?;
     Ok((n as usize).min(quiver_model::limits::LIST_MAX_ITEMS))
@@ -126,12 +155,18 @@ pub fn page_size(raw: Option<&str>) -> Result<usize, ApiError> {
 
 /// Opaque pagination markers: base64url of `<name>\n<version ordinal>`.
 pub fn encode_marker(v: &FunctionVersion) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}\n{}", v.name, v.version.ordinal()))
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
+        "{}\n{}",
+        v.name,
+        v.version.ordinal()
+    ))
 }
 
 pub fn decode_marker(m: &str) -> Result<(String, u64), ApiError> {
     let bad = || ApiError::InvalidParameter(format!("Invalid Marker: {m}"));
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(m).map_err(|_| bad())?;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(m)
+        .map_err(|_| bad())?;
     let s = String::from_utf8(raw).map_err(|_| bad())?;
     let (name, ord) = s.split_once('\n').ok_or_else(bad)?;
     Ok((name.to_string(), ord.parse().map_err(|_| bad())?))

@@ -21,11 +21,14 @@ use crate::state::AppState;
 fn resource(state: &AppState, raw: &str) -> Result<(String, String), ApiError> {
     let r = FunctionRef::parse(raw, "resource")?;
     if !raw.starts_with("arn:") {
-        return Err(ApiError::InvalidParameter(format!("{raw} is not a valid ARN: tag operations take a function ARN.")));
+        return Err(ApiError::InvalidParameter(format!(
+            "{raw} is not a valid ARN: tag operations take a function ARN."
+        )));
     }
     if r.qualifier.is_some() {
         return Err(ApiError::InvalidParameter(
-            "Tags are not supported on qualified function ARNs: use the unqualified function ARN.".into(),
+            "Tags are not supported on qualified function ARNs: use the unqualified function ARN."
+                .into(),
         ));
     }
     if r.is_foreign(&state.partition) {
@@ -41,7 +44,12 @@ struct TagInput {
     tags: Option<BTreeMap<String, String>>,
 }
 
-pub async fn tag(State(state): State<AppState>, FnPath(raw): FnPath, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+pub async fn tag(
+    State(state): State<AppState>,
+    FnPath(raw): FnPath,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
     let bytes = read_limited(&headers, body, 1 << 20, "TagResource").await?;
     crate::members::check(&bytes, &crate::members::TAG_RESOURCE)?;
     let input: TagInput = parse_json(&bytes)?;
@@ -64,18 +72,25 @@ pub async fn tag(State(state): State<AppState>, FnPath(raw): FnPath, headers: He
         })
         .await?
         .map_err(|e| match e {
-            quiver_store::StoreError::Conflict(_) => {
-                ApiError::InvalidParameter(format!("A resource can have at most {merged_limit} tags."))
-            }
+            quiver_store::StoreError::Conflict(_) => ApiError::InvalidParameter(format!(
+                "A resource can have at most {merged_limit} tags."
+            )),
             e => ApiError::from_store(e, &arn),
         })?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-pub async fn untag(State(state): State<AppState>, FnPath(raw): FnPath, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+pub async fn untag(
+    State(state): State<AppState>,
+    FnPath(raw): FnPath,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
     let pairs = query::pairs(q.as_deref());
     let (name, arn) = resource(&state, &raw)?;
-    let keys: Vec<String> = query::all(&pairs, "tagKeys").into_iter().map(str::to_string).collect();
+    let keys: Vec<String> = query::all(&pairs, "tagKeys")
+        .into_iter()
+        .map(str::to_string)
+        .collect();
     let mut v = quiver_model::Violations::new();
     if keys.is_empty() {
         v.push("null", "tagKeys", "Member must not be null");
@@ -84,12 +99,21 @@ pub async fn untag(State(state): State<AppState>, FnPath(raw): FnPath, RawQuery(
         quiver_model::tags::check_key(&mut v, k, "tagKeys");
     }
     v.into_result()?;
-    state.store(move |s| s.untag(&name, &keys)).await?.map_err(|e| ApiError::from_store(e, &arn))?;
+    state
+        .store(move |s| s.untag(&name, &keys))
+        .await?
+        .map_err(|e| ApiError::from_store(e, &arn))?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-pub async fn list(State(state): State<AppState>, FnPath(raw): FnPath) -> Result<Response, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    FnPath(raw): FnPath,
+) -> Result<Response, ApiError> {
     let (name, arn) = resource(&state, &raw)?;
-    let tags = state.store(move |s| s.tags(&name)).await?.map_err(|e| ApiError::from_store(e, &arn))?;
+    let tags = state
+        .store(move |s| s.tags(&name))
+        .await?
+        .map_err(|e| ApiError::from_store(e, &arn))?;
     Ok(Json(json!({ "Tags": tags })).into_response())
 }

@@ -11,7 +11,11 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Dispatches on the `X-Amz-Target` prefix.
-pub async fn dispatch(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+pub async fn dispatch(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
     let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
@@ -23,5 +27,9 @@ pub async fn dispatch(State(state): State<AppState>, headers: HeaderMap, body: B
     if let Some(op) = target.strip_prefix("Logs_20140328.") {
         return Ok(crate::logs::handle(state, op.to_string(), headers, body).await);
     }
-    Err(ApiError::UnknownOperation(if target.is_empty() { "POST / without X-Amz-Target".into() } else { target }))
+    Err(ApiError::UnknownOperation(if target.is_empty() {
+        "POST / without X-Amz-Target".into()
+    } else {
+        target
+    }))
 }

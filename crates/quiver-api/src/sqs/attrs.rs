@@ -9,10 +9,19 @@ use quiver_queue::{limits, Depth, QueueConfig, QueueInfo, Redrive};
 use super::error::SqsError;
 
 /// Stored and reported verbatim; not acted on.
-const PASSTHROUGH: &[&str] =
-    &["Policy", "RedriveAllowPolicy", "KmsMasterKeyId", "KmsDataKeyReusePeriodSeconds", "SqsManagedSseEnabled"];
+const PASSTHROUGH: &[&str] = &[
+    "Policy",
+    "RedriveAllowPolicy",
+    "KmsMasterKeyId",
+    "KmsDataKeyReusePeriodSeconds",
+    "SqsManagedSseEnabled",
+];
 /// Only FIFO queues take these.
-const FIFO_ONLY: &[&str] = &["ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit"];
+const FIFO_ONLY: &[&str] = &[
+    "ContentBasedDeduplication",
+    "DeduplicationScope",
+    "FifoThroughputLimit",
+];
 /// Everything GetQueueAttributes knows.
 pub const READABLE: &[&str] = &[
     "All",
@@ -44,13 +53,19 @@ pub fn fifo_refused() -> SqsError {
 }
 
 fn number(name: &str, v: &str, lo: u32, hi: u32) -> Result<u32, SqsError> {
-    v.trim().parse::<u32>().ok().filter(|n| (lo..=hi).contains(n)).ok_or_else(|| SqsError::invalid_attribute_value(name))
+    v.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|n| (lo..=hi).contains(n))
+        .ok_or_else(|| SqsError::invalid_attribute_value(name))
 }
 
 /// The queue name an SQS ARN of this partition names.
 pub fn name_from_arn(p: &Partition, arn: &str) -> Option<String> {
     let prefix = format!("arn:aws:sqs:{}:{}:", p.region, p.account);
-    arn.strip_prefix(&prefix).filter(|n| quiver_queue::is_valid_name(n)).map(str::to_string)
+    arn.strip_prefix(&prefix)
+        .filter(|n| quiver_queue::is_valid_name(n))
+        .map(str::to_string)
 }
 
 pub fn queue_arn(p: &Partition, name: &str) -> String {
@@ -61,39 +76,66 @@ fn parse_redrive(p: &Partition, v: &str) -> Result<Option<Redrive>, SqsError> {
     if v.trim().is_empty() {
         return Ok(None);
     }
-    let bad = |why: &str| SqsError::invalid_parameter(format!("Value {v} for parameter RedrivePolicy is invalid. Reason: {why}"));
-    let j: serde_json::Value = serde_json::from_str(v).map_err(|_| bad("Redrive policy is not a valid JSON map."))?;
-    let obj = j.as_object().ok_or_else(|| bad("Redrive policy is not a valid JSON map."))?;
+    let bad = |why: &str| {
+        SqsError::invalid_parameter(format!(
+            "Value {v} for parameter RedrivePolicy is invalid. Reason: {why}"
+        ))
+    };
+    let j: serde_json::Value =
+        serde_json::from_str(v).map_err(|_| bad("Redrive policy is not a valid JSON map."))?;
+    let obj = j
+        .as_object()
+        .ok_or_else(|| bad("Redrive policy is not a valid JSON map."))?;
     let arn = obj
         .get("deadLetterTargetArn")
         .and_then(|a| a.as_str())
-        .ok_or_else(|| bad("Redrive policy does not contain mandatory attribute: deadLetterTargetArn."))?;
+        .ok_or_else(|| {
+            bad("Redrive policy does not contain mandatory attribute: deadLetterTargetArn.")
+        })?;
     let count = match obj.get("maxReceiveCount") {
         Some(serde_json::Value::Number(n)) => n.as_u64(),
         Some(serde_json::Value::String(s)) => s.trim().parse::<u64>().ok(),
-        None => return Err(bad("Redrive policy does not contain mandatory attribute: maxReceiveCount.")),
+        None => {
+            return Err(bad(
+                "Redrive policy does not contain mandatory attribute: maxReceiveCount.",
+            ))
+        }
         _ => None,
     }
     .filter(|n| (1..=limits::MAX_RECEIVE_COUNT as u64).contains(n))
     .ok_or_else(|| bad("Invalid value for maxReceiveCount: must be an integer from 1 to 1000."))?;
     let dlq = name_from_arn(p, arn).ok_or_else(|| bad("Dead letter target does not exist."))?;
-    Ok(Some(Redrive { dead_letter_queue: dlq, max_receive_count: count as u32 }))
+    Ok(Some(Redrive {
+        dead_letter_queue: dlq,
+        max_receive_count: count as u32,
+    }))
 }
 
 /// `base` with `attrs` applied; a new value, `base` is untouched.
-pub fn apply(p: &Partition, base: &QueueConfig, attrs: &HashMap<String, String>) -> Result<QueueConfig, SqsError> {
+pub fn apply(
+    p: &Partition,
+    base: &QueueConfig,
+    attrs: &HashMap<String, String>,
+) -> Result<QueueConfig, SqsError> {
     let mut c = base.clone();
     let mut names: Vec<&String> = attrs.keys().collect();
     names.sort();
     for name in names {
         let v = &attrs[name];
         match name.as_str() {
-            "VisibilityTimeout" => c.visibility_timeout = number(name, v, 0, limits::MAX_VISIBILITY_TIMEOUT)?,
-            "MessageRetentionPeriod" => c.retention = number(name, v, limits::MIN_RETENTION, limits::MAX_RETENTION)?,
+            "VisibilityTimeout" => {
+                c.visibility_timeout = number(name, v, 0, limits::MAX_VISIBILITY_TIMEOUT)?
+            }
+            "MessageRetentionPeriod" => {
+                c.retention = number(name, v, limits::MIN_RETENTION, limits::MAX_RETENTION)?
+            }
             "DelaySeconds" => c.delay = number(name, v, 0, limits::MAX_DELAY)?,
-            "ReceiveMessageWaitTimeSeconds" => c.receive_wait = number(name, v, 0, limits::MAX_RECEIVE_WAIT)?,
+            "ReceiveMessageWaitTimeSeconds" => {
+                c.receive_wait = number(name, v, 0, limits::MAX_RECEIVE_WAIT)?
+            }
             "MaximumMessageSize" => {
-                c.max_message_size = number(name, v, limits::MIN_MESSAGE_SIZE, limits::MAX_MESSAGE_SIZE)?
+                c.max_message_size =
+                    number(name, v, limits::MIN_MESSAGE_SIZE, limits::MAX_MESSAGE_SIZE)?
             }
             "RedrivePolicy" => c.redrive = parse_redrive(p, v)?,
             "FifoQueue" if v.eq_ignore_ascii_case("false") => {}
@@ -105,7 +147,11 @@ pub fn apply(p: &Partition, base: &QueueConfig, attrs: &HashMap<String, String>)
                 }
                 c.extra.insert(name.clone(), v.clone());
             }
-            _ => return Err(SqsError::invalid_attribute_name(format!("Unknown Attribute {name}."))),
+            _ => {
+                return Err(SqsError::invalid_attribute_name(format!(
+                    "Unknown Attribute {name}."
+                )))
+            }
         }
     }
     Ok(c)
@@ -134,14 +180,21 @@ pub fn first_difference(a: &QueueConfig, b: &QueueConfig) -> &'static str {
 pub fn check_names(names: &[String]) -> Result<(), SqsError> {
     for n in names {
         if !READABLE.contains(&n.as_str()) {
-            return Err(SqsError::invalid_attribute_name(format!("Unknown Attribute {n}.")));
+            return Err(SqsError::invalid_attribute_name(format!(
+                "Unknown Attribute {n}."
+            )));
         }
     }
     Ok(())
 }
 
 /// The attributes GetQueueAttributes returns for `names`.
-pub fn render(p: &Partition, q: &QueueInfo, depth: Depth, names: &[String]) -> BTreeMap<String, String> {
+pub fn render(
+    p: &Partition,
+    q: &QueueInfo,
+    depth: Depth,
+    names: &[String],
+) -> BTreeMap<String, String> {
     let all = names.iter().any(|n| n == "All");
     let want = |n: &str| all || names.iter().any(|x| x == n);
     let c = &q.config;
@@ -153,8 +206,14 @@ pub fn render(p: &Partition, q: &QueueInfo, depth: Depth, names: &[String]) -> B
     };
     put("QueueArn", queue_arn(p, &q.name));
     put("ApproximateNumberOfMessages", depth.visible.to_string());
-    put("ApproximateNumberOfMessagesNotVisible", depth.in_flight.to_string());
-    put("ApproximateNumberOfMessagesDelayed", depth.delayed.to_string());
+    put(
+        "ApproximateNumberOfMessagesNotVisible",
+        depth.in_flight.to_string(),
+    );
+    put(
+        "ApproximateNumberOfMessagesDelayed",
+        depth.delayed.to_string(),
+    );
     put("CreatedTimestamp", (q.created_ms / 1000).to_string());
     put("LastModifiedTimestamp", (q.modified_ms / 1000).to_string());
     put("VisibilityTimeout", c.visibility_timeout.to_string());
@@ -184,7 +243,10 @@ mod tests {
     }
 
     fn m(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -200,16 +262,46 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.visibility_timeout, 5);
-        assert_eq!(c.redrive, Some(Redrive { dead_letter_queue: "dlq".into(), max_receive_count: 3 }));
+        assert_eq!(
+            c.redrive,
+            Some(Redrive {
+                dead_letter_queue: "dlq".into(),
+                max_receive_count: 3
+            })
+        );
         assert_eq!(base, QueueConfig::default());
-        for (k, v) in [("VisibilityTimeout", "43201"), ("DelaySeconds", "-1"), ("MessageRetentionPeriod", "x")] {
-            assert_eq!(apply(&p(), &base, &m(&[(k, v)])).unwrap_err().code, "InvalidAttributeValue", "{k}={v}");
+        for (k, v) in [
+            ("VisibilityTimeout", "43201"),
+            ("DelaySeconds", "-1"),
+            ("MessageRetentionPeriod", "x"),
+        ] {
+            assert_eq!(
+                apply(&p(), &base, &m(&[(k, v)])).unwrap_err().code,
+                "InvalidAttributeValue",
+                "{k}={v}"
+            );
         }
-        assert_eq!(apply(&p(), &base, &m(&[("Bogus", "1")])).unwrap_err().code, "InvalidAttributeName");
-        assert_eq!(apply(&p(), &base, &m(&[("FifoQueue", "true")])).unwrap_err().code, "InvalidParameterValue");
+        assert_eq!(
+            apply(&p(), &base, &m(&[("Bogus", "1")])).unwrap_err().code,
+            "InvalidAttributeName"
+        );
+        assert_eq!(
+            apply(&p(), &base, &m(&[("FifoQueue", "true")]))
+                .unwrap_err()
+                .code,
+            "InvalidParameterValue"
+        );
         let wrong_account = r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:111111111111:dlq","maxReceiveCount":3}"#;
-        assert_eq!(apply(&p(), &base, &m(&[("RedrivePolicy", wrong_account)])).unwrap_err().code, "InvalidParameterValue");
+        assert_eq!(
+            apply(&p(), &base, &m(&[("RedrivePolicy", wrong_account)]))
+                .unwrap_err()
+                .code,
+            "InvalidParameterValue"
+        );
         let no_count = r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:dlq"}"#;
-        assert!(apply(&p(), &base, &m(&[("RedrivePolicy", no_count)])).unwrap_err().message.contains("maxReceiveCount"));
+        assert!(apply(&p(), &base, &m(&[("RedrivePolicy", no_count)]))
+            .unwrap_err()
+            .message
+            .contains("maxReceiveCount"));
     }
 }

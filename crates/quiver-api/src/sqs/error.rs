@@ -19,12 +19,25 @@ pub struct SqsError {
 }
 
 impl SqsError {
-    fn new(code: &'static str, query_code: Option<&'static str>, message: impl Into<String>) -> Self {
-        Self { status: StatusCode::BAD_REQUEST, code, query_code, message: message.into() }
+    fn new(
+        code: &'static str,
+        query_code: Option<&'static str>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code,
+            query_code,
+            message: message.into(),
+        }
     }
 
     pub fn queue_does_not_exist() -> Self {
-        Self::new("QueueDoesNotExist", Some("AWS.SimpleQueueService.NonExistentQueue"), "The specified queue does not exist.")
+        Self::new(
+            "QueueDoesNotExist",
+            Some("AWS.SimpleQueueService.NonExistentQueue"),
+            "The specified queue does not exist.",
+        )
     }
     pub fn queue_name_exists(m: impl Into<String>) -> Self {
         Self::new("QueueNameExists", Some("QueueAlreadyExists"), m)
@@ -33,13 +46,21 @@ impl SqsError {
         Self::new("InvalidParameterValue", None, m)
     }
     pub fn missing_parameter(name: &str) -> Self {
-        Self::new("MissingParameter", None, format!("The request must contain the parameter {name}."))
+        Self::new(
+            "MissingParameter",
+            None,
+            format!("The request must contain the parameter {name}."),
+        )
     }
     pub fn invalid_attribute_name(m: impl Into<String>) -> Self {
         Self::new("InvalidAttributeName", None, m)
     }
     pub fn invalid_attribute_value(name: &str) -> Self {
-        Self::new("InvalidAttributeValue", None, format!("Invalid value for the parameter {name}."))
+        Self::new(
+            "InvalidAttributeValue",
+            None,
+            format!("Invalid value for the parameter {name}."),
+        )
     }
     pub fn invalid_message_contents() -> Self {
         Self::new(
@@ -49,7 +70,11 @@ impl SqsError {
         )
     }
     pub fn receipt_invalid(handle: &str) -> Self {
-        Self::new("ReceiptHandleIsInvalid", None, format!("The input receipt handle \"{handle}\" is not a valid receipt handle."))
+        Self::new(
+            "ReceiptHandleIsInvalid",
+            None,
+            format!("The input receipt handle \"{handle}\" is not a valid receipt handle."),
+        )
     }
     pub fn message_not_inflight() -> Self {
         Self::new(
@@ -73,7 +98,11 @@ impl SqsError {
         )
     }
     pub fn ids_not_distinct(id: &str) -> Self {
-        Self::new("BatchEntryIdsNotDistinct", Some("AWS.SimpleQueueService.BatchEntryIdsNotDistinct"), format!("Id {id} repeated."))
+        Self::new(
+            "BatchEntryIdsNotDistinct",
+            Some("AWS.SimpleQueueService.BatchEntryIdsNotDistinct"),
+            format!("Id {id} repeated."),
+        )
     }
     pub fn invalid_batch_entry_id() -> Self {
         Self::new(
@@ -86,14 +115,24 @@ impl SqsError {
         Self::new(
             "BatchRequestTooLong",
             Some("AWS.SimpleQueueService.BatchRequestTooLong"),
-            format!("Batch requests cannot be longer than 262144 bytes. You have sent {sent} bytes."),
+            format!(
+                "Batch requests cannot be longer than 262144 bytes. You have sent {sent} bytes."
+            ),
         )
     }
     pub fn unsupported(m: impl Into<String>) -> Self {
-        Self::new("UnsupportedOperation", Some("AWS.SimpleQueueService.UnsupportedOperation"), m)
+        Self::new(
+            "UnsupportedOperation",
+            Some("AWS.SimpleQueueService.UnsupportedOperation"),
+            m,
+        )
     }
     pub fn invalid_address(url: &str) -> Self {
-        Self::new("InvalidAddress", None, format!("The address {url} is not valid for this endpoint."))
+        Self::new(
+            "InvalidAddress",
+            None,
+            format!("The address {url} is not valid for this endpoint."),
+        )
     }
     /// The body is not the JSON the operation takes.
     pub fn serialization(m: impl Into<String>) -> Self {
@@ -102,7 +141,11 @@ impl SqsError {
     pub fn too_large(limit: u64) -> Self {
         Self {
             status: StatusCode::PAYLOAD_TOO_LARGE,
-            ..Self::new("RequestEntityTooLarge", None, format!("Request body is larger than the limit of {limit} bytes."))
+            ..Self::new(
+                "RequestEntityTooLarge",
+                None,
+                format!("Request body is larger than the limit of {limit} bytes."),
+            )
         }
     }
     /// Our fault: logged in full, reported briefly.
@@ -110,7 +153,11 @@ impl SqsError {
         tracing::error!(error = %detail, "SQS request failed");
         Self {
             status: StatusCode::INTERNAL_SERVER_ERROR,
-            ..Self::new("InternalError", None, "We encountered an internal error. Please try again.")
+            ..Self::new(
+                "InternalError",
+                None,
+                "We encountered an internal error. Please try again.",
+            )
         }
     }
 
@@ -137,15 +184,24 @@ impl From<QueueError> for SqsError {
 
 impl IntoResponse for SqsError {
     fn into_response(self) -> Response {
-        let fault = if self.status.is_server_error() { "Receiver" } else { "Sender" };
+        let fault = if self.status.is_server_error() {
+            "Receiver"
+        } else {
+            "Sender"
+        };
         let body = serde_json::json!({
             "__type": format!("com.amazonaws.sqs#{}", self.code),
             "message": self.message,
         });
         let mut resp = (self.status, body.to_string()).into_response();
         let h = resp.headers_mut();
-        h.insert("content-type", HeaderValue::from_static("application/x-amz-json-1.0"));
-        if let Ok(v) = HeaderValue::from_str(&format!("{};{fault}", self.query_code.unwrap_or(self.code))) {
+        h.insert(
+            "content-type",
+            HeaderValue::from_static("application/x-amz-json-1.0"),
+        );
+        if let Ok(v) =
+            HeaderValue::from_str(&format!("{};{fault}", self.query_code.unwrap_or(self.code)))
+        {
             h.insert("x-amzn-query-error", v);
         }
         resp

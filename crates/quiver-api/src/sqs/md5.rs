@@ -50,7 +50,13 @@ mod tests {
         assert_eq!(md5_hex(b"hello"), "5d41402abc4b2a76b9719d911017c592");
         assert_eq!(md5_of_attributes(&BTreeMap::new()), None);
         let mut a = BTreeMap::new();
-        a.insert("a".to_string(), MessageAttribute { data_type: "String".into(), value: AttrValue::String("b".into()) });
+        a.insert(
+            "a".to_string(),
+            MessageAttribute {
+                data_type: "String".into(),
+                value: AttrValue::String("b".into()),
+            },
+        );
         // Hand-built encoding of the same attribute.
         let mut raw = Vec::new();
         raw.extend_from_slice(&[0, 0, 0, 1, b'a', 0, 0, 0, 6]);

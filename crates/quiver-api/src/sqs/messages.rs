@@ -47,7 +47,8 @@ fn check_attr_name(n: &str) -> Result<(), SqsError> {
     let lower = n.to_ascii_lowercase();
     let ok = !n.is_empty()
         && n.len() <= 256
-        && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
         && !n.starts_with('.')
         && !n.ends_with('.')
         && !n.contains("..")
@@ -60,7 +61,9 @@ fn check_attr_name(n: &str) -> Result<(), SqsError> {
     }
 }
 
-fn convert_attrs(raw: HashMap<String, AttrIn>) -> Result<BTreeMap<String, MessageAttribute>, SqsError> {
+fn convert_attrs(
+    raw: HashMap<String, AttrIn>,
+) -> Result<BTreeMap<String, MessageAttribute>, SqsError> {
     if raw.len() > MAX_ATTRIBUTES {
         return Err(SqsError::invalid_parameter(format!(
             "Number of message attributes [{}] exceeds the allowed maximum [{MAX_ATTRIBUTES}].",
@@ -71,7 +74,9 @@ fn convert_attrs(raw: HashMap<String, AttrIn>) -> Result<BTreeMap<String, Messag
     for (name, a) in raw {
         check_attr_name(&name)?;
         let dt = a.data_type.filter(|d| !d.is_empty()).ok_or_else(|| {
-            SqsError::invalid_parameter(format!("The message attribute '{name}' must contain a non-empty message attribute type."))
+            SqsError::invalid_parameter(format!(
+                "The message attribute '{name}' must contain a non-empty message attribute type."
+            ))
         })?;
         let base = dt.split('.').next().unwrap_or("");
         if dt.len() > 256 || !valid_chars(&dt) || !matches!(base, "String" | "Number" | "Binary") {
@@ -79,15 +84,23 @@ fn convert_attrs(raw: HashMap<String, AttrIn>) -> Result<BTreeMap<String, Messag
                 "The type of message (user) attribute '{name}' is invalid. You must use only the following supported type prefixes: Binary, Number, String."
             )));
         }
-        if a.string_list_values.as_ref().is_some_and(|v| !v.is_empty()) || a.binary_list_values.as_ref().is_some_and(|v| !v.is_empty()) {
+        if a.string_list_values.as_ref().is_some_and(|v| !v.is_empty())
+            || a.binary_list_values.as_ref().is_some_and(|v| !v.is_empty())
+        {
             return Err(SqsError::invalid_parameter(format!(
                 "Message attribute '{name}': list values (StringListValues, BinaryListValues) are not supported."
             )));
         }
-        let empty = || SqsError::invalid_parameter(format!("The message attribute '{name}' must contain a non-empty message attribute value for message attribute type '{dt}'."));
+        let empty = || {
+            SqsError::invalid_parameter(format!("The message attribute '{name}' must contain a non-empty message attribute value for message attribute type '{dt}'."))
+        };
         let value = if base == "Binary" {
             let b = a.binary_value.ok_or_else(empty)?;
-            let bytes = B64.decode(b.as_bytes()).map_err(|_| SqsError::invalid_parameter(format!("The message attribute '{name}' has an invalid binary value.")))?;
+            let bytes = B64.decode(b.as_bytes()).map_err(|_| {
+                SqsError::invalid_parameter(format!(
+                    "The message attribute '{name}' has an invalid binary value."
+                ))
+            })?;
             if bytes.is_empty() {
                 return Err(empty());
             }
@@ -104,7 +117,13 @@ fn convert_attrs(raw: HashMap<String, AttrIn>) -> Result<BTreeMap<String, Messag
             }
             AttrValue::String(s)
         };
-        out.insert(name, MessageAttribute { data_type: dt, value });
+        out.insert(
+            name,
+            MessageAttribute {
+                data_type: dt,
+                value,
+            },
+        );
     }
     Ok(out)
 }
@@ -137,7 +156,9 @@ fn check_message(
     attrs: HashMap<String, AttrIn>,
     max_size: u32,
 ) -> Result<Checked, SqsError> {
-    let body = body.filter(|b| !b.is_empty()).ok_or_else(|| SqsError::missing_parameter("MessageBody"))?;
+    let body = body
+        .filter(|b| !b.is_empty())
+        .ok_or_else(|| SqsError::missing_parameter("MessageBody"))?;
     if !valid_chars(&body) {
         return Err(SqsError::invalid_message_contents());
     }
@@ -158,14 +179,23 @@ fn check_message(
     Ok(Checked {
         md5_body: md5_hex(body.as_bytes()),
         md5_attrs: md5_of_attributes(&attributes),
-        msg: NewMessage { body, attributes, delay },
+        msg: NewMessage {
+            body,
+            attributes,
+            delay,
+        },
     })
 }
 
 pub async fn send(ctx: &Ctx, r: SendMessage) -> Result<Value, SqsError> {
     let name = ctx.name_of(r.queue_url.as_deref())?;
     let info = ctx.queues.get_queue(&name).await?;
-    let c = check_message(r.message_body, r.delay_seconds, r.message_attributes, info.config.max_message_size)?;
+    let c = check_message(
+        r.message_body,
+        r.delay_seconds,
+        r.message_attributes,
+        info.config.max_message_size,
+    )?;
     let sent = ctx.queues.send(&name, vec![c.msg]).await?;
     let id = sent.into_iter().next().map(|s| s.id).unwrap_or_default();
     let mut out = json!({ "MD5OfMessageBody": c.md5_body, "MessageId": id });
@@ -176,7 +206,10 @@ pub async fn send(ctx: &Ctx, r: SendMessage) -> Result<Value, SqsError> {
 }
 
 /// SQS's batch rules, checked in its order: not empty, at most 10, valid ids, distinct ids.
-fn check_batch<'a>(ids: impl Iterator<Item = Option<&'a str>>, entry: &str) -> Result<(), SqsError> {
+fn check_batch<'a>(
+    ids: impl Iterator<Item = Option<&'a str>>,
+    entry: &str,
+) -> Result<(), SqsError> {
     let ids: Vec<Option<&str>> = ids.collect();
     if ids.is_empty() {
         return Err(SqsError::empty_batch(entry));
@@ -221,9 +254,16 @@ pub struct SendMessageBatch {
 
 pub async fn send_batch(ctx: &Ctx, r: SendMessageBatch) -> Result<Value, SqsError> {
     let name = ctx.name_of(r.queue_url.as_deref())?;
-    check_batch(r.entries.iter().map(|e| e.id.as_deref()), "SendMessageBatchRequestEntry")?;
+    check_batch(
+        r.entries.iter().map(|e| e.id.as_deref()),
+        "SendMessageBatchRequestEntry",
+    )?;
     let info = ctx.queues.get_queue(&name).await?;
-    let total: usize = r.entries.iter().map(|e| e.message_body.as_ref().map_or(0, |b| b.len())).sum::<usize>()
+    let total: usize = r
+        .entries
+        .iter()
+        .map(|e| e.message_body.as_ref().map_or(0, |b| b.len()))
+        .sum::<usize>()
         + r.entries
             .iter()
             .flat_map(|e| e.message_attributes.iter())
@@ -241,7 +281,12 @@ pub async fn send_batch(ctx: &Ctx, r: SendMessageBatch) -> Result<Value, SqsErro
     let mut failures = Vec::new();
     for e in r.entries {
         let id = e.id.unwrap_or_default();
-        match check_message(e.message_body, e.delay_seconds, e.message_attributes, info.config.max_message_size) {
+        match check_message(
+            e.message_body,
+            e.delay_seconds,
+            e.message_attributes,
+            info.config.max_message_size,
+        ) {
             Ok(c) => ok.push((id, c)),
             Err(err) => failures.push(failed(&id, &err)),
         }
@@ -276,11 +321,17 @@ pub struct ReceiveMessage {
     wait_time_seconds: Option<i64>,
 }
 
-fn in_range(name: &str, v: Option<i64>, lo: i64, hi: i64, why: &str) -> Result<Option<u32>, SqsError> {
+fn in_range(
+    name: &str,
+    v: Option<i64>,
+    lo: i64,
+    hi: i64,
+    why: &str,
+) -> Result<Option<u32>, SqsError> {
     match v {
-        Some(n) if !(lo..=hi).contains(&n) => {
-            Err(SqsError::invalid_parameter(format!("Value {n} for parameter {name} is invalid. Reason: {why}")))
-        }
+        Some(n) if !(lo..=hi).contains(&n) => Err(SqsError::invalid_parameter(format!(
+            "Value {n} for parameter {name} is invalid. Reason: {why}"
+        ))),
         v => Ok(v.map(|n| n as u32)),
     }
 }
@@ -288,7 +339,11 @@ fn in_range(name: &str, v: Option<i64>, lo: i64, hi: i64, why: &str) -> Result<O
 /// Does message attribute `name` match one of the requested names (`All`, `.*`, `prefix.*`, exact)?
 fn wanted_attr(name: &str, filters: &[String]) -> bool {
     filters.iter().any(|f| {
-        f == "All" || f == ".*" || f == name || f.strip_suffix(".*").is_some_and(|p| name.starts_with(p) && name[p.len()..].starts_with('.'))
+        f == "All"
+            || f == ".*"
+            || f == name
+            || f.strip_suffix(".*")
+                .is_some_and(|p| name.starts_with(p) && name[p.len()..].starts_with('.'))
     })
 }
 
@@ -309,23 +364,34 @@ fn render_message(ctx: &Ctx, m: Message, system: &[String], attr_filters: &[Stri
         sys.insert("SentTimestamp".into(), json!(m.sent_ms.to_string()));
     }
     if want("ApproximateReceiveCount") {
-        sys.insert("ApproximateReceiveCount".into(), json!(m.receive_count.to_string()));
+        sys.insert(
+            "ApproximateReceiveCount".into(),
+            json!(m.receive_count.to_string()),
+        );
     }
     if want("ApproximateFirstReceiveTimestamp") {
-        sys.insert("ApproximateFirstReceiveTimestamp".into(), json!(m.first_receive_ms.to_string()));
+        sys.insert(
+            "ApproximateFirstReceiveTimestamp".into(),
+            json!(m.first_receive_ms.to_string()),
+        );
     }
     if !sys.is_empty() {
         out["Attributes"] = Value::Object(sys);
     }
-    let chosen: BTreeMap<String, MessageAttribute> =
-        m.attributes.into_iter().filter(|(k, _)| wanted_attr(k, attr_filters)).collect();
+    let chosen: BTreeMap<String, MessageAttribute> = m
+        .attributes
+        .into_iter()
+        .filter(|(k, _)| wanted_attr(k, attr_filters))
+        .collect();
     if let Some(md5) = md5_of_attributes(&chosen) {
         out["MD5OfMessageAttributes"] = json!(md5);
         let mut attrs = Map::new();
         for (k, a) in chosen {
             let v = match a.value {
                 AttrValue::String(s) => json!({ "DataType": a.data_type, "StringValue": s }),
-                AttrValue::Binary(b) => json!({ "DataType": a.data_type, "BinaryValue": B64.encode(b) }),
+                AttrValue::Binary(b) => {
+                    json!({ "DataType": a.data_type, "BinaryValue": B64.encode(b) })
+                }
             };
             attrs.insert(k, v);
         }
@@ -336,19 +402,43 @@ fn render_message(ctx: &Ctx, m: Message, system: &[String], attr_filters: &[Stri
 
 pub async fn receive(ctx: &Ctx, r: ReceiveMessage) -> Result<Value, SqsError> {
     let name = ctx.name_of(r.queue_url.as_deref())?;
-    let max = in_range("MaxNumberOfMessages", r.max_number_of_messages, 1, 10, "Must be between 1 and 10, if provided.")?;
-    let vt = in_range("VisibilityTimeout", r.visibility_timeout, 0, 43_200, "Must be between 0 and 43200, if provided.")?;
-    let wait = in_range("WaitTimeSeconds", r.wait_time_seconds, 0, 20, "Must be >= 0 and <= 20, if provided.")?;
+    let max = in_range(
+        "MaxNumberOfMessages",
+        r.max_number_of_messages,
+        1,
+        10,
+        "Must be between 1 and 10, if provided.",
+    )?;
+    let vt = in_range(
+        "VisibilityTimeout",
+        r.visibility_timeout,
+        0,
+        43_200,
+        "Must be between 0 and 43200, if provided.",
+    )?;
+    let wait = in_range(
+        "WaitTimeSeconds",
+        r.wait_time_seconds,
+        0,
+        20,
+        "Must be >= 0 and <= 20, if provided.",
+    )?;
     let info = ctx.queues.get_queue(&name).await?;
     let wait = Duration::from_secs(wait.unwrap_or(info.config.receive_wait) as u64);
-    let req = ReceiveRequest { max: max.unwrap_or(1), visibility_timeout: vt };
+    let req = ReceiveRequest {
+        max: max.unwrap_or(1),
+        visibility_timeout: vt,
+    };
     let msgs = ctx.queues.receive_wait(&name, req, wait).await?;
     let mut system = r.attribute_names;
     system.extend(r.message_system_attribute_names);
     if msgs.is_empty() {
         return Ok(json!({}));
     }
-    let rendered: Vec<Value> = msgs.into_iter().map(|m| render_message(ctx, m, &system, &r.message_attribute_names)).collect();
+    let rendered: Vec<Value> = msgs
+        .into_iter()
+        .map(|m| render_message(ctx, m, &system, &r.message_attribute_names))
+        .collect();
     Ok(json!({ "Messages": rendered }))
 }
 
@@ -369,7 +459,9 @@ fn single(r: Vec<Result<(), quiver_queue::QueueError>>) -> Result<Value, SqsErro
 
 pub async fn delete(ctx: &Ctx, r: DeleteMessage) -> Result<Value, SqsError> {
     let name = ctx.name_of(r.queue_url.as_deref())?;
-    let h = r.receipt_handle.ok_or_else(|| SqsError::missing_parameter("ReceiptHandle"))?;
+    let h = r
+        .receipt_handle
+        .ok_or_else(|| SqsError::missing_parameter("ReceiptHandle"))?;
     single(ctx.queues.delete(&name, vec![h]).await?)
 }
 
@@ -403,11 +495,28 @@ fn batch_answer(ids: Vec<String>, results: Vec<Result<(), SqsError>>) -> Value {
 
 pub async fn delete_batch(ctx: &Ctx, r: DeleteMessageBatch) -> Result<Value, SqsError> {
     let name = ctx.name_of(r.queue_url.as_deref())?;
-    check_batch(r.entries.iter().map(|e| e.id.as_deref()), "DeleteMessageBatchRequestEntry")?;
-    let ids: Vec<String> = r.entries.iter().map(|e| e.id.clone().unwrap_or_default()).collect();
-    let handles: Vec<String> = r.entries.into_iter().map(|e| e.receipt_handle.unwrap_or_default()).collect();
+    check_batch(
+        r.entries.iter().map(|e| e.id.as_deref()),
+        "DeleteMessageBatchRequestEntry",
+    )?;
+    let ids: Vec<String> = r
+        .entries
+        .iter()
+        .map(|e| e.id.clone().unwrap_or_default())
+        .collect();
+    let handles: Vec<String> = r
+        .entries
+        .into_iter()
+        .map(|e| e.receipt_handle.unwrap_or_default())
+        .collect();
     let results = ctx.queues.delete(&name, handles).await?;
-    Ok(batch_answer(ids, results.into_iter().map(|r| r.map_err(SqsError::from)).collect()))
+    Ok(batch_answer(
+        ids,
+        results
+            .into_iter()
+            .map(|r| r.map_err(SqsError::from))
+            .collect(),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -420,12 +529,21 @@ pub struct ChangeVisibility {
 
 fn check_timeout(v: Option<i64>) -> Result<u32, SqsError> {
     let v = v.ok_or_else(|| SqsError::missing_parameter("VisibilityTimeout"))?;
-    in_range("VisibilityTimeout", Some(v), 0, 43_200, "Must be between 0 and 43200.").map(|v| v.unwrap_or(0))
+    in_range(
+        "VisibilityTimeout",
+        Some(v),
+        0,
+        43_200,
+        "Must be between 0 and 43200.",
+    )
+    .map(|v| v.unwrap_or(0))
 }
 
 pub async fn change_visibility(ctx: &Ctx, r: ChangeVisibility) -> Result<Value, SqsError> {
     let name = ctx.name_of(r.queue_url.as_deref())?;
-    let h = r.receipt_handle.ok_or_else(|| SqsError::missing_parameter("ReceiptHandle"))?;
+    let h = r
+        .receipt_handle
+        .ok_or_else(|| SqsError::missing_parameter("ReceiptHandle"))?;
     let t = check_timeout(r.visibility_timeout)?;
     single(ctx.queues.change_visibility(&name, vec![(h, t)]).await?)
 }
@@ -446,9 +564,15 @@ pub struct ChangeVisibilityBatch {
     entries: Vec<ChangeVisibilityEntry>,
 }
 
-pub async fn change_visibility_batch(ctx: &Ctx, r: ChangeVisibilityBatch) -> Result<Value, SqsError> {
+pub async fn change_visibility_batch(
+    ctx: &Ctx,
+    r: ChangeVisibilityBatch,
+) -> Result<Value, SqsError> {
     let name = ctx.name_of(r.queue_url.as_deref())?;
-    check_batch(r.entries.iter().map(|e| e.id.as_deref()), "ChangeMessageVisibilityBatchRequestEntry")?;
+    check_batch(
+        r.entries.iter().map(|e| e.id.as_deref()),
+        "ChangeMessageVisibilityBatchRequestEntry",
+    )?;
     ctx.queues.get_queue(&name).await?;
     let mut ids = Vec::new();
     let mut results: Vec<Result<(), SqsError>> = Vec::new();
@@ -484,30 +608,95 @@ mod tests {
     #[test]
     fn batch_rules_in_order() {
         let ids = |v: &[&'static str]| v.iter().map(|s| Some(*s)).collect::<Vec<_>>().into_iter();
-        assert_eq!(check_batch(ids(&[]), "E").unwrap_err().code, "EmptyBatchRequest");
+        assert_eq!(
+            check_batch(ids(&[]), "E").unwrap_err().code,
+            "EmptyBatchRequest"
+        );
         let eleven: Vec<String> = (0..11).map(|i| i.to_string()).collect();
-        assert_eq!(check_batch(eleven.iter().map(|s| Some(s.as_str())), "E").unwrap_err().code, "TooManyEntriesInBatchRequest");
-        assert_eq!(check_batch(ids(&["a", "b c"]), "E").unwrap_err().code, "InvalidBatchEntryId");
-        assert_eq!(check_batch(ids(&["a", "a"]), "E").unwrap_err().code, "BatchEntryIdsNotDistinct");
+        assert_eq!(
+            check_batch(eleven.iter().map(|s| Some(s.as_str())), "E")
+                .unwrap_err()
+                .code,
+            "TooManyEntriesInBatchRequest"
+        );
+        assert_eq!(
+            check_batch(ids(&["a", "b c"]), "E").unwrap_err().code,
+            "InvalidBatchEntryId"
+        );
+        assert_eq!(
+            check_batch(ids(&["a", "a"]), "E").unwrap_err().code,
+            "BatchEntryIdsNotDistinct"
+        );
         assert!(check_batch(ids(&["a", "b"]), "E").is_ok());
     }
 
     #[test]
     fn message_validation() {
         let none = HashMap::new;
-        assert_eq!(check_message(None, None, none(), 262_144).err().unwrap().code, "MissingParameter");
-        assert_eq!(check_message(Some("\u{1}".into()), None, none(), 262_144).err().unwrap().code, "InvalidMessageContents");
-        assert_eq!(check_message(Some("x".into()), Some(901), none(), 262_144).err().unwrap().code, "InvalidParameterValue");
-        assert!(check_message(Some("x".repeat(1025)), None, none(), 1024).err().unwrap().message.contains("shorter than 1024"));
+        assert_eq!(
+            check_message(None, None, none(), 262_144)
+                .err()
+                .unwrap()
+                .code,
+            "MissingParameter"
+        );
+        assert_eq!(
+            check_message(Some("\u{1}".into()), None, none(), 262_144)
+                .err()
+                .unwrap()
+                .code,
+            "InvalidMessageContents"
+        );
+        assert_eq!(
+            check_message(Some("x".into()), Some(901), none(), 262_144)
+                .err()
+                .unwrap()
+                .code,
+            "InvalidParameterValue"
+        );
+        assert!(check_message(Some("x".repeat(1025)), None, none(), 1024)
+            .err()
+            .unwrap()
+            .message
+            .contains("shorter than 1024"));
         let mut a = HashMap::new();
-        a.insert("n".to_string(), AttrIn { data_type: Some("Number".into()), string_value: Some("abc".into()), ..Default::default() });
-        assert_eq!(check_message(Some("x".into()), None, a, 262_144).err().unwrap().code, "InvalidParameterValue");
+        a.insert(
+            "n".to_string(),
+            AttrIn {
+                data_type: Some("Number".into()),
+                string_value: Some("abc".into()),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            check_message(Some("x".into()), None, a, 262_144)
+                .err()
+                .unwrap()
+                .code,
+            "InvalidParameterValue"
+        );
         let mut a = HashMap::new();
-        a.insert("AWS.x".to_string(), AttrIn { data_type: Some("String".into()), string_value: Some("v".into()), ..Default::default() });
+        a.insert(
+            "AWS.x".to_string(),
+            AttrIn {
+                data_type: Some("String".into()),
+                string_value: Some("v".into()),
+                ..Default::default()
+            },
+        );
         assert!(check_message(Some("x".into()), None, a, 262_144).is_err());
         let mut a = HashMap::new();
-        a.insert("b".to_string(), AttrIn { data_type: Some("Binary.gz".into()), binary_value: Some(B64.encode([1, 2])), ..Default::default() });
-        let c = check_message(Some("x".into()), Some(0), a, 262_144).ok().unwrap();
+        a.insert(
+            "b".to_string(),
+            AttrIn {
+                data_type: Some("Binary.gz".into()),
+                binary_value: Some(B64.encode([1, 2])),
+                ..Default::default()
+            },
+        );
+        let c = check_message(Some("x".into()), Some(0), a, 262_144)
+            .ok()
+            .unwrap();
         assert_eq!(c.msg.delay, Some(0));
         assert!(c.md5_attrs.is_some());
     }

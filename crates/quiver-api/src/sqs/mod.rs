@@ -64,13 +64,21 @@ pub fn name_from_url(account: &str, url: Option<&str>) -> Result<String, SqsErro
 
 /// Parses a JSON body (empty = `{}`); unknown members are ignored, as botocore may send newer ones.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, SqsError> {
-    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { bytes };
-    serde_json::from_slice(bytes).map_err(|e| SqsError::serialization(format!("Could not parse request body: {e}")))
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
+    serde_json::from_slice(bytes)
+        .map_err(|e| SqsError::serialization(format!("Could not parse request body: {e}")))
 }
 
 fn ok(v: serde_json::Value) -> Response {
     let mut r = (StatusCode::OK, v.to_string()).into_response();
-    r.headers_mut().insert("content-type", HeaderValue::from_static("application/x-amz-json-1.0"));
+    r.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("application/x-amz-json-1.0"),
+    );
     r
 }
 
@@ -78,7 +86,9 @@ fn host(headers: &HeaderMap) -> String {
     headers
         .get(axum::http::header::HOST)
         .and_then(|v| v.to_str().ok())
-        .filter(|h| !h.is_empty() && h.len() <= 255 && h.bytes().all(|b| b.is_ascii_graphic() && b != b'/'))
+        .filter(|h| {
+            !h.is_empty() && h.len() <= 255 && h.bytes().all(|b| b.is_ascii_graphic() && b != b'/')
+        })
         .unwrap_or("localhost")
         .to_string()
 }
@@ -91,12 +101,22 @@ pub async fn handle(state: AppState, op: String, headers: HeaderMap, body: Body)
     }
 }
 
-async fn run(state: &AppState, op: &str, headers: &HeaderMap, body: Body) -> Result<serde_json::Value, SqsError> {
-    let queues = state.queues.clone().ok_or_else(|| SqsError::unsupported("Queues are not enabled on this server."))?;
-    let bytes = crate::body::read_limited(headers, body, MAX_REQUEST, op).await.map_err(|e| match e {
-        crate::ApiError::TooLarge(_) => SqsError::too_large(MAX_REQUEST),
-        other => SqsError::serialization(other.to_string()),
-    })?;
+async fn run(
+    state: &AppState,
+    op: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<serde_json::Value, SqsError> {
+    let queues = state
+        .queues
+        .clone()
+        .ok_or_else(|| SqsError::unsupported("Queues are not enabled on this server."))?;
+    let bytes = crate::body::read_limited(headers, body, MAX_REQUEST, op)
+        .await
+        .map_err(|e| match e {
+            crate::ApiError::TooLarge(_) => SqsError::too_large(MAX_REQUEST),
+            other => SqsError::serialization(other.to_string()),
+        })?;
     let ctx = Ctx {
         queues: (*queues).clone(),
         partition: state.partition.clone(),
@@ -119,7 +139,9 @@ async fn run(state: &AppState, op: &str, headers: &HeaderMap, body: Body) -> Res
         "DeleteMessageBatch" => messages::delete_batch(&ctx, parse(b)?).await,
         "ChangeMessageVisibility" => messages::change_visibility(&ctx, parse(b)?).await,
         "ChangeMessageVisibilityBatch" => messages::change_visibility_batch(&ctx, parse(b)?).await,
-        _ => Err(SqsError::unsupported(format!("The operation AmazonSQS.{op} is not supported by this server."))),
+        _ => Err(SqsError::unsupported(format!(
+            "The operation AmazonSQS.{op} is not supported by this server."
+        ))),
     }
 }
 
@@ -130,12 +152,34 @@ mod tests {
     #[test]
     fn queue_urls_resolve_to_names() {
         let a = "000000000000";
-        assert_eq!(name_from_url(a, Some("http://other:9/000000000000/q")).unwrap(), "q");
-        assert_eq!(name_from_url(a, Some("/000000000000/q-1_")).unwrap(), "q-1_");
-        assert_eq!(name_from_url(a, Some("http://h/111111111111/q")).unwrap_err().code, "QueueDoesNotExist");
-        assert_eq!(name_from_url(a, Some("http://h/000000000000/q.fifo")).unwrap_err().code, "QueueDoesNotExist");
-        assert_eq!(name_from_url(a, Some("http://h/q")).unwrap_err().code, "InvalidAddress");
-        assert_eq!(name_from_url(a, Some("http://h")).unwrap_err().code, "InvalidAddress");
+        assert_eq!(
+            name_from_url(a, Some("http://other:9/000000000000/q")).unwrap(),
+            "q"
+        );
+        assert_eq!(
+            name_from_url(a, Some("/000000000000/q-1_")).unwrap(),
+            "q-1_"
+        );
+        assert_eq!(
+            name_from_url(a, Some("http://h/111111111111/q"))
+                .unwrap_err()
+                .code,
+            "QueueDoesNotExist"
+        );
+        assert_eq!(
+            name_from_url(a, Some("http://h/000000000000/q.fifo"))
+                .unwrap_err()
+                .code,
+            "QueueDoesNotExist"
+        );
+        assert_eq!(
+            name_from_url(a, Some("http://h/q")).unwrap_err().code,
+            "InvalidAddress"
+        );
+        assert_eq!(
+            name_from_url(a, Some("http://h")).unwrap_err().code,
+            "InvalidAddress"
+        );
         assert_eq!(name_from_url(a, None).unwrap_err().code, "MissingParameter");
     }
 }

@@ -36,7 +36,8 @@ fn check_name(name: Option<&str>) -> Result<&str, SqsError> {
 /// The dead-letter target must exist and not be the queue itself.
 async fn check_redrive(ctx: &Ctx, name: &str, c: &QueueConfig) -> Result<(), SqsError> {
     if let Some(r) = &c.redrive {
-        let missing = r.dead_letter_queue == name || ctx.queues.get_queue(&r.dead_letter_queue).await.is_err();
+        let missing = r.dead_letter_queue == name
+            || ctx.queues.get_queue(&r.dead_letter_queue).await.is_err();
         if missing {
             return Err(SqsError::invalid_parameter(format!(
                 "Value {} for parameter RedrivePolicy is invalid. Reason: Dead letter target does not exist.",
@@ -74,8 +75,14 @@ pub struct GetQueueUrl {
 }
 
 pub async fn get_url(ctx: &Ctx, r: GetQueueUrl) -> Result<Value, SqsError> {
-    let name = r.queue_name.ok_or_else(|| SqsError::missing_parameter("QueueName"))?;
-    if r.owner.as_deref().is_some_and(|o| o != ctx.partition.account) || !quiver_queue::is_valid_name(&name) {
+    let name = r
+        .queue_name
+        .ok_or_else(|| SqsError::missing_parameter("QueueName"))?;
+    if r.owner
+        .as_deref()
+        .is_some_and(|o| o != ctx.partition.account)
+        || !quiver_queue::is_valid_name(&name)
+    {
         return Err(SqsError::queue_does_not_exist());
     }
     ctx.queues.get_queue(&name).await?;
@@ -114,12 +121,18 @@ pub async fn list(ctx: &Ctx, r: ListQueues) -> Result<Value, SqsError> {
     let after = r.next_token.as_deref().map(name_of_token).transpose()?;
     let prefix = r.queue_name_prefix.unwrap_or_default();
     let all = ctx.queues.list_queues(&prefix).await?;
-    let rest: Vec<_> = all.into_iter().filter(|q| after.as_deref().is_none_or(|a| q.name.as_str() > a)).collect();
+    let rest: Vec<_> = all
+        .into_iter()
+        .filter(|q| after.as_deref().is_none_or(|a| q.name.as_str() > a))
+        .collect();
     let limit = r.max_results.unwrap_or(1000) as usize;
     let page = &rest[..rest.len().min(limit)];
     let mut out = serde_json::Map::new();
     if !page.is_empty() {
-        out.insert("QueueUrls".into(), json!(page.iter().map(|q| ctx.url(&q.name)).collect::<Vec<_>>()));
+        out.insert(
+            "QueueUrls".into(),
+            json!(page.iter().map(|q| ctx.url(&q.name)).collect::<Vec<_>>()),
+        );
     }
     if r.max_results.is_some() && rest.len() > page.len() {
         if let Some(last) = page.last() {
@@ -143,7 +156,11 @@ pub async fn get_attributes(ctx: &Ctx, r: GetQueueAttributes) -> Result<Value, S
     let info = ctx.queues.get_queue(&name).await?;
     let depth = ctx.queues.depth(&name).await?;
     let a = attrs::render(&ctx.partition, &info, depth, &r.attribute_names);
-    Ok(if a.is_empty() { json!({}) } else { json!({ "Attributes": a }) })
+    Ok(if a.is_empty() {
+        json!({})
+    } else {
+        json!({ "Attributes": a })
+    })
 }
 
 #[derive(Deserialize)]
@@ -155,7 +172,9 @@ pub struct SetQueueAttributes {
 
 pub async fn set_attributes(ctx: &Ctx, r: SetQueueAttributes) -> Result<Value, SqsError> {
     let name = ctx.name_of(r.queue_url.as_deref())?;
-    let wanted = r.attributes.ok_or_else(|| SqsError::missing_parameter("Attributes"))?;
+    let wanted = r
+        .attributes
+        .ok_or_else(|| SqsError::missing_parameter("Attributes"))?;
     let info = ctx.queues.get_queue(&name).await?;
     let config = attrs::apply(&ctx.partition, &info.config, &wanted)?;
     check_redrive(ctx, &name, &config).await?;
@@ -189,7 +208,12 @@ pub async fn dead_letter_sources(ctx: &Ctx, r: ByUrl) -> Result<Value, SqsError>
         .list_queues("")
         .await?
         .into_iter()
-        .filter(|q| q.config.redrive.as_ref().is_some_and(|r| r.dead_letter_queue == name))
+        .filter(|q| {
+            q.config
+                .redrive
+                .as_ref()
+                .is_some_and(|r| r.dead_letter_queue == name)
+        })
         .map(|q| ctx.url(&q.name))
         .collect();
     Ok(json!({ "queueUrls": sources }))

@@ -17,7 +17,8 @@ pub use writer::WriterConfig;
 use crate::clock::{Clock, SystemClock};
 use crate::error::QueueError;
 use crate::model::{
-    Depth, Message, MessageAttribute, NewMessage, QueueConfig, QueueInfo, ReceiveRequest, Received, Receipt, SentMessage,
+    Depth, Message, MessageAttribute, NewMessage, QueueConfig, QueueInfo, Receipt, ReceiveRequest,
+    Received, SentMessage,
 };
 use crate::{BatchResult, Queue};
 use writer::Writer;
@@ -70,7 +71,11 @@ impl SqliteQueues {
         Self::open_with(path, Arc::new(SystemClock), WriterConfig::default())
     }
 
-    pub fn open_with(path: &Path, clock: Arc<dyn Clock>, cfg: WriterConfig) -> Result<Self, QueueError> {
+    pub fn open_with(
+        path: &Path,
+        clock: Arc<dyn Clock>,
+        cfg: WriterConfig,
+    ) -> Result<Self, QueueError> {
         let wconn = open_conn(path)?;
         let version: u32 = wconn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version > 1 {
@@ -83,20 +88,31 @@ impl SqliteQueues {
         let reader = open_conn(path)?;
         let sweep_clock = clock.clone();
         let writer = Writer::start(wconn, cfg, move |c| {
-            match c.execute("DELETE FROM messages WHERE expires_ms <= ?1", [sweep_clock.now_ms()]) {
+            match c.execute(
+                "DELETE FROM messages WHERE expires_ms <= ?1",
+                [sweep_clock.now_ms()],
+            ) {
                 Ok(n) if n > 0 => tracing::debug!(removed = n, "expired queue messages removed"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "queue retention sweep failed"),
             }
         });
-        Ok(Self { writer, reader: Mutex::new(reader), clock, notifiers: Mutex::new(HashMap::new()) })
+        Ok(Self {
+            writer,
+            reader: Mutex::new(reader),
+            clock,
+            notifiers: Mutex::new(HashMap::new()),
+        })
     }
 
     fn wake(&self, queue: &str) {
         self.notifier(queue).notify_waiters();
     }
 
-    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, QueueError>) -> Result<T, QueueError> {
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, QueueError>,
+    ) -> Result<T, QueueError> {
         let c = self.reader.lock().unwrap_or_else(|p| p.into_inner());
         f(&c)
     }
@@ -108,13 +124,30 @@ struct Row {
 }
 
 fn load_queue(c: &Connection, name: &str) -> Result<Row, QueueError> {
-    c.query_row("SELECT id, config, created_ms, modified_ms FROM queues WHERE name = ?1", [name], |r| {
-        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?))
-    })
+    c.query_row(
+        "SELECT id, config, created_ms, modified_ms FROM queues WHERE name = ?1",
+        [name],
+        |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        },
+    )
     .optional()?
     .ok_or_else(|| QueueError::QueueNotFound(name.to_string()))
     .and_then(|(id, config, created_ms, modified_ms)| {
-        Ok(Row { id, info: QueueInfo { name: name.to_string(), config: serde_json::from_str(&config)?, created_ms, modified_ms } })
+        Ok(Row {
+            id,
+            info: QueueInfo {
+                name: name.to_string(),
+                config: serde_json::from_str(&config)?,
+                created_ms,
+                modified_ms,
+            },
+        })
     })
 }
 
@@ -139,13 +172,21 @@ fn new_nonce() -> i64 {
 
 /// Decodes a receipt and checks it belongs to queue `qid`.
 fn receipt_for(qid: i64, s: &str) -> Result<Receipt, QueueError> {
-    Receipt::decode(s).filter(|r| r.queue_id == qid).ok_or_else(|| QueueError::InvalidReceipt(s.to_string()))
+    Receipt::decode(s)
+        .filter(|r| r.queue_id == qid)
+        .ok_or_else(|| QueueError::InvalidReceipt(s.to_string()))
 }
 
 impl Queue for SqliteQueues {
-    fn create_queue(&self, name: &str, config: QueueConfig) -> Result<(QueueInfo, bool), QueueError> {
+    fn create_queue(
+        &self,
+        name: &str,
+        config: QueueConfig,
+    ) -> Result<(QueueInfo, bool), QueueError> {
         if !crate::is_valid_name(name) {
-            return Err(QueueError::Invalid(format!("queue name {name:?} is not valid")));
+            return Err(QueueError::Invalid(format!(
+                "queue name {name:?} is not valid"
+            )));
         }
         config.validate().map_err(QueueError::Invalid)?;
         let now = self.clock.now_ms();
@@ -169,15 +210,27 @@ impl Queue for SqliteQueues {
 
     fn list_queues(&self, prefix: &str) -> Result<Vec<QueueInfo>, QueueError> {
         self.read(|c| {
-            let mut st = c.prepare("SELECT name, config, created_ms, modified_ms FROM queues ORDER BY name")?;
+            let mut st = c.prepare(
+                "SELECT name, config, created_ms, modified_ms FROM queues ORDER BY name",
+            )?;
             let rows = st.query_map([], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
             })?;
             let mut out = Vec::new();
             for row in rows {
                 let (name, config, created_ms, modified_ms) = row?;
                 if name.starts_with(prefix) {
-                    out.push(QueueInfo { name, config: serde_json::from_str(&config)?, created_ms, modified_ms });
+                    out.push(QueueInfo {
+                        name,
+                        config: serde_json::from_str(&config)?,
+                        created_ms,
+                        modified_ms,
+                    });
                 }
             }
             Ok(out)
@@ -194,7 +247,11 @@ impl Queue for SqliteQueues {
                 "UPDATE queues SET config = ?1, modified_ms = ?2 WHERE id = ?3",
                 params![serde_json::to_string(&config)?, now, row.id],
             )?;
-            Ok(QueueInfo { config, modified_ms: now, ..row.info })
+            Ok(QueueInfo {
+                config,
+                modified_ms: now,
+                ..row.info
+            })
         })
     }
 
@@ -207,7 +264,12 @@ impl Queue for SqliteQueues {
             Ok(())
         })?;
         // Wake long polls so they notice the queue is gone.
-        if let Some(n) = self.notifiers.lock().unwrap_or_else(|p| p.into_inner()).remove(name) {
+        if let Some(n) = self
+            .notifiers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name)
+        {
             n.notify_waiters();
         }
         Ok(())
@@ -255,7 +317,10 @@ impl Queue for SqliteQueues {
 
     fn receive(&self, queue: &str, req: ReceiveRequest) -> Result<Received, QueueError> {
         if req.max == 0 || req.max > crate::limits::MAX_RECEIVE_BATCH {
-            return Err(QueueError::Invalid(format!("max messages must be between 1 and 10, got {}", req.max)));
+            return Err(QueueError::Invalid(format!(
+                "max messages must be between 1 and 10, got {}",
+                req.max
+            )));
         }
         let now = self.clock.now_ms();
         let name = queue.to_string();
@@ -271,11 +336,16 @@ impl Queue for SqliteQueues {
         let receipts = receipts.to_vec();
         self.writer.run(move |c| {
             let qid = load_queue(c, &name)?.id;
-            let mut del = c.prepare_cached("DELETE FROM messages WHERE seq = ?1 AND queue_id = ?2 AND nonce = ?3")?;
+            let mut del = c.prepare_cached(
+                "DELETE FROM messages WHERE seq = ?1 AND queue_id = ?2 AND nonce = ?3",
+            )?;
             let mut out = Vec::with_capacity(receipts.len());
             for s in &receipts {
                 out.push(match receipt_for(qid, s) {
-                    Ok(r) => del.execute(params![r.seq, qid, r.nonce]).map(|_| ()).map_err(QueueError::from),
+                    Ok(r) => del
+                        .execute(params![r.seq, qid, r.nonce])
+                        .map(|_| ())
+                        .map_err(QueueError::from),
                     Err(e) => Err(e),
                 });
             }
@@ -283,7 +353,11 @@ impl Queue for SqliteQueues {
         })
     }
 
-    fn change_visibility(&self, queue: &str, changes: &[(String, u32)]) -> Result<BatchResult, QueueError> {
+    fn change_visibility(
+        &self,
+        queue: &str,
+        changes: &[(String, u32)],
+    ) -> Result<BatchResult, QueueError> {
         let now = self.clock.now_ms();
         let name = queue.to_string();
         let changes = changes.to_vec();
@@ -344,12 +418,21 @@ impl Queue for SqliteQueues {
                 params![qid, now],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )?;
-            Ok(Depth { visible: v as u64, in_flight: f as u64, delayed: d as u64 })
+            Ok(Depth {
+                visible: v as u64,
+                in_flight: f as u64,
+                delayed: d as u64,
+            })
         })
     }
 
     fn notifier(&self, queue: &str) -> Arc<Notify> {
-        self.notifiers.lock().unwrap_or_else(|p| p.into_inner()).entry(queue.to_string()).or_default().clone()
+        self.notifiers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(queue.to_string())
+            .or_default()
+            .clone()
     }
 
     fn close(&self) {
@@ -365,11 +448,22 @@ impl Drop for SqliteQueues {
 
 /// One receive inside the writer's transaction. Returns the messages and the name of the
 /// dead-letter queue if any message was moved there.
-fn receive_tx(c: &Connection, name: &str, req: ReceiveRequest, now: i64) -> Result<(Received, Option<String>), QueueError> {
+fn receive_tx(
+    c: &Connection,
+    name: &str,
+    req: ReceiveRequest,
+    now: i64,
+) -> Result<(Received, Option<String>), QueueError> {
     let row = load_queue(c, name)?;
     let cfg = &row.info.config;
-    c.execute("DELETE FROM messages WHERE queue_id = ?1 AND expires_ms <= ?2", params![row.id, now])?;
-    let vt = req.visibility_timeout.unwrap_or(cfg.visibility_timeout).min(crate::limits::MAX_VISIBILITY_TIMEOUT) as i64;
+    c.execute(
+        "DELETE FROM messages WHERE queue_id = ?1 AND expires_ms <= ?2",
+        params![row.id, now],
+    )?;
+    let vt = req
+        .visibility_timeout
+        .unwrap_or(cfg.visibility_timeout)
+        .min(crate::limits::MAX_VISIBILITY_TIMEOUT) as i64;
     // The dead-letter queue only counts if it still exists.
     let dlq = match &cfg.redrive {
         Some(r) => match load_queue(c, &r.dead_letter_queue) {
@@ -435,7 +529,12 @@ fn receive_tx(c: &Connection, name: &str, req: ReceiveRequest, now: i64) -> Resu
             };
             out.push(Message {
                 id,
-                receipt: Receipt { queue_id: row.id, seq, nonce }.encode(),
+                receipt: Receipt {
+                    queue_id: row.id,
+                    seq,
+                    nonce,
+                }
+                .encode(),
                 body,
                 attributes,
                 sent_ms,
@@ -457,8 +556,18 @@ fn receive_tx(c: &Connection, name: &str, req: ReceiveRequest, now: i64) -> Resu
     } else {
         None
     };
-    let dlq_name = if moved { dlq.map(|(d, _)| d.info.name) } else { None };
-    Ok((Received { messages: out, next_visible_in }, dlq_name))
+    let dlq_name = if moved {
+        dlq.map(|(d, _)| d.info.name)
+    } else {
+        None
+    };
+    Ok((
+        Received {
+            messages: out,
+            next_visible_in,
+        },
+        dlq_name,
+    ))
 }
 
 #[cfg(test)]

@@ -30,7 +30,11 @@ pub struct WriterConfig {
 
 impl Default for WriterConfig {
     fn default() -> Self {
-        Self { max_batch: 512, linger: Duration::ZERO, sweep_every: Duration::from_secs(30) }
+        Self {
+            max_batch: 512,
+            linger: Duration::ZERO,
+            sweep_every: Duration::from_secs(30),
+        }
     }
 }
 
@@ -40,13 +44,20 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub fn start(conn: Connection, cfg: WriterConfig, sweep: impl Fn(&Connection) + Send + 'static) -> Self {
+    pub fn start(
+        conn: Connection,
+        cfg: WriterConfig,
+        sweep: impl Fn(&Connection) + Send + 'static,
+    ) -> Self {
         let (tx, rx) = mpsc::channel::<Job>();
         let thread = std::thread::Builder::new()
             .name("quiver-queue-writer".into())
             .spawn(move || run(conn, rx, cfg, sweep))
             .expect("spawn queue writer thread");
-        Self { tx: Mutex::new(Some(tx)), thread: Mutex::new(Some(thread)) }
+        Self {
+            tx: Mutex::new(Some(tx)),
+            thread: Mutex::new(Some(thread)),
+        }
     }
 
     /// Runs `f` in the next transaction; returns its result once that transaction is durable.
@@ -62,9 +73,15 @@ impl Writer {
                 let _ = rtx.send(commit.and(r));
             })
         });
-        let sender = self.tx.lock().unwrap_or_else(|p| p.into_inner()).clone().ok_or(QueueError::Closed)?;
+        let sender = self
+            .tx
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or(QueueError::Closed)?;
         sender.send(job).map_err(|_| QueueError::Closed)?;
-        rrx.recv().map_err(|_| QueueError::Storage("the write transaction could not be started".into()))?
+        rrx.recv()
+            .map_err(|_| QueueError::Storage("the write transaction could not be started".into()))?
     }
 
     pub fn close(&self) {
@@ -75,10 +92,17 @@ impl Writer {
     }
 }
 
-fn in_savepoint<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T, QueueError>) -> Result<T, QueueError> {
+fn in_savepoint<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> Result<T, QueueError>,
+) -> Result<T, QueueError> {
     conn.execute_batch("SAVEPOINT job")?;
     let r = f(conn);
-    let end = if r.is_ok() { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+    let end = if r.is_ok() {
+        "RELEASE job"
+    } else {
+        "ROLLBACK TO job; RELEASE job"
+    };
     conn.execute_batch(end)?;
     r
 }

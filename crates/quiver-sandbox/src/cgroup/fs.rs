@@ -58,8 +58,11 @@ impl CgroupFs for RealCgroupFs {
         Ok(out)
     }
     fn kill_pid(&self, pid: i32) -> io::Result<()> {
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL)
-            .map_err(io::Error::from)
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .map_err(io::Error::from)
     }
 }
 
@@ -81,11 +84,17 @@ pub mod fake {
     impl RecordingFs {
         pub fn with_dirs(dirs: &[&str]) -> Self {
             let fs = RecordingFs::default();
-            fs.dirs.lock().unwrap().extend(dirs.iter().map(PathBuf::from));
+            fs.dirs
+                .lock()
+                .unwrap()
+                .extend(dirs.iter().map(PathBuf::from));
             fs
         }
         pub fn set(&self, path: &str, value: &str) {
-            self.files.lock().unwrap().insert(PathBuf::from(path), value.to_string());
+            self.files
+                .lock()
+                .unwrap()
+                .insert(PathBuf::from(path), value.to_string());
         }
         pub fn take_log(&self) -> Vec<String> {
             std::mem::take(&mut *self.log.lock().unwrap())
@@ -94,26 +103,41 @@ pub mod fake {
 
     impl CgroupFs for RecordingFs {
         fn mkdir(&self, path: &Path) -> io::Result<()> {
-            self.log.lock().unwrap().push(format!("mkdir {}", path.display()));
+            self.log
+                .lock()
+                .unwrap()
+                .push(format!("mkdir {}", path.display()));
             if !self.dirs.lock().unwrap().insert(path.to_path_buf()) {
                 return Err(io::ErrorKind::AlreadyExists.into());
             }
             Ok(())
         }
         fn rmdir(&self, path: &Path) -> io::Result<()> {
-            self.log.lock().unwrap().push(format!("rmdir {}", path.display()));
+            self.log
+                .lock()
+                .unwrap()
+                .push(format!("rmdir {}", path.display()));
             self.dirs.lock().unwrap().remove(path);
             Ok(())
         }
         fn write(&self, path: &Path, value: &str) -> io::Result<()> {
-            self.log.lock().unwrap().push(format!("write {} {}", path.display(), value));
+            self.log
+                .lock()
+                .unwrap()
+                .push(format!("write {} {}", path.display(), value));
             Ok(())
         }
         fn read(&self, path: &Path) -> io::Result<String> {
-            self.files.lock().unwrap().get(path).cloned().ok_or_else(|| io::ErrorKind::NotFound.into())
+            self.files
+                .lock()
+                .unwrap()
+                .get(path)
+                .cloned()
+                .ok_or_else(|| io::ErrorKind::NotFound.into())
         }
         fn exists(&self, path: &Path) -> bool {
-            self.dirs.lock().unwrap().contains(path) || self.files.lock().unwrap().contains_key(path)
+            self.dirs.lock().unwrap().contains(path)
+                || self.files.lock().unwrap().contains_key(path)
         }
         fn subdirs(&self, path: &Path) -> io::Result<Vec<String>> {
             Ok(self

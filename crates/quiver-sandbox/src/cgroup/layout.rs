@@ -39,10 +39,16 @@ pub enum Mode {
 impl Layout {
     /// Parse `/proc/self/mountinfo` text. `own_v2_path` is the `0::` line of
     /// `/proc/self/cgroup`; `controllers_of` reads a `cgroup.controllers` file.
-    pub fn parse(mountinfo: &str, own_v2_path: &str, controllers_of: impl Fn(&Path) -> String) -> Layout {
+    pub fn parse(
+        mountinfo: &str,
+        own_v2_path: &str,
+        controllers_of: impl Fn(&Path) -> String,
+    ) -> Layout {
         let mut layout = Layout::default();
         for line in mountinfo.lines() {
-            let Some((left, right)) = line.split_once(" - ") else { continue };
+            let Some((left, right)) = line.split_once(" - ") else {
+                continue;
+            };
             let left: Vec<&str> = left.split(' ').collect();
             let right: Vec<&str> = right.split(' ').collect();
             if left.len() < 5 || right.len() < 3 {
@@ -53,16 +59,29 @@ impl Layout {
                 "cgroup" => {
                     for opt in right[2].split(',') {
                         if V1_CONTROLLERS.contains(&opt) {
-                            layout.v1.entry(opt.to_string()).or_insert_with(|| mount_point.clone());
+                            layout
+                                .v1
+                                .entry(opt.to_string())
+                                .or_insert_with(|| mount_point.clone());
                         }
                     }
                 }
                 "cgroup2" if layout.unified.is_none() => {
                     let rel = own_v2_path.trim().trim_start_matches('/');
                     // A leaf the server moved itself into is not the delegation root.
-                    let rel = rel.strip_suffix(super::SERVER_LEAF).unwrap_or(rel).trim_end_matches('/');
-                    let base = if rel.is_empty() { mount_point.clone() } else { mount_point.join(rel) };
-                    let controllers = controllers_of(&base).split_whitespace().map(str::to_string).collect();
+                    let rel = rel
+                        .strip_suffix(super::SERVER_LEAF)
+                        .unwrap_or(rel)
+                        .trim_end_matches('/');
+                    let base = if rel.is_empty() {
+                        mount_point.clone()
+                    } else {
+                        mount_point.join(rel)
+                    };
+                    let controllers = controllers_of(&base)
+                        .split_whitespace()
+                        .map(str::to_string)
+                        .collect();
                     layout.unified = Some(Unified { base, controllers });
                 }
                 _ => {}
@@ -75,13 +94,22 @@ impl Layout {
     pub fn detect() -> std::io::Result<Layout> {
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")?;
         let own = std::fs::read_to_string("/proc/self/cgroup")?;
-        let own_v2 = own.lines().find_map(|l| l.strip_prefix("0::")).unwrap_or("/").to_string();
+        let own_v2 = own
+            .lines()
+            .find_map(|l| l.strip_prefix("0::"))
+            .unwrap_or("/")
+            .to_string();
         let mut layout = Layout::parse(&mountinfo, &own_v2, |p| {
             std::fs::read_to_string(p.join("cgroup.controllers")).unwrap_or_default()
         });
-        layout.v1.retain(|_, p| fs_magic(p) == Some(CGROUP_SUPER_MAGIC));
+        layout
+            .v1
+            .retain(|_, p| fs_magic(p) == Some(CGROUP_SUPER_MAGIC));
         if let Some(u) = &layout.unified {
-            let mount_ok = u.base.ancestors().any(|a| fs_magic(a) == Some(CGROUP2_SUPER_MAGIC));
+            let mount_ok = u
+                .base
+                .ancestors()
+                .any(|a| fs_magic(a) == Some(CGROUP2_SUPER_MAGIC));
             if !mount_ok {
                 layout.unified = None;
             }
@@ -102,12 +130,17 @@ const CGROUP_SUPER_MAGIC: i64 = 0x27e0eb;
 const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
 
 fn fs_magic(path: &Path) -> Option<i64> {
-    nix::sys::statfs::statfs(path).ok().map(|s| s.filesystem_type().0)
+    nix::sys::statfs::statfs(path)
+        .ok()
+        .map(|s| s.filesystem_type().0)
 }
 
 /// mountinfo escapes space, tab, newline and backslash as octal.
 fn unescape(s: &str) -> String {
-    s.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+    s.replace("\\040", " ")
+        .replace("\\011", "\t")
+        .replace("\\012", "\n")
+        .replace("\\134", "\\")
 }
 
 #[cfg(test)]
@@ -131,7 +164,10 @@ mod tests {
         assert_eq!(l.v1["cpu"], PathBuf::from("/sys/fs/cgroup/cpu"));
         assert_eq!(l.v1["cpuacct"], PathBuf::from("/sys/fs/cgroup/cpuacct"));
         assert_eq!(l.v1.len(), 5);
-        assert_eq!(l.unified.as_ref().unwrap().base, PathBuf::from("/sys/fs/cgroup/unified"));
+        assert_eq!(
+            l.unified.as_ref().unwrap().base,
+            PathBuf::from("/sys/fs/cgroup/unified")
+        );
         assert_eq!(l.mode(), Mode::Hybrid);
     }
 
@@ -148,7 +184,10 @@ mod tests {
             "cpu memory pids".into()
         });
         let u = l.unified.unwrap();
-        assert_eq!(u.base, PathBuf::from("/sys/fs/cgroup/system.slice/quiver.service"));
+        assert_eq!(
+            u.base,
+            PathBuf::from("/sys/fs/cgroup/system.slice/quiver.service")
+        );
         assert!(u.controllers.contains("memory"));
         assert!(l.v1.is_empty());
     }

@@ -77,7 +77,11 @@ pub struct Instance {
 impl Instance {
     /// Decide the plan, create the instance directories (checking they are writable),
     /// and enable v2 controllers where v2 provides limits.
-    pub fn open(fs: Arc<dyn CgroupFs>, layout: &Layout, instance: &str) -> Result<Instance, SandboxError> {
+    pub fn open(
+        fs: Arc<dyn CgroupFs>,
+        layout: &Layout,
+        instance: &str,
+    ) -> Result<Instance, SandboxError> {
         let pick = |ctrl: &str| -> Option<Where> {
             if let Some(p) = layout.v1.get(ctrl) {
                 return Some(Where::V1(p.clone()));
@@ -143,7 +147,10 @@ impl Instance {
         }
         if !plan.unified_freeze {
             let p = layout.v1.get("freezer").ok_or_else(|| {
-                SandboxError::Unsupported("no cgroup freezer: neither cgroup2 cgroup.freeze nor a v1 freezer hierarchy".into())
+                SandboxError::Unsupported(
+                    "no cgroup freezer: neither cgroup2 cgroup.freeze nor a v1 freezer hierarchy"
+                        .into(),
+                )
             })?;
             let dir = p.join(instance);
             match fs.mkdir(&dir) {
@@ -153,7 +160,10 @@ impl Instance {
             }
             plan.v1_freezer = Some(p.clone());
         }
-        Ok(Instance { fs, plan: Arc::new(plan) })
+        Ok(Instance {
+            fs,
+            plan: Arc::new(plan),
+        })
     }
 
     /// Every directory of this instance (for reports and tests).
@@ -191,7 +201,11 @@ impl Instance {
 
     /// Handle on a sandbox's cgroups (they may or may not exist yet).
     pub fn sandbox(&self, id: &str) -> SandboxCgroup {
-        SandboxCgroup { fs: self.fs.clone(), plan: self.plan.clone(), id: id.to_string() }
+        SandboxCgroup {
+            fs: self.fs.clone(),
+            plan: self.plan.clone(),
+            id: id.to_string(),
+        }
     }
 
     /// Remove the (empty) instance directories at shutdown.
@@ -231,11 +245,16 @@ fn delegate_v2(fs: &dyn CgroupFs, base: &Path, ctrls: &[&str]) -> Result<(), San
 }
 
 fn plus(ctrls: &[&str]) -> String {
-    ctrls.iter().map(|c| format!("+{c}")).collect::<Vec<_>>().join(" ")
+    ctrls
+        .iter()
+        .map(|c| format!("+{c}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn write(fs: &dyn CgroupFs, path: &Path, value: &str) -> Result<(), SandboxError> {
-    fs.write(path, value).map_err(|e| SandboxError::cg("write", path, e))
+    fs.write(path, value)
+        .map_err(|e| SandboxError::cg("write", path, e))
 }
 
 fn read(fs: &dyn CgroupFs, path: &Path) -> Result<String, SandboxError> {
@@ -243,7 +262,8 @@ fn read(fs: &dyn CgroupFs, path: &Path) -> Result<String, SandboxError> {
 }
 
 fn keyed(text: &str, key: &str) -> Option<u64> {
-    text.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix(' ')?.trim().parse().ok())
+    text.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
 impl Plan {
@@ -269,7 +289,15 @@ impl Plan {
                 out.push(p.clone());
             }
         };
-        for w in [Some(&self.memory), Some(&self.cpu), Some(&self.cpuacct), self.pids.as_ref()].into_iter().flatten() {
+        for w in [
+            Some(&self.memory),
+            Some(&self.cpu),
+            Some(&self.cpuacct),
+            self.pids.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        {
             if let Where::V1(p) = w {
                 add(p);
             }
@@ -284,13 +312,21 @@ impl Plan {
     }
 
     fn instance_dirs(&self) -> Vec<PathBuf> {
-        self.hierarchy_bases(&Layout::default()).iter().map(|b| b.join(&self.instance)).collect()
+        self.hierarchy_bases(&Layout::default())
+            .iter()
+            .map(|b| b.join(&self.instance))
+            .collect()
     }
 
     fn dir(&self, w: &Where, id: &str) -> PathBuf {
         match w {
             Where::V1(p) => p.join(&self.instance).join(id),
-            Where::V2 => self.unified.as_ref().expect("v2 chosen only when mounted").join(&self.instance).join(id),
+            Where::V2 => self
+                .unified
+                .as_ref()
+                .expect("v2 chosen only when mounted")
+                .join(&self.instance)
+                .join(id),
         }
     }
 }
@@ -306,12 +342,19 @@ pub struct SandboxCgroup {
 impl SandboxCgroup {
     /// All of this sandbox's directories, in creation order.
     pub fn dirs(&self) -> Vec<PathBuf> {
-        self.plan.instance_dirs().into_iter().map(|d| d.join(&self.id)).collect()
+        self.plan
+            .instance_dirs()
+            .into_iter()
+            .map(|d| d.join(&self.id))
+            .collect()
     }
 
     /// `cgroup.procs` files the spawner writes the init pid into before releasing it.
     pub fn procs_files(&self) -> Vec<PathBuf> {
-        self.dirs().into_iter().map(|d| d.join("cgroup.procs")).collect()
+        self.dirs()
+            .into_iter()
+            .map(|d| d.join("cgroup.procs"))
+            .collect()
     }
 
     /// The directory shown in reports (the memory cgroup).
@@ -323,7 +366,9 @@ impl SandboxCgroup {
     /// The hard CPU quota comes later, from [`apply_cpu_quota`](Self::apply_cpu_quota).
     pub fn create(&self, memory_mb: u32) -> Result<(), SandboxError> {
         for dir in self.dirs() {
-            self.fs.mkdir(&dir).map_err(|e| SandboxError::cg("mkdir", &dir, e))?;
+            self.fs
+                .mkdir(&dir)
+                .map_err(|e| SandboxError::cg("mkdir", &dir, e))?;
         }
         let fs = &*self.fs;
         let bytes = (memory_mb as u64 * 1024 * 1024).to_string();
@@ -346,11 +391,23 @@ impl SandboxCgroup {
         }
         let cpu = self.plan.dir(&self.plan.cpu, &self.id);
         match self.plan.cpu {
-            Where::V1(_) => write(fs, &cpu.join("cpu.shares"), &cpu_shares(memory_mb).to_string())?,
-            Where::V2 => write(fs, &cpu.join("cpu.weight"), &cpu_weight(memory_mb).to_string())?,
+            Where::V1(_) => write(
+                fs,
+                &cpu.join("cpu.shares"),
+                &cpu_shares(memory_mb).to_string(),
+            )?,
+            Where::V2 => write(
+                fs,
+                &cpu.join("cpu.weight"),
+                &cpu_weight(memory_mb).to_string(),
+            )?,
         }
         if let Some(w) = &self.plan.pids {
-            write(fs, &self.plan.dir(w, &self.id).join("pids.max"), &PIDS_MAX.to_string())?;
+            write(
+                fs,
+                &self.plan.dir(w, &self.id).join("pids.max"),
+                &PIDS_MAX.to_string(),
+            )?;
         }
         Ok(())
     }
@@ -394,15 +451,26 @@ impl SandboxCgroup {
         let quota = cpu_quota_us(memory_mb);
         match self.plan.cpu {
             Where::V1(_) => {
-                write(&*self.fs, &cpu.join("cpu.cfs_period_us"), &CPU_PERIOD_US.to_string())?;
+                write(
+                    &*self.fs,
+                    &cpu.join("cpu.cfs_period_us"),
+                    &CPU_PERIOD_US.to_string(),
+                )?;
                 write(&*self.fs, &cpu.join("cpu.cfs_quota_us"), &quota.to_string())
             }
-            Where::V2 => write(&*self.fs, &cpu.join("cpu.max"), &format!("{quota} {CPU_PERIOD_US}")),
+            Where::V2 => write(
+                &*self.fs,
+                &cpu.join("cpu.max"),
+                &format!("{quota} {CPU_PERIOD_US}"),
+            ),
         }
     }
 
     fn unified_dir(&self) -> Option<PathBuf> {
-        self.plan.unified.as_ref().map(|b| b.join(&self.plan.instance).join(&self.id))
+        self.plan
+            .unified
+            .as_ref()
+            .map(|b| b.join(&self.plan.instance).join(&self.id))
     }
 
     /// Stop every task. Polls for the frozen state with a deadline (a v1 freeze
@@ -421,7 +489,13 @@ impl SandboxCgroup {
             }
             return Ok(());
         }
-        let dir = self.plan.v1_freezer.as_ref().expect("v1 freezer").join(&self.plan.instance).join(&self.id);
+        let dir = self
+            .plan
+            .v1_freezer
+            .as_ref()
+            .expect("v1 freezer")
+            .join(&self.plan.instance)
+            .join(&self.id);
         write(&*self.fs, &dir.join("freezer.state"), "FROZEN")?;
         while read(&*self.fs, &dir.join("freezer.state"))?.trim() != "FROZEN" {
             if Instant::now() > deadline {
@@ -438,7 +512,13 @@ impl SandboxCgroup {
             let dir = self.unified_dir().expect("unified");
             return write(&*self.fs, &dir.join("cgroup.freeze"), "0");
         }
-        let dir = self.plan.v1_freezer.as_ref().expect("v1 freezer").join(&self.plan.instance).join(&self.id);
+        let dir = self
+            .plan
+            .v1_freezer
+            .as_ref()
+            .expect("v1 freezer")
+            .join(&self.plan.instance)
+            .join(&self.id);
         write(&*self.fs, &dir.join("freezer.state"), "THAWED")
     }
 
@@ -452,7 +532,10 @@ impl SandboxCgroup {
         let frozen = self.freeze().is_ok();
         let procs_dir = self.plan.dir(&self.plan.memory, &self.id);
         let procs = read(&*self.fs, &procs_dir.join("cgroup.procs")).unwrap_or_default();
-        for pid in procs.split_whitespace().filter_map(|p| p.parse::<i32>().ok()) {
+        for pid in procs
+            .split_whitespace()
+            .filter_map(|p| p.parse::<i32>().ok())
+        {
             let _ = self.fs.kill_pid(pid);
         }
         if frozen {
@@ -469,7 +552,10 @@ impl SandboxCgroup {
             }
         }
         let dir = self.plan.dir(&self.plan.memory, &self.id);
-        self.fs.read(&dir.join("cgroup.procs")).map(|p| p.trim().is_empty()).unwrap_or(true)
+        self.fs
+            .read(&dir.join("cgroup.procs"))
+            .map(|p| p.trim().is_empty())
+            .unwrap_or(true)
     }
 
     /// rmdir in every hierarchy, retrying while tasks are still exiting.
@@ -480,7 +566,9 @@ impl SandboxCgroup {
                 match self.fs.rmdir(&dir) {
                     Ok(()) => break,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
-                    Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                    Err(e)
+                        if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline =>
+                    {
                         std::thread::sleep(Duration::from_millis(2));
                     }
                     Err(e) => return Err(SandboxError::cg("rmdir", &dir, e)),
@@ -498,7 +586,10 @@ impl SandboxCgroup {
             Where::V2 => "memory.peak",
         };
         let p = dir.join(file);
-        read(&*self.fs, &p)?.trim().parse().map_err(|_| SandboxError::cg("parse", &p, std::io::ErrorKind::InvalidData.into()))
+        read(&*self.fs, &p)?
+            .trim()
+            .parse()
+            .map_err(|_| SandboxError::cg("parse", &p, std::io::ErrorKind::InvalidData.into()))
     }
 
     /// CPU time used by all tasks, in nanoseconds.
@@ -507,13 +598,17 @@ impl SandboxCgroup {
         match self.plan.cpuacct {
             Where::V1(_) => {
                 let p = dir.join("cpuacct.usage");
-                read(&*self.fs, &p)?.trim().parse().map_err(|_| SandboxError::cg("parse", &p, std::io::ErrorKind::InvalidData.into()))
+                read(&*self.fs, &p)?.trim().parse().map_err(|_| {
+                    SandboxError::cg("parse", &p, std::io::ErrorKind::InvalidData.into())
+                })
             }
             Where::V2 => {
                 let p = dir.join("cpu.stat");
                 keyed(&read(&*self.fs, &p)?, "usage_usec")
                     .map(|us| us * 1000)
-                    .ok_or_else(|| SandboxError::cg("parse", &p, std::io::ErrorKind::InvalidData.into()))
+                    .ok_or_else(|| {
+                        SandboxError::cg("parse", &p, std::io::ErrorKind::InvalidData.into())
+                    })
             }
         }
     }
@@ -525,7 +620,11 @@ impl SandboxCgroup {
             Where::V1(_) => ("memory.oom_control", "oom_kill"),
             Where::V2 => ("memory.events", "oom_kill"),
         };
-        self.fs.read(&dir.join(file)).ok().and_then(|t| keyed(&t, key)).unwrap_or(0)
+        self.fs
+            .read(&dir.join(file))
+            .ok()
+            .and_then(|t| keyed(&t, key))
+            .unwrap_or(0)
     }
 
     /// v1 only: the `memory.oom_control` file to arm an eventfd on (cgroup.event_control).
@@ -533,7 +632,10 @@ impl SandboxCgroup {
         match self.plan.memory {
             Where::V1(_) => {
                 let dir = self.plan.dir(&self.plan.memory, &self.id);
-                Some((dir.join("memory.oom_control"), dir.join("cgroup.event_control")))
+                Some((
+                    dir.join("memory.oom_control"),
+                    dir.join("cgroup.event_control"),
+                ))
             }
             Where::V2 => None,
         }

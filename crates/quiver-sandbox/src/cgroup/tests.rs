@@ -12,14 +12,20 @@ fn v1_layout(with_unified: bool) -> Layout {
         l.v1.insert(c.into(), PathBuf::from(format!("/sys/fs/cgroup/{c}")));
     }
     if with_unified {
-        l.unified = Some(Unified { base: "/sys/fs/cgroup/unified".into(), controllers: BTreeSet::new() });
+        l.unified = Some(Unified {
+            base: "/sys/fs/cgroup/unified".into(),
+            controllers: BTreeSet::new(),
+        });
     }
     l
 }
 
 fn v1_fs() -> Arc<RecordingFs> {
     let fs = RecordingFs::with_dirs(&[]);
-    fs.set(&format!("/sys/fs/cgroup/memory/{Q}/sb1/memory.memsw.limit_in_bytes"), "9223372036854771712");
+    fs.set(
+        &format!("/sys/fs/cgroup/memory/{Q}/sb1/memory.memsw.limit_in_bytes"),
+        "9223372036854771712",
+    );
     Arc::new(fs)
 }
 
@@ -74,11 +80,17 @@ fn legacy_v1_sequence() {
             format!("write {fz}/freezer.state THAWED"),
         ]
     );
-    fs.set(&format!("{m}/memory.oom_control"), "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
+    fs.set(
+        &format!("{m}/memory.oom_control"),
+        "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n",
+    );
     assert_eq!(sb.oom_kills(), 2);
     fs.set(&format!("{m}/memory.max_usage_in_bytes"), "1234\n");
     assert_eq!(sb.memory_peak_bytes().unwrap(), 1234);
-    fs.set(&format!("/sys/fs/cgroup/cpuacct/{Q}/sb1/cpuacct.usage"), "999\n");
+    fs.set(
+        &format!("/sys/fs/cgroup/cpuacct/{Q}/sb1/cpuacct.usage"),
+        "999\n",
+    );
     assert_eq!(sb.cpu_usage_ns().unwrap(), 999);
 }
 
@@ -148,7 +160,10 @@ fn unified_delegates_then_sets_v2_limits() {
         v1: Default::default(),
         unified: Some(Unified {
             base: base.into(),
-            controllers: ["cpu", "memory", "pids", "io"].iter().map(|s| s.to_string()).collect(),
+            controllers: ["cpu", "memory", "pids", "io"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         }),
     };
     let inst = Instance::open(fs.clone(), &layout, Q).unwrap();
@@ -178,10 +193,19 @@ fn unified_delegates_then_sets_v2_limits() {
             format!("write {q}/sb1/cpu.max 1447 20000"),
         ]
     );
-    assert_eq!(sb.procs_files(), [PathBuf::from(format!("{q}/sb1/cgroup.procs"))]);
-    fs.set(&format!("{q}/sb1/memory.events"), "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\noom_group_kill 1\n");
+    assert_eq!(
+        sb.procs_files(),
+        [PathBuf::from(format!("{q}/sb1/cgroup.procs"))]
+    );
+    fs.set(
+        &format!("{q}/sb1/memory.events"),
+        "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\noom_group_kill 1\n",
+    );
     assert_eq!(sb.oom_kills(), 1);
-    fs.set(&format!("{q}/sb1/cpu.stat"), "usage_usec 1500\nuser_usec 1000\n");
+    fs.set(
+        &format!("{q}/sb1/cpu.stat"),
+        "usage_usec 1500\nuser_usec 1000\n",
+    );
     assert_eq!(sb.cpu_usage_ns().unwrap(), 1_500_000);
     fs.set(&format!("{q}/sb1/memory.peak"), "4096\n");
     assert_eq!(sb.memory_peak_bytes().unwrap(), 4096);
@@ -194,17 +218,29 @@ fn sweep_touches_only_its_own_instance() {
     fs.set(&format!("{u}/cgroup.freeze"), "0");
     fs.set(&format!("{u}/cgroup.kill"), "");
     let other = "/sys/fs/cgroup/memory/quiver-ffffffffffff/old";
-    fs.dirs.lock().unwrap().insert(PathBuf::from("/sys/fs/cgroup/memory/quiver-ffffffffffff"));
+    fs.dirs
+        .lock()
+        .unwrap()
+        .insert(PathBuf::from("/sys/fs/cgroup/memory/quiver-ffffffffffff"));
     fs.dirs.lock().unwrap().insert(PathBuf::from(other));
-    fs.dirs.lock().unwrap().insert(PathBuf::from(format!("/sys/fs/cgroup/memory/{Q}")));
-    fs.dirs.lock().unwrap().insert(PathBuf::from(format!("/sys/fs/cgroup/memory/{Q}/left")));
+    fs.dirs
+        .lock()
+        .unwrap()
+        .insert(PathBuf::from(format!("/sys/fs/cgroup/memory/{Q}")));
+    fs.dirs
+        .lock()
+        .unwrap()
+        .insert(PathBuf::from(format!("/sys/fs/cgroup/memory/{Q}/left")));
     let inst = Instance::open(fs.clone(), &v1_layout(true), Q).unwrap();
     fs.take_log();
     assert_eq!(inst.sweep(), ["left"]);
     let log = fs.take_log();
     assert_eq!(log[0], format!("write {u}/left/cgroup.freeze 0"));
     assert_eq!(log[1], format!("write {u}/left/cgroup.kill 1"));
-    assert!(log.iter().all(|l| !l.contains("quiver-ffffffffffff")), "{log:?}");
+    assert!(
+        log.iter().all(|l| !l.contains("quiver-ffffffffffff")),
+        "{log:?}"
+    );
     assert!(fs.dirs.lock().unwrap().contains(Path::new(other)));
 }
 
@@ -267,7 +303,13 @@ fn resize_on_unified_writes_memory_max_and_weight() {
     fs.set(&format!("{base}/{Q}/cgroup.kill"), "");
     let layout = Layout {
         v1: Default::default(),
-        unified: Some(Unified { base: base.into(), controllers: ["cpu", "memory", "pids"].iter().map(|s| s.to_string()).collect() }),
+        unified: Some(Unified {
+            base: base.into(),
+            controllers: ["cpu", "memory", "pids"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        }),
     };
     let inst = Instance::open(fs.clone(), &layout, Q).unwrap();
     let sb = inst.sandbox("sb1");
@@ -275,5 +317,11 @@ fn resize_on_unified_writes_memory_max_and_weight() {
     fs.take_log();
     sb.resize(64, 1769).unwrap();
     let q = format!("{base}/{Q}/sb1");
-    assert_eq!(fs.take_log(), [format!("write {q}/memory.max 1854930944"), format!("write {q}/cpu.weight 39")]);
+    assert_eq!(
+        fs.take_log(),
+        [
+            format!("write {q}/memory.max 1854930944"),
+            format!("write {q}/cpu.weight 39")
+        ]
+    );
 }

@@ -31,7 +31,13 @@ pub struct InvokeArgs {
 
 fn encode_path(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
@@ -40,18 +46,44 @@ pub fn run(args: InvokeArgs) -> anyhow::Result<std::process::ExitCode> {
         Some(file) => std::fs::read(file).with_context(|| format!("cannot read {file}"))?,
         None => args.payload.clone().into_bytes(),
     };
-    let mut path = format!("/2015-03-31/functions/{}/invocations", encode_path(&args.function));
+    let mut path = format!(
+        "/2015-03-31/functions/{}/invocations",
+        encode_path(&args.function)
+    );
     if let Some(q) = &args.qualifier {
         path.push_str(&format!("?Qualifier={}", encode_path(q)));
     }
-    let kind = if args.is_async { "Event" } else { "RequestResponse" };
-    let log = if args.tail && !args.is_async { "Tail" } else { "None" };
+    let kind = if args.is_async {
+        "Event"
+    } else {
+        "RequestResponse"
+    };
+    let log = if args.tail && !args.is_async {
+        "Tail"
+    } else {
+        "None"
+    };
     let headers = [("X-Amz-Invocation-Type", kind), ("X-Amz-Log-Type", log)];
-    let reply = client::request(&args.endpoint, "POST", &path, "lambda", &headers, &payload, Duration::from_secs(960))?;
+    let reply = client::request(
+        &args.endpoint,
+        "POST",
+        &path,
+        "lambda",
+        &headers,
+        &payload,
+        Duration::from_secs(960),
+    )?;
     if reply.status >= 300 {
         let v = reply.json().unwrap_or_default();
-        let code = reply.header("x-amzn-ErrorType").unwrap_or("Error").to_string();
-        let msg = v["message"].as_str().or(v["Message"].as_str()).unwrap_or("").to_string();
+        let code = reply
+            .header("x-amzn-ErrorType")
+            .unwrap_or("Error")
+            .to_string();
+        let msg = v["message"]
+            .as_str()
+            .or(v["Message"].as_str())
+            .unwrap_or("")
+            .to_string();
         bail!("{code} (HTTP {}): {msg}", reply.status);
     }
     let request_id = reply.header("x-amzn-RequestId").unwrap_or("").to_string();
@@ -60,7 +92,9 @@ pub fn run(args: InvokeArgs) -> anyhow::Result<std::process::ExitCode> {
         return Ok(std::process::ExitCode::SUCCESS);
     }
     if let Some(tail) = reply.header("X-Amz-Log-Result") {
-        let text = base64::engine::general_purpose::STANDARD.decode(tail).unwrap_or_default();
+        let text = base64::engine::general_purpose::STANDARD
+            .decode(tail)
+            .unwrap_or_default();
         eprint!("{}", String::from_utf8_lossy(&text));
     }
     println!("{}", String::from_utf8_lossy(&reply.body));

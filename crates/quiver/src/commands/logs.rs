@@ -32,7 +32,9 @@ pub struct LogsArgs {
 /// `10m` → 600000 ms.
 fn parse_since(s: &str) -> anyhow::Result<i64> {
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: i64 = num.parse().with_context(|| format!("--since {s:?}: expected a number and a unit (s, m, h, d, w)"))?;
+    let n: i64 = num
+        .parse()
+        .with_context(|| format!("--since {s:?}: expected a number and a unit (s, m, h, d, w)"))?;
     let mult = match unit {
         "s" | "" => 1_000,
         "m" => 60_000,
@@ -47,8 +49,19 @@ fn parse_since(s: &str) -> anyhow::Result<i64> {
 /// One JSON 1.1 call to the Logs API.
 fn call(endpoint: &str, op: &str, body: &Value) -> anyhow::Result<Result<Value, (String, String)>> {
     let target = format!("Logs_20140328.{op}");
-    let headers = [("Content-Type", "application/x-amz-json-1.1"), ("X-Amz-Target", target.as_str())];
-    let reply = super::client::request(endpoint, "POST", "/", "logs", &headers, body.to_string().as_bytes(), Duration::from_secs(30))?;
+    let headers = [
+        ("Content-Type", "application/x-amz-json-1.1"),
+        ("X-Amz-Target", target.as_str()),
+    ];
+    let reply = super::client::request(
+        endpoint,
+        "POST",
+        "/",
+        "logs",
+        &headers,
+        body.to_string().as_bytes(),
+        Duration::from_secs(30),
+    )?;
     let v = reply.json()?;
     if reply.status == 200 {
         Ok(Ok(v))
@@ -59,7 +72,10 @@ fn call(endpoint: &str, op: &str, body: &Value) -> anyhow::Result<Result<Value, 
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// `2026-11-26T20:44:17.980Z`
@@ -72,7 +88,10 @@ fn iso(ms: i64) -> String {
 /// ANSI colour for a message, if it deserves one: platform lines dim cyan, errors red.
 fn colour(message: &str) -> Option<&'static str> {
     let m = message.trim_start();
-    if m.starts_with("START RequestId:") || m.starts_with("END RequestId:") || m.starts_with("REPORT RequestId:") {
+    if m.starts_with("START RequestId:")
+        || m.starts_with("END RequestId:")
+        || m.starts_with("REPORT RequestId:")
+    {
         Some("\x1b[36m")
     } else if m.starts_with("[ERROR]")
         || m.contains("\tERROR\t")
@@ -98,7 +117,11 @@ fn print_event(out: &mut impl Write, e: &Value, tty: bool) -> std::io::Result<()
 }
 
 pub fn run(args: LogsArgs) -> anyhow::Result<std::process::ExitCode> {
-    let group = if args.function.starts_with('/') { args.function.clone() } else { format!("/aws/lambda/{}", args.function) };
+    let group = if args.function.starts_with('/') {
+        args.function.clone()
+    } else {
+        format!("/aws/lambda/{}", args.function)
+    };
     let mut start = now_ms() - parse_since(&args.since)?;
     let tty = std::io::stdout().is_terminal();
     let mut out = std::io::stdout().lock();
@@ -181,12 +204,22 @@ pub struct LogStoreArgs {
     #[arg(long, env = "QUIVER_LOGS_MAX_MB", default_value_t = 1024)]
     pub logs_max_mb: u64,
     /// How often the retention pass deletes expired events, in ms.
-    #[arg(long, env = "QUIVER_LOGS_RETENTION_INTERVAL_MS", default_value_t = 60_000)]
+    #[arg(
+        long,
+        env = "QUIVER_LOGS_RETENTION_INTERVAL_MS",
+        default_value_t = 60_000
+    )]
     pub logs_retention_interval_ms: u64,
     /// Development only: shift the log clock (event timestamps and retention) by this
     /// many seconds, to see what a restart N seconds later would do. Tests use it to age
     /// events past their retention without rewriting them.
-    #[arg(long, env = "QUIVER_LOGS_CLOCK_OFFSET_SECS", default_value_t = 0, hide = true, allow_negative_numbers = true)]
+    #[arg(
+        long,
+        env = "QUIVER_LOGS_CLOCK_OFFSET_SECS",
+        default_value_t = 0,
+        hide = true,
+        allow_negative_numbers = true
+    )]
     pub logs_clock_offset_secs: i64,
     /// Per-environment output limit, bytes per second (burst: 5x).
     #[arg(long, env = "QUIVER_LOGS_RATE_BYTES", default_value_t = 1024 * 1024)]
@@ -209,6 +242,7 @@ impl LogStoreArgs {
             lines_per_sec: self.logs_rate_lines as f64,
             burst_lines: self.logs_rate_lines as f64 * 5.0,
         };
-        quiver_logs::LogStore::open(cfg).with_context(|| format!("cannot open the log store in {}", data_dir.display()))
+        quiver_logs::LogStore::open(cfg)
+            .with_context(|| format!("cannot open the log store in {}", data_dir.display()))
     }
 }

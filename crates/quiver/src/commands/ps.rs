@@ -16,25 +16,44 @@ pub struct PsArgs {
 
 /// GET a path from the server.
 pub fn get(endpoint: &str, path: &str) -> anyhow::Result<serde_json::Value> {
-    let reply = super::client::request(endpoint, "GET", path, "lambda", &[], b"", Duration::from_secs(10))?;
+    let reply = super::client::request(
+        endpoint,
+        "GET",
+        path,
+        "lambda",
+        &[],
+        b"",
+        Duration::from_secs(10),
+    )?;
     if reply.status != 200 {
-        bail!("server answered HTTP {}: {}", reply.status, String::from_utf8_lossy(&reply.body));
+        bail!(
+            "server answered HTTP {}: {}",
+            reply.status,
+            String::from_utf8_lossy(&reply.body)
+        );
     }
     reply.json()
 }
 
 pub async fn run(args: PsArgs) -> anyhow::Result<std::process::ExitCode> {
-    let v = tokio::task::spawn_blocking(move || get(&args.endpoint, "/_quiver/environments").map(|v| (v, args.json)))
-        .await??;
+    let v = tokio::task::spawn_blocking(move || {
+        get(&args.endpoint, "/_quiver/environments").map(|v| (v, args.json))
+    })
+    .await??;
     let (v, json) = v;
     if json {
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(std::process::ExitCode::SUCCESS);
     }
-    println!("{:<34} {:<24} {:<8} {:<9} {:>8} {:>6} {:>7} {:>8}", "ENVIRONMENT", "FUNCTION", "VERSION", "STATE", "AGE", "INVOKES", "MEM MB", "USED MB");
+    println!(
+        "{:<34} {:<24} {:<8} {:<9} {:>8} {:>6} {:>7} {:>8}",
+        "ENVIRONMENT", "FUNCTION", "VERSION", "STATE", "AGE", "INVOKES", "MEM MB", "USED MB"
+    );
     for e in v["Environments"].as_array().into_iter().flatten() {
         let age = e["age_ms"].as_u64().unwrap_or(0) / 1000;
-        let used = e["max_memory_used_mb"].as_u64().map_or("-".to_string(), |m| m.to_string());
+        let used = e["max_memory_used_mb"]
+            .as_u64()
+            .map_or("-".to_string(), |m| m.to_string());
         println!(
             "{:<34} {:<24} {:<8} {:<9} {:>7}s {:>6} {:>7} {:>8}",
             e["id"].as_str().unwrap_or(""),

@@ -84,13 +84,18 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<std::process::ExitCode> {
 }
 
 fn start_manager(c: &Common) -> anyhow::Result<Manager> {
-    let cfg = ManagerConfig { data_dir: c.data_dir.clone(), spawner_exe: std::env::current_exe()? };
+    let cfg = ManagerConfig {
+        data_dir: c.data_dir.clone(),
+        spawner_exe: std::env::current_exe()?,
+    };
     Ok(Manager::start(cfg)?)
 }
 
 fn spec_of(c: &Common, argv: Vec<String>) -> anyhow::Result<SandboxSpec> {
     let code_dir = match &c.code {
-        Some(p) => p.canonicalize().with_context(|| format!("--code {}", p.display()))?,
+        Some(p) => p
+            .canonicalize()
+            .with_context(|| format!("--code {}", p.display()))?,
         None => {
             let d = c.data_dir.canonicalize()?.join("sandbox-empty-code");
             std::fs::create_dir_all(&d)?;
@@ -100,9 +105,20 @@ fn spec_of(c: &Common, argv: Vec<String>) -> anyhow::Result<SandboxSpec> {
     let env = c
         .env
         .iter()
-        .map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).with_context(|| format!("--env {kv}: expected K=V")))
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .with_context(|| format!("--env {kv}: expected K=V"))
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let ro = c.ro_bind.iter().map(|p| p.canonicalize().with_context(|| format!("--ro-bind {}", p.display()))).collect::<anyhow::Result<_>>()?;
+    let ro = c
+        .ro_bind
+        .iter()
+        .map(|p| {
+            p.canonicalize()
+                .with_context(|| format!("--ro-bind {}", p.display()))
+        })
+        .collect::<anyhow::Result<_>>()?;
     Ok(SandboxSpec {
         memory_mb: c.memory,
         ephemeral_mb: c.ephemeral,
@@ -196,7 +212,9 @@ async fn run_one(a: RunArgs) -> anyhow::Result<std::process::ExitCode> {
         writeln!(o, "{line}")?;
         o.flush()?;
     }
-    Ok(std::process::ExitCode::from(report.shell_code().clamp(0, 255) as u8))
+    Ok(std::process::ExitCode::from(
+        report.shell_code().clamp(0, 255) as u8,
+    ))
 }
 
 async fn interrupted(manager: Manager, sb: Sandbox, code: u8) -> std::process::ExitCode {
@@ -209,7 +227,9 @@ async fn interrupted(manager: Manager, sb: Sandbox, code: u8) -> std::process::E
 /// A deliberately tiny HTTP/1.1 responder: `GET /x` → `hello from host /x`.
 async fn http_echo(l: tokio::net::TcpListener) {
     loop {
-        let Ok((mut s, _)) = l.accept().await else { return };
+        let Ok((mut s, _)) = l.accept().await else {
+            return;
+        };
         let _ = s.set_nodelay(true);
         tokio::spawn(async move {
             let mut buf = Vec::new();
@@ -258,7 +278,13 @@ async fn bench(a: BenchArgs) -> anyhow::Result<std::process::ExitCode> {
     let n = a.count.min(200);
     let mut fork = tokio::task::spawn_blocking(move || time_cmd(n, "/bin/true", &[])).await?;
     let mut unshare = tokio::task::spawn_blocking(move || {
-        time_cmd(n, "unshare", &["--pid", "--fork", "--mount", "--net", "--uts", "--ipc", "true"])
+        time_cmd(
+            n,
+            "unshare",
+            &[
+                "--pid", "--fork", "--mount", "--net", "--uts", "--ipc", "true",
+            ],
+        )
     })
     .await?;
     // Latency: one at a time.
@@ -302,7 +328,10 @@ async fn bench(a: BenchArgs) -> anyhow::Result<std::process::ExitCode> {
     println!("| what | n | p50 ms | p99 ms |");
     println!("|---|---|---|---|");
     row("fork+exec /bin/true", &mut fork);
-    row("unshare --pid --fork --mount --net --uts --ipc true", &mut unshare);
+    row(
+        "unshare --pid --fork --mount --net --uts --ipc true",
+        &mut unshare,
+    );
     row("sandbox create→ready (/bin/true, 256 MB)", &mut create);
     row("sandbox destroy (exited runtime)", &mut destroy);
     println!();

@@ -66,7 +66,11 @@ fn default_memory_budget_mb() -> u64 {
         .and_then(|s| {
             s.lines()
                 .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+                .and_then(|l| {
+                    l.split_whitespace()
+                        .nth(1)
+                        .and_then(|v| v.parse::<u64>().ok())
+                })
         })
         .unwrap_or(4 * 1024 * 1024);
     total_kb / 1024 * 3 / 4
@@ -82,8 +86,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     let term = signal(SignalKind::terminate()).context("cannot install SIGTERM handler")?;
     let int = signal(SignalKind::interrupt()).context("cannot install SIGINT handler")?;
     let data = DataDir::lock(&args.data_dir)?;
-    let store = SqliteStore::open(&data.metadata_db())
-        .with_context(|| format!("cannot open metadata store {}", data.metadata_db().display()))?;
+    let store = SqliteStore::open(&data.metadata_db()).with_context(|| {
+        format!(
+            "cannot open metadata store {}",
+            data.metadata_db().display()
+        )
+    })?;
     let code = CodeStore::open(&data.path).context("cannot open code store")?;
     // Nothing is being served yet, so unreferenced code (a crash between blob write and
     // metadata commit, or a refused request) can be removed safely; missing trees come back.
@@ -93,14 +101,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         tracing::info!(removed, "removed unreferenced code packages");
     }
     for sha in &referenced {
-        code.ensure_tree(sha).with_context(|| format!("code package {sha} is missing its blob"))?;
+        code.ensure_tree(sha)
+            .with_context(|| format!("code package {sha} is missing its blob"))?;
     }
 
     let runtimes = tokio::task::spawn_blocking(runtimes::probe).await?;
     for rt in runtimes.iter() {
         match &rt.interpreter {
-            Some(bin) => tracing::info!(runtime = %rt.id, version = %rt.version, interpreter = %bin.display(), "runtime available"),
-            None => tracing::info!(runtime = %rt.id, "runtime available (package brings its own bootstrap)"),
+            Some(bin) => {
+                tracing::info!(runtime = %rt.id, version = %rt.version, interpreter = %bin.display(), "runtime available")
+            }
+            None => {
+                tracing::info!(runtime = %rt.id, "runtime available (package brings its own bootstrap)")
+            }
         }
     }
 
@@ -111,7 +124,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     // Sandboxes: refuses to start (naming what is missing) on a host that can't isolate.
     let manager = quiver_sandbox::Manager::start(quiver_sandbox::ManagerConfig {
         data_dir: data.path.clone(),
-        spawner_exe: std::env::current_exe().context("cannot find the quiver binary to start the sandbox spawner")?,
+        spawner_exe: std::env::current_exe()
+            .context("cannot find the quiver binary to start the sandbox spawner")?,
     })
     .context("cannot start the sandbox manager")?;
     let manager = Arc::new(manager);
@@ -119,7 +133,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     let mut engine_cfg = quiver_engine::EngineConfig::new(
         data.path.clone(),
         runtimes.clone(),
-        args.memory_budget_mb.unwrap_or_else(default_memory_budget_mb),
+        args.memory_budget_mb
+            .unwrap_or_else(default_memory_budget_mb),
     );
     engine_cfg.account_concurrency = args.max_concurrency;
     engine_cfg.freeze_after = std::time::Duration::from_millis(args.freeze_after_ms);
@@ -132,8 +147,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         memory_budget_mb = engine_cfg.memory_budget_mb,
         "execution engine limits"
     );
-    let engine =
-        Arc::new(quiver_engine::Engine::new(manager.clone(), engine_cfg).context("cannot start the execution engine")?);
+    let engine = Arc::new(
+        quiver_engine::Engine::new(manager.clone(), engine_cfg)
+            .context("cannot start the execution engine")?,
+    );
     engine.spawn_janitor();
     // Durable queues (SQS API, later async invoke): their own file, their own writer thread.
     let queues_db = data.path.join("queues.db");
@@ -142,18 +159,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     let queues = Arc::new(quiver_queue::Queues::new(Arc::new(queue_store)));
     let store: Arc<dyn quiver_store::Store> = Arc::new(store);
     let partition = Partition::new(&args.region, &args.account);
-    let async_invoker = quiver_async::AsyncInvoker::open(
+    let async_invoker = quiver_triggers::AsyncInvoker::open(
         &data.path,
         store.clone(),
         code.clone(),
         partition.clone(),
         engine.clone(),
         queues.clone(),
-        quiver_async::AsyncConfig {
+        quiver_triggers::AsyncConfig {
             workers: args.async_workers,
             retry_base: std::time::Duration::from_secs(args.async_retry_base_secs),
             clock_offset_ms: args.async_clock_offset_secs * 1000,
-            ..quiver_async::AsyncConfig::default()
+            ..quiver_triggers::AsyncConfig::default()
         },
     )
     .await
@@ -212,7 +229,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
 /// How long in-flight requests may run on after SIGTERM/SIGINT.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
-async fn shutdown_signal(mut term: tokio::signal::unix::Signal, mut int: tokio::signal::unix::Signal) {
+async fn shutdown_signal(
+    mut term: tokio::signal::unix::Signal,
+    mut int: tokio::signal::unix::Signal,
+) {
     tokio::select! {
         _ = term.recv() => tracing::info!("SIGTERM received"),
         _ = int.recv() => tracing::info!("SIGINT received"),

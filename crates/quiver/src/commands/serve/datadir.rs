@@ -19,8 +19,11 @@ pub struct DataDir {
 impl DataDir {
     /// Creates the directory if needed and takes the lock, or explains who holds it.
     pub fn lock(path: &Path) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(path).with_context(|| format!("cannot create data dir {}", path.display()))?;
-        let path = path.canonicalize().with_context(|| format!("cannot resolve data dir {}", path.display()))?;
+        std::fs::create_dir_all(path)
+            .with_context(|| format!("cannot create data dir {}", path.display()))?;
+        let path = path
+            .canonicalize()
+            .with_context(|| format!("cannot resolve data dir {}", path.display()))?;
         let lock_path = path.join("quiver.lock");
         let file = OpenOptions::new()
             .read(true)
@@ -35,7 +38,11 @@ impl DataDir {
                 let mut holder = String::new();
                 let _ = file.read_to_string(&mut holder);
                 let holder = holder.trim();
-                let who = if holder.is_empty() { String::new() } else { format!(" (pid {holder})") };
+                let who = if holder.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (pid {holder})")
+                };
                 anyhow::bail!(
                     "data dir {} is already in use by another quiver server{who}: lock {} is held. \
                      Stop that server or start this one with a different --data-dir.",
@@ -43,7 +50,9 @@ impl DataDir {
                     lock_path.display()
                 );
             }
-            Err((_, e)) => return Err(e).with_context(|| format!("cannot lock {}", lock_path.display())),
+            Err((_, e)) => {
+                return Err(e).with_context(|| format!("cannot lock {}", lock_path.display()))
+            }
         };
         // Record who holds it, for the message above.
         lock.set_len(0)?;
@@ -74,9 +83,18 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("quiver-lock-test-{}", std::process::id()));
         let _cleanup = Cleanup(dir.clone());
         let first = DataDir::lock(&dir).unwrap();
-        let err = DataDir::lock(&dir).err().expect("second lock must fail").to_string();
-        assert!(err.contains("already in use by another quiver server"), "{err}");
-        assert!(err.contains(&format!("pid {}", std::process::id())), "{err}");
+        let err = DataDir::lock(&dir)
+            .err()
+            .expect("second lock must fail")
+            .to_string();
+        assert!(
+            err.contains("already in use by another quiver server"),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!("pid {}", std::process::id())),
+            "{err}"
+        );
         drop(first);
         DataDir::lock(&dir).unwrap();
     }

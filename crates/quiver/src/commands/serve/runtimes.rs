@@ -14,7 +14,10 @@ use quiver_model::{AvailableRuntime, RuntimeCatalogue, RuntimeKind};
 const DIRS: &[&str] = &["/usr/bin", "/usr/local/bin"];
 
 fn find(name: &str) -> Option<PathBuf> {
-    DIRS.iter().map(|d| Path::new(d).join(name)).find(|p| p.is_file()).and_then(|p| p.canonicalize().ok())
+    DIRS.iter()
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
+        .and_then(|p| p.canonicalize().ok())
 }
 
 /// Runs `<bin> --version` with a clean environment and returns its output.
@@ -49,7 +52,11 @@ fn node_version(output: &str, major: u32) -> Option<String> {
 }
 
 fn resolve(id: &str) -> Option<AvailableRuntime> {
-    let found = |bin: PathBuf, version: String| AvailableRuntime { id: id.to_string(), interpreter: Some(bin), version };
+    let found = |bin: PathBuf, version: String| AvailableRuntime {
+        id: id.to_string(),
+        interpreter: Some(bin),
+        version,
+    };
     match kind_of(id)? {
         RuntimeKind::Python { minor } => {
             let bin = find(&format!("python3.{minor}"))?;
@@ -61,9 +68,11 @@ fn resolve(id: &str) -> Option<AvailableRuntime> {
             let v = node_version(&version_output(&bin)?, major)?;
             Some(found(bin, v))
         }
-        RuntimeKind::Provided if id != "provided" => {
-            Some(AvailableRuntime { id: id.to_string(), interpreter: None, version: "provided".into() })
-        }
+        RuntimeKind::Provided if id != "provided" => Some(AvailableRuntime {
+            id: id.to_string(),
+            interpreter: None,
+            version: "provided".into(),
+        }),
         _ => None,
     }
 }
@@ -79,7 +88,10 @@ mod tests {
 
     #[test]
     fn version_parsing() {
-        assert_eq!(python_version("Python 3.11.2", 11).as_deref(), Some("3.11.2"));
+        assert_eq!(
+            python_version("Python 3.11.2", 11).as_deref(),
+            Some("3.11.2")
+        );
         assert_eq!(python_version("Python 3.12.0", 11), None);
         assert_eq!(node_version("v20.20.2", 20).as_deref(), Some("20.20.2"));
         assert_eq!(node_version("v18.1.0", 20), None);

@@ -11,11 +11,8 @@
 //!   `MaximumEventAgeInSeconds` runs out.
 //! - Outcomes go to the OnSuccess / OnFailure destinations (queues or functions) as
 //!   Lambda's invocation record, and the event to the function's dead-letter queue.
-#![forbid(unsafe_code)]
 
 mod dispatch;
-mod error;
 mod record;
 
 pub use dispatch::{AsyncConfig, AsyncEvent, AsyncInvoker, MAX_ASYNC_PAYLOAD};
-pub use error::AsyncError;

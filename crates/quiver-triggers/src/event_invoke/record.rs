@@ -47,7 +47,8 @@ pub struct Outcome {
 
 /// A JSON value for a payload: parsed if it is JSON, else a string (as Lambda does).
 fn json_or_string(bytes: &[u8]) -> Value {
-    serde_json::from_slice(bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
 }
 
 /// Lambda's invocation record (wire doc §2).
@@ -87,9 +88,15 @@ pub fn dlq_error_message(condition: Condition, outcome: Option<&Outcome>) -> Str
     let msg = match (condition, outcome) {
         (_, Some(o)) => serde_json::from_slice::<Value>(&o.payload)
             .ok()
-            .and_then(|v| v.get("errorMessage").and_then(Value::as_str).map(str::to_string))
+            .and_then(|v| {
+                v.get("errorMessage")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
             .unwrap_or_else(|| String::from_utf8_lossy(&o.payload).into_owned()),
-        (Condition::EventAgeExceeded, None) => "Event age exceeded the maximum event age".to_string(),
+        (Condition::EventAgeExceeded, None) => {
+            "Event age exceeded the maximum event age".to_string()
+        }
         _ => "Function invocation failed".to_string(),
     };
     let mut end = msg.len().min(1024);
@@ -122,7 +129,14 @@ mod tests {
             function_error: Some("Unhandled".into()),
             payload: br#"{"errorMessage":"boom","errorType":"ValueError"}"#.to_vec(),
         };
-        let r = invocation_record(&ev(), "arn:x:f:$LATEST", Condition::RetriesExhausted, 3, Some(&o), "2026-01-01T00:00:00.000Z");
+        let r = invocation_record(
+            &ev(),
+            "arn:x:f:$LATEST",
+            Condition::RetriesExhausted,
+            3,
+            Some(&o),
+            "2026-01-01T00:00:00.000Z",
+        );
         assert_eq!(r["version"], "1.0");
         assert_eq!(r["requestContext"]["condition"], "RetriesExhausted");
         assert_eq!(r["requestContext"]["approximateInvokeCount"], 3);
@@ -130,7 +144,10 @@ mod tests {
         assert_eq!(r["responseContext"]["statusCode"], 200);
         assert_eq!(r["responseContext"]["functionError"], "Unhandled");
         assert_eq!(r["responsePayload"]["errorMessage"], "boom");
-        assert_eq!(dlq_error_message(Condition::RetriesExhausted, Some(&o)), "boom");
+        assert_eq!(
+            dlq_error_message(Condition::RetriesExhausted, Some(&o)),
+            "boom"
+        );
     }
 
     #[test]
@@ -143,7 +160,11 @@ mod tests {
 
     #[test]
     fn success_record_has_no_function_error() {
-        let o = Outcome { executed_version: "1".into(), function_error: None, payload: b"\"ok\"".to_vec() };
+        let o = Outcome {
+            executed_version: "1".into(),
+            function_error: None,
+            payload: b"\"ok\"".to_vec(),
+        };
         let r = invocation_record(&ev(), "arn", Condition::Success, 1, Some(&o), "t");
         assert!(r["responseContext"].get("functionError").is_none());
         assert_eq!(r["responsePayload"], "ok");
@@ -151,7 +172,11 @@ mod tests {
 
     #[test]
     fn dlq_message_is_cut_at_1kb() {
-        let o = Outcome { executed_version: "1".into(), function_error: None, payload: "é".repeat(2000).into_bytes() };
+        let o = Outcome {
+            executed_version: "1".into(),
+            function_error: None,
+            payload: "é".repeat(2000).into_bytes(),
+        };
         assert!(dlq_error_message(Condition::RetriesExhausted, Some(&o)).len() <= 1024);
     }
 }

@@ -7,12 +7,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use quiver_engine::{Engine, EngineError, FunctionSpec, InvokeRequest};
-use quiver_model::{Destination, EffectiveInvokeConfig, FunctionVersion, Partition, Qualifier, Version};
-use quiver_queue::{AttrValue, Message, MessageAttribute, NewMessage, QueueConfig, Queues, ReceiveRequest};
+use quiver_model::{
+    Destination, EffectiveInvokeConfig, FunctionVersion, Partition, Qualifier, Version,
+};
+use quiver_queue::{
+    AttrValue, Message, MessageAttribute, NewMessage, QueueConfig, Queues, ReceiveRequest,
+};
 use quiver_store::{CodeStore, Store, StoreError};
 use time::OffsetDateTime;
 
-use crate::record::{dlq_error_message, invocation_record, Condition, Outcome, QueuedEvent};
+use super::record::{dlq_error_message, invocation_record, Condition, Outcome, QueuedEvent};
 use crate::AsyncError;
 
 /// Largest asynchronous event (Lambda raised it from 256 KB to 1 MB in 2025).
@@ -159,11 +163,15 @@ impl AsyncInvoker {
     /// and are delivered again after a restart.
     pub async fn shutdown(&self) {
         self.inner.closed.store(true, Ordering::SeqCst);
-        let handles: Vec<_> = std::mem::take(&mut *self.inner.workers.lock().unwrap_or_else(|p| p.into_inner()));
+        let handles: Vec<_> =
+            std::mem::take(&mut *self.inner.workers.lock().unwrap_or_else(|p| p.into_inner()));
         for h in handles {
             // A worker waits at most ~1 s in a receive; an invocation in progress is
             // cut short by the engine's shutdown and comes back after a restart.
-            if tokio::time::timeout(Duration::from_secs(5), h).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(5), h)
+                .await
+                .is_err()
+            {
                 tracing::warn!("async worker did not stop within 5 s");
             }
         }
@@ -187,15 +195,26 @@ impl Inner {
 
     async fn send_event(&self, q: &QueuedEvent, delay_s: u32) -> Result<(), AsyncError> {
         let body = serde_json::to_string(q).expect("event serializes");
-        let msg = NewMessage { body, attributes: BTreeMap::new(), delay: Some(delay_s) };
+        let msg = NewMessage {
+            body,
+            attributes: BTreeMap::new(),
+            delay: Some(delay_s),
+        };
         self.events.send(EVENTS, vec![msg]).await?;
         Ok(())
     }
 
     async fn worker(self: Arc<Self>) {
-        let req = ReceiveRequest { max: 1, visibility_timeout: Some(VISIBILITY_S) };
+        let req = ReceiveRequest {
+            max: 1,
+            visibility_timeout: Some(VISIBILITY_S),
+        };
         while !self.closed.load(Ordering::SeqCst) {
-            let msgs = match self.events.receive_wait(EVENTS, req, Duration::from_secs(1)).await {
+            let msgs = match self
+                .events
+                .receive_wait(EVENTS, req, Duration::from_secs(1))
+                .await
+            {
                 Ok(m) => m,
                 Err(e) => {
                     tracing::error!("async queue receive failed: {e}");
@@ -225,7 +244,10 @@ impl Inner {
             tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(HEARTBEAT).await;
-                    let _ = me.events.change_visibility(EVENTS, vec![(receipt.clone(), VISIBILITY_S)]).await;
+                    let _ = me
+                        .events
+                        .change_visibility(EVENTS, vec![(receipt.clone(), VISIBILITY_S)])
+                        .await;
                 }
             })
         };
@@ -243,7 +265,8 @@ impl Inner {
             }
         };
         if self.now_ms() - ev.first_ms > i64::from(eff.maximum_event_age_in_seconds) * 1000 {
-            self.fail(&ev, &eff, Condition::EventAgeExceeded, None).await;
+            self.fail(&ev, &eff, Condition::EventAgeExceeded, None)
+                .await;
             self.ack(m).await;
             return;
         }
@@ -255,7 +278,10 @@ impl Inner {
             Attempt::Later(why) => {
                 tracing::info!(request_id = %ev.request_id, %why, "async event postponed");
                 let secs = self.cfg.throttle_backoff.as_secs().max(1) as u32;
-                let _ = self.events.change_visibility(EVENTS, vec![(m.receipt.clone(), secs)]).await;
+                let _ = self
+                    .events
+                    .change_visibility(EVENTS, vec![(m.receipt.clone(), secs)])
+                    .await;
             }
             Attempt::Ran(result) => {
                 let invokes = ev.attempts + 1;
@@ -266,7 +292,8 @@ impl Inner {
                 };
                 if result.function_error.is_none() {
                     if let Some(dest) = &eff.on_success {
-                        self.deliver(dest, &ev, Condition::Success, invokes, Some(&outcome)).await;
+                        self.deliver(dest, &ev, Condition::Success, invokes, Some(&outcome))
+                            .await;
                     }
                     self.ack(m).await;
                 } else if ev.attempts < eff.maximum_retry_attempts {
@@ -275,10 +302,13 @@ impl Inner {
                     let delay = self.cfg.retry_base.as_secs().max(1) * u64::from(invokes);
                     match self.send_event(&next, delay.min(900) as u32).await {
                         Ok(()) => self.ack(m).await,
-                        Err(e) => tracing::error!(request_id = %ev.request_id, "could not queue the retry: {e}"),
+                        Err(e) => {
+                            tracing::error!(request_id = %ev.request_id, "could not queue the retry: {e}")
+                        }
                     }
                 } else {
-                    self.fail(&ev, &eff, Condition::RetriesExhausted, Some(&outcome)).await;
+                    self.fail(&ev, &eff, Condition::RetriesExhausted, Some(&outcome))
+                        .await;
                     self.ack(m).await;
                 }
             }
@@ -288,7 +318,11 @@ impl Inner {
     async fn effective_config(&self, ev: &QueuedEvent) -> Option<EffectiveInvokeConfig> {
         let store = self.store.clone();
         let (name, q) = (ev.function.clone(), ev.qualifier.clone());
-        match tokio::task::spawn_blocking(move || store.effective_invoke_config(&name, q.as_deref())).await {
+        match tokio::task::spawn_blocking(move || {
+            store.effective_invoke_config(&name, q.as_deref())
+        })
+        .await
+        {
             Ok(Ok(eff)) => Some(eff),
             Ok(Err(StoreError::NotFound)) => None,
             Ok(Err(e)) => {
@@ -333,7 +367,11 @@ impl Inner {
         if let Ok(Err(e)) = tokio::task::spawn_blocking(move || code.ensure_tree(&sha)).await {
             return Attempt::Later(format!("code package unavailable: {e}"));
         }
-        let spec = FunctionSpec::from_version(&version, self.code.tree_path(&version.code.sha256_hex), &self.partition);
+        let spec = FunctionSpec::from_version(
+            &version,
+            self.code.tree_path(&version.code.sha256_hex),
+            &self.partition,
+        );
         let req = InvokeRequest {
             payload: bytes::Bytes::from(ev.payload.clone().into_bytes()),
             request_id: ev.request_id.clone(),
@@ -349,40 +387,83 @@ impl Inner {
     }
 
     /// Routes a failed event to OnFailure and the dead-letter queue.
-    async fn fail(&self, ev: &QueuedEvent, eff: &EffectiveInvokeConfig, condition: Condition, outcome: Option<&Outcome>) {
-        let invokes = if outcome.is_some() { ev.attempts + 1 } else { ev.attempts };
+    async fn fail(
+        &self,
+        ev: &QueuedEvent,
+        eff: &EffectiveInvokeConfig,
+        condition: Condition,
+        outcome: Option<&Outcome>,
+    ) {
+        let invokes = if outcome.is_some() {
+            ev.attempts + 1
+        } else {
+            ev.attempts
+        };
         tracing::warn!(request_id = %ev.request_id, function = %ev.function, condition = condition.as_str(), invokes, "async event failed");
         if let Some(dest) = &eff.on_failure {
             self.deliver(dest, ev, condition, invokes, outcome).await;
         }
         if let Some(Destination::Queue { name, .. }) = &eff.dead_letter_queue {
             let mut attributes = BTreeMap::new();
-            let s = |v: &str| MessageAttribute { data_type: "String".into(), value: AttrValue::String(v.to_string()) };
+            let s = |v: &str| MessageAttribute {
+                data_type: "String".into(),
+                value: AttrValue::String(v.to_string()),
+            };
             attributes.insert("RequestID".to_string(), s(&ev.request_id));
             attributes.insert(
                 "ErrorCode".to_string(),
-                MessageAttribute { data_type: "Number".into(), value: AttrValue::String("200".into()) },
+                MessageAttribute {
+                    data_type: "Number".into(),
+                    value: AttrValue::String("200".into()),
+                },
             );
-            attributes.insert("ErrorMessage".to_string(), s(&dlq_error_message(condition, outcome)));
-            let msg = NewMessage { body: ev.payload.clone(), attributes, delay: None };
+            attributes.insert(
+                "ErrorMessage".to_string(),
+                s(&dlq_error_message(condition, outcome)),
+            );
+            let msg = NewMessage {
+                body: ev.payload.clone(),
+                attributes,
+                delay: None,
+            };
             if let Err(e) = self.user_queues.send(name, vec![msg]).await {
                 tracing::error!(request_id = %ev.request_id, queue = %name, "could not deliver to the dead-letter queue: {e}");
             }
         }
     }
 
-    async fn deliver(&self, dest: &Destination, ev: &QueuedEvent, condition: Condition, invokes: u32, outcome: Option<&Outcome>) {
-        let executed = outcome.map(|o| o.executed_version.clone()).or_else(|| ev.qualifier.clone()).unwrap_or_else(|| "$LATEST".into());
+    async fn deliver(
+        &self,
+        dest: &Destination,
+        ev: &QueuedEvent,
+        condition: Condition,
+        invokes: u32,
+        outcome: Option<&Outcome>,
+    ) {
+        let executed = outcome
+            .map(|o| o.executed_version.clone())
+            .or_else(|| ev.qualifier.clone())
+            .unwrap_or_else(|| "$LATEST".into());
         let function_arn = self.partition.function_arn(&ev.function, Some(&executed));
-        let record = invocation_record(ev, &function_arn, condition, invokes, outcome, &iso_now()).to_string();
+        let record = invocation_record(ev, &function_arn, condition, invokes, outcome, &iso_now())
+            .to_string();
         match dest {
             Destination::Queue { name, .. } => {
-                let msg = NewMessage { body: record, attributes: BTreeMap::new(), delay: None };
+                let msg = NewMessage {
+                    body: record,
+                    attributes: BTreeMap::new(),
+                    delay: None,
+                };
                 if let Err(e) = self.user_queues.send(name, vec![msg]).await {
                     tracing::error!(request_id = %ev.request_id, queue = %name, "could not deliver to the destination: {e}");
                 }
             }
-            Destination::Function { name, qualifier, arn, .. } => {
+            Destination::Function {
+                name,
+                qualifier,
+                arn,
+                ..
+            } => {
                 let next = QueuedEvent {
                     request_id: uuid::Uuid::new_v4().to_string(),
                     function: name.clone(),

@@ -1,0 +1,14 @@
+//! Event sources: every way a function gets triggered, each a module over the one
+//! [`Invoker`]. No trigger builds specs, touches pools or re-implements the invoke path;
+//! a new trigger (function URLs, schedules, topics, pollers, notifications) is a new
+//! module here that turns its events into [`Invocation`]s.
+//!
+//! - [`invoker`]: name + qualifier + payload → outcome, with the resolved spec cached.
+//! - [`event_invoke`]: asynchronous invocation (`InvocationType: Event`).
+#![forbid(unsafe_code)]
+
+mod error;
+pub mod event_invoke;
+
+pub use error::AsyncError;
+pub use event_invoke::{AsyncConfig, AsyncEvent, AsyncInvoker, MAX_ASYNC_PAYLOAD};
