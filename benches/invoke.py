@@ -198,39 +198,47 @@ def timed_loop(conn, path, body, headers, n):
 # ---------------------------------------------------------------- 1. warm
 
 def bench_warm(args):
+    """With --baseline-bin, a second server runs the older binary at the same time and
+    its invokes are interleaved with the new one's, each server with its own echo
+    baseline: before/after in one run, under the same load."""
     print(f"\n## warm invoke round trip (load before: {loadavg()})", flush=True)
-    srv = Server(args.bin)
+    servers = {"": Server(args.bin)}
+    if args.baseline_bin:
+        servers = {"new ": servers[""], "old ": Server(args.baseline_bin)}
     try:
-        srv.create("noop-py", PY_NOOP)
-        srv.create("noop-node", NODE_NOOP)
-        targets = {
-            "echo": ("/_quiver/echo", {"Content-Type": "application/json"}),
-            "python3.11": (invoke_path("noop-py"), AUTH),
-            "nodejs20.x": (invoke_path("noop-node"), AUTH),
-        }
-        conns = {k: srv.conn() for k in targets}
-        for k, (path, h) in targets.items():
+        targets = {}
+        for tag, srv in servers.items():
+            srv.create("noop-py", PY_NOOP)
+            srv.create("noop-node", NODE_NOOP)
+            targets[tag + "echo"] = (srv, "/_quiver/echo", {"Content-Type": "application/json"})
+            targets[tag + "python3.11"] = (srv, invoke_path("noop-py"), AUTH)
+            targets[tag + "nodejs20.x"] = (srv, invoke_path("noop-node"), AUTH)
+        conns = {k: srv.conn() for k, (srv, _, _) in targets.items()}
+        for k, (_, path, h) in targets.items():
             timed_loop(conns[k], path, b"{}", h, 200)  # warm-up (also cold-starts the env)
         res = {k: [] for k in targets}
         thaw = {k: [] for k in targets}
-        # Interleave blocks so that load changes on the shared machine hit all three alike.
+        # Interleave blocks so that load changes on the shared machine hit all alike.
         # An environment idle for longer than --freeze-after-ms (200) is frozen meanwhile:
         # the first call of each block thaws it, so it is reported apart, not as warm.
         for _ in range(args.rounds):
-            for k, (path, h) in targets.items():
+            for k, (_, path, h) in targets.items():
                 thaw[k] += timed_loop(conns[k], path, b"{}", h, 1)
                 res[k] += timed_loop(conns[k], path, b"{}", h, args.warm_n // args.rounds)
-        envs = srv.ps()
         header("ms")
-        base = row("baseline: POST /_quiver/echo `{}`", res["echo"])
-        row("invoke python3.11 no-op (1769 MB)", res["python3.11"], base)
-        row("invoke nodejs20.x no-op (1769 MB)", res["nodejs20.x"], base)
-        row("python3.11: first call of a block (thaw)", thaw["python3.11"], base)
-        row("nodejs20.x: first call of a block (thaw)", thaw["nodejs20.x"], base)
-        print(f"environments after the run: {len(envs)} "
-              f"({', '.join(e['function'] + ':' + e['state'] for e in envs)}); load after: {loadavg()}")
+        for tag, srv in servers.items():
+            base = row(f"{tag}baseline: POST /_quiver/echo `{{}}`", res[tag + "echo"])
+            row(f"{tag}invoke python3.11 no-op (1769 MB)", res[tag + "python3.11"], base)
+            row(f"{tag}invoke nodejs20.x no-op (1769 MB)", res[tag + "nodejs20.x"], base)
+            row(f"{tag}python3.11: first call of a block (thaw)", thaw[tag + "python3.11"], base)
+            row(f"{tag}nodejs20.x: first call of a block (thaw)", thaw[tag + "nodejs20.x"], base)
+            envs = srv.ps()
+            print(f"{tag}environments after the run: {len(envs)} "
+                  f"({', '.join(e['function'] + ':' + e['state'] for e in envs)})")
+        print(f"load after: {loadavg()}")
     finally:
-        srv.stop()
+        for srv in servers.values():
+            srv.stop()
 
 
 # ---------------------------------------------------------------- 2. cold
@@ -575,6 +583,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("what", nargs="*", default=["warm", "cold", "throughput", "idle"])
     ap.add_argument("--bin", default="target/release/quiver")
+    ap.add_argument("--baseline-bin", help="warm: also run this (older) binary, interleaved")
     ap.add_argument("--warm-n", type=int, default=4000, help="measured calls per target (warm)")
     ap.add_argument("--rounds", type=int, default=8, help="interleaved blocks (warm)")
     ap.add_argument("--cold-n", type=int, default=20, help="functions per runtime (cold; 2 cold starts each)")

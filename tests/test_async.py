@@ -177,6 +177,52 @@ def test_bad_async_input(server, lam):
         lam.invoke(FunctionName="nope", InvocationType="Event", Payload=b"{}")
 
 
+SIZE_CODE = r'''
+def handler(event, context):
+    x = event["x"]
+    print("got", event["tag"], len(x), x.count('"'))
+    return {}
+'''
+
+
+def sized_payload(tag, total, quote=False):
+    """A JSON event of exactly `total` bytes; with `quote` its string is all `"`,
+    so every character doubles again when the event is queued inside an envelope."""
+    empty = len(json.dumps({"tag": tag, "x": ""}))
+    if quote:
+        n, pad = divmod(total - empty, 2)
+        x = '"' * n + "a" * pad
+    else:
+        x = "a" * (total - empty)
+    body = json.dumps({"tag": tag, "x": x}).encode()
+    assert len(body) == total
+    return body, x.count('"'), len(x)
+
+
+def test_event_payloads_up_to_one_mb_are_accepted_and_run(server):
+    """Lambda accepts async events up to 1 MB (the queue's own 256 KB message limit
+    must not show through), also when JSON escaping doubles the queued size."""
+    lam, logs = server.client("lambda"), server.client("logs")
+    lam.create_function(FunctionName="big", Runtime="python3.11", Role=ROLE, Handler="app.handler",
+                        Code={"ZipFile": zip_of(SIZE_CODE)}, MemorySize=1769)
+    cases = {"mid": sized_payload("mid", 300_000), "max": sized_payload("max", 1_048_576),
+             "quoted": sized_payload("quoted", 1_048_576, quote=True)}
+    for body, _, _ in cases.values():
+        r = lam.invoke(FunctionName="big", InvocationType="Event", Payload=body)
+        assert r["StatusCode"] == 202
+    want = {f"got {tag} {length} {quotes}" for tag, (_, quotes, length) in cases.items()}
+    seen = set()
+    end = time.time() + 60
+    while not want <= seen and time.time() < end:
+        try:
+            ev = logs.filter_log_events(logGroupName="/aws/lambda/big", filterPattern="got")["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            ev = []
+        seen = {e["message"].strip() for e in ev}
+        time.sleep(0.5)
+    assert want <= seen, f"missing runs: {want - seen}"
+
+
 def test_cli_invoke_async(server, lam):
     lam.create_function(FunctionName="f", Runtime="python3.11", Role=ROLE, Handler="app.handler",
                         Code={"ZipFile": zip_of()}, MemorySize=1769)

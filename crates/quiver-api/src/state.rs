@@ -30,6 +30,8 @@ pub struct Inner {
     pub queues: Option<Arc<quiver_queue::Queues>>,
     /// Asynchronous invocation (InvocationType Event); None without a dispatcher.
     pub async_invoker: Option<quiver_triggers::AsyncInvoker>,
+    /// The one way to run a function (sync Invoke; the dispatcher holds a clone).
+    pub invoker: quiver_triggers::Invoker,
 }
 
 impl AppState {
@@ -39,17 +41,29 @@ impl AppState {
         partition: Partition,
         runtimes: RuntimeCatalogue,
     ) -> Self {
+        // Resolves but cannot run until `with_invoker` gives one with an engine.
+        let invoker =
+            quiver_triggers::Invoker::new(store.clone(), code.clone(), partition.clone(), None);
         Self(Arc::new(Inner {
             store,
             code,
             partition,
             runtimes,
+            invoker,
             code_urls: CodeUrls::default(),
             engine: None,
             logs: None,
             queues: None,
             async_invoker: None,
         }))
+    }
+
+    /// The same state with the server's invoker (call before cloning).
+    pub fn with_invoker(mut self, invoker: quiver_triggers::Invoker) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.invoker = invoker;
+        }
+        self
     }
 
     /// The same state with an async dispatcher for `InvocationType: Event` (call before cloning).

@@ -16,7 +16,12 @@ pub mod limits {
     pub const MAX_DELAY: u32 = 900;
     pub const MAX_RECEIVE_WAIT: u32 = 20;
     pub const MIN_MESSAGE_SIZE: u32 = 1_024;
+    /// The SQS API's ceiling for `MaximumMessageSize` (its wire code enforces it).
     pub const MAX_MESSAGE_SIZE: u32 = 262_144;
+    /// The largest message a backend stores. Above the SQS ceiling because internal
+    /// queues carry more: an async event holds a payload of up to 1 MB, JSON-escaped
+    /// inside its envelope (quotes and control characters grow it).
+    pub const MAX_STORED_MESSAGE_SIZE: u32 = 8 * 1_048_576;
     pub const MAX_RECEIVE_BATCH: u32 = 10;
     pub const MAX_RECEIVE_COUNT: u32 = 1_000;
 }
@@ -80,7 +85,7 @@ impl QueueConfig {
             "maximum message size",
             self.max_message_size,
             MIN_MESSAGE_SIZE,
-            MAX_MESSAGE_SIZE,
+            MAX_STORED_MESSAGE_SIZE,
         )?;
         if let Some(r) = &self.redrive {
             check(
@@ -280,6 +285,16 @@ mod tests {
             ..Default::default()
         };
         assert!(bad.validate().unwrap_err().contains("retention"));
+        let big = QueueConfig {
+            max_message_size: limits::MAX_STORED_MESSAGE_SIZE,
+            ..Default::default()
+        };
+        assert!(big.validate().is_ok());
+        let too_big = QueueConfig {
+            max_message_size: limits::MAX_STORED_MESSAGE_SIZE + 1,
+            ..Default::default()
+        };
+        assert!(too_big.validate().unwrap_err().contains("message size"));
         let bad = QueueConfig {
             redrive: Some(Redrive {
                 dead_letter_queue: "d".into(),

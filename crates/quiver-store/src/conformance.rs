@@ -15,6 +15,8 @@ pub fn run_all(make: &dyn Fn() -> Box<dyn Store>) {
     delete_cascades_and_tags_update(make().as_ref());
     event_invoke_configs_per_qualifier(make().as_ref());
     effective_invoke_config_defaults_and_dead_letter(make().as_ref());
+    resolve_follows_qualifiers(make().as_ref());
+    change_counter_grows_on_every_write(make().as_ref());
 }
 
 pub fn empty_config() -> FunctionConfig {
@@ -318,4 +320,62 @@ fn effective_invoke_config_defaults_and_dead_letter(s: &dyn Store) {
         s.effective_invoke_config("f", Some("nosuchalias")),
         Err(StoreError::NotFound)
     ));
+}
+
+fn resolve_follows_qualifiers(s: &dyn Store) {
+    s.create_function(&new_function("f", true)).unwrap();
+    let latest = s.resolve("f", None).unwrap().unwrap();
+    assert_eq!(latest.version, Version::Latest);
+    assert_eq!(
+        s.resolve("f", Some("$LATEST"))
+            .unwrap()
+            .unwrap()
+            .revision_id,
+        latest.revision_id
+    );
+    assert_eq!(
+        s.resolve("f", Some("1")).unwrap().unwrap().version,
+        Version::Published(1)
+    );
+    assert!(s.resolve("f", Some("2")).unwrap().is_none());
+    // No alias of that name: nothing, not an error.
+    assert!(s.resolve("f", Some("prod")).unwrap().is_none());
+    assert!(s.resolve("nope", None).unwrap().is_none());
+}
+
+fn change_counter_grows_on_every_write(s: &dyn Store) {
+    let seen = std::cell::Cell::new(s.change_counter());
+    let grew = |s: &dyn Store, what: &str| {
+        let now = s.change_counter();
+        assert!(now > seen.get(), "{what} did not bump the change counter");
+        seen.set(now);
+    };
+    let w = s.create_function(&new_function("f", false)).unwrap();
+    grew(s, "create_function");
+    // Reads leave it alone.
+    s.resolve("f", None).unwrap();
+    s.list_functions(false, None, 10).unwrap();
+    assert_eq!(
+        s.change_counter(),
+        seen.get(),
+        "a read bumped the change counter"
+    );
+    let mut cfg = config();
+    cfg.memory_size = 256;
+    let u = LatestUpdate {
+        config: cfg,
+        code: code("a"),
+        base_revision: w.latest.revision_id.clone(),
+        publish: false,
+    };
+    s.update_latest("f", &u).unwrap();
+    grew(s, "update_latest");
+    s.publish_version("f", &PublishRequest::default()).unwrap();
+    grew(s, "publish_version");
+    s.put_event_invoke_config("f", "$LATEST", &eic(1)).unwrap();
+    grew(s, "put_event_invoke_config");
+    s.delete_version("f", 1).unwrap();
+    grew(s, "delete_version");
+    s.delete_function("f").unwrap();
+    grew(s, "delete_function");
 }

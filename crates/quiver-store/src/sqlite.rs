@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use quiver_model::{
@@ -22,6 +23,38 @@ const MIGRATIONS: &[&str] = &[
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// See [`Store::change_counter`]: bumped by every [`WriteGuard`] when it is dropped.
+    changes: AtomicU64,
+}
+
+/// The connection, taken for a write: dropping it (after the transaction committed or
+/// rolled back) bumps the change counter. Bumping after a failed write as well is
+/// harmless — a cache refills once — and keeps the rule simple: every write method
+/// takes [`SqliteStore::write`], every read method [`SqliteStore::lock`].
+struct WriteGuard<'a> {
+    conn: std::sync::MutexGuard<'a, Connection>,
+    changes: &'a AtomicU64,
+}
+
+impl std::ops::Deref for WriteGuard<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for WriteGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
+impl Drop for WriteGuard<'_> {
+    fn drop(&mut self) {
+        // Still under the connection lock: a reader that saw the old number also
+        // loaded before this write, and its cache entry is stale from now on.
+        self.changes.fetch_add(1, Ordering::Release);
+    }
 }
 
 const COLS: &str =
@@ -221,6 +254,7 @@ impl SqliteStore {
         migrate(&mut conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
+            changes: AtomicU64::new(0),
         })
     }
 
@@ -234,6 +268,14 @@ impl SqliteStore {
         // A panic while holding the lock cannot leave a half-applied transaction (it rolls
         // back on drop), so the connection stays usable.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The connection for a write (see [`WriteGuard`]).
+    fn write(&self) -> WriteGuard<'_> {
+        WriteGuard {
+            conn: self.lock(),
+            changes: &self.changes,
+        }
     }
 }
 
@@ -257,8 +299,12 @@ pub fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
 }
 
 impl Store for SqliteStore {
+    fn change_counter(&self) -> u64 {
+        self.changes.load(Ordering::Acquire)
+    }
+
     fn create_function(&self, f: &NewFunction) -> Result<Written, StoreError> {
-        let mut c = self.lock();
+        let mut c = self.write();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let stamp = now();
         let inserted = tx.execute(
@@ -346,7 +392,7 @@ impl Store for SqliteStore {
     }
 
     fn update_latest(&self, name: &str, u: &LatestUpdate) -> Result<Written, StoreError> {
-        let mut c = self.lock();
+        let mut c = self.write();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let current = get_version_tx(&tx, name, Version::Latest)?.ok_or(StoreError::NotFound)?;
         if current.revision_id != u.base_revision {
@@ -377,7 +423,7 @@ impl Store for SqliteStore {
         name: &str,
         req: &PublishRequest,
     ) -> Result<FunctionVersion, StoreError> {
-        let mut c = self.lock();
+        let mut c = self.write();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let latest = get_version_tx(&tx, name, Version::Latest)?.ok_or(StoreError::NotFound)?;
         if let Some(rev) = &req.revision_id {
@@ -400,7 +446,7 @@ impl Store for SqliteStore {
     }
 
     fn delete_function(&self, name: &str) -> Result<(), StoreError> {
-        let c = self.lock();
+        let c = self.write();
         let n = c.execute("DELETE FROM functions WHERE name = ?1", [name])?;
         if n == 0 {
             return Err(StoreError::NotFound);
@@ -409,7 +455,7 @@ impl Store for SqliteStore {
     }
 
     fn delete_version(&self, name: &str, version: u64) -> Result<(), StoreError> {
-        let mut c = self.lock();
+        let mut c = self.write();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let aliases: Vec<String> = {
             let mut stmt = tx.prepare(
@@ -449,7 +495,7 @@ impl Store for SqliteStore {
     }
 
     fn tag(&self, name: &str, tags: &BTreeMap<String, String>) -> Result<(), StoreError> {
-        let mut c = self.lock();
+        let mut c = self.write();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         require_function(&tx, name)?;
         for (k, v) in tags {
@@ -464,7 +510,7 @@ impl Store for SqliteStore {
     }
 
     fn untag(&self, name: &str, keys: &[String]) -> Result<(), StoreError> {
-        let mut c = self.lock();
+        let mut c = self.write();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         require_function(&tx, name)?;
         for k in keys {
@@ -528,7 +574,7 @@ impl Store for SqliteStore {
             config: config.clone(),
             last_modified: epoch_now(),
         };
-        let mut c = self.lock();
+        let mut c = self.write();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         require_function(&tx, name)?;
         tx.execute(
@@ -556,7 +602,7 @@ impl Store for SqliteStore {
     }
 
     fn delete_event_invoke_config(&self, name: &str, qualifier: &str) -> Result<bool, StoreError> {
-        let c = self.lock();
+        let c = self.write();
         let n = c.execute(
             "DELETE FROM event_invoke_configs WHERE function_name = ?1 AND qualifier = ?2",
             params![name, qualifier],

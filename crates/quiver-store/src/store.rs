@@ -72,6 +72,34 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<FunctionVersion>, StoreError>;
     /// The version an alias points to, or None.
     fn resolve_alias(&self, name: &str, alias: &str) -> Result<Option<Version>, StoreError>;
+    /// **The one qualifier resolution**: the version that `name` with `qualifier`
+    /// designates — `None` and `$LATEST` are `$LATEST`, digits a published version,
+    /// anything else an alias (followed to its version). None when the function, the
+    /// version or the alias does not exist. Every read path (Invoke, the async
+    /// dispatcher, Get*, event invoke configs) goes through here, so a new kind of
+    /// qualifier is taught to the whole server in one place.
+    fn resolve(
+        &self,
+        name: &str,
+        qualifier: Option<&str>,
+    ) -> Result<Option<FunctionVersion>, StoreError> {
+        let version = match qualifier.map(Qualifier::classify) {
+            None | Some(Qualifier::Latest) => Version::Latest,
+            Some(Qualifier::Version(n)) => Version::Published(n),
+            Some(Qualifier::Alias(a)) => match self.resolve_alias(name, &a)? {
+                Some(v) => v,
+                None => return Ok(None),
+            },
+        };
+        self.get_version(name, version)
+    }
+    /// A number that grows whenever a write to function metadata commits through this
+    /// store (functions, versions, aliases, configs). Caches of resolved versions (the
+    /// invoker's spec cache) keep an entry only while this number is unchanged, so that
+    /// the warm invoke path needs no query at all. Reading it must be cheap (an atomic)
+    /// and must not block. A backend shared by several servers must also bump it when
+    /// another server writes (e.g. on a change notification).
+    fn change_counter(&self) -> u64;
     /// Functions in name order after `after`; `$LATEST` only, or every version when `all_versions`.
     fn list_functions(
         &self,
@@ -145,13 +173,8 @@ pub trait Store: Send + Sync + 'static {
         qualifier: Option<&str>,
     ) -> Result<EffectiveInvokeConfig, StoreError> {
         let qualifier = qualifier.unwrap_or("$LATEST");
-        let version = match Qualifier::classify(qualifier) {
-            Qualifier::Latest => Version::Latest,
-            Qualifier::Version(n) => Version::Published(n),
-            Qualifier::Alias(a) => self.resolve_alias(name, &a)?.ok_or(StoreError::NotFound)?,
-        };
         let executed = self
-            .get_version(name, version)?
+            .resolve(name, Some(qualifier))?
             .ok_or(StoreError::NotFound)?;
         let stored = self.get_event_invoke_config(name, qualifier)?;
         Ok(EventInvokeConfig::effective(

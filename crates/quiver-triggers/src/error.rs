@@ -1,8 +1,22 @@
-//! Errors of the async path.
+//! Errors of the trigger crate: the invoker and every event source.
 
-/// What went wrong accepting or delivering an asynchronous event.
+/// Why an invocation did not run, or an event could not be accepted.
 #[derive(Debug, thiserror::Error)]
-pub enum AsyncError {
+pub enum TriggerError {
+    /// The function, version or alias does not exist.
+    #[error("the function, version or alias does not exist")]
+    NotFound,
+    /// Refused for now (account concurrency, memory budget); `reason` is Lambda's
+    /// throttle reason for the 429.
+    #[error("throttled: {detail}")]
+    Throttled {
+        reason: &'static str,
+        detail: String,
+    },
+    /// The platform could not run it now (store, code tree, sandbox or engine failure,
+    /// no engine in this server). Not the function's fault: async events are retried.
+    #[error("{0}")]
+    Platform(String),
     /// The durable event queue failed.
     #[error("async event queue: {0}")]
     Queue(#[from] quiver_queue::QueueError),

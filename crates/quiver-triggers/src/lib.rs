@@ -9,6 +9,8 @@
 
 mod error;
 pub mod event_invoke;
+pub mod invoker;
 
-pub use error::AsyncError;
+pub use error::TriggerError;
 pub use event_invoke::{AsyncConfig, AsyncEvent, AsyncInvoker, MAX_ASYNC_PAYLOAD};
+pub use invoker::{FunctionTarget, Invocation, Invoker, Resolved, Source};

@@ -2,15 +2,14 @@
 //!
 //! Function failures of every kind (handler error, crash, OOM, timeout, oversized
 //! response) are 200 with `X-Amz-Function-Error`, never 5xx: clients retry 5xx and
-//! would run the function twice (wire doc §2, §10).
+//! would run the function twice (docs/wire.md §2.2, §3).
 
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use quiver_engine::{FunctionSpec, InvokeRequest};
-use quiver_model::FunctionVersion;
+use quiver_triggers::{Invocation, Source, TriggerError};
 
 use super::{FnPath, Target};
 use crate::body::read_limited;
@@ -88,15 +87,6 @@ fn client_context(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     Ok(Some(String::from_utf8(decoded).map_err(|_| bad())?))
 }
 
-/// The frozen spec the engine runs for one stored version.
-pub fn function_spec(state: &AppState, v: &FunctionVersion) -> FunctionSpec {
-    FunctionSpec::from_version(
-        v,
-        state.code.tree_path(&v.code.sha256_hex),
-        &state.partition,
-    )
-}
-
 pub async fn invoke(
     State(state): State<AppState>,
     FnPath(raw): FnPath,
@@ -120,42 +110,35 @@ pub async fn invoke(
             "Could not parse request body into json: Could not parse payload into json: {e}"
         )));
     }
-    let version = target.load(&state).await?;
+    let function = target.function_target();
     match kind {
-        InvocationType::DryRun => return Ok(StatusCode::NO_CONTENT.into_response()),
-        InvocationType::Event => return enqueue(&state, &target, &version, payload).await,
+        InvocationType::DryRun => {
+            // Only that it exists (Lambda also checks permission here).
+            state
+                .invoker
+                .resolve(&function)
+                .await
+                .map_err(|e| invoke_error(e, &target))?;
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
+        InvocationType::Event => return enqueue(&state, &target, payload).await,
         InvocationType::RequestResponse => {}
     }
-    let Some(engine) = state.engine.clone() else {
-        return Err(ApiError::Service(
-            "this server runs without an execution engine".into(),
-        ));
-    };
-    {
-        // The tree is normally there; a restart re-creates missing ones, but be sure.
-        let code = state.code.clone();
-        let sha = version.code.sha256_hex.clone();
-        tokio::task::spawn_blocking(move || code.ensure_tree(&sha))
-            .await
-            .map_err(|e| ApiError::Service(e.to_string()))?
-            .map_err(|e| ApiError::Service(format!("code package unavailable: {e}")))?;
-    }
-    let spec = function_spec(&state, &version);
     let request_id = uuid::Uuid::new_v4().to_string();
-    let req = InvokeRequest {
+    let call = Invocation {
+        target: function,
+        invoked_arn: target.arn.clone(),
         payload,
         request_id: request_id.clone(),
-        invoked_arn: target.arn.clone(),
         client_context: context,
         want_log_tail: tail,
+        source: Source::Api,
     };
-    let result = engine.invoke(&spec, req).await.map_err(|e| match e {
-        quiver_engine::EngineError::Throttled { reason, detail } => {
-            tracing::info!(function = %spec.name, %detail, "invocation throttled");
-            ApiError::TooManyRequests { reason }
-        }
-        other => ApiError::Service(other.to_string()),
-    })?;
+    let result = state
+        .invoker
+        .invoke(call)
+        .await
+        .map_err(|e| invoke_error(e, &target))?;
     let mut resp = (StatusCode::OK, result.payload).into_response();
     let h = resp.headers_mut();
     h.insert("content-type", HeaderValue::from_static("application/json"));
@@ -179,11 +162,19 @@ pub async fn invoke(
     Ok(resp)
 }
 
+/// Why an invocation did not run, in Lambda's words.
+fn invoke_error(e: TriggerError, target: &Target) -> ApiError {
+    match e {
+        TriggerError::NotFound => ApiError::function_not_found(&target.arn),
+        TriggerError::Throttled { reason, .. } => ApiError::TooManyRequests { reason },
+        other => ApiError::Service(other.to_string()),
+    }
+}
+
 /// `InvocationType: Event`: the event is on disk before 202 is answered.
 async fn enqueue(
     state: &AppState,
     target: &Target,
-    version: &FunctionVersion,
     payload: bytes::Bytes,
 ) -> Result<Response, ApiError> {
     if payload.len() > quiver_triggers::MAX_ASYNC_PAYLOAD {
@@ -193,6 +184,12 @@ async fn enqueue(
             quiver_triggers::MAX_ASYNC_PAYLOAD
         )));
     }
+    // The function must exist now; the dispatcher checks again when it runs.
+    let resolved = state
+        .invoker
+        .resolve(&target.function_target())
+        .await
+        .map_err(|e| invoke_error(e, target))?;
     let Some(invoker) = state.async_invoker.clone() else {
         return Err(ApiError::Service(
             "this server runs without an async dispatcher".into(),
@@ -201,7 +198,7 @@ async fn enqueue(
     let request_id = uuid::Uuid::new_v4().to_string();
     let ev = quiver_triggers::AsyncEvent {
         request_id: request_id.clone(),
-        function: version.name.clone(),
+        function: resolved.version.name.clone(),
         qualifier: target.qualifier.clone(),
         invoked_arn: target.arn.clone(),
         payload: String::from_utf8_lossy(&payload).into_owned(),

@@ -13,7 +13,7 @@ pub mod versions;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use base64::Engine;
-use quiver_model::{CodeRef, FunctionRef, FunctionVersion, Qualifier, Version};
+use quiver_model::{CodeRef, FunctionRef, FunctionVersion};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -72,25 +72,24 @@ impl Target {
         }
     }
 
-    /// Loads the version this target designates (aliases resolved).
+    /// Loads the version this target designates (aliases resolved) through the
+    /// store's one resolution; control-plane reads go to the store, not the cache.
     pub async fn load(&self, state: &AppState) -> Result<FunctionVersion, ApiError> {
         let name = self.name.clone();
         let qualifier = self.qualifier.clone();
         let found = state
-            .store(move |s| {
-                let version = match qualifier.as_deref().map(Qualifier::classify) {
-                    None | Some(Qualifier::Latest) => Version::Latest,
-                    Some(Qualifier::Version(n)) => Version::Published(n),
-                    Some(Qualifier::Alias(a)) => match s.resolve_alias(&name, &a)? {
-                        Some(v) => v,
-                        None => return Ok(None),
-                    },
-                };
-                s.get_version(&name, version)
-            })
+            .store(move |s| s.resolve(&name, qualifier.as_deref()))
             .await?
             .map_err(|e| ApiError::from_store(e, &self.arn))?;
         found.ok_or_else(|| ApiError::function_not_found(&self.arn))
+    }
+
+    /// The same function as the invoker names it.
+    pub fn function_target(&self) -> quiver_triggers::FunctionTarget {
+        quiver_triggers::FunctionTarget {
+            name: self.name.clone(),
+            qualifier: self.qualifier.clone(),
+        }
     }
 }
 

@@ -6,21 +6,24 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use quiver_engine::{Engine, EngineError, FunctionSpec, InvokeRequest};
-use quiver_model::{
-    Destination, EffectiveInvokeConfig, FunctionVersion, Partition, Qualifier, Version,
-};
+use quiver_model::{Destination, EffectiveInvokeConfig};
 use quiver_queue::{
     AttrValue, Message, MessageAttribute, NewMessage, QueueConfig, Queues, ReceiveRequest,
 };
-use quiver_store::{CodeStore, Store, StoreError};
+use quiver_store::{Store, StoreError};
 use time::OffsetDateTime;
 
 use super::record::{dlq_error_message, invocation_record, Condition, Outcome, QueuedEvent};
-use crate::AsyncError;
+use crate::invoker::{FunctionTarget, Invocation, Invoker, Source};
+use crate::TriggerError;
 
 /// Largest asynchronous event (Lambda raised it from 256 KB to 1 MB in 2025).
 pub const MAX_ASYNC_PAYLOAD: usize = 1_048_576;
+/// Largest queued event: the payload travels JSON-escaped inside its envelope. It is
+/// valid JSON, so the only characters that grow are `"`, `\\` and the whitespace
+/// controls between tokens, each to two bytes: twice the payload plus room for the
+/// envelope's own fields always fits.
+const MAX_EVENT_MESSAGE: u32 = 2 * MAX_ASYNC_PAYLOAD as u32 + 64 * 1024;
 
 /// The one internal queue of pending asynchronous events.
 const EVENTS: &str = "async-invocations";
@@ -66,10 +69,10 @@ pub struct AsyncEvent {
 }
 
 struct Inner {
+    /// Event invoke configs (read per event: retries, age, destinations).
     store: Arc<dyn Store>,
-    code: CodeStore,
-    partition: Partition,
-    engine: Arc<Engine>,
+    /// Runs the function: the same path as a sync Invoke.
+    invoker: Invoker,
     /// The SQS-compatible queues: destinations and dead-letter queues live there.
     user_queues: Arc<Queues>,
     /// The internal event queue (its own file).
@@ -95,30 +98,31 @@ fn iso_now() -> String {
 
 impl AsyncInvoker {
     /// Opens (creating) `<data_dir>/async.db`. Call [`AsyncInvoker::start`] to run workers.
-    #[allow(clippy::too_many_arguments)]
     pub async fn open(
         data_dir: &Path,
         store: Arc<dyn Store>,
-        code: CodeStore,
-        partition: Partition,
-        engine: Arc<Engine>,
+        invoker: Invoker,
         user_queues: Arc<Queues>,
         cfg: AsyncConfig,
-    ) -> Result<AsyncInvoker, AsyncError> {
+    ) -> Result<AsyncInvoker, TriggerError> {
         let backend = quiver_queue::SqliteQueues::open(&data_dir.join("async.db"))?;
         let events = Queues::new(Arc::new(backend));
         let qcfg = QueueConfig {
             visibility_timeout: VISIBILITY_S,
             retention: quiver_queue::limits::MAX_RETENTION,
+            max_message_size: MAX_EVENT_MESSAGE,
             ..QueueConfig::default()
         };
-        events.ensure_queue(EVENTS, qcfg).await?;
+        let info = events.ensure_queue(EVENTS, qcfg.clone()).await?;
+        if info.config != qcfg {
+            // A data dir from an older Quiver: its queue was made with other settings
+            // (e.g. the SQS size limit, too small for a 1 MB event).
+            events.set_config(EVENTS, qcfg).await?;
+        }
         Ok(AsyncInvoker {
             inner: Arc::new(Inner {
                 store,
-                code,
-                partition,
-                engine,
+                invoker,
                 user_queues,
                 events,
                 cfg,
@@ -129,9 +133,9 @@ impl AsyncInvoker {
     }
 
     /// Durably queues one event; returns once it is on disk (the caller then answers 202).
-    pub async fn enqueue(&self, ev: AsyncEvent) -> Result<(), AsyncError> {
+    pub async fn enqueue(&self, ev: AsyncEvent) -> Result<(), TriggerError> {
         if self.inner.closed.load(Ordering::SeqCst) {
-            return Err(AsyncError::ShuttingDown);
+            return Err(TriggerError::ShuttingDown);
         }
         let q = QueuedEvent {
             request_id: ev.request_id,
@@ -155,7 +159,7 @@ impl AsyncInvoker {
     }
 
     /// Events waiting (visible, in flight, delayed).
-    pub async fn depth(&self) -> Result<quiver_queue::Depth, AsyncError> {
+    pub async fn depth(&self) -> Result<quiver_queue::Depth, TriggerError> {
         Ok(self.inner.events.depth(EVENTS).await?)
     }
 
@@ -193,7 +197,7 @@ impl Inner {
         now_ms() + self.cfg.clock_offset_ms
     }
 
-    async fn send_event(&self, q: &QueuedEvent, delay_s: u32) -> Result<(), AsyncError> {
+    async fn send_event(&self, q: &QueuedEvent, delay_s: u32) -> Result<(), TriggerError> {
         let body = serde_json::to_string(q).expect("event serializes");
         let msg = NewMessage {
             body,
@@ -337,51 +341,23 @@ impl Inner {
         }
     }
 
-    async fn load_version(&self, ev: &QueuedEvent) -> Result<Option<FunctionVersion>, String> {
-        let store = self.store.clone();
-        let (name, q) = (ev.function.clone(), ev.qualifier.clone());
-        tokio::task::spawn_blocking(move || -> Result<Option<FunctionVersion>, StoreError> {
-            let version = match q.as_deref().map(Qualifier::classify) {
-                None | Some(Qualifier::Latest) => Version::Latest,
-                Some(Qualifier::Version(n)) => Version::Published(n),
-                Some(Qualifier::Alias(a)) => match store.resolve_alias(&name, &a)? {
-                    Some(v) => v,
-                    None => return Ok(None),
-                },
-            };
-            store.get_version(&name, version)
-        })
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())
-    }
-
     async fn attempt(&self, ev: &QueuedEvent) -> Attempt {
-        let version = match self.load_version(ev).await {
-            Ok(Some(v)) => v,
-            Ok(None) => return Attempt::Gone,
-            Err(e) => return Attempt::Later(format!("store: {e}")),
-        };
-        let code = self.code.clone();
-        let sha = version.code.sha256_hex.clone();
-        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || code.ensure_tree(&sha)).await {
-            return Attempt::Later(format!("code package unavailable: {e}"));
-        }
-        let spec = FunctionSpec::from_version(
-            &version,
-            self.code.tree_path(&version.code.sha256_hex),
-            &self.partition,
-        );
-        let req = InvokeRequest {
+        let call = Invocation {
+            target: FunctionTarget {
+                name: ev.function.clone(),
+                qualifier: ev.qualifier.clone(),
+            },
+            invoked_arn: ev.invoked_arn.clone(),
             payload: bytes::Bytes::from(ev.payload.clone().into_bytes()),
             request_id: ev.request_id.clone(),
-            invoked_arn: ev.invoked_arn.clone(),
             client_context: None,
             want_log_tail: false,
+            source: Source::Event,
         };
-        match self.engine.invoke(&spec, req).await {
+        match self.invoker.invoke(call).await {
             Ok(r) => Attempt::Ran(r),
-            Err(EngineError::Throttled { detail, .. }) => Attempt::Later(detail),
+            Err(TriggerError::NotFound) => Attempt::Gone,
+            Err(TriggerError::Throttled { detail, .. }) => Attempt::Later(detail),
             Err(e) => Attempt::Later(e.to_string()),
         }
     }
@@ -444,7 +420,10 @@ impl Inner {
             .map(|o| o.executed_version.clone())
             .or_else(|| ev.qualifier.clone())
             .unwrap_or_else(|| "$LATEST".into());
-        let function_arn = self.partition.function_arn(&ev.function, Some(&executed));
+        let function_arn = self
+            .invoker
+            .partition()
+            .function_arn(&ev.function, Some(&executed));
         let record = invocation_record(ev, &function_arn, condition, invokes, outcome, &iso_now())
             .to_string();
         match dest {

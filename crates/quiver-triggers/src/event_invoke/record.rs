@@ -51,7 +51,7 @@ fn json_or_string(bytes: &[u8]) -> Value {
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
 }
 
-/// Lambda's invocation record (wire doc §2).
+/// Lambda's invocation record (docs/wire.md §2.4).
 pub fn invocation_record(
     ev: &QueuedEvent,
     function_arn: &str,

@@ -159,12 +159,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     let queues = Arc::new(quiver_queue::Queues::new(Arc::new(queue_store)));
     let store: Arc<dyn quiver_store::Store> = Arc::new(store);
     let partition = Partition::new(&args.region, &args.account);
-    let async_invoker = quiver_triggers::AsyncInvoker::open(
-        &data.path,
+    let invoker = quiver_triggers::Invoker::new(
         store.clone(),
         code.clone(),
         partition.clone(),
-        engine.clone(),
+        Some(engine.clone()),
+    );
+    let async_invoker = quiver_triggers::AsyncInvoker::open(
+        &data.path,
+        store.clone(),
+        invoker.clone(),
         queues.clone(),
         quiver_triggers::AsyncConfig {
             workers: args.async_workers,
@@ -177,6 +181,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     .context("cannot open the async invocation queue")?;
     async_invoker.start();
     let state = AppState::new(store, code, partition, runtimes.clone())
+        .with_invoker(invoker)
         .with_async(async_invoker.clone())
         .with_engine(engine.clone())
         .with_logs(log_store.clone())

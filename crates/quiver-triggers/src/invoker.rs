@@ -1,0 +1,355 @@
+//! The one way to run a function by name.
+//!
+//! Sync Invoke, the async dispatcher and every trigger to come hand an [`Invocation`]
+//! (function name + qualifier + payload + metadata) to [`Invoker::invoke`]. It resolves
+//! the qualifier through the store's one resolution ([`Store::resolve`]), makes sure the
+//! code tree exists, builds the engine's frozen [`FunctionSpec`] and runs it.
+//!
+//! Resolution is cached: the warm path must not pay a `spawn_blocking` hop and an SQLite
+//! query per call. An entry is kept while [`Store::change_counter`] is unchanged since
+//! it was loaded, so any write to function metadata (update, publish, delete, a new
+//! alias target) is seen by the very next invocation — no time-based staleness.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use quiver_engine::{Engine, EngineError, FunctionSpec, InvokeRequest, InvokeResult};
+use quiver_model::{FunctionVersion, Partition};
+use quiver_store::{CodeStore, Store, StoreError};
+
+use crate::TriggerError;
+
+/// More distinct (function, qualifier) pairs than this and the cache starts over: a
+/// bound against callers cycling through names, far above any real working set.
+const CACHE_MAX_ENTRIES: usize = 4096;
+
+/// Who asked for an invocation (for the server's own log lines and, later, metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// `Invoke` with `RequestResponse`.
+    Api,
+    /// The asynchronous dispatcher (`Invoke` with `Event`, destinations).
+    Event,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Api => "api",
+            Source::Event => "event",
+        }
+    }
+}
+
+/// A function as callers name it: the bare name (ARNs are parsed at the edges, where
+/// the caller's wording of errors is known) and the qualifier as given.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FunctionTarget {
+    pub name: String,
+    /// `None` = unqualified (`$LATEST`); a version number or an alias name otherwise.
+    pub qualifier: Option<String>,
+}
+
+/// One invocation to run.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub target: FunctionTarget,
+    /// The ARN as invoked (with the qualifier if one was used): the function's
+    /// `context.invoked_function_arn`.
+    pub invoked_arn: String,
+    /// The event, already checked to be JSON.
+    pub payload: Bytes,
+    /// The request id the function sees (the caller's `x-amzn-RequestId`).
+    pub request_id: String,
+    /// Decoded client context JSON, if any.
+    pub client_context: Option<String>,
+    /// Whether the caller wants the last 4 KB of the log.
+    pub want_log_tail: bool,
+    pub source: Source,
+}
+
+/// A qualifier resolved to a stored version, with the spec the engine runs for it.
+#[derive(Debug)]
+pub struct Resolved {
+    pub version: FunctionVersion,
+    pub spec: FunctionSpec,
+}
+
+struct Entry {
+    /// The store's change counter read before this entry was loaded.
+    changes: u64,
+    resolved: Arc<Resolved>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    code: CodeStore,
+    partition: Partition,
+    /// None in a server started without sandboxes: resolution works, running does not.
+    engine: Option<Arc<Engine>>,
+    cache: Mutex<HashMap<FunctionTarget, Entry>>,
+}
+
+/// Resolves and runs invocations; cheap to clone (all clones share one cache).
+#[derive(Clone)]
+pub struct Invoker {
+    inner: Arc<Inner>,
+}
+
+impl Invoker {
+    pub fn new(
+        store: Arc<dyn Store>,
+        code: CodeStore,
+        partition: Partition,
+        engine: Option<Arc<Engine>>,
+    ) -> Invoker {
+        Invoker {
+            inner: Arc::new(Inner {
+                store,
+                code,
+                partition,
+                engine,
+                cache: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    pub fn partition(&self) -> &Partition {
+        &self.inner.partition
+    }
+
+    /// The version `target` designates now, with its spec; [`TriggerError::NotFound`]
+    /// when the function, version or alias does not exist. Served from the cache unless
+    /// the store changed since the entry was loaded.
+    pub async fn resolve(&self, target: &FunctionTarget) -> Result<Arc<Resolved>, TriggerError> {
+        let inner = &self.inner;
+        let changes = inner.store.change_counter();
+        if let Some(e) = lock(&inner.cache).get(target) {
+            if e.changes == changes {
+                return Ok(e.resolved.clone());
+            }
+        }
+        let (store, code, t) = (inner.store.clone(), inner.code.clone(), target.clone());
+        let version = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
+            let Some(v) = store.resolve(&t.name, t.qualifier.as_deref())? else {
+                return Ok(None);
+            };
+            // The tree is normally there; a restart re-creates missing ones, but be sure
+            // before the first environment binds it.
+            code.ensure_tree(&v.code.sha256_hex)?;
+            Ok(Some(v))
+        })
+        .await
+        .map_err(|e| TriggerError::Platform(format!("store task failed: {e}")))?
+        .map_err(|e| TriggerError::Platform(format!("store: {e}")))?
+        .ok_or(TriggerError::NotFound)?;
+        let spec = FunctionSpec::from_version(
+            &version,
+            inner.code.tree_path(&version.code.sha256_hex),
+            &inner.partition,
+        );
+        let resolved = Arc::new(Resolved { version, spec });
+        let mut cache = lock(&inner.cache);
+        if cache.len() >= CACHE_MAX_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(
+            target.clone(),
+            Entry {
+                changes,
+                resolved: resolved.clone(),
+            },
+        );
+        Ok(resolved)
+    }
+
+    /// Runs one invocation to its end. Function failures of every kind are results
+    /// (`function_error` set), never `Err`: `Err` means it did not run — the target does
+    /// not exist, it was throttled, or the platform could not run it now.
+    pub async fn invoke(&self, call: Invocation) -> Result<InvokeResult, TriggerError> {
+        let resolved = self.resolve(&call.target).await?;
+        let Some(engine) = self.inner.engine.as_ref() else {
+            return Err(TriggerError::Platform(
+                "this server runs without an execution engine".into(),
+            ));
+        };
+        let req = InvokeRequest {
+            payload: call.payload,
+            request_id: call.request_id,
+            invoked_arn: call.invoked_arn,
+            client_context: call.client_context,
+            want_log_tail: call.want_log_tail,
+        };
+        engine
+            .invoke(&resolved.spec, req)
+            .await
+            .map_err(|e| match e {
+                EngineError::Throttled { reason, detail } => {
+                    tracing::info!(function = %resolved.spec.name, source = call.source.as_str(), %detail, "invocation throttled");
+                    TriggerError::Throttled { reason, detail }
+                }
+                other => TriggerError::Platform(other.to_string()),
+            })
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quiver_model::{CodeRef, FunctionConfig, Version};
+    use quiver_store::{LatestUpdate, NewFunction, SqliteStore};
+
+    /// A real package in the code store (resolution makes sure its tree exists).
+    fn package(code: &CodeStore) -> CodeRef {
+        let mut buf = std::io::Cursor::new(Vec::new());
+        let mut w = zip::ZipWriter::new(&mut buf);
+        w.start_file("app.py", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut w, b"def handler(e, c):\n    return e\n").unwrap();
+        w.finish().unwrap();
+        code.ingest(buf.get_ref(), false).unwrap()
+    }
+
+    fn function(name: &str, code: CodeRef) -> NewFunction {
+        NewFunction {
+            name: name.into(),
+            config: FunctionConfig {
+                runtime: "python3.11".into(),
+                handler: "app.handler".into(),
+                memory_size: 128,
+                timeout: 3,
+                ..FunctionConfig::default()
+            },
+            code,
+            tags: Default::default(),
+            publish: true,
+        }
+    }
+
+    struct Fixture {
+        inv: Invoker,
+        store: Arc<dyn Store>,
+        pkg: CodeRef,
+        _dir: tempfile::TempDir,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().unwrap());
+        let code = CodeStore::open(dir.path()).unwrap();
+        let pkg = package(&code);
+        let inv = Invoker::new(
+            store.clone(),
+            code,
+            Partition::new("us-east-1", "000000000000"),
+            None,
+        );
+        Fixture {
+            inv,
+            store,
+            pkg,
+            _dir: dir,
+        }
+    }
+
+    fn target(q: Option<&str>) -> FunctionTarget {
+        FunctionTarget {
+            name: "f".into(),
+            qualifier: q.map(str::to_string),
+        }
+    }
+
+    #[tokio::test]
+    async fn caches_until_the_store_changes() {
+        let Fixture {
+            inv,
+            store,
+            pkg,
+            _dir,
+        } = fixture();
+        let w = store.create_function(&function("f", pkg.clone())).unwrap();
+        let a = inv.resolve(&target(None)).await.unwrap();
+        let b = inv.resolve(&target(None)).await.unwrap();
+        assert!(
+            Arc::ptr_eq(&a, &b),
+            "second resolution was not served from the cache"
+        );
+        assert_eq!(a.spec.revision, w.latest.revision_id);
+        assert_eq!(a.spec.memory_mb, 128);
+
+        let mut cfg = a.version.config.clone();
+        cfg.memory_size = 256;
+        let u = LatestUpdate {
+            config: cfg,
+            code: pkg,
+            base_revision: w.latest.revision_id.clone(),
+            publish: false,
+        };
+        let w2 = store.update_latest("f", &u).unwrap();
+        let c = inv.resolve(&target(None)).await.unwrap();
+        assert_eq!(c.spec.revision, w2.latest.revision_id, "update not seen");
+        assert_eq!(c.spec.memory_mb, 256);
+        // Version 1 is still what it was.
+        let v1 = inv.resolve(&target(Some("1"))).await.unwrap();
+        assert_eq!(v1.version.version, Version::Published(1));
+        assert_eq!(v1.spec.memory_mb, 128);
+    }
+
+    #[tokio::test]
+    async fn missing_targets_and_deletes_are_not_found() {
+        let Fixture {
+            inv,
+            store,
+            pkg,
+            _dir,
+        } = fixture();
+        assert!(matches!(
+            inv.resolve(&target(None)).await,
+            Err(TriggerError::NotFound)
+        ));
+        store.create_function(&function("f", pkg)).unwrap();
+        assert!(inv.resolve(&target(None)).await.is_ok());
+        assert!(matches!(
+            inv.resolve(&target(Some("7"))).await,
+            Err(TriggerError::NotFound)
+        ));
+        assert!(matches!(
+            inv.resolve(&target(Some("prod"))).await,
+            Err(TriggerError::NotFound)
+        ));
+        store.delete_function("f").unwrap();
+        assert!(matches!(
+            inv.resolve(&target(None)).await,
+            Err(TriggerError::NotFound)
+        ));
+    }
+
+    #[tokio::test]
+    async fn without_an_engine_invoke_is_a_platform_error() {
+        let Fixture {
+            inv,
+            store,
+            pkg,
+            _dir,
+        } = fixture();
+        store.create_function(&function("f", pkg)).unwrap();
+        let call = Invocation {
+            target: target(None),
+            invoked_arn: inv.partition().function_arn("f", None),
+            payload: Bytes::from_static(b"{}"),
+            request_id: "r".into(),
+            client_context: None,
+            want_log_tail: false,
+            source: Source::Api,
+        };
+        assert!(matches!(
+            inv.invoke(call).await,
+            Err(TriggerError::Platform(_))
+        ));
+    }
+}
