@@ -323,7 +323,7 @@ def test_update_code_body_over_limit_is_4xx_not_reset(server, lam):
     assert lam.get_function_configuration(FunctionName=name)["RevisionId"] == created["RevisionId"]
 
 
-# ------------------------------------------------------------------ error member casing (wire doc §3)
+# ------------------------------------------------------------------ error member casing (docs/wire.md §3)
 
 
 def test_error_member_casing_follows_the_model(server, lam):

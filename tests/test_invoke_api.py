@@ -1,4 +1,4 @@
-"""Invoke API edge cases (wire doc §2): how payloads reach the function, what is refused
+"""Invoke API edge cases (docs/wire.md §2): how payloads reach the function, what is refused
 before any function runs, DryRun, unknown functions and versions, InvocationType Event
 (accepted, run later), and code/configuration updates taking effect at the next invoke."""
 import json

@@ -29,7 +29,7 @@ HOST_ENV = {
     "NODE_OPTIONS": "--require=/host/leak.js",
 }
 
-# Every variable the platform sets (wire doc §5.3), without AWS_EXECUTION_ENV.
+# Every variable the platform sets (docs/wire.md §5.3), without AWS_EXECUTION_ENV.
 PLATFORM_KEYS = {
     "_HANDLER", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "AWS_LAMBDA_RUNTIME_API",
     "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",

@@ -1,6 +1,6 @@
 """`LogType='Tail'`: the base64 `LogResult` holds this invocation's log — START, the
 function's output (stdout and stderr, up to its last print), END, REPORT — in Lambda's
-exact line formats (wire doc §8), at most 4 KB of it."""
+exact line formats (docs/wire.md §8), at most 4 KB of it."""
 import base64
 import re
 

@@ -8,7 +8,7 @@ import threading
 from invokeutil import assert_ok, create_py, invoke, request_id
 from logsutil import group_of, stream_events, wait_for_messages
 
-# Lambda's documented REPORT format (wire doc §8).
+# Lambda's documented REPORT format (docs/wire.md §8).
 REPORT = re.compile(
     r"REPORT RequestId: (?P<id>\S+)\tDuration: (?P<d>[\d.]+) ms\tBilled Duration: (?P<b>\d+) ms\t"
     r"Memory Size: (?P<m>\d+) MB\tMax Memory Used: (?P<u>\d+) MB\t"

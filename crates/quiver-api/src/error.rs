@@ -2,7 +2,7 @@
 //!
 //! Every error response carries the code in the `x-amzn-ErrorType` header **and** in the
 //! body, with `message` or `Message` cased as Lambda's model cases it for that exception
-//! (wire doc §3); botocore reads the header first, strict SDKs read the body member.
+//! (docs/wire.md §3); botocore reads the header first, strict SDKs read the body member.
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};

@@ -39,7 +39,7 @@ async fn request_id(req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     let mut resp = next.run(req).await;
     tracing::debug!(%method, %path, status = resp.status().as_u16(), request_id = %id, "request");
-    // Invoke sets its own: the id the function saw (wire doc §1.1).
+    // Invoke sets its own: the id the function saw (docs/wire.md §1.1).
     if !resp.headers().contains_key("x-amzn-RequestId") {
         if let Ok(v) = HeaderValue::from_str(&id) {
             resp.headers_mut().insert("x-amzn-RequestId", v);

@@ -1,4 +1,4 @@
-//! FunctionConfiguration as Lambda writes it (wire doc §1.3).
+//! FunctionConfiguration as Lambda writes it (docs/wire.md §1.3).
 
 use quiver_model::{FunctionVersion, Partition, RuntimeCatalogue, Version};
 use serde_json::{json, Map, Value};

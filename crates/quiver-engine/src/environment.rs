@@ -162,7 +162,7 @@ impl Environment {
                 self.pending_init_ms = Some(self.started.elapsed().as_secs_f64() * 1000.0);
                 self.cold_start.runtime_init_ms = self.released.elapsed().as_secs_f64() * 1000.0;
                 tracing::debug!(env = %self.id, cold_start = ?self.cold_start, "environment ready");
-                // The hard CPU quota only after INIT (engine notes: a small quota
+                // The hard CPU quota only after INIT (docs/sandbox.md §7: a small quota
                 // would stretch init to seconds).
                 if let Err(e) = self.sandbox.apply_cpu_quota() {
                     tracing::warn!(env = %self.id, "could not apply the CPU quota: {e}");

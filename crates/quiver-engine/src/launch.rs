@@ -52,7 +52,7 @@ pub fn launch(
         }
         RuntimeKind::Node { .. } => {
             let node = interpreter.ok_or("no node interpreter")?;
-            // V8 sizes its heap from the host's RAM otherwise (engine notes).
+            // V8 sizes its heap from the host's RAM otherwise (docs/wire.md §5.2).
             let heap = (u64::from(spec.memory_mb) * 85 / 100).max(64);
             vec![
                 node.display().to_string(),

@@ -1,4 +1,4 @@
-//! Lambda's quotas for standard functions (wire doc §9), in one place.
+//! Lambda's quotas for standard functions (docs/wire.md §9), in one place.
 
 pub const MEMORY_MIN_MB: i64 = 128;
 pub const MEMORY_MAX_MB: i64 = 10240;

@@ -7,7 +7,7 @@
 //! scheduling, pools or sandboxes: the caller binds the listener (inside the
 //! environment's network namespace in production) and decides what to invoke when.
 //!
-//! Wire behaviour follows `reference/lambda-wire.md` §5.1; see [`server`] for the
+//! Wire behaviour follows docs/wire.md §5.1; see [`server`] for the
 //! endpoint table.
 #![forbid(unsafe_code)]
 

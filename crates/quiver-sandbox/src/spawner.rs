@@ -2,7 +2,7 @@
 //!
 //! Why a separate process: cloning into new namespaces, `PR_SET_PDEATHSIG` and
 //! running Rust code between fork and exec are only sound in a single-threaded
-//! process (engine-notes). It serves [`Request`]s over a socketpair, reaps inits
+//! process (docs/sandbox.md §2). It serves [`Request`]s over a socketpair, reaps inits
 //! and reports their end. End of file on the socket means the server died or shut
 //! down: every sandbox is SIGKILLed and its cgroups removed before it exits.
 

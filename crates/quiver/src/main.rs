@@ -2,7 +2,7 @@
 //!
 //! `main` parses arguments *before* any async runtime exists, because the hidden
 //! `__spawner` verb must stay single-threaded (it forks and clones sandboxes; see
-//! ARCHITECTURE.md and engine-notes). Every other verb gets a tokio runtime.
+//! docs/sandbox.md §2). Every other verb gets a tokio runtime.
 
 mod commands;
 

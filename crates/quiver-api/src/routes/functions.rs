@@ -243,7 +243,7 @@ pub async fn delete(
         };
         engine.retire(&target.name, version.as_deref()).await;
     }
-    tracing::info!(function = %target.arn, "deleted");
+    tracing::info!(function = %target.name, qualifier = target.qualifier.as_deref(), "deleted function");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

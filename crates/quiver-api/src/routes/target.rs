@@ -1,6 +1,6 @@
 //! `POST /` with `X-Amz-Target: <Service>.<Operation>`: the AWS JSON protocols
 //! (SQS JSON 1.0, CloudWatch Logs JSON 1.1) share the endpoint with Lambda's REST API,
-//! like a region endpoint (../DESIGN.md). This file only dispatches by prefix.
+//! like a region endpoint (docs/design.md §2). This file only dispatches by prefix.
 
 use axum::body::Body;
 use axum::extract::State;

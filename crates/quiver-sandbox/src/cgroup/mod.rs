@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 pub const SERVER_LEAF: &str = "quiver-server";
 /// Lambda's ratio: 1,769 MB of memory buys one vCPU.
 pub const MB_PER_VCPU: u64 = 1769;
-/// Short CFS period so a small quota means short, frequent slices (engine-notes).
+/// Short CFS period so a small quota means short, frequent slices (docs/sandbox.md §7).
 pub const CPU_PERIOD_US: u64 = 20_000;
 /// Lambda's limit on processes + threads.
 pub const PIDS_MAX: u64 = 1024;
