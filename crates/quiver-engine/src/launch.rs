@@ -52,7 +52,8 @@ pub fn launch(
         }
         RuntimeKind::Node { .. } => {
             let node = interpreter.ok_or("no node interpreter")?;
-            // V8 sizes its heap from the host's RAM otherwise (engine notes).
+            // V8 sizes its heap from the host's RAM otherwise, not the function's
+            // MemorySize, and would be OOM-killed before it collects garbage.
             let heap = (u64::from(spec.memory_mb) * 85 / 100).max(64);
             vec![
                 node.display().to_string(),
