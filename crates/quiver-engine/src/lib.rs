@@ -23,6 +23,8 @@ mod run;
 mod runtimes;
 mod spec;
 mod state;
+#[cfg(test)]
+mod tests;
 
 pub use config::EngineConfig;
 pub use engine::Engine;
