@@ -10,6 +10,10 @@ export CARGO_TERM_COLOR=never
 echo "== system packages"
 "$ROOT/scripts/install-deps.sh"
 
+echo "== gates: formatting and lints (fail the run)"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+
 echo "== build"
 cargo build --workspace --all-targets
 

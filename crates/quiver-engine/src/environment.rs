@@ -9,6 +9,8 @@ use quiver_sandbox::{Assignment, ExitReport, Manager, Sandbox};
 
 use crate::launch::{Launch, RUNTIME_API_ADDR};
 use crate::logs::LogCapture;
+use crate::pool::PoolEnv;
+use crate::state::{EnvState, SharedState};
 use crate::EngineError;
 
 /// Lambda gives INIT 10 s before it moves on (and retries init inside the invoke).
@@ -56,7 +58,9 @@ pub struct Environment {
     started: Instant,
     /// INIT duration, reported on the first invocation's REPORT only.
     pending_init_ms: Option<f64>,
-    ready: bool,
+    /// Where it is in its life; [`EnvState::Starting`] until INIT is over. Shared with
+    /// the pool's record of it (see [`SharedState`]).
+    state: SharedState,
     /// Invocations served.
     pub invocations: u64,
     /// Where this environment's cold start spent its time.
@@ -78,13 +82,15 @@ pub struct ColdStart {
 
 impl Environment {
     /// Creates the sandbox — or assigns the pre-made one given with its assignment —
-    /// serves the Runtime API in it and starts the runtime. `log` is the environment's
-    /// stream in the log store (None: the server keeps no logs).
+    /// serves the Runtime API in it and starts the runtime. `state` is the new
+    /// environment's (Starting) state, already known to the pool. `log` is the
+    /// environment's stream in the log store (None: the server keeps no logs).
     pub async fn start(
         manager: &Manager,
         launch: Launch,
         key: String,
         id: String,
+        state: SharedState,
         log: Option<quiver_logs::StreamLog>,
         premade: Option<(Sandbox, Assignment)>,
     ) -> Result<Environment, EngineError> {
@@ -136,15 +142,26 @@ impl Environment {
             logs,
             started,
             pending_init_ms: None,
-            ready: false,
+            state,
             invocations: 0,
         })
     }
 
+    /// Whether INIT is over (the runtime called `/next`, or answered an event).
+    fn initialised(&self) -> bool {
+        self.state.get() != EnvState::Starting
+    }
+
+    /// INIT is over: the environment is serving the invocation that waited for it.
+    fn init_done(&self) {
+        self.state.become_(EnvState::Busy, &self.id);
+    }
+
     /// Waits for INIT to finish (first `/next`), bounded by Lambda's 10 s init limit.
-    /// `Ok(None)` when ready, `Ok(Some(handoff))` when init failed.
+    /// `None` when ready (or still initialising after the limit), `Some(handoff)` when
+    /// init failed.
     pub async fn wait_init(&mut self) -> Option<Handoff> {
-        if self.ready {
+        if self.initialised() {
             return None;
         }
         let outcome = tokio::select! {
@@ -158,7 +175,7 @@ impl Environment {
         };
         match outcome {
             Ok(InitOutcome::Ready) => {
-                self.ready = true;
+                self.init_done();
                 self.pending_init_ms = Some(self.started.elapsed().as_secs_f64() * 1000.0);
                 self.cold_start.runtime_init_ms = self.released.elapsed().as_secs_f64() * 1000.0;
                 tracing::debug!(env = %self.id, cold_start = ?self.cold_start, "environment ready");
@@ -196,13 +213,13 @@ impl Environment {
         };
         match outcome {
             Ok(InvokeOutcome::Response(b)) => {
-                if !self.ready {
-                    self.ready = true;
+                if !self.initialised() {
+                    self.init_done();
                 }
                 Handoff::Response(b)
             }
             Ok(InvokeOutcome::Error { body, .. }) => {
-                if self.ready {
+                if self.initialised() {
                     self.settle_after_error().await;
                     Handoff::FunctionError(body)
                 } else {
@@ -233,7 +250,7 @@ impl Environment {
     /// failing with `Runtime.ExitError` for an exit that happened before it began.
     /// Immediate in the usual case (the runtime went back to `/next` long ago).
     pub async fn ready_for_event(&self) -> bool {
-        if !self.ready {
+        if !self.initialised() {
             // Still initialising: the first `/next` will take the event.
             return !self.sandbox.has_exited();
         }
@@ -311,9 +328,46 @@ impl Environment {
 
     /// Stops the runtime, the Runtime API and the sandbox.
     pub async fn destroy(self) {
+        self.state.end();
         self.api.shutdown();
         if let Err(e) = self.sandbox.destroy().await {
             tracing::warn!(env = %self.id, "destroying environment: {e}");
         }
+    }
+}
+
+impl PoolEnv for Environment {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn key(&self) -> &str {
+        &self.key
+    }
+    fn state(&self) -> &SharedState {
+        &self.state
+    }
+    fn invocations(&self) -> u64 {
+        self.invocations
+    }
+    fn has_exited(&self) -> bool {
+        Environment::has_exited(self)
+    }
+    fn runtime_idle(&self) -> bool {
+        Environment::runtime_idle(self)
+    }
+    fn freeze(&self) -> Result<(), EngineError> {
+        Environment::freeze(self)
+    }
+    fn max_memory_used_mb(&self) -> u64 {
+        Environment::max_memory_used_mb(self)
+    }
+    fn cpu_usage_ns(&self) -> u64 {
+        Environment::cpu_usage_ns(self)
+    }
+    fn cgroup_path(&self) -> std::path::PathBuf {
+        Environment::cgroup_path(self)
+    }
+    fn cold_start(&self) -> ColdStart {
+        self.cold_start
     }
 }

@@ -8,18 +8,28 @@
 //! [`InvokeResult`] shaped the way Lambda reports it. It knows nothing of HTTP.
 #![forbid(unsafe_code)]
 
+mod config;
 mod engine;
 mod environment;
 mod error;
+mod janitor;
 mod launch;
 mod logs;
 mod outcome;
+mod pool;
+mod premade;
+mod report;
 mod run;
+mod runtimes;
 mod spec;
 mod state;
+#[cfg(test)]
+mod tests;
 
-pub use engine::{Engine, EngineConfig, EnvInfo};
+pub use config::EngineConfig;
+pub use engine::Engine;
 pub use environment::ColdStart;
 pub use error::EngineError;
+pub use report::EnvInfo;
 pub use spec::{FunctionSpec, InvokeRequest, InvokeResult};
 pub use state::EnvState;

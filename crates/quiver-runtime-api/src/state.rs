@@ -1,4 +1,7 @@
-//! The environment's Runtime API state machine, free of IO so it can be unit-tested.
+//! The Runtime API's protocol state machine, free of IO so it can be unit-tested.
+//! It tracks one HTTP conversation with one runtime; the environment's lifecycle
+//! (starting, idle, busy, frozen, draining, dead) is the engine's `EnvState`, which
+//! hears about this side only through `wait_ready` and the invoke outcomes.
 //!
 //! ```text
 //!  Init ──first /next──▶ Ready ──(invoke → /next → /response|/error)*──▶ …
@@ -14,7 +17,9 @@ use tokio::sync::oneshot;
 
 use crate::{InitOutcome, Invocation, InvokeOutcome, RuntimeApiError};
 
-/// Where the environment is in its life.
+/// Where the runtime's conversation with this server is: what decides whether a
+/// `/next` may take an event or an `/init/error` is allowed. This is the protocol's
+/// own view, not a second record of the environment's life.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Phase {
     /// Started; the runtime has neither called `/next` nor `/init/error`.

@@ -73,6 +73,13 @@ impl CodeStore {
         self.blobs.join(format!("{sha_hex}.zip"))
     }
 
+    /// The directory holding every extracted tree, one `<sha256>` subdirectory each
+    /// ([`CodeStore::tree_path`] is a child of it). The engine assigns pre-made
+    /// sandboxes only code that lives directly under it.
+    pub fn trees_dir(&self) -> &Path {
+        &self.trees
+    }
+
     /// The extracted tree of a package (what /var/task will be).
     pub fn tree_path(&self, sha_hex: &str) -> PathBuf {
         self.trees.join(sha_hex)

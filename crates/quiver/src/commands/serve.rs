@@ -132,6 +132,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     let log_store = Arc::new(args.logs.open(&data.path)?);
     let mut engine_cfg = quiver_engine::EngineConfig::new(
         data.path.clone(),
+        code.trees_dir().to_path_buf(),
         runtimes.clone(),
         args.memory_budget_mb
             .unwrap_or_else(default_memory_budget_mb),
