@@ -86,7 +86,7 @@ class Server:
         out_path = os.path.join(self.root, "stdout")
         self.out = open(out_path, "wb")
         self.proc = subprocess.Popen(
-            [binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data, *extra],
+            [binary, "serve", "--listen", "127.0.0.1:0", "--enable-echo-route", "--data-dir", self.data, *extra],
             stdout=self.out, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
             env=dict(os.environ, QUIVER_LOG="warn"))
         deadline = time.time() + 30

@@ -102,7 +102,7 @@ class Server:
         self.out_path = self.data + ".stdout"
         self.out = open(self.out_path, "wb")
         self.proc = subprocess.Popen(
-            [binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", os.path.join(self.data, "d"), *extra],
+            [binary, "serve", "--listen", "127.0.0.1:0", "--enable-echo-route", "--data-dir", os.path.join(self.data, "d"), *extra],
             stdout=self.out, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
             env=dict(os.environ, QUIVER_LOG="warn"))
         deadline = time.time() + 30

@@ -55,8 +55,39 @@ pub struct ServeArgs {
     /// without one.
     #[arg(long, env = "QUIVER_PREWARM", default_value_t = 2)]
     pub prewarm: usize,
+    /// Base URL clients reach this server at (`http[s]://host[:port]`), used in the URLs
+    /// the server hands out (GetFunction's `Code.Location`). Default: `http://` and the
+    /// bound listen address. Set it behind a proxy or when listening on 0.0.0.0.
+    #[arg(long, env = "QUIVER_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<String>,
+    /// Serve `POST /_quiver/echo`, an unauthenticated body echo used by the benchmarks as
+    /// a same-server baseline. Off by default.
+    #[arg(long, env = "QUIVER_ENABLE_ECHO_ROUTE")]
+    pub enable_echo_route: bool,
     #[command(flatten)]
     pub logs: super::logs::LogStoreArgs,
+}
+
+/// `--public-url`: `http://` or `https://`, a host (and port), nothing after it but an
+/// optional `/`.
+fn parse_public_url(raw: &str) -> Result<String, String> {
+    let url = raw.trim_end_matches('/');
+    let authority = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| format!("must start with http:// or https://: {raw:?}"))?;
+    if authority.is_empty() || authority.starts_with(':') {
+        return Err(format!("has no host: {raw:?}"));
+    }
+    if let Some(c) = authority
+        .chars()
+        .find(|c| matches!(c, '/' | '?' | '#' | '@') || c.is_whitespace() || c.is_control())
+    {
+        return Err(format!(
+            "must be only scheme, host and port (found {c:?}): {raw:?}"
+        ));
+    }
+    Ok(url.to_string())
 }
 
 /// 75% of the host's RAM, from /proc/meminfo.
@@ -180,7 +211,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         .with_async(async_invoker.clone())
         .with_engine(engine.clone())
         .with_logs(log_store.clone())
-        .with_queues(queues.clone());
+        .with_queues(queues.clone())
+        .with_public_url(
+            &args
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{addr}")),
+        )
+        .with_echo_route(args.enable_echo_route);
     let app = quiver_api::router(state);
 
     {
