@@ -4,6 +4,7 @@
 //! - [`error`]: the one place errors become Lambda wire errors.
 //! - [`body`]: per-operation body limits (axum's default limit is disabled).
 //! - [`routes`]: one file per resource.
+//! - [`server`]: the connection loop and its limits (timeouts, connection cap).
 #![forbid(unsafe_code)]
 
 pub mod auth;
@@ -14,6 +15,7 @@ pub mod members;
 pub mod query;
 pub mod render;
 pub mod routes;
+pub mod server;
 pub mod sqs;
 pub mod state;
 
@@ -25,6 +27,7 @@ use axum::routing::{get, post};
 use axum::Router;
 
 pub use error::ApiError;
+pub use server::{serve, ConnectionLimits};
 pub use state::AppState;
 
 /// Paths reachable without a signature (the echo route only when it is served; otherwise
@@ -134,22 +137,4 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .layer(middleware::from_fn(request_id))
         .with_state(state)
-}
-
-/// Serves `app` on `listener` until `shutdown` completes, then drains open requests.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
-    // Small JSON answers must not wait for Nagle + delayed ACK (~40 ms).
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!("TCP_NODELAY: {e}");
-        }
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
 }
