@@ -95,14 +95,17 @@ pub async fn serve(
     // Our watchdog owns this deadline (see the module docs); hyper's stays off.
     http.header_read_timeout(None);
     let mut shutdown = std::pin::pin!(shutdown);
-    let mut full_logged = false;
+    let mut warned_full: Option<Instant> = None;
     loop {
-        if slots.available_permits() == 0 && !full_logged {
+        // At most once a minute, however often the cap is touched.
+        if slots.available_permits() == 0
+            && warned_full.is_none_or(|t| t.elapsed() >= Duration::from_secs(60))
+        {
             tracing::warn!(
                 max_connections = limits.max_connections,
                 "connection cap reached; new connections wait in the listen backlog"
             );
-            full_logged = true;
+            warned_full = Some(Instant::now());
         }
         let slot = tokio::select! {
             slot = slots.clone().acquire_owned() => match slot {
@@ -121,9 +124,6 @@ pub async fn serve(
             },
             _ = &mut shutdown => break,
         };
-        if slots.available_permits() > 0 {
-            full_logged = false;
-        }
         // Small JSON answers must not wait for Nagle + delayed ACK (~40 ms).
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!("TCP_NODELAY: {e}");
