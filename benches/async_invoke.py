@@ -77,6 +77,13 @@ def zip_of(name, text):
     return base64.b64encode(buf.getvalue()).decode()
 
 
+def echo_route_args(binary):
+    """`--enable-echo-route` for binaries that have it (older ones serve the route unasked)."""
+    out = subprocess.run([binary, "serve", "--help"], capture_output=True, timeout=30,
+                         stdin=subprocess.DEVNULL).stdout
+    return ["--enable-echo-route"] if b"--enable-echo-route" in out else []
+
+
 class Server:
     """`quiver serve` on 127.0.0.1:0 with a fresh data dir; stopped by PID."""
 
@@ -86,7 +93,7 @@ class Server:
         out_path = os.path.join(self.root, "stdout")
         self.out = open(out_path, "wb")
         self.proc = subprocess.Popen(
-            [binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data, *extra],
+            [binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data, *echo_route_args(binary), *extra],
             stdout=self.out, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
             env=dict(os.environ, QUIVER_LOG="warn"))
         deadline = time.time() + 30

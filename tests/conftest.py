@@ -32,10 +32,11 @@ CLIENT_ENV = {
 class Server:
     """A running `quiver serve` process."""
 
-    def __init__(self, data_dir, extra_args=(), env=None):
+    def __init__(self, data_dir, extra_args=(), env=None, preexec_fn=None):
         self.data_dir = data_dir
         self.extra_args = list(extra_args)
         self.env = env
+        self.preexec_fn = preexec_fn  # runs in the child before exec (e.g. setrlimit)
         self.proc = None
         self.endpoint = None
         self.stdout_lines = []
@@ -51,7 +52,8 @@ class Server:
         self.stderr_path = os.path.join(tempfile.gettempdir(), f"quiver-stderr-{os.getpid()}-{time.time_ns()}.log")
         self._stderr = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=self._stderr, stdin=subprocess.DEVNULL, env=env
+            cmd, stdout=subprocess.PIPE, stderr=self._stderr, stdin=subprocess.DEVNULL, env=env,
+            preexec_fn=self.preexec_fn,
         )
         first = self._readline(timeout)
         prefix = "quiver listening on "
@@ -152,8 +154,8 @@ def server_factory(data_dir):
     """Start servers; all are stopped at teardown."""
     started = []
 
-    def make(extra_args=(), env=None, data_dir_override=None):
-        s = Server(data_dir_override or data_dir, extra_args, env).start()
+    def make(extra_args=(), env=None, data_dir_override=None, preexec_fn=None):
+        s = Server(data_dir_override or data_dir, extra_args, env, preexec_fn).start()
         started.append(s)
         return s
 

@@ -4,6 +4,7 @@
 //! - [`error`]: the one place errors become Lambda wire errors.
 //! - [`body`]: per-operation body limits (axum's default limit is disabled).
 //! - [`routes`]: one file per resource.
+//! - [`server`]: the connection loop and its limits (timeouts, connection cap).
 #![forbid(unsafe_code)]
 
 pub mod auth;
@@ -14,10 +15,11 @@ pub mod members;
 pub mod query;
 pub mod render;
 pub mod routes;
+pub mod server;
 pub mod sqs;
 pub mod state;
 
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -25,12 +27,18 @@ use axum::routing::{get, post};
 use axum::Router;
 
 pub use error::ApiError;
+pub use server::{serve, ConnectionLimits};
 pub use state::AppState;
 
-/// Paths reachable without a signature.
-fn is_public(path: &str) -> bool {
-    path == "/healthz" || path == "/_quiver/echo" || path.starts_with("/_quiver/code/")
+/// Paths reachable without a signature (the echo route only when it is served; otherwise
+/// its path is as unknown as any other).
+fn is_public(path: &str, echo_route: bool) -> bool {
+    path == "/healthz" || (echo_route && path == ECHO_PATH) || path.starts_with("/_quiver/code/")
 }
+
+/// The same-server baseline for invoke benchmarks: a bare HTTP round trip, served only
+/// with `quiver serve --enable-echo-route`.
+const ECHO_PATH: &str = "/_quiver/echo";
 
 /// Every request gets an id, and every response (errors included) carries it.
 async fn request_id(req: Request, next: Next) -> Response {
@@ -49,8 +57,8 @@ async fn request_id(req: Request, next: Next) -> Response {
 }
 
 /// Authentication through [`auth::authenticate`]; the caller goes into the request extensions.
-async fn authenticate(req: Request, next: Next) -> Response {
-    if is_public(req.uri().path()) {
+async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if is_public(req.uri().path(), state.echo_route) {
         return next.run(req).await;
     }
     let (mut parts, body) = req.into_parts();
@@ -72,16 +80,17 @@ async fn unknown(req: Request) -> ApiError {
 pub fn router(state: AppState) -> Router {
     use routes::*;
     let f = "/2015-03-31/functions/{name}";
-    Router::new()
+    let mut r = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
-        .route("/", post(target::dispatch))
-        // The same-server baseline for invoke benchmarks: a bare HTTP round trip.
-        .route(
-            "/_quiver/echo",
+        .route("/", post(target::dispatch));
+    if state.echo_route {
+        r = r.route(
+            ECHO_PATH,
             post(|body: axum::body::Bytes| async move { body })
                 .layer(DefaultBodyLimit::max(1 << 20)),
-        )
-        .route("/_quiver/code/{token}", get(code::download))
+        );
+    }
+    r.route("/_quiver/code/{token}", get(code::download))
         .route(
             "/2015-03-31/functions",
             post(functions::create).get(functions::list),
@@ -125,25 +134,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(unknown)
         .method_not_allowed_fallback(unknown)
         .layer(DefaultBodyLimit::disable())
-        .layer(middleware::from_fn(authenticate))
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .layer(middleware::from_fn(request_id))
         .with_state(state)
-}
-
-/// Serves `app` on `listener` until `shutdown` completes, then drains open requests.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
-    // Small JSON answers must not wait for Nagle + delayed ACK (~40 ms).
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!("TCP_NODELAY: {e}");
-        }
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
 }

@@ -12,6 +12,10 @@ use crate::error::ApiError;
 /// How long a GetFunction `Code.Location` URL stays valid (Lambda: 10 minutes).
 pub const CODE_URL_TTL: Duration = Duration::from_secs(600);
 
+/// The public URL of a state built without [`AppState::with_public_url`] (the binary always
+/// sets the real one).
+pub const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:9000";
+
 /// Everything the routes need; cheap to clone.
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -32,6 +36,12 @@ pub struct Inner {
     pub async_invoker: Option<quiver_triggers::AsyncInvoker>,
     /// The one way to run a function (sync Invoke; the dispatcher holds a clone).
     pub invoker: quiver_triggers::Invoker,
+    /// The server's own base URL (`http://host:port`, no trailing slash) for the URLs it
+    /// hands out, such as GetFunction's `Code.Location`. Never taken from a request's
+    /// `Host` header, which the client controls.
+    pub public_url: String,
+    /// Serve `POST /_quiver/echo` (the benchmarks' same-server baseline); off by default.
+    pub echo_route: bool,
 }
 
 impl AppState {
@@ -55,6 +65,8 @@ impl AppState {
             logs: None,
             queues: None,
             async_invoker: None,
+            public_url: DEFAULT_PUBLIC_URL.to_string(),
+            echo_route: false,
         }))
     }
 
@@ -62,6 +74,24 @@ impl AppState {
     pub fn with_invoker(mut self, invoker: quiver_triggers::Invoker) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.0) {
             inner.invoker = invoker;
+        }
+        self
+    }
+
+    /// The same state handing out URLs under `url` (call before cloning). A trailing `/`
+    /// is dropped.
+    pub fn with_public_url(mut self, url: &str) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.public_url = url.trim_end_matches('/').to_string();
+        }
+        self
+    }
+
+    /// The same state with the `POST /_quiver/echo` benchmark baseline route (call before
+    /// cloning).
+    pub fn with_echo_route(mut self, enabled: bool) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.echo_route = enabled;
         }
         self
     }

@@ -3,6 +3,7 @@
 //! `main` parses arguments *before* any async runtime exists, because the hidden
 //! `__spawner` verb must stay single-threaded (it forks and clones sandboxes; see
 //! docs/sandbox.md §2). Every other verb gets a tokio runtime.
+#![forbid(unsafe_code)]
 
 mod commands;
 

@@ -136,16 +136,11 @@ pub async fn get(
     State(state): State<AppState>,
     FnPath(raw): FnPath,
     RawQuery(q): RawQuery,
-    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let pairs = query::pairs(q.as_deref());
     let target = Target::parse(&state, &raw, query::first(&pairs, "Qualifier"))?;
     let v = target.load(&state).await?;
     let token = state.code_urls.issue(&v.code.sha256_hex);
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1");
     let name = target.name.clone();
     let (tags, concurrency) = state
         .store(move |s| Ok((s.tags(&name)?, s.reserved_concurrency(&name)?)))
@@ -153,7 +148,7 @@ pub async fn get(
         .map_err(|e| ApiError::from_store(e, &target.arn))?;
     let mut out = json!({
         "Configuration": full(&state, &v, target.qualifier.is_some()),
-        "Code": {"RepositoryType": "S3", "Location": format!("http://{host}/_quiver/code/{token}")},
+        "Code": {"RepositoryType": "S3", "Location": format!("{}/_quiver/code/{token}", state.public_url)},
     });
     if !tags.is_empty() {
         out["Tags"] = json!(tags);

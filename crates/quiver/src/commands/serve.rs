@@ -55,8 +55,97 @@ pub struct ServeArgs {
     /// without one.
     #[arg(long, env = "QUIVER_PREWARM", default_value_t = 2)]
     pub prewarm: usize,
+    /// Base URL clients reach this server at (`http[s]://host[:port]`), used in the URLs
+    /// the server hands out (GetFunction's `Code.Location`). Default: `http://` and the
+    /// bound listen address. Set it behind a proxy or when listening on 0.0.0.0.
+    #[arg(long, env = "QUIVER_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<String>,
+    /// Serve `POST /_quiver/echo`, an unauthenticated body echo used by the benchmarks as
+    /// a same-server baseline. Off by default.
+    #[arg(long, env = "QUIVER_ENABLE_ECHO_ROUTE")]
+    pub enable_echo_route: bool,
+    /// Seconds a client has to send a complete request head: from connecting, and on a
+    /// kept-alive connection from the first byte of each later request.
+    #[arg(long, env = "QUIVER_HEADER_READ_TIMEOUT_SECS",
+          default_value_t = quiver_api::server::DEFAULT_HEADER_READ_TIMEOUT_SECS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_secs: u64,
+    /// Seconds a kept-alive connection may wait for its next request before it is closed.
+    #[arg(long, env = "QUIVER_IDLE_CONNECTION_TIMEOUT_SECS",
+          default_value_t = quiver_api::server::DEFAULT_IDLE_TIMEOUT_SECS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_connection_timeout_secs: u64,
+    /// Connections served at once; more wait in the listen backlog until one closes.
+    /// Lowered to half the open-file limit (which is raised to its hard limit at start).
+    #[arg(long, env = "QUIVER_MAX_CONNECTIONS",
+          default_value_t = quiver_api::server::DEFAULT_MAX_CONNECTIONS as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: u64,
     #[command(flatten)]
     pub logs: super::logs::LogStoreArgs,
+}
+
+/// Raises the open-file soft limit to the hard one (as Go's runtime does at start: a
+/// server's sockets, not a shell's default of 1024, decide what it needs) and returns the
+/// limit in force.
+fn raise_fd_limit() -> Option<u64> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)
+        .inspect_err(|e| tracing::warn!("cannot read the open-file limit: {e}"))
+        .ok()?;
+    if soft >= hard {
+        return Some(soft);
+    }
+    // An unlimited hard limit is not a valid soft one (the kernel caps at fs.nr_open).
+    for target in [hard, hard.min(1 << 20)] {
+        if setrlimit(Resource::RLIMIT_NOFILE, target, hard).is_ok() {
+            tracing::debug!(from = soft, to = target, "raised the open-file limit");
+            return Some(target);
+        }
+    }
+    tracing::warn!(soft, hard, "cannot raise the open-file limit");
+    Some(soft)
+}
+
+/// `--max-connections`, kept to half the open-file limit: the other half is for
+/// environments, stores and logs.
+fn connection_cap(requested: u64, fd_limit: Option<u64>) -> usize {
+    let cap = match fd_limit {
+        Some(limit) if requested > limit / 2 => {
+            let lowered = (limit / 2).max(1);
+            tracing::warn!(
+                requested,
+                open_file_limit = limit,
+                max_connections = lowered,
+                "--max-connections lowered to half the open-file limit"
+            );
+            lowered
+        }
+        _ => requested,
+    };
+    usize::try_from(cap).unwrap_or(usize::MAX)
+}
+
+/// `--public-url`: `http://` or `https://`, a host (and port), nothing after it but an
+/// optional `/`.
+fn parse_public_url(raw: &str) -> Result<String, String> {
+    let url = raw.trim_end_matches('/');
+    let authority = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| format!("must start with http:// or https://: {raw:?}"))?;
+    if authority.is_empty() || authority.starts_with(':') {
+        return Err(format!("has no host: {raw:?}"));
+    }
+    if let Some(c) = authority
+        .chars()
+        .find(|c| matches!(c, '/' | '?' | '#' | '@') || c.is_whitespace() || c.is_control())
+    {
+        return Err(format!(
+            "must be only scheme, host and port (found {c:?}): {raw:?}"
+        ));
+    }
+    Ok(url.to_string())
 }
 
 /// 75% of the host's RAM, from /proc/meminfo.
@@ -86,6 +175,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     let term = signal(SignalKind::terminate()).context("cannot install SIGTERM handler")?;
     let int = signal(SignalKind::interrupt()).context("cannot install SIGINT handler")?;
     let data = DataDir::lock(&args.data_dir)?;
+    let limits = quiver_api::ConnectionLimits {
+        header_read_timeout: std::time::Duration::from_secs(args.header_read_timeout_secs),
+        idle_timeout: std::time::Duration::from_secs(args.idle_connection_timeout_secs),
+        max_connections: connection_cap(args.max_connections, raise_fd_limit()),
+    };
     let store = SqliteStore::open(&data.metadata_db()).with_context(|| {
         format!(
             "cannot open metadata store {}",
@@ -186,7 +280,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         .with_async(async_invoker.clone())
         .with_engine(engine.clone())
         .with_logs(log_store.clone())
-        .with_queues(queues.clone());
+        .with_queues(queues.clone())
+        .with_public_url(
+            &args
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{addr}")),
+        )
+        .with_echo_route(args.enable_echo_route);
     let app = quiver_api::router(state);
 
     {
@@ -206,7 +307,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     let stopping = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|v| *v).await;
     };
-    let graceful = quiver_api::serve(listener, app, stopping(stop_rx.clone()));
+    tracing::info!(
+        header_read_timeout_secs = limits.header_read_timeout.as_secs(),
+        idle_timeout_secs = limits.idle_timeout.as_secs(),
+        max_connections = limits.max_connections,
+        "connection limits"
+    );
+    let graceful = quiver_api::serve(listener, app, limits, stopping(stop_rx.clone()));
     let served = tokio::select! {
         r = graceful => r,
         _ = async {
@@ -242,5 +349,43 @@ async fn shutdown_signal(
     tokio::select! {
         _ = term.recv() => tracing::info!("SIGTERM received"),
         _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_url_is_a_bare_base_url() {
+        assert_eq!(
+            parse_public_url("http://quiver.localtest:1234/").unwrap(),
+            "http://quiver.localtest:1234"
+        );
+        assert_eq!(
+            parse_public_url("https://[::1]:9000").unwrap(),
+            "https://[::1]:9000"
+        );
+        for bad in [
+            "quiver:1234",
+            "ftp://x",
+            "http://",
+            "http://:80",
+            "http://x/path",
+            "http://x?q",
+            "http://u@x",
+            "http://a b",
+        ] {
+            assert!(parse_public_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn connection_cap_stays_under_half_the_fd_limit() {
+        assert_eq!(connection_cap(10_000, Some(20_000)), 10_000);
+        assert_eq!(connection_cap(10_000, Some(1024)), 512);
+        assert_eq!(connection_cap(5, Some(1024)), 5);
+        assert_eq!(connection_cap(10_000, None), 10_000);
+        assert_eq!(connection_cap(10, Some(1)), 1);
     }
 }
