@@ -13,6 +13,16 @@ echo "== system packages"
 echo "== gates: formatting and lints (fail the run)"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
+# cargo-deny builds from source in ~6 min on 2 cores, so it is built once per version
+# and kept under /var/cache like the runtime-client fixtures.
+DENY_VERSION=0.20.2
+DENY_ROOT="${QUIVER_TOOL_CACHE:-/var/cache/quiver-tools}/cargo-deny-$DENY_VERSION"
+if [ ! -x "$DENY_ROOT/bin/cargo-deny" ]; then
+  echo "building cargo-deny $DENY_VERSION into $DENY_ROOT (once)"
+  CARGO_TARGET_DIR="$ROOT/target/tools" cargo install cargo-deny --version "$DENY_VERSION" \
+    --locked --quiet --root "$DENY_ROOT"
+fi
+"$DENY_ROOT/bin/cargo-deny" --log-level error check licenses bans
 
 echo "== build"
 cargo build --workspace --all-targets

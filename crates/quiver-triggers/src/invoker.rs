@@ -186,7 +186,7 @@ impl Invoker {
             .await
             .map_err(|e| match e {
                 EngineError::Throttled { reason, detail } => {
-                    tracing::info!(function = %resolved.spec.name, source = call.source.as_str(), %detail, "invocation throttled");
+                    tracing::info!(function = %resolved.spec.name, version = %resolved.spec.version, source = call.source.as_str(), %detail, "invocation throttled");
                     TriggerError::Throttled { reason, detail }
                 }
                 other => TriggerError::Platform(other.to_string()),

@@ -263,7 +263,7 @@ impl Inner {
         let eff = match self.effective_config(&ev).await {
             Some(eff) => eff,
             None => {
-                tracing::warn!(request_id = %ev.request_id, function = %ev.function, "function no longer exists; async event dropped");
+                tracing::warn!(request_id = %ev.request_id, function = %ev.function, qualifier = ev.qualifier.as_deref(), "function no longer exists; async event dropped");
                 self.ack(m).await;
                 return;
             }
@@ -276,7 +276,7 @@ impl Inner {
         }
         match self.attempt(&ev).await {
             Attempt::Gone => {
-                tracing::warn!(request_id = %ev.request_id, "function no longer exists; async event dropped");
+                tracing::warn!(request_id = %ev.request_id, function = %ev.function, qualifier = ev.qualifier.as_deref(), "function no longer exists; async event dropped");
                 self.ack(m).await;
             }
             Attempt::Later(why) => {
@@ -375,7 +375,7 @@ impl Inner {
         } else {
             ev.attempts
         };
-        tracing::warn!(request_id = %ev.request_id, function = %ev.function, condition = condition.as_str(), invokes, "async event failed");
+        tracing::warn!(request_id = %ev.request_id, function = %ev.function, qualifier = ev.qualifier.as_deref(), condition = condition.as_str(), invokes, "async event failed");
         if let Some(dest) = &eff.on_failure {
             self.deliver(dest, ev, condition, invokes, outcome).await;
         }
