@@ -11,6 +11,7 @@
 mod engine;
 mod environment;
 mod error;
+mod java;
 mod launch;
 mod logs;
 mod outcome;
