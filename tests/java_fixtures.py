@@ -101,6 +101,16 @@ public class MapHandler {
         out.put("toolOption", System.getProperty("quiver.tool.option"));
         out.put("maxHeapMb", Runtime.getRuntime().maxMemory() / (1024 * 1024));
         out.put("charset", java.nio.charset.Charset.defaultCharset().name());
+        try {
+            // java.security (the JDK's config under /etc) must be readable in the sandbox.
+            byte[] d = java.security.MessageDigest.getInstance("SHA-256").digest("quiver".getBytes("UTF-8"));
+            StringBuilder hex = new StringBuilder();
+            for (byte x : d) hex.append(String.format("%02x", x));
+            out.put("sha256", hex.toString());
+            out.put("uuid", java.util.UUID.randomUUID().toString());
+        } catch (Exception e) {
+            throw new RuntimeException(e);
+        }
         return out;
     }
 }

@@ -8,6 +8,7 @@ bootstrap compiled once per data dir.
 One server for the module: the first Java cold start compiles the bootstrap (seconds of
 javac), which every test would otherwise pay again."""
 import base64
+import hashlib
 import io
 import json
 import os
@@ -133,6 +134,9 @@ def test_map_handler_context_logs_and_warm_reuse(jlam, full_zip):
     assert doc["identity"] is None and doc["appTitle"] is None
     assert doc["toolOption"] == "yes", "JAVA_TOOL_OPTIONS must reach the JVM"
     assert 0.7 * FAST_MB <= doc["maxHeapMb"] <= 0.9 * FAST_MB, doc["maxHeapMb"]
+    assert doc["sha256"] == hashlib.sha256(b"quiver").hexdigest()
+    assert re.match(r"^[0-9a-f-]{36}$", doc["uuid"]), doc["uuid"]
+    assert doc["charset"] == "UTF-8", "Lambda's Java runtimes run with a UTF-8 default charset"
     lines = tail_lines(resp)
     assert "MARK-stdout one é" in lines, lines
     assert "MARK-stderr one" in lines, lines

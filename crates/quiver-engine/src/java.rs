@@ -55,7 +55,9 @@ const STAMP: &str = ".quiver-stamp";
 /// The JVM flags of Lambda's Java runtimes (fast start over peak throughput: C1 only,
 /// serial GC, the CDS archive), the heap bounded by the function's memory rather than
 /// the host's RAM. A function's own flags go in JAVA_TOOL_OPTIONS, which the JVM reads
-/// from the environment, as on Lambda.
+/// from the environment, as on Lambda. `file.encoding=UTF-8`: the sandbox has no locale
+/// files, so a JDK before 18 would take US-ASCII from the C locale, where Lambda's
+/// `LANG=en_US.UTF-8` names an installed locale and gives UTF-8.
 pub fn jvm_args(memory_mb: u32) -> Vec<String> {
     let heap = (u64::from(memory_mb) * 85 / 100).max(16);
     vec![
@@ -65,6 +67,7 @@ pub fn jvm_args(memory_mb: u32) -> Vec<String> {
         "-Xshare:auto".into(),
         format!("-Xmx{heap}m"),
         "-Djava.net.preferIPv4Stack=true".into(),
+        "-Dfile.encoding=UTF-8".into(),
     ]
 }
 
@@ -75,7 +78,9 @@ fn java_home(java: &Path) -> Option<&Path> {
 
 /// Host directories outside `/usr` that the JDK's own files point into: Debian's JDK
 /// keeps `lib/jvm.cfg`, `conf/` and the security files as symlinks into
-/// `/etc/java-<major>-openjdk`, and the JVM does not start without `jvm.cfg`. Each
+/// `/etc/java-<major>-openjdk`; without it `java.security` cannot be read and every use
+/// of the security providers (MessageDigest, SecureRandom, UUID.randomUUID, TLS) fails
+/// with "Error loading java.security file". Each
 /// target's top directory (`/etc/<name>`) is bound read-only at the same path;
 /// `/etc/ssl` is skipped (the sandbox root binds the certificates itself). Computed once
 /// per JDK.

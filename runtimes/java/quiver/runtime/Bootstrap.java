@@ -23,7 +23,7 @@ import java.util.List;
  * Runtime API (2018-06-01), compiled by the server with the host's javac and started as
  *
  *   java -XX:+TieredCompilation -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto
- *        -Xmx<~85% of MemorySize>m -Djava.net.preferIPv4Stack=true
+ *        -Xmx<~85% of MemorySize>m -Djava.net.preferIPv4Stack=true -Dfile.encoding=UTF-8
  *        -cp /var/runtime/java/classes quiver.runtime.Bootstrap
  *
  * with cwd = the task root and `_HANDLER` = `pkg.Class::method` or `pkg.Class`. The
