@@ -30,7 +30,8 @@ pub fn log_stream_name(date: &str, version: &str, env_id: &str) -> String {
     format!("{date}/[{version}]{env_id}")
 }
 
-/// Builds the sandbox spec. `interpreter` is required for Python and Node.
+/// Builds the sandbox spec. `interpreter` is required for Python, Node and Java. For
+/// Java, the first call per runtime dir compiles the bootstrap (see `java.rs`).
 pub fn launch(
     spec: &FunctionSpec,
     kind: &RuntimeKind,
@@ -59,6 +60,11 @@ pub fn launch(
                 format!("--max-old-space-size={heap}"),
                 format!("{RUNTIME_DIR}/bootstrap.mjs"),
             ]
+        }
+        RuntimeKind::Java { .. } => {
+            let java = interpreter.ok_or("no java interpreter")?;
+            crate::java::ensure_compiled(runtime_dir, java)?;
+            java_argv(java, spec.memory_mb)
         }
         RuntimeKind::Provided => vec![format!("{TASK_ROOT}/bootstrap")],
         RuntimeKind::Unsupported => return Err("Quiver has no bootstrap for this runtime".into()),
@@ -114,6 +120,9 @@ pub fn launch(
             }
         }
     }
+    if let (RuntimeKind::Java { .. }, Some(java)) = (kind, interpreter) {
+        extra_ro_binds.extend(crate::java::jdk_binds(java));
+    }
     let sandbox = SandboxSpec {
         memory_mb: spec.memory_mb,
         ephemeral_mb: spec.ephemeral_mb,
@@ -131,6 +140,18 @@ pub fn launch(
         sandbox,
         log_stream,
     })
+}
+
+/// `java <Lambda's JVM flags> -cp /var/runtime/java/classes quiver.runtime.Bootstrap`.
+fn java_argv(java: &Path, memory_mb: u32) -> Vec<String> {
+    let mut argv = vec![java.display().to_string()];
+    argv.extend(crate::java::jvm_args(memory_mb));
+    argv.extend([
+        "-cp".into(),
+        format!("{RUNTIME_DIR}/{}", crate::java::CLASSES),
+        crate::java::MAIN_CLASS.into(),
+    ]);
+    argv
 }
 
 /// The [`Assignment`] that turns a pre-made sandbox into the one `sandbox` describes,
@@ -284,6 +305,22 @@ mod tests {
         assert!(assignment(&odd, Path::new("/data/code"), Path::new("/rt")).is_none());
         odd.code_dir = Path::new("/data/code/not-a-sha").into();
         assert!(assignment(&odd, Path::new("/data/code"), Path::new("/rt")).is_none());
+    }
+
+    #[test]
+    fn java_argv_runs_the_compiled_bootstrap() {
+        let argv = java_argv(Path::new("/usr/lib/jvm/j17/bin/java"), 512);
+        assert_eq!(argv[0], "/usr/lib/jvm/j17/bin/java");
+        assert!(argv.contains(&"-XX:TieredStopAtLevel=1".to_string()));
+        assert!(argv.contains(&"-Xmx435m".to_string()));
+        assert_eq!(
+            argv[argv.len() - 3..],
+            [
+                "-cp",
+                "/var/runtime/java/classes",
+                "quiver.runtime.Bootstrap"
+            ]
+        );
     }
 
     #[test]

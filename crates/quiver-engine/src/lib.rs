@@ -13,6 +13,7 @@ mod engine;
 mod environment;
 mod error;
 mod janitor;
+mod java;
 mod launch;
 mod logs;
 mod outcome;

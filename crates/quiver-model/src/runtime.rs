@@ -64,9 +64,13 @@ pub enum RuntimeKind {
     Python { minor: u32 },
     /// `nodejs<major>.x`: needs a `node` whose major version is `major`.
     Node { major: u32 },
+    /// `java<major>` (and `java8.al2`): needs a `java` whose major version is `major`, and
+    /// its `javac` (the built-in bootstrap is compiled with it).
+    Java { major: u32 },
     /// `provided*`: the package brings its own `bootstrap`; no interpreter.
     Provided,
-    /// Any other Lambda runtime (Java, .NET, Ruby, …): Quiver has no bootstrap for it yet.
+    /// Any other Lambda runtime (.NET, Ruby, the Amazon Linux 1 `java8`, …): Quiver has
+    /// no bootstrap for it yet.
     Unsupported,
 }
 
@@ -84,6 +88,15 @@ pub fn kind_of(id: &str) -> Option<RuntimeKind> {
         .and_then(|m| m.parse().ok())
     {
         return Some(RuntimeKind::Node { major });
+    }
+    // `java8` ran on Amazon Linux 1 and is deprecated; `java8.al2` is its successor.
+    if let Some(major) = id
+        .strip_prefix("java")
+        .map(|m| m.strip_suffix(".al2").unwrap_or(m))
+        .filter(|m| *m != "8" || id == "java8.al2")
+        .and_then(|m| m.parse().ok())
+    {
+        return Some(RuntimeKind::Java { major });
     }
     if id.starts_with("provided") {
         return Some(RuntimeKind::Provided);
@@ -140,7 +153,11 @@ mod tests {
         );
         assert_eq!(kind_of("nodejs20.x"), Some(RuntimeKind::Node { major: 20 }));
         assert_eq!(kind_of("provided.al2023"), Some(RuntimeKind::Provided));
-        assert_eq!(kind_of("java21"), Some(RuntimeKind::Unsupported));
+        assert_eq!(kind_of("java21"), Some(RuntimeKind::Java { major: 21 }));
+        assert_eq!(kind_of("java17"), Some(RuntimeKind::Java { major: 17 }));
+        assert_eq!(kind_of("java8.al2"), Some(RuntimeKind::Java { major: 8 }));
+        assert_eq!(kind_of("java8"), Some(RuntimeKind::Unsupported));
+        assert_eq!(kind_of("ruby3.3"), Some(RuntimeKind::Unsupported));
         assert_eq!(kind_of("python4.0"), None);
         assert_eq!(kind_of("Python3.11"), None);
     }
