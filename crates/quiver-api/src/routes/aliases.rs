@@ -1,5 +1,5 @@
 //! CreateAlias, GetAlias, UpdateAlias, DeleteAlias and ListAliases on
-//! `/2015-03-31/functions/{FunctionName}/aliases[/{Name}]` (docs/wire.md §12).
+//! `/2015-03-31/functions/{FunctionName}/aliases[/{Name}]` (docs/wire.md §11).
 //!
 //! Rules (names, versions, routing) live in `quiver_model::alias`; whether the versions
 //! exist is checked by the store in the same transaction as the write. This file parses,
