@@ -241,7 +241,7 @@ def bench_warm(args):
                 assert srv.publish("noop-py") == "2"
                 srv.create_alias("noop-py", "plain", "1")
                 srv.create_alias("noop-py", "split", "1", {"2": 0.5})
-                for alias in ("plain", "split"):
+                for alias in ("1", "plain", "split"):
                     targets[f"{tag}python3.11:{alias}"] = (
                         srv, invoke_path("noop-py") + f"?Qualifier={alias}", AUTH)
         conns = {k: srv.conn() for k, (srv, _, _) in targets.items()}
@@ -263,6 +263,7 @@ def bench_warm(args):
             row(f"{tag}invoke nodejs20.x no-op (1769 MB)", res[tag + "nodejs20.x"], base)
             if args.alias:
                 py = row(f"{tag}python3.11 unqualified (reference for the aliases)", res[tag + "python3.11"])
+                row(f"{tag}python3.11 version 1 (Qualifier=1, no alias)", res[tag + "python3.11:1"], py)
                 row(f"{tag}python3.11 through alias `plain` (-> 1)", res[tag + "python3.11:plain"], py)
                 row(f"{tag}python3.11 through alias `split` (1, 0.5 -> 2)", res[tag + "python3.11:split"], py)
             row(f"{tag}python3.11: first call of a block (thaw)", thaw[tag + "python3.11"], base)
