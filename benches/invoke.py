@@ -6,7 +6,10 @@ Usage (as root, release build):
       [warm] [cold] [throughput] [idle]        # default: all four
 
   warm        warm invoke round trip (python3.11, nodejs20.x no-op, MemorySize 1769)
-              vs POST /_quiver/echo on the same server, one keep-alive connection each
+              vs POST /_quiver/echo on the same server, one keep-alive connection each;
+              --alias adds the Python function through alias `plain` (-> version 1) and
+              alias `split` (-> 1, 0.5 to version 2, same code), interleaved with the
+              unqualified invokes
   cold        first invoke after CreateFunction / UpdateFunctionConfiguration vs the
               bare interpreter start (`/usr/bin/python3.11 -S -c pass`, `/usr/bin/node -e 0`,
               empty environment); plus `quiver ps --json` cold_start breakdown and the
@@ -145,6 +148,23 @@ class Server:
         st, payload, _ = self.call("POST", "/2015-03-31/functions", json.dumps(body).encode())
         assert st == 201, (st, payload[:400])
 
+    def publish(self, name):
+        st, payload, _ = self.call("POST", f"/2015-03-31/functions/{name}/versions", b"{}")
+        assert st == 201, (st, payload[:400])
+        return json.loads(payload)["Version"]
+
+    def update_config(self, name, **members):
+        body = json.dumps(members).encode()
+        st, payload, _ = self.call("PUT", f"/2015-03-31/functions/{name}/configuration", body)
+        assert st == 200, (st, payload[:400])
+
+    def create_alias(self, name, alias, version, weights=None):
+        body = {"Name": alias, "FunctionVersion": version}
+        if weights:
+            body["RoutingConfig"] = {"AdditionalVersionWeights": weights}
+        st, payload, _ = self.call("POST", f"/2015-03-31/functions/{name}/aliases", json.dumps(body).encode())
+        assert st == 201, (st, payload[:400])
+
     def update_env(self, name, env):
         body = json.dumps({"Environment": {"Variables": env}}).encode()
         st, payload, _ = self.call("PUT", f"/2015-03-31/functions/{name}/configuration", body)
@@ -220,6 +240,17 @@ def bench_warm(args):
             targets[tag + "echo"] = (srv, "/_quiver/echo", {"Content-Type": "application/json"})
             targets[tag + "python3.11"] = (srv, invoke_path("noop-py"), AUTH)
             targets[tag + "nodejs20.x"] = (srv, invoke_path("noop-node"), AUTH)
+            if args.alias:
+                # Version 2 differs from 1 only in a setting (the same code would not
+                # publish a new version), so both aliases run the same handler.
+                assert srv.publish("noop-py") == "1"
+                srv.update_config("noop-py", Timeout=31)
+                assert srv.publish("noop-py") == "2"
+                srv.create_alias("noop-py", "plain", "1")
+                srv.create_alias("noop-py", "split", "1", {"2": 0.5})
+                for alias in ("1", "plain", "split"):
+                    targets[f"{tag}python3.11:{alias}"] = (
+                        srv, invoke_path("noop-py") + f"?Qualifier={alias}", AUTH)
         conns = {k: srv.conn() for k, (srv, _, _) in targets.items()}
         for k, (_, path, h) in targets.items():
             timed_loop(conns[k], path, b"{}", h, 200)  # warm-up (also cold-starts the env)
@@ -237,6 +268,11 @@ def bench_warm(args):
             base = row(f"{tag}baseline: POST /_quiver/echo `{{}}`", res[tag + "echo"])
             row(f"{tag}invoke python3.11 no-op (1769 MB)", res[tag + "python3.11"], base)
             row(f"{tag}invoke nodejs20.x no-op (1769 MB)", res[tag + "nodejs20.x"], base)
+            if args.alias:
+                py = row(f"{tag}python3.11 unqualified (reference for the aliases)", res[tag + "python3.11"])
+                row(f"{tag}python3.11 version 1 (Qualifier=1, no alias)", res[tag + "python3.11:1"], py)
+                row(f"{tag}python3.11 through alias `plain` (-> 1)", res[tag + "python3.11:plain"], py)
+                row(f"{tag}python3.11 through alias `split` (1, 0.5 -> 2)", res[tag + "python3.11:split"], py)
             row(f"{tag}python3.11: first call of a block (thaw)", thaw[tag + "python3.11"], base)
             row(f"{tag}nodejs20.x: first call of a block (thaw)", thaw[tag + "nodejs20.x"], base)
             envs = srv.ps()
@@ -591,6 +627,8 @@ def main():
     ap.add_argument("what", nargs="*", default=["warm", "cold", "throughput", "idle"])
     ap.add_argument("--bin", default="target/release/quiver")
     ap.add_argument("--baseline-bin", help="warm: also run this (older) binary, interleaved")
+    ap.add_argument("--alias", action="store_true",
+                    help="warm: also invoke through a plain and a weighted alias, interleaved")
     ap.add_argument("--warm-n", type=int, default=4000, help="measured calls per target (warm)")
     ap.add_argument("--rounds", type=int, default=8, help="interleaved blocks (warm)")
     ap.add_argument("--cold-n", type=int, default=20, help="functions per runtime (cold; 2 cold starts each)")

@@ -113,6 +113,16 @@ pub fn router(state: AppState) -> Router {
             post(versions::publish).get(versions::list),
         )
         .route(&format!("{f}/invocations"), post(invoke::invoke))
+        .route(
+            &format!("{f}/aliases"),
+            post(aliases::create).get(aliases::list),
+        )
+        .route(
+            &format!("{f}/aliases/{{alias}}"),
+            get(aliases::get)
+                .put(aliases::update)
+                .delete(aliases::delete),
+        )
         .route("/_quiver/environments", get(admin::environments))
         .route(
             "/2019-09-25/functions/{name}/event-invoke-config",

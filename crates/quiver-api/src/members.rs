@@ -162,6 +162,28 @@ pub const EVENT_INVOKE_CONFIG: Shape = Shape {
     nested: &[("DestinationConfig", &DESTINATION_CONFIG)],
 };
 
+const ROUTING_CONFIG: Shape = Shape {
+    members: &["AdditionalVersionWeights"],
+    nested: &[],
+};
+
+/// CreateAlias.
+pub const CREATE_ALIAS: Shape = Shape {
+    members: &["Name", "FunctionVersion", "Description", "RoutingConfig"],
+    nested: &[("RoutingConfig", &ROUTING_CONFIG)],
+};
+
+/// UpdateAlias.
+pub const UPDATE_ALIAS: Shape = Shape {
+    members: &[
+        "FunctionVersion",
+        "Description",
+        "RoutingConfig",
+        "RevisionId",
+    ],
+    nested: &[("RoutingConfig", &ROUTING_CONFIG)],
+};
+
 /// TagResource.
 pub const TAG_RESOURCE: Shape = Shape {
     members: &["Tags"],

@@ -5,6 +5,7 @@
 //! tested exhaustively and shared by every entry point (API, CLI, file config).
 #![forbid(unsafe_code)]
 
+pub mod alias;
 pub mod arn;
 pub mod error;
 pub mod event_config;
@@ -14,6 +15,7 @@ pub mod runtime;
 pub mod tags;
 pub mod version;
 
+pub use alias::{Alias, AliasDraft, AliasInput, AliasRouting, Pick};
 pub use arn::{FunctionRef, Partition, Qualifier};
 pub use error::{ModelError, Violation, Violations};
 pub use event_config::{

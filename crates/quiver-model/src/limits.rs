@@ -15,6 +15,7 @@ pub const FUNCTION_NAME_MAX: usize = 64;
 /// Whole-string limit of the `FunctionName` shape (names, partial and full ARNs).
 pub const FUNCTION_REF_MAX: usize = 140;
 pub const QUALIFIER_MAX: usize = 128;
+pub const ALIAS_NAME_MAX: usize = 128;
 /// Environment variables: 4 KB over the JSON serialization of the Variables map.
 pub const ENV_MAX_BYTES: usize = 4096;
 /// A direct upload: 50 MB of zip.

@@ -14,7 +14,9 @@ pub mod store;
 pub use code::CodeStore;
 pub use intake::IntakeError;
 pub use sqlite::SqliteStore;
-pub use store::{Cursor, LatestUpdate, NewFunction, PublishRequest, Store, Usage, Written};
+pub use store::{
+    Cursor, LatestUpdate, NewFunction, PublishRequest, Resolution, Store, Usage, Written,
+};
 
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -22,9 +24,13 @@ pub enum StoreError {
     /// The function (or the version) does not exist.
     #[error("not found")]
     NotFound,
-    /// A function with this name exists already.
-    #[error("function already exists")]
+    /// A function (or an alias of the function) with this name exists already.
+    #[error("already exists")]
     AlreadyExists,
+    /// A version the write refers to (an alias's target or additional version) does not
+    /// exist; Lambda names it in its not-found message.
+    #[error("version {0} does not exist")]
+    VersionNotFound(quiver_model::Version),
     /// The caller's RevisionId is stale.
     #[error("revision mismatch: current revision is {current}")]
     RevisionMismatch { current: String },

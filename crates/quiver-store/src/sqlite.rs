@@ -7,13 +7,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use quiver_model::{
-    format_last_modified, CodeRef, EventInvokeConfig, FunctionConfig, FunctionVersion,
-    StoredEventInvokeConfig, Version,
+    format_last_modified, Alias, AliasDraft, CodeRef, EventInvokeConfig, FunctionConfig,
+    FunctionVersion, StoredEventInvokeConfig, Version,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 
 use crate::store::*;
 use crate::StoreError;
+
+mod aliases;
+mod event_configs;
 
 /// Migrations in order; `user_version` = how many have been applied.
 const MIGRATIONS: &[&str] = &[
@@ -193,38 +196,6 @@ fn publish_tx(
     Ok(v)
 }
 
-fn epoch_now() -> f64 {
-    // Millisecond precision, like Lambda's `1569284520.333`.
-    let ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
-    ms as f64 / 1000.0
-}
-
-fn row_to_event_config(row: &Row<'_>) -> rusqlite::Result<(StoredEventInvokeConfig, String)> {
-    Ok((
-        StoredEventInvokeConfig {
-            function_name: row.get(0)?,
-            qualifier: row.get(1)?,
-            config: EventInvokeConfig::default(),
-            last_modified: row.get(3)?,
-        },
-        row.get(2)?,
-    ))
-}
-
-fn decode_event_config(
-    (mut s, config): (StoredEventInvokeConfig, String),
-) -> Result<StoredEventInvokeConfig, StoreError> {
-    s.config = serde_json::from_str(&config).map_err(|e| {
-        StoreError::Corrupt(format!(
-            "event invoke config of {}:{}: {e}",
-            s.function_name, s.qualifier
-        ))
-    })?;
-    Ok(s)
-}
-
-const EIC_COLS: &str = "function_name, qualifier, config, last_modified";
-
 fn require_function(conn: &Connection, name: &str) -> Result<(), StoreError> {
     let exists: Option<i64> = conn
         .query_row("SELECT 1 FROM functions WHERE name = ?1", [name], |r| {
@@ -346,16 +317,35 @@ impl Store for SqliteStore {
         get_version_tx(&self.lock(), name, version)
     }
 
-    fn resolve_alias(&self, name: &str, alias: &str) -> Result<Option<Version>, StoreError> {
-        let c = self.lock();
-        let v: Option<i64> = c
-            .query_row(
-                "SELECT function_version FROM aliases WHERE function_name = ?1 AND name = ?2",
-                params![name, alias],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(v.map(|n| Version::from_ordinal(n as u64)))
+    fn get_alias(&self, name: &str, alias: &str) -> Result<Option<Alias>, StoreError> {
+        self.get_alias_impl(name, alias)
+    }
+
+    fn create_alias(&self, name: &str, alias: &AliasDraft) -> Result<Alias, StoreError> {
+        self.create_alias_impl(name, alias)
+    }
+
+    fn update_alias(
+        &self,
+        name: &str,
+        alias: &AliasDraft,
+        base_revision: &str,
+    ) -> Result<Alias, StoreError> {
+        self.update_alias_impl(name, alias, base_revision)
+    }
+
+    fn delete_alias(&self, name: &str, alias: &str) -> Result<bool, StoreError> {
+        self.delete_alias_impl(name, alias)
+    }
+
+    fn list_aliases(
+        &self,
+        name: &str,
+        version: Option<Version>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Alias>, StoreError> {
+        self.list_aliases_impl(name, version, after, limit)
     }
 
     fn list_functions(
@@ -457,13 +447,11 @@ impl Store for SqliteStore {
     fn delete_version(&self, name: &str, version: u64) -> Result<(), StoreError> {
         let mut c = self.write();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let aliases: Vec<String> = {
-            let mut stmt = tx.prepare(
-                "SELECT name FROM aliases WHERE function_name = ?1 AND function_version = ?2",
-            )?;
-            let rows = stmt.query_map(params![name, version as i64], |r| r.get(0))?;
-            rows.collect::<Result<_, _>>()?
-        };
+        let aliases: Vec<String> = aliases::all_aliases_tx(&tx, name)?
+            .into_iter()
+            .filter(|a| a.references(version))
+            .map(|a| a.name)
+            .collect();
         if !aliases.is_empty() {
             return Err(StoreError::Conflict(format!(
                 "Unable to delete version because the following aliases reference it: [{}]",
@@ -567,24 +555,7 @@ impl Store for SqliteStore {
         qualifier: &str,
         config: &EventInvokeConfig,
     ) -> Result<StoredEventInvokeConfig, StoreError> {
-        let doc = serde_json::to_string(config).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let stored = StoredEventInvokeConfig {
-            function_name: name.to_string(),
-            qualifier: qualifier.to_string(),
-            config: config.clone(),
-            last_modified: epoch_now(),
-        };
-        let mut c = self.write();
-        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        require_function(&tx, name)?;
-        tx.execute(
-            &format!(
-                "INSERT OR REPLACE INTO event_invoke_configs ({EIC_COLS}) VALUES (?1, ?2, ?3, ?4)"
-            ),
-            params![name, qualifier, doc, stored.last_modified],
-        )?;
-        tx.commit()?;
-        Ok(stored)
+        self.put_event_invoke_config_impl(name, qualifier, config)
     }
 
     fn get_event_invoke_config(
@@ -592,22 +563,11 @@ impl Store for SqliteStore {
         name: &str,
         qualifier: &str,
     ) -> Result<Option<StoredEventInvokeConfig>, StoreError> {
-        let c = self.lock();
-        let sql = format!("SELECT {EIC_COLS} FROM event_invoke_configs WHERE function_name = ?1 AND qualifier = ?2");
-        let row = c
-            .prepare_cached(&sql)?
-            .query_row(params![name, qualifier], row_to_event_config)
-            .optional()?;
-        row.map(decode_event_config).transpose()
+        self.get_event_invoke_config_impl(name, qualifier)
     }
 
     fn delete_event_invoke_config(&self, name: &str, qualifier: &str) -> Result<bool, StoreError> {
-        let c = self.write();
-        let n = c.execute(
-            "DELETE FROM event_invoke_configs WHERE function_name = ?1 AND qualifier = ?2",
-            params![name, qualifier],
-        )?;
-        Ok(n > 0)
+        self.delete_event_invoke_config_impl(name, qualifier)
     }
 
     fn list_event_invoke_configs(
@@ -616,104 +576,9 @@ impl Store for SqliteStore {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<StoredEventInvokeConfig>, StoreError> {
-        let c = self.lock();
-        require_function(&c, name)?;
-        let sql = format!(
-            "SELECT {EIC_COLS} FROM event_invoke_configs WHERE function_name = ?1 AND qualifier > ?2 \
-             ORDER BY qualifier LIMIT ?3"
-        );
-        let mut stmt = c.prepare_cached(&sql)?;
-        let rows = stmt.query_map(
-            params![name, after.unwrap_or(""), limit as i64],
-            row_to_event_config,
-        )?;
-        rows.map(|r| decode_event_config(r?)).collect()
+        self.list_event_invoke_configs_impl(name, after, limit)
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn new_fn(name: &str) -> NewFunction {
-        crate::conformance::new_function(name, false)
-    }
-
-    #[test]
-    fn passes_the_shared_store_suite() {
-        crate::conformance::run_all(&|| Box::new(SqliteStore::open_in_memory().unwrap()));
-        let dir = tempfile::tempdir().unwrap();
-        let n = std::sync::atomic::AtomicUsize::new(0);
-        crate::conformance::run_all(&|| {
-            let i = n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            Box::new(SqliteStore::open(&dir.path().join(format!("{i}.db"))).unwrap())
-        });
-    }
-
-    #[test]
-    fn upgrading_a_schema_1_database_keeps_functions_and_adds_event_configs() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("meta.db");
-        {
-            // A database written by a Quiver that knew only migration 1, with a config
-            // document that predates `dead_letter_target`.
-            let conn = Connection::open(&path).unwrap();
-            conn.execute_batch(MIGRATIONS[0]).unwrap();
-            conn.pragma_update(None, "user_version", 1).unwrap();
-            let mut doc = serde_json::to_value(crate::conformance::config()).unwrap();
-            doc.as_object_mut().unwrap().remove("dead_letter_target");
-            conn.execute(
-                "INSERT INTO functions (name, created_at) VALUES ('old', 'x')",
-                [],
-            )
-            .unwrap();
-            conn.execute(
-                "INSERT INTO function_versions (function_name, version, config, code_sha256, code_b64, code_size, revision_id, last_modified) \
-                 VALUES ('old', 0, ?1, 'h', 'b', 1, 'r', 'm')",
-                [doc.to_string()],
-            )
-            .unwrap();
-        }
-        let s = SqliteStore::open(&path).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 2);
-        let v = s.get_version("old", Version::Latest).unwrap().unwrap();
-        assert_eq!(v.config.dead_letter_target, None);
-        let cfg = EventInvokeConfig {
-            maximum_retry_attempts: Some(1),
-            ..Default::default()
-        };
-        s.put_event_invoke_config("old", "$LATEST", &cfg).unwrap();
-        assert_eq!(
-            s.effective_invoke_config("old", None)
-                .unwrap()
-                .maximum_retry_attempts,
-            1
-        );
-    }
-
-    #[test]
-    fn migrations_are_versioned_and_survive_reopen() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("meta.db");
-        {
-            let s = SqliteStore::open(&path).unwrap();
-            assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as u32);
-            s.create_function(&new_fn("kept")).unwrap();
-        }
-        let s = SqliteStore::open(&path).unwrap();
-        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as u32);
-        assert!(s.get_version("kept", Version::Latest).unwrap().is_some());
-        let mode: String = s
-            .lock()
-            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(mode, "wal");
-        // a database from a newer Quiver is refused instead of being misread
-        s.lock().pragma_update(None, "user_version", 99).unwrap();
-        drop(s);
-        assert!(matches!(
-            SqliteStore::open(&path),
-            Err(StoreError::Corrupt(_))
-        ));
-    }
-}
+mod tests;

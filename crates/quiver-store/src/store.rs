@@ -6,8 +6,8 @@
 use std::collections::{BTreeMap, HashSet};
 
 use quiver_model::{
-    CodeRef, EffectiveInvokeConfig, EventInvokeConfig, FunctionConfig, FunctionVersion, Qualifier,
-    StoredEventInvokeConfig, Version,
+    Alias, AliasDraft, CodeRef, EffectiveInvokeConfig, EventInvokeConfig, FunctionConfig,
+    FunctionVersion, Qualifier, StoredEventInvokeConfig, Version,
 };
 
 use crate::StoreError;
@@ -61,6 +61,49 @@ pub struct Usage {
 /// Where a listing continues: (function name, version ordinal) of the last item returned.
 pub type Cursor = (String, u64);
 
+/// What an invocation of a name and qualifier may run: the version the qualifier
+/// designates and, for an alias with a RoutingConfig, its additional version with the
+/// share of invocations that version receives. Which one runs is decided per call
+/// (`quiver_model::alias::pick`); the store only says what the choice is between.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolution {
+    pub primary: FunctionVersion,
+    pub additional: Option<(FunctionVersion, f64)>,
+}
+
+/// The one qualifier resolution behind [`Store::resolve`] and [`Store::resolve_routed`]:
+/// `with_routing` also loads an alias's additional version.
+fn resolution<S: Store + ?Sized>(
+    s: &S,
+    name: &str,
+    qualifier: Option<&str>,
+    with_routing: bool,
+) -> Result<Option<Resolution>, StoreError> {
+    let (version, routing) = match qualifier.map(Qualifier::classify) {
+        None | Some(Qualifier::Latest) => (Version::Latest, None),
+        Some(Qualifier::Version(n)) => (Version::Published(n), None),
+        Some(Qualifier::Alias(a)) => match s.get_alias(name, &a)? {
+            Some(alias) => (alias.function_version, alias.routing),
+            None => return Ok(None),
+        },
+    };
+    let Some(primary) = s.get_version(name, version)? else {
+        return Ok(None);
+    };
+    let additional = match routing.filter(|_| with_routing) {
+        // Versions an alias routes to cannot be deleted, so a missing one means the
+        // alias changed in between: the caller's change counter catches that.
+        Some(r) => s
+            .get_version(name, Version::Published(r.additional_version))?
+            .map(|v| (v, r.weight)),
+        None => None,
+    };
+    Ok(Some(Resolution {
+        primary,
+        additional,
+    }))
+}
+
 pub trait Store: Send + Sync + 'static {
     /// Creates `$LATEST` (and version 1 if asked). [`StoreError::AlreadyExists`] if the name is taken.
     fn create_function(&self, f: &NewFunction) -> Result<Written, StoreError>;
@@ -70,28 +113,58 @@ pub trait Store: Send + Sync + 'static {
         name: &str,
         version: Version,
     ) -> Result<Option<FunctionVersion>, StoreError>;
-    /// The version an alias points to, or None.
-    fn resolve_alias(&self, name: &str, alias: &str) -> Result<Option<Version>, StoreError>;
+    /// One alias, or None (also when the function does not exist).
+    fn get_alias(&self, name: &str, alias: &str) -> Result<Option<Alias>, StoreError>;
+    /// Creates an alias of function `name` with a new RevisionId.
+    /// [`StoreError::VersionNotFound`] names the missing version (the target, also when the
+    /// function itself is missing, or the routing's additional version);
+    /// [`StoreError::AlreadyExists`] if the function has an alias of that name.
+    fn create_alias(&self, name: &str, alias: &AliasDraft) -> Result<Alias, StoreError>;
+    /// Replaces alias `alias.name` of `name` with `alias` and a new RevisionId, if its
+    /// RevisionId is still `base_revision` ([`StoreError::RevisionMismatch`] otherwise).
+    /// [`StoreError::NotFound`] if the alias is gone; versions as in `create_alias`.
+    fn update_alias(
+        &self,
+        name: &str,
+        alias: &AliasDraft,
+        base_revision: &str,
+    ) -> Result<Alias, StoreError>;
+    /// Removes an alias (and its EventInvokeConfig); false when there was none.
+    /// [`StoreError::NotFound`] if the function does not exist.
+    fn delete_alias(&self, name: &str, alias: &str) -> Result<bool, StoreError>;
+    /// One function's aliases in name order after `after`, only those whose
+    /// `FunctionVersion` is `version` when given. [`StoreError::NotFound`] if the function
+    /// does not exist.
+    fn list_aliases(
+        &self,
+        name: &str,
+        version: Option<Version>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Alias>, StoreError>;
     /// **The one qualifier resolution**: the version that `name` with `qualifier`
     /// designates — `None` and `$LATEST` are `$LATEST`, digits a published version,
     /// anything else an alias (followed to its version). None when the function, the
     /// version or the alias does not exist. Every read path (Invoke, the async
     /// dispatcher, Get*, event invoke configs) goes through here, so a new kind of
     /// qualifier is taught to the whole server in one place.
+    /// An alias with a RoutingConfig resolves to its `FunctionVersion` here (what
+    /// Get* show); invocations use [`Store::resolve_routed`].
     fn resolve(
         &self,
         name: &str,
         qualifier: Option<&str>,
     ) -> Result<Option<FunctionVersion>, StoreError> {
-        let version = match qualifier.map(Qualifier::classify) {
-            None | Some(Qualifier::Latest) => Version::Latest,
-            Some(Qualifier::Version(n)) => Version::Published(n),
-            Some(Qualifier::Alias(a)) => match self.resolve_alias(name, &a)? {
-                Some(v) => v,
-                None => return Ok(None),
-            },
-        };
-        self.get_version(name, version)
+        Ok(resolution(self, name, qualifier, false)?.map(|r| r.primary))
+    }
+    /// [`Store::resolve`] for invocations: the same resolution, plus an alias's
+    /// additional version and weight, so that the invoker can split calls between them.
+    fn resolve_routed(
+        &self,
+        name: &str,
+        qualifier: Option<&str>,
+    ) -> Result<Option<Resolution>, StoreError> {
+        resolution(self, name, qualifier, true)
     }
     /// A number that grows whenever a write to function metadata commits through this
     /// store (functions, versions, aliases, configs). Caches of resolved versions (the
@@ -125,7 +198,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<FunctionVersion, StoreError>;
     /// Removes a function with all its versions, aliases and tags.
     fn delete_function(&self, name: &str) -> Result<(), StoreError>;
-    /// Removes one published version.
+    /// Removes one published version; [`StoreError::Conflict`] (Lambda's message, naming
+    /// them) while aliases route to it, as target or as additional version.
     fn delete_version(&self, name: &str, version: u64) -> Result<(), StoreError>;
     fn tags(&self, name: &str) -> Result<BTreeMap<String, String>, StoreError>;
     fn tag(&self, name: &str, tags: &BTreeMap<String, String>) -> Result<(), StoreError>;

@@ -9,12 +9,20 @@
 //! query per call. An entry is kept while [`Store::change_counter`] is unchanged since
 //! it was loaded, so any write to function metadata (update, publish, delete, a new
 //! alias target) is seen by the very next invocation — no time-based staleness.
+//!
+//! An alias with a RoutingConfig resolves ([`Store::resolve_routed`]) to a [`Route`]:
+//! both versions' specs and the weight, cached together. The choice between them is made
+//! per invocation, here and nowhere else, by [`Route::pick`] with a fresh uniform draw —
+//! so sync Invoke and every async attempt through the alias split the same way. An
+//! invocation keeps the spec it picked until it ends: moving an alias never disturbs
+//! calls in flight.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use quiver_engine::{Engine, EngineError, FunctionSpec, InvokeRequest, InvokeResult};
+use quiver_model::alias::{pick, Pick};
 use quiver_model::{FunctionVersion, Partition};
 use quiver_store::{CodeStore, Store, StoreError};
 
@@ -76,10 +84,32 @@ pub struct Resolved {
     pub spec: FunctionSpec,
 }
 
+/// What a target resolved to: one version, or an alias's two with the routing weight.
+#[derive(Debug)]
+pub struct Route {
+    /// The version the qualifier designates (an alias's `FunctionVersion`).
+    pub primary: Arc<Resolved>,
+    /// An alias's additional version and the share of invocations it gets.
+    pub additional: Option<(Arc<Resolved>, f64)>,
+}
+
+impl Route {
+    /// The version one invocation runs, for a uniform `draw` in [0, 1).
+    pub fn pick(&self, draw: f64) -> &Arc<Resolved> {
+        match (
+            &self.additional,
+            pick(self.additional.as_ref().map(|a| a.1), draw),
+        ) {
+            (Some((extra, _)), Pick::Additional) => extra,
+            _ => &self.primary,
+        }
+    }
+}
+
 struct Entry {
     /// The store's change counter read before this entry was loaded.
     changes: u64,
-    resolved: Arc<Resolved>,
+    route: Arc<Route>,
 }
 
 struct Inner {
@@ -119,37 +149,44 @@ impl Invoker {
         &self.inner.partition
     }
 
-    /// The version `target` designates now, with its spec; [`TriggerError::NotFound`]
-    /// when the function, version or alias does not exist. Served from the cache unless
-    /// the store changed since the entry was loaded.
+    /// The version `target` designates now, with its spec (for an alias with a
+    /// RoutingConfig, its `FunctionVersion`); [`TriggerError::NotFound`] when the
+    /// function, version or alias does not exist.
     pub async fn resolve(&self, target: &FunctionTarget) -> Result<Arc<Resolved>, TriggerError> {
+        Ok(self.route(target).await?.primary.clone())
+    }
+
+    /// What invocations of `target` choose between now. Served from the cache unless
+    /// the store changed since the entry was loaded.
+    pub async fn route(&self, target: &FunctionTarget) -> Result<Arc<Route>, TriggerError> {
         let inner = &self.inner;
         let changes = inner.store.change_counter();
         if let Some(e) = lock(&inner.cache).get(target) {
             if e.changes == changes {
-                return Ok(e.resolved.clone());
+                return Ok(e.route.clone());
             }
         }
         let (store, code, t) = (inner.store.clone(), inner.code.clone(), target.clone());
-        let version = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
-            let Some(v) = store.resolve(&t.name, t.qualifier.as_deref())? else {
+        let found = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
+            let Some(r) = store.resolve_routed(&t.name, t.qualifier.as_deref())? else {
                 return Ok(None);
             };
-            // The tree is normally there; a restart re-creates missing ones, but be sure
-            // before the first environment binds it.
-            code.ensure_tree(&v.code.sha256_hex)?;
-            Ok(Some(v))
+            // The trees are normally there; a restart re-creates missing ones, but be
+            // sure before the first environment binds one.
+            code.ensure_tree(&r.primary.code.sha256_hex)?;
+            if let Some((v, _)) = &r.additional {
+                code.ensure_tree(&v.code.sha256_hex)?;
+            }
+            Ok(Some(r))
         })
         .await
         .map_err(|e| TriggerError::Platform(format!("store task failed: {e}")))?
         .map_err(|e| TriggerError::Platform(format!("store: {e}")))?
         .ok_or(TriggerError::NotFound)?;
-        let spec = FunctionSpec::from_version(
-            &version,
-            inner.code.tree_path(&version.code.sha256_hex),
-            &inner.partition,
-        );
-        let resolved = Arc::new(Resolved { version, spec });
+        let route = Arc::new(Route {
+            primary: self.resolved(found.primary),
+            additional: found.additional.map(|(v, w)| (self.resolved(v), w)),
+        });
         let mut cache = lock(&inner.cache);
         if cache.len() >= CACHE_MAX_ENTRIES {
             cache.clear();
@@ -158,17 +195,27 @@ impl Invoker {
             target.clone(),
             Entry {
                 changes,
-                resolved: resolved.clone(),
+                route: route.clone(),
             },
         );
-        Ok(resolved)
+        Ok(route)
+    }
+
+    fn resolved(&self, version: FunctionVersion) -> Arc<Resolved> {
+        let spec = FunctionSpec::from_version(
+            &version,
+            self.inner.code.tree_path(&version.code.sha256_hex),
+            &self.inner.partition,
+        );
+        Arc::new(Resolved { version, spec })
     }
 
     /// Runs one invocation to its end. Function failures of every kind are results
     /// (`function_error` set), never `Err`: `Err` means it did not run — the target does
     /// not exist, it was throttled, or the platform could not run it now.
     pub async fn invoke(&self, call: Invocation) -> Result<InvokeResult, TriggerError> {
-        let resolved = self.resolve(&call.target).await?;
+        let route = self.route(&call.target).await?;
+        let resolved = route.pick(fastrand::f64());
         let Some(engine) = self.inner.engine.as_ref() else {
             return Err(TriggerError::Platform(
                 "this server runs without an execution engine".into(),
@@ -325,6 +372,73 @@ mod tests {
         store.delete_function("f").unwrap();
         assert!(matches!(
             inv.resolve(&target(None)).await,
+            Err(TriggerError::NotFound)
+        ));
+    }
+
+    fn alias(name: &str, version: u64, routing: Option<(u64, f64)>) -> quiver_model::AliasDraft {
+        quiver_model::AliasDraft {
+            name: name.into(),
+            function_version: Version::Published(version),
+            description: String::new(),
+            routing: routing.map(|(v, weight)| quiver_model::AliasRouting {
+                additional_version: v,
+                weight,
+            }),
+        }
+    }
+
+    #[tokio::test]
+    async fn aliases_route_between_two_cached_versions_and_follow_updates() {
+        let Fixture {
+            inv,
+            store,
+            pkg,
+            _dir,
+        } = fixture();
+        let w = store.create_function(&function("f", pkg.clone())).unwrap();
+        let mut cfg = w.latest.config.clone();
+        cfg.memory_size = 256;
+        let u = LatestUpdate {
+            config: cfg,
+            code: pkg,
+            base_revision: w.latest.revision_id.clone(),
+            publish: true,
+        };
+        store.update_latest("f", &u).unwrap();
+        let live = store
+            .create_alias("f", &alias("live", 1, Some((2, 0.25))))
+            .unwrap();
+        let route = inv.route(&target(Some("live"))).await.unwrap();
+        let again = inv.route(&target(Some("live"))).await.unwrap();
+        assert!(Arc::ptr_eq(&route, &again), "alias route not cached");
+        // Draws below the weight run version 2, the rest version 1.
+        assert_eq!(route.pick(0.1).spec.version, "2");
+        assert_eq!(route.pick(0.1).spec.memory_mb, 256);
+        assert_eq!(route.pick(0.25).spec.version, "1");
+        assert_eq!(route.pick(0.9).spec.version, "1");
+        // resolve() is the alias's FunctionVersion.
+        assert_eq!(
+            inv.resolve(&target(Some("live")))
+                .await
+                .unwrap()
+                .spec
+                .version,
+            "1"
+        );
+        // Moving the alias is seen by the next call.
+        store
+            .update_alias("f", &alias("live", 2, None), &live.revision_id)
+            .unwrap();
+        let moved = inv.route(&target(Some("live"))).await.unwrap();
+        assert!(moved.additional.is_none());
+        assert_eq!(moved.pick(0.1).spec.version, "2");
+        // An unqualified target never routes.
+        let plain = inv.route(&target(None)).await.unwrap();
+        assert_eq!(plain.pick(0.0).spec.version, "$LATEST");
+        store.delete_alias("f", "live").unwrap();
+        assert!(matches!(
+            inv.route(&target(Some("live"))).await,
             Err(TriggerError::NotFound)
         ));
     }

@@ -77,6 +77,20 @@ fn full(state: &AppState, v: &quiver_model::FunctionVersion, qualified: bool) ->
     )
 }
 
+/// The configuration Get* answer for `target`: through an alias it is the version the
+/// alias points to, with the alias's ARN as `FunctionArn` (as Lambda answers).
+fn shown(
+    state: &AppState,
+    v: &quiver_model::FunctionVersion,
+    target: &Target,
+) -> serde_json::Value {
+    let mut out = full(state, v, target.qualifier.is_some());
+    if let Some(Qualifier::Alias(_)) = target.qualifier.as_deref().map(Qualifier::classify) {
+        out["FunctionArn"] = json!(target.arn);
+    }
+    out
+}
+
 pub async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -147,7 +161,7 @@ pub async fn get(
         .await?
         .map_err(|e| ApiError::from_store(e, &target.arn))?;
     let mut out = json!({
-        "Configuration": full(&state, &v, target.qualifier.is_some()),
+        "Configuration": shown(&state, &v, &target),
         "Code": {"RepositoryType": "S3", "Location": format!("{}/_quiver/code/{token}", state.public_url)},
     });
     if !tags.is_empty() {
@@ -167,7 +181,7 @@ pub async fn get_configuration(
     let pairs = query::pairs(q.as_deref());
     let target = Target::parse(&state, &raw, query::first(&pairs, "Qualifier"))?;
     let v = target.load(&state).await?;
-    Ok(Json(full(&state, &v, target.qualifier.is_some())).into_response())
+    Ok(Json(shown(&state, &v, &target)).into_response())
 }
 
 pub async fn list(
@@ -226,7 +240,7 @@ pub async fn delete(
         Some(Qualifier::Version(n)) => state.store(move |s| s.delete_version(&name, n)).await?,
         Some(Qualifier::Alias(_)) => {
             return Err(ApiError::InvalidParameter(
-                "Deletion of aliases is not supported by DeleteFunction; use DeleteAlias.".into(),
+                "Deletion of aliases is not currently supported.".into(),
             ))
         }
     };

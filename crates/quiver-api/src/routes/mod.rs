@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod aliases;
 pub mod code;
 pub mod event_config;
 pub mod functions;

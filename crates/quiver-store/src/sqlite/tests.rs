@@ -1,0 +1,85 @@
+//! SQLite-specific checks (migrations, files on disk) plus the shared suite.
+
+use super::*;
+
+fn new_fn(name: &str) -> NewFunction {
+    crate::conformance::new_function(name, false)
+}
+
+#[test]
+fn passes_the_shared_store_suite() {
+    crate::conformance::run_all(&|| Box::new(SqliteStore::open_in_memory().unwrap()));
+    let dir = tempfile::tempdir().unwrap();
+    let n = std::sync::atomic::AtomicUsize::new(0);
+    crate::conformance::run_all(&|| {
+        let i = n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Box::new(SqliteStore::open(&dir.path().join(format!("{i}.db"))).unwrap())
+    });
+}
+
+#[test]
+fn upgrading_a_schema_1_database_keeps_functions_and_adds_event_configs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.db");
+    {
+        // A database written by a Quiver that knew only migration 1, with a config
+        // document that predates `dead_letter_target`.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        let mut doc = serde_json::to_value(crate::conformance::config()).unwrap();
+        doc.as_object_mut().unwrap().remove("dead_letter_target");
+        conn.execute(
+            "INSERT INTO functions (name, created_at) VALUES ('old', 'x')",
+            [],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO function_versions (function_name, version, config, code_sha256, code_b64, code_size, revision_id, last_modified) \
+             VALUES ('old', 0, ?1, 'h', 'b', 1, 'r', 'm')",
+            [doc.to_string()],
+        )
+        .unwrap();
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), 2);
+    let v = s.get_version("old", Version::Latest).unwrap().unwrap();
+    assert_eq!(v.config.dead_letter_target, None);
+    let cfg = EventInvokeConfig {
+        maximum_retry_attempts: Some(1),
+        ..Default::default()
+    };
+    s.put_event_invoke_config("old", "$LATEST", &cfg).unwrap();
+    assert_eq!(
+        s.effective_invoke_config("old", None)
+            .unwrap()
+            .maximum_retry_attempts,
+        1
+    );
+}
+
+#[test]
+fn migrations_are_versioned_and_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.db");
+    {
+        let s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as u32);
+        s.create_function(&new_fn("kept")).unwrap();
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as u32);
+    assert!(s.get_version("kept", Version::Latest).unwrap().is_some());
+    let mode: String = s
+        .lock()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    // a database from a newer Quiver is refused instead of being misread
+    s.lock().pragma_update(None, "user_version", 99).unwrap();
+    drop(s);
+    assert!(matches!(
+        SqliteStore::open(&path),
+        Err(StoreError::Corrupt(_))
+    ));
+}
