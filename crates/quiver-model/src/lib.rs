@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod arn;
+pub mod concurrency;
 pub mod error;
 pub mod event_config;
 pub mod function;

@@ -15,6 +15,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, Transact
 use crate::store::*;
 use crate::StoreError;
 
+mod concurrency;
+
 /// Migrations in order; `user_version` = how many have been applied.
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
@@ -533,6 +535,19 @@ impl Store for SqliteStore {
             )
             .optional()?;
         v.ok_or(StoreError::NotFound).map(|o| o.map(|n| n as u32))
+    }
+
+    fn put_reserved_concurrency(
+        &self,
+        name: &str,
+        reserved: Option<u64>,
+        check: &dyn Fn(u64) -> Result<(), quiver_model::ModelError>,
+    ) -> Result<u64, StoreError> {
+        concurrency::put(&mut self.write(), name, reserved, check)
+    }
+
+    fn total_reserved_concurrency(&self) -> Result<u64, StoreError> {
+        concurrency::total(&self.lock())
     }
 
     fn usage(&self) -> Result<Usage, StoreError> {
