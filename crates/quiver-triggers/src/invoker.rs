@@ -9,6 +9,14 @@
 //! query per call. An entry is kept while [`Store::change_counter`] is unchanged since
 //! it was loaded, so any write to function metadata (update, publish, delete, a new
 //! alias target) is seen by the very next invocation — no time-based staleness.
+//!
+//! Reserved concurrency rides on the same rule. The function's own reservation is read
+//! with the version and cached in its spec (`FunctionSpec::reserved_concurrency`); the
+//! sum of all reservations, which the engine's unreserved pool is carved out of, is
+//! read on the same cache miss when the counter moved since it was last read, and
+//! handed to the engine (`Engine::set_reserved_concurrency`) before the invocation. So
+//! PutFunctionConcurrency, DeleteFunctionConcurrency and DeleteFunction take effect
+//! from the next invocation, and the warm path still does no query.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -89,6 +97,9 @@ struct Inner {
     /// None in a server started without sandboxes: resolution works, running does not.
     engine: Option<Arc<Engine>>,
     cache: Mutex<HashMap<FunctionTarget, Entry>>,
+    /// The change counter at which the engine was last told the total reserved
+    /// concurrency (None: never).
+    reservations_at: Mutex<Option<u64>>,
 }
 
 /// Resolves and runs invocations; cheap to clone (all clones share one cache).
@@ -111,6 +122,7 @@ impl Invoker {
                 partition,
                 engine,
                 cache: Mutex::new(HashMap::new()),
+                reservations_at: Mutex::new(None),
             }),
         }
     }
@@ -131,24 +143,38 @@ impl Invoker {
             }
         }
         let (store, code, t) = (inner.store.clone(), inner.code.clone(), target.clone());
-        let version = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
+        let want_total =
+            inner.engine.is_some() && lock(&inner.reservations_at).is_none_or(|at| at < changes);
+        let found = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
             let Some(v) = store.resolve(&t.name, t.qualifier.as_deref())? else {
                 return Ok(None);
             };
             // The tree is normally there; a restart re-creates missing ones, but be sure
             // before the first environment binds it.
             code.ensure_tree(&v.code.sha256_hex)?;
-            Ok(Some(v))
+            let reservations = reservations(store.as_ref(), &t.name, want_total)?;
+            Ok(reservations.map(|r| (v, r)))
         })
         .await
         .map_err(|e| TriggerError::Platform(format!("store task failed: {e}")))?
         .map_err(|e| TriggerError::Platform(format!("store: {e}")))?
         .ok_or(TriggerError::NotFound)?;
-        let spec = FunctionSpec::from_version(
+        let (version, reservations) = found;
+        if let (Some(total), Some(engine)) = (reservations.total, inner.engine.as_ref()) {
+            // Under the lock, and only forwards: a slower lookup that started at an
+            // older counter never overwrites a newer total.
+            let mut at = lock(&inner.reservations_at);
+            if at.is_none_or(|at| at < changes) {
+                engine.set_reserved_concurrency(total);
+                *at = Some(changes);
+            }
+        }
+        let mut spec = FunctionSpec::from_version(
             &version,
             inner.code.tree_path(&version.code.sha256_hex),
             &inner.partition,
         );
+        spec.reserved_concurrency = reservations.own;
         let resolved = Arc::new(Resolved { version, spec });
         let mut cache = lock(&inner.cache);
         if cache.len() >= CACHE_MAX_ENTRIES {
@@ -192,6 +218,34 @@ impl Invoker {
                 other => TriggerError::Platform(other.to_string()),
             })
     }
+}
+
+/// What the engine needs to know of reservations, read with a version.
+struct Reservations {
+    /// The function's own reserved concurrency.
+    own: Option<u32>,
+    /// The account's total reserved, when asked for.
+    total: Option<u64>,
+}
+
+/// The function's own reservation and, if `want_total`, the account's total; None when
+/// the function was deleted since its version was read.
+fn reservations(
+    store: &dyn Store,
+    name: &str,
+    want_total: bool,
+) -> Result<Option<Reservations>, StoreError> {
+    let own = match store.reserved_concurrency(name) {
+        Ok(r) => r,
+        Err(StoreError::NotFound) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let total = if want_total {
+        Some(store.total_reserved_concurrency()?)
+    } else {
+        None
+    };
+    Ok(Some(Reservations { own, total }))
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -298,6 +352,38 @@ mod tests {
         let v1 = inv.resolve(&target(Some("1"))).await.unwrap();
         assert_eq!(v1.version.version, Version::Published(1));
         assert_eq!(v1.spec.memory_mb, 128);
+    }
+
+    #[tokio::test]
+    async fn the_reservation_is_cached_with_the_version_and_drains_nothing() {
+        let Fixture {
+            inv,
+            store,
+            pkg,
+            _dir,
+        } = fixture();
+        store.create_function(&function("f", pkg)).unwrap();
+        let a = inv.resolve(&target(None)).await.unwrap();
+        assert_eq!(a.spec.reserved_concurrency, None);
+        store
+            .put_reserved_concurrency("f", Some(3), &|_| Ok(()))
+            .unwrap();
+        let b = inv.resolve(&target(None)).await.unwrap();
+        assert_eq!(b.spec.reserved_concurrency, Some(3), "Put not seen");
+        assert_eq!(a.spec.pool_key(), b.spec.pool_key(), "a reservation drains");
+        let v1 = inv.resolve(&target(Some("1"))).await.unwrap();
+        assert_eq!(
+            v1.spec.reserved_concurrency,
+            Some(3),
+            "per function, not version"
+        );
+        let c = inv.resolve(&target(None)).await.unwrap();
+        assert!(Arc::ptr_eq(&b, &c), "cached until the store changes");
+        store
+            .put_reserved_concurrency("f", None, &|_| Ok(()))
+            .unwrap();
+        let d = inv.resolve(&target(None)).await.unwrap();
+        assert_eq!(d.spec.reserved_concurrency, None, "Delete not seen");
     }
 
     #[tokio::test]
