@@ -157,6 +157,7 @@ impl ApiError {
             }
             StoreError::Intake(IntakeError::Io(e)) => ApiError::Service(format!("extracting code: {e}")),
             StoreError::Intake(e) => ApiError::InvalidParameter(format!("{UNZIP_FAILED} ({e})")),
+            StoreError::Invalid(e) => e.into(),
             other => ApiError::Service(other.to_string()),
         }
     }

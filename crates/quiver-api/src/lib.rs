@@ -139,6 +139,14 @@ pub fn router(state: AppState) -> Router {
             "/2017-03-31/tags/{name}",
             get(tags::list).post(tags::tag).delete(tags::untag),
         )
+        .route(
+            "/2017-10-31/functions/{name}/concurrency",
+            axum::routing::put(concurrency::put).delete(concurrency::delete),
+        )
+        .route(
+            "/2019-09-30/functions/{name}/concurrency",
+            get(concurrency::get),
+        )
         .route("/2016-08-19/account-settings", get(account::settings))
         .route("/2016-08-19/account-settings/", get(account::settings))
         .fallback(unknown)

@@ -190,6 +190,12 @@ pub const TAG_RESOURCE: Shape = Shape {
     nested: &[],
 };
 
+/// PutFunctionConcurrency.
+pub const PUT_FUNCTION_CONCURRENCY: Shape = Shape {
+    members: &["ReservedConcurrentExecutions"],
+    nested: &[],
+};
+
 /// Refuses members the operation does not have. Non-objects are left to the typed parse.
 pub fn check(body: &[u8], shape: &Shape) -> Result<(), ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {

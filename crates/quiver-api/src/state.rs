@@ -42,6 +42,11 @@ pub struct Inner {
     pub public_url: String,
     /// Serve `POST /_quiver/echo` (the benchmarks' same-server baseline); off by default.
     pub echo_route: bool,
+    /// The account concurrency limit (ConcurrentExecutions): the engine's own figure
+    /// once [`AppState::with_engine`] gave one, so the API never reports or carves
+    /// reservations out of a number the engine does not enforce; Lambda's default
+    /// without an engine.
+    pub account_concurrency: u64,
 }
 
 impl AppState {
@@ -67,6 +72,7 @@ impl AppState {
             async_invoker: None,
             public_url: DEFAULT_PUBLIC_URL.to_string(),
             echo_route: false,
+            account_concurrency: quiver_model::limits::CONCURRENT_EXECUTIONS,
         }))
     }
 
@@ -107,6 +113,7 @@ impl AppState {
     /// The same state with an execution engine for Invoke (call before cloning).
     pub fn with_engine(mut self, engine: Arc<quiver_engine::Engine>) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.account_concurrency = engine.account_concurrency() as u64;
             inner.engine = Some(engine);
         }
         self

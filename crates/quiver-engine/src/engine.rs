@@ -73,6 +73,20 @@ impl Engine {
         self.spawn_janitor_task();
     }
 
+    /// The account concurrency limit this engine enforces (the figure GetAccountSettings
+    /// reports as ConcurrentExecutions).
+    pub fn account_concurrency(&self) -> usize {
+        self.cfg.account_concurrency
+    }
+
+    /// Tells the engine the sum of every function's reserved concurrency, which the
+    /// unreserved pool is carved out of (see [`crate::admission`]). Called by the
+    /// control plane's invoker whenever the store changed, before the invocation it
+    /// resolved; each function's own reservation travels in its [`FunctionSpec`].
+    pub fn set_reserved_concurrency(&self, total: u64) {
+        lock(&self.pools).concurrency.set_reserved_total(total);
+    }
+
     /// Runs one synchronous invocation. Function failures of every kind are results
     /// (`function_error` set), never `Err`: `Err` means the platform could not run it
     /// (throttled, shutting down, runtime missing, sandbox failure).
@@ -84,7 +98,7 @@ impl Engine {
         if self.closed.load(Ordering::SeqCst) {
             return Err(EngineError::ShuttingDown);
         }
-        let _admission = admit(&self.pools)?;
+        let _admission = admit(&self.pools, spec)?;
         let key = spec.pool_key();
         let (mut env, cold, created) = self.acquire(spec, &key).await?;
         let (result, reusable) = crate::run::run(&mut env, spec, &req, cold).await;

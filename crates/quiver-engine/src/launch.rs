@@ -204,6 +204,7 @@ mod tests {
             log_group: "/aws/lambda/f".into(),
             revision: "r1".into(),
             region: "us-east-1".into(),
+            reserved_concurrency: None,
         }
     }
 

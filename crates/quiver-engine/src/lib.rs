@@ -8,6 +8,7 @@
 //! [`InvokeResult`] shaped the way Lambda reports it. It knows nothing of HTTP.
 #![forbid(unsafe_code)]
 
+mod admission;
 mod config;
 mod engine;
 mod environment;

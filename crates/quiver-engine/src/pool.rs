@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::time::Instant;
 
+use crate::admission::{Concurrency, Ticket};
 use crate::config::Limits;
 use crate::environment::ColdStart;
 use crate::premade::Stock;
@@ -112,8 +113,8 @@ pub(crate) struct Pool<E, S> {
     pub active: HashMap<String, Active>,
     /// MB reserved against the budget by every live environment and pre-made sandbox.
     pub reserved_mb: u64,
-    /// Invocations admitted and not finished.
-    pub in_flight: usize,
+    /// Invocations admitted and not finished, per kind of place ([`crate::admission`]).
+    pub concurrency: Concurrency,
     /// The current pool key of each (function, version): environments of any other
     /// key are drained.
     pub current: HashMap<String, String>,
@@ -137,30 +138,24 @@ pub(crate) fn fv_key(name: &str, version: &str) -> String {
 
 /// One admitted invocation; releases its place when dropped, however the invocation
 /// ends (result, error or a cancelled future).
-pub(crate) struct Admission<E, S>(Shared<E, S>);
+pub(crate) struct Admission<E, S>(Shared<E, S>, Ticket);
 
 impl<E, S> Drop for Admission<E, S> {
     fn drop(&mut self) {
-        let mut p = lock(&self.0);
-        p.in_flight = p.in_flight.saturating_sub(1);
+        lock(&self.0).concurrency.release(&self.1);
     }
 }
 
-/// Admits one invocation, or refuses it the way Lambda does when the account's
-/// concurrency is used up (429, `ConcurrentInvocationLimitExceeded`).
-pub(crate) fn admit<E, S>(shared: &Shared<E, S>) -> Result<Admission<E, S>, EngineError> {
-    let mut p = lock(shared);
-    if p.in_flight >= p.limits.account_concurrency {
-        return Err(EngineError::Throttled {
-            reason: "ConcurrentInvocationLimitExceeded",
-            detail: format!(
-                "account concurrency limit of {} reached",
-                p.limits.account_concurrency
-            ),
-        });
-    }
-    p.in_flight += 1;
-    Ok(Admission(shared.clone()))
+/// Admits one invocation of `spec`, or refuses it the way Lambda does when its
+/// reservation or the unreserved pool is used up (429, see [`crate::admission`]).
+pub(crate) fn admit<E, S>(
+    shared: &Shared<E, S>,
+    spec: &FunctionSpec,
+) -> Result<Admission<E, S>, EngineError> {
+    let ticket = lock(shared)
+        .concurrency
+        .admit(&spec.name, spec.reserved_concurrency)?;
+    Ok(Admission(shared.clone(), ticket))
 }
 
 impl<E: PoolEnv, S> Pool<E, S> {
@@ -170,7 +165,7 @@ impl<E: PoolEnv, S> Pool<E, S> {
             idle: HashMap::new(),
             active: HashMap::new(),
             reserved_mb: 0,
-            in_flight: 0,
+            concurrency: Concurrency::new(limits.account_concurrency),
             current: HashMap::new(),
             premade: Stock::default(),
         }

@@ -35,6 +35,11 @@ pub struct FunctionSpec {
     pub revision: String,
     /// AWS region the platform answers for.
     pub region: String,
+    /// The function's reserved concurrency (PutFunctionConcurrency), `None` when it
+    /// shares the unreserved pool. A property of the function, not of the version: the
+    /// resolver sets it next to the version it resolved, and it is deliberately not part
+    /// of [`FunctionSpec::pool_key`], so changing it drains no environment.
+    pub reserved_concurrency: Option<u32>,
 }
 
 impl FunctionSpec {
@@ -67,6 +72,7 @@ impl FunctionSpec {
                 .unwrap_or_else(|| format!("/aws/lambda/{}", v.name)),
             revision: v.revision_id.clone(),
             region: partition.region.clone(),
+            reserved_concurrency: None,
         }
     }
 

@@ -50,4 +50,8 @@ pub enum StoreError {
     /// Stored data cannot be decoded (written by a newer Quiver, or damaged).
     #[error("corrupt store: {0}")]
     Corrupt(String),
+    /// A rule of the model refused the write, checked inside its transaction (e.g. a
+    /// reservation that would leave the account too little unreserved concurrency).
+    #[error(transparent)]
+    Invalid(#[from] quiver_model::ModelError),
 }

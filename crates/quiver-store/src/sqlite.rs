@@ -16,6 +16,7 @@ use crate::store::*;
 use crate::StoreError;
 
 mod aliases;
+mod concurrency;
 mod event_configs;
 
 /// Migrations in order; `user_version` = how many have been applied.
@@ -521,6 +522,19 @@ impl Store for SqliteStore {
             )
             .optional()?;
         v.ok_or(StoreError::NotFound).map(|o| o.map(|n| n as u32))
+    }
+
+    fn put_reserved_concurrency(
+        &self,
+        name: &str,
+        reserved: Option<u64>,
+        check: &dyn Fn(u64) -> Result<(), quiver_model::ModelError>,
+    ) -> Result<u64, StoreError> {
+        concurrency::put(&mut self.write(), name, reserved, check)
+    }
+
+    fn total_reserved_concurrency(&self) -> Result<u64, StoreError> {
+        concurrency::total(&self.lock())
     }
 
     fn usage(&self) -> Result<Usage, StoreError> {

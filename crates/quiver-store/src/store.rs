@@ -205,6 +205,23 @@ pub trait Store: Send + Sync + 'static {
     fn tag(&self, name: &str, tags: &BTreeMap<String, String>) -> Result<(), StoreError>;
     fn untag(&self, name: &str, keys: &[String]) -> Result<(), StoreError>;
     fn reserved_concurrency(&self, name: &str) -> Result<Option<u32>, StoreError>;
+    /// Sets (`Some`) or removes (`None`) the reserved concurrency of `name`
+    /// (PutFunctionConcurrency / DeleteFunctionConcurrency). A new value is first shown
+    /// to `check` with the sum every *other* function reserves, in the same transaction
+    /// as the write, so two Puts can never both pass against the same total; `check`'s
+    /// refusal comes back as [`StoreError::Invalid`]. Returns the account's new total.
+    /// [`StoreError::NotFound`] if the function does not exist.
+    fn put_reserved_concurrency(
+        &self,
+        name: &str,
+        reserved: Option<u64>,
+        check: &dyn Fn(u64) -> Result<(), quiver_model::ModelError>,
+    ) -> Result<u64, StoreError>;
+    /// The sum of every function's reserved concurrency (what the unreserved pool is
+    /// carved out of). Cheap: the invoker reads it whenever the change counter moved.
+    fn total_reserved_concurrency(&self) -> Result<u64, StoreError> {
+        Ok(self.usage()?.reserved_concurrency)
+    }
     fn usage(&self) -> Result<Usage, StoreError>;
     /// Hex SHA-256 of every package some version uses (garbage collection).
     fn referenced_code(&self) -> Result<HashSet<String>, StoreError>;

@@ -16,6 +16,14 @@
 //! so sync Invoke and every async attempt through the alias split the same way. An
 //! invocation keeps the spec it picked until it ends: moving an alias never disturbs
 //! calls in flight.
+//!
+//! Reserved concurrency rides on the same rule. The function's own reservation is read
+//! with the version and cached in its spec (`FunctionSpec::reserved_concurrency`); the
+//! sum of all reservations, which the engine's unreserved pool is carved out of, is
+//! read on the same cache miss when the counter moved since it was last read, and
+//! handed to the engine (`Engine::set_reserved_concurrency`) before the invocation. So
+//! PutFunctionConcurrency, DeleteFunctionConcurrency and DeleteFunction take effect
+//! from the next invocation, and the warm path still does no query.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -119,6 +127,9 @@ struct Inner {
     /// None in a server started without sandboxes: resolution works, running does not.
     engine: Option<Arc<Engine>>,
     cache: Mutex<HashMap<FunctionTarget, Entry>>,
+    /// The change counter at which the engine was last told the total reserved
+    /// concurrency (None: never).
+    reservations_at: Mutex<Option<u64>>,
 }
 
 /// Resolves and runs invocations; cheap to clone (all clones share one cache).
@@ -141,6 +152,7 @@ impl Invoker {
                 partition,
                 engine,
                 cache: Mutex::new(HashMap::new()),
+                reservations_at: Mutex::new(None),
             }),
         }
     }
@@ -167,6 +179,8 @@ impl Invoker {
             }
         }
         let (store, code, t) = (inner.store.clone(), inner.code.clone(), target.clone());
+        let want_total =
+            inner.engine.is_some() && lock(&inner.reservations_at).is_none_or(|at| at < changes);
         let found = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
             let Some(r) = store.resolve_routed(&t.name, t.qualifier.as_deref())? else {
                 return Ok(None);
@@ -177,15 +191,27 @@ impl Invoker {
             if let Some((v, _)) = &r.additional {
                 code.ensure_tree(&v.code.sha256_hex)?;
             }
-            Ok(Some(r))
+            let reservations = reservations(store.as_ref(), &t.name, want_total)?;
+            Ok(reservations.map(|res| (r, res)))
         })
         .await
         .map_err(|e| TriggerError::Platform(format!("store task failed: {e}")))?
         .map_err(|e| TriggerError::Platform(format!("store: {e}")))?
         .ok_or(TriggerError::NotFound)?;
+        let (found, reservations) = found;
+        if let (Some(total), Some(engine)) = (reservations.total, inner.engine.as_ref()) {
+            // Under the lock, and only forwards: a slower lookup that started at an
+            // older counter never overwrites a newer total.
+            let mut at = lock(&inner.reservations_at);
+            if at.is_none_or(|at| at < changes) {
+                engine.set_reserved_concurrency(total);
+                *at = Some(changes);
+            }
+        }
+        let own = reservations.own;
         let route = Arc::new(Route {
-            primary: self.resolved(found.primary),
-            additional: found.additional.map(|(v, w)| (self.resolved(v), w)),
+            primary: self.resolved(found.primary, own),
+            additional: found.additional.map(|(v, w)| (self.resolved(v, own), w)),
         });
         let mut cache = lock(&inner.cache);
         if cache.len() >= CACHE_MAX_ENTRIES {
@@ -201,12 +227,15 @@ impl Invoker {
         Ok(route)
     }
 
-    fn resolved(&self, version: FunctionVersion) -> Arc<Resolved> {
-        let spec = FunctionSpec::from_version(
+    /// The spec of one version; `reserved` is the function's reserved concurrency
+    /// (function-wide, the same for every version).
+    fn resolved(&self, version: FunctionVersion, reserved: Option<u32>) -> Arc<Resolved> {
+        let mut spec = FunctionSpec::from_version(
             &version,
             self.inner.code.tree_path(&version.code.sha256_hex),
             &self.inner.partition,
         );
+        spec.reserved_concurrency = reserved;
         Arc::new(Resolved { version, spec })
     }
 
@@ -239,6 +268,34 @@ impl Invoker {
                 other => TriggerError::Platform(other.to_string()),
             })
     }
+}
+
+/// What the engine needs to know of reservations, read with a version.
+struct Reservations {
+    /// The function's own reserved concurrency.
+    own: Option<u32>,
+    /// The account's total reserved, when asked for.
+    total: Option<u64>,
+}
+
+/// The function's own reservation and, if `want_total`, the account's total; None when
+/// the function was deleted since its version was read.
+fn reservations(
+    store: &dyn Store,
+    name: &str,
+    want_total: bool,
+) -> Result<Option<Reservations>, StoreError> {
+    let own = match store.reserved_concurrency(name) {
+        Ok(r) => r,
+        Err(StoreError::NotFound) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let total = if want_total {
+        Some(store.total_reserved_concurrency()?)
+    } else {
+        None
+    };
+    Ok(Some(Reservations { own, total }))
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -345,6 +402,38 @@ mod tests {
         let v1 = inv.resolve(&target(Some("1"))).await.unwrap();
         assert_eq!(v1.version.version, Version::Published(1));
         assert_eq!(v1.spec.memory_mb, 128);
+    }
+
+    #[tokio::test]
+    async fn the_reservation_is_cached_with_the_version_and_drains_nothing() {
+        let Fixture {
+            inv,
+            store,
+            pkg,
+            _dir,
+        } = fixture();
+        store.create_function(&function("f", pkg)).unwrap();
+        let a = inv.resolve(&target(None)).await.unwrap();
+        assert_eq!(a.spec.reserved_concurrency, None);
+        store
+            .put_reserved_concurrency("f", Some(3), &|_| Ok(()))
+            .unwrap();
+        let b = inv.resolve(&target(None)).await.unwrap();
+        assert_eq!(b.spec.reserved_concurrency, Some(3), "Put not seen");
+        assert_eq!(a.spec.pool_key(), b.spec.pool_key(), "a reservation drains");
+        let v1 = inv.resolve(&target(Some("1"))).await.unwrap();
+        assert_eq!(
+            v1.spec.reserved_concurrency,
+            Some(3),
+            "per function, not version"
+        );
+        let c = inv.resolve(&target(None)).await.unwrap();
+        assert!(Arc::ptr_eq(&b, &c), "cached until the store changes");
+        store
+            .put_reserved_concurrency("f", None, &|_| Ok(()))
+            .unwrap();
+        let d = inv.resolve(&target(None)).await.unwrap();
+        assert_eq!(d.spec.reserved_concurrency, None, "Delete not seen");
     }
 
     #[tokio::test]

@@ -2,6 +2,7 @@
 //! sandboxes instead of real ones, on tokio's paused clock: no root, no sandboxes, no
 //! sleeping. [`Harness`] drives the pool the way `Engine::invoke` does.
 
+mod concurrency;
 mod janitor;
 mod pool;
 mod premade;
@@ -110,6 +111,7 @@ pub(super) fn spec(name: &str, revision: &str, memory_mb: u32) -> FunctionSpec {
         log_group: format!("/aws/lambda/{name}"),
         revision: revision.into(),
         region: "us-east-1".into(),
+        reserved_concurrency: None,
     }
 }
 

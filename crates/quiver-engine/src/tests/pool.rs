@@ -24,28 +24,29 @@ fn the_21st_invocation_is_refused_at_a_concurrency_limit_of_20() {
         ..limits()
     });
     let shared = Arc::new(Mutex::new(pool));
+    let f = spec("f", "r", 128);
     let mut admitted: Vec<_> = (0..20)
-        .map(|_| admit(&shared).expect("within limit"))
+        .map(|_| admit(&shared, &f).expect("within limit"))
         .collect();
-    assert_eq!(shared.lock().unwrap().in_flight, 20);
+    assert_eq!(shared.lock().unwrap().concurrency.in_flight(), 20);
     assert_eq!(
-        throttle_reason(admit(&shared)),
+        throttle_reason(admit(&shared, &f)),
         "ConcurrentInvocationLimitExceeded"
     );
     assert_eq!(
-        shared.lock().unwrap().in_flight,
+        shared.lock().unwrap().concurrency.in_flight(),
         20,
         "a refusal takes no place"
     );
     admitted.pop();
     assert_eq!(
-        shared.lock().unwrap().in_flight,
+        shared.lock().unwrap().concurrency.in_flight(),
         19,
         "a finished invocation frees its place"
     );
-    admitted.push(admit(&shared).expect("room again"));
+    admitted.push(admit(&shared, &f).expect("room again"));
     drop(admitted);
-    assert_eq!(shared.lock().unwrap().in_flight, 0);
+    assert_eq!(shared.lock().unwrap().concurrency.in_flight(), 0);
 }
 
 #[tokio::test(start_paused = true)]

@@ -25,7 +25,8 @@ pub struct ServeArgs {
     pub region: String,
     #[arg(long, env = "QUIVER_ACCOUNT", default_value = "000000000000")]
     pub account: String,
-    /// Account concurrency: invocations in flight at once; beyond it Invoke answers 429.
+    /// Account concurrency (GetAccountSettings' ConcurrentExecutions): invocations in flight
+    /// at once, reserved concurrency included; beyond it Invoke answers 429.
     #[arg(long, env = "QUIVER_MAX_CONCURRENCY", default_value_t = 1000)]
     pub max_concurrency: usize,
     /// Host memory budget for execution environments in MB (default: 75% of RAM).
@@ -187,6 +188,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         )
     })?;
     let code = CodeStore::open(&data.path).context("cannot open code store")?;
+    // Reservations made under a higher --max-concurrency stay; the unreserved pool is
+    // what is left of the new limit (possibly nothing).
+    let reserved = store.total_reserved_concurrency()?;
+    let limit = args.max_concurrency as u64;
+    if reserved > limit - quiver_model::concurrency::minimum_unreserved(limit) {
+        tracing::warn!(
+            reserved,
+            max_concurrency = limit,
+            unreserved = quiver_model::concurrency::unreserved(limit, reserved),
+            "reserved concurrency leaves less than Lambda's minimum unreserved"
+        );
+    }
     // Nothing is being served yet, so unreferenced code (a crash between blob write and
     // metadata commit, or a refused request) can be removed safely; missing trees come back.
     let referenced = store.referenced_code()?;

@@ -1,0 +1,49 @@
+//! Reserved concurrency in SQLite: the `functions.reserved_concurrency` column (NULL =
+//! no reservation), checked against the other functions' sum and written in one
+//! IMMEDIATE transaction, so concurrent PutFunctionConcurrency calls are serialised by
+//! SQLite's write lock and cannot over-reserve the account together.
+
+use rusqlite::{params, Connection, TransactionBehavior};
+
+use super::require_function;
+use crate::StoreError;
+
+const TOTAL: &str = "SELECT COALESCE(SUM(reserved_concurrency), 0) FROM functions";
+
+/// See [`crate::Store::put_reserved_concurrency`].
+pub(super) fn put(
+    conn: &mut Connection,
+    name: &str,
+    reserved: Option<u64>,
+    check: &dyn Fn(u64) -> Result<(), quiver_model::ModelError>,
+) -> Result<u64, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    require_function(&tx, name)?;
+    let stored = match reserved {
+        Some(n) => {
+            let others: i64 = tx.query_row(
+                "SELECT COALESCE(SUM(reserved_concurrency), 0) FROM functions WHERE name != ?1",
+                [name],
+                |r| r.get(0),
+            )?;
+            check(others.max(0) as u64)?;
+            // The check bounds it by the account limit; a value SQLite cannot hold
+            // never passes it.
+            Some(i64::try_from(n).map_err(|_| StoreError::Corrupt(format!("reservation {n}")))?)
+        }
+        None => None,
+    };
+    tx.execute(
+        "UPDATE functions SET reserved_concurrency = ?2 WHERE name = ?1",
+        params![name, stored],
+    )?;
+    let total: i64 = tx.query_row(TOTAL, [], |r| r.get(0))?;
+    tx.commit()?;
+    Ok(total.max(0) as u64)
+}
+
+/// See [`crate::Store::total_reserved_concurrency`].
+pub(super) fn total(conn: &Connection) -> Result<u64, StoreError> {
+    let total: i64 = conn.query_row(TOTAL, [], |r| r.get(0))?;
+    Ok(total.max(0) as u64)
+}
