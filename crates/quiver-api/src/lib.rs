@@ -114,6 +114,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(&format!("{f}/invocations"), post(invoke::invoke))
         .route("/_quiver/environments", get(admin::environments))
+        .route("/_quiver/runtimes", get(admin::runtimes))
         .route(
             "/2019-09-25/functions/{name}/event-invoke-config",
             get(event_config::get)

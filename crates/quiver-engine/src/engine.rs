@@ -183,8 +183,10 @@ impl Engine {
             u8::from(today.month()),
             today.day()
         );
-        let l = launch(spec, &kind, interpreter, &self.runtime_dir, &env_id, &date)
+        let mut l = launch(spec, &kind, interpreter, &self.runtime_dir, &env_id, &date)
             .map_err(EngineError::RuntimeUnavailable)?;
+        // Only the sandboxes of this runtime see its install prefix.
+        l.sandbox.extra_ro_binds = available.binds();
         let log = self
             .cfg
             .logs

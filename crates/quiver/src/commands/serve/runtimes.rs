@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use quiver_model::runtime::{kind_of, LAMBDA_RUNTIMES};
+use quiver_model::runtime_config::reported_version;
 use quiver_model::{AvailableRuntime, RuntimeCatalogue, RuntimeKind};
 
 const DIRS: &[&str] = &["/usr/bin", "/usr/local/bin"];
@@ -21,7 +22,7 @@ fn find(name: &str) -> Option<PathBuf> {
 }
 
 /// Runs `<bin> --version` with a clean environment and returns its output.
-fn version_output(bin: &Path) -> Option<String> {
+pub(super) fn version_output(bin: &Path) -> Option<String> {
     let out = Command::new(bin)
         .arg("--version")
         .env_clear()
@@ -38,41 +39,18 @@ fn version_output(bin: &Path) -> Option<String> {
     Some(text.trim().to_string())
 }
 
-/// `Python 3.11.2` → `3.11.2` if it is 3.<minor>.
-fn python_version(output: &str, minor: u32) -> Option<String> {
-    let v = output.strip_prefix("Python ")?.trim();
-    let mut it = v.split('.');
-    (it.next()? == "3" && it.next()?.parse::<u32>().ok()? == minor).then(|| v.to_string())
-}
-
-/// `v20.11.1` → `20.11.1` if the major matches.
-fn node_version(output: &str, major: u32) -> Option<String> {
-    let v = output.strip_prefix('v')?.trim();
-    (v.split('.').next()?.parse::<u32>().ok()? == major).then(|| v.to_string())
-}
-
 fn resolve(id: &str) -> Option<AvailableRuntime> {
-    let found = |bin: PathBuf, version: String| AvailableRuntime {
-        id: id.to_string(),
-        interpreter: Some(bin),
-        version,
+    let kind = kind_of(id)?;
+    let found = |bin: PathBuf| {
+        let v = reported_version(&kind, &version_output(&bin)?)?;
+        Some(AvailableRuntime::host(id, bin, &v))
     };
-    match kind_of(id)? {
-        RuntimeKind::Python { minor } => {
-            let bin = find(&format!("python3.{minor}"))?;
-            let v = python_version(&version_output(&bin)?, minor)?;
-            Some(found(bin, v))
-        }
+    match kind {
+        RuntimeKind::Python { minor } => found(find(&format!("python3.{minor}"))?),
         RuntimeKind::Node { major } => {
-            let bin = find(&format!("node{major}")).or_else(|| find("node"))?;
-            let v = node_version(&version_output(&bin)?, major)?;
-            Some(found(bin, v))
+            found(find(&format!("node{major}")).or_else(|| find("node"))?)
         }
-        RuntimeKind::Provided if id != "provided" => Some(AvailableRuntime {
-            id: id.to_string(),
-            interpreter: None,
-            version: "provided".into(),
-        }),
+        RuntimeKind::Provided if id != "provided" => Some(AvailableRuntime::package(id)),
         _ => None,
     }
 }
@@ -85,17 +63,6 @@ pub fn probe() -> RuntimeCatalogue {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn version_parsing() {
-        assert_eq!(
-            python_version("Python 3.11.2", 11).as_deref(),
-            Some("3.11.2")
-        );
-        assert_eq!(python_version("Python 3.12.0", 11), None);
-        assert_eq!(node_version("v20.20.2", 20).as_deref(), Some("20.20.2"));
-        assert_eq!(node_version("v18.1.0", 20), None);
-    }
 
     #[test]
     fn provided_runtimes_need_nothing_and_python_is_real() {
