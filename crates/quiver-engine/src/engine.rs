@@ -185,8 +185,13 @@ impl Engine {
         );
         let mut l = launch(spec, &kind, interpreter, &self.runtime_dir, &env_id, &date)
             .map_err(EngineError::RuntimeUnavailable)?;
-        // Only the sandboxes of this runtime see its install prefix.
-        l.sandbox.extra_ro_binds = available.binds();
+        // Only the sandboxes of this runtime see its install prefix (added to what the
+        // launch itself needs).
+        for bind in available.binds() {
+            if !l.sandbox.extra_ro_binds.contains(&bind) {
+                l.sandbox.extra_ro_binds.push(bind);
+            }
+        }
         let log = self
             .cfg
             .logs

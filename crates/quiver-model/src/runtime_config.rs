@@ -25,14 +25,15 @@ fn bad(m: String) -> ModelError {
 }
 
 /// Where `kind`'s interpreter lives in an install prefix; None for kinds that cannot
-/// come from one (no interpreter, or no built-in bootstrap). Extension point: a Java
-/// runtime adds `RuntimeKind::Java { .. } => prefix.join("bin/java")` (a `JAVA_HOME`).
+/// come from one (no interpreter, no built-in bootstrap, or not yet). Extension point:
+/// a Java runtime adds `RuntimeKind::Java { .. } => Some(prefix.join("bin/java"))` (a
+/// `JAVA_HOME`), plus its arms in [`reported_version`] and `install_of`.
 pub fn interpreter_in_prefix(kind: &RuntimeKind, prefix: &Path) -> Option<PathBuf> {
     match kind {
         // The exact minor's name: `bin/python3` may be re-pointed by a later install.
         RuntimeKind::Python { minor } => Some(prefix.join(format!("bin/python3.{minor}"))),
         RuntimeKind::Node { .. } => Some(prefix.join("bin/node")),
-        RuntimeKind::Provided | RuntimeKind::Unsupported => None,
+        _ => None,
     }
 }
 
@@ -59,8 +60,11 @@ pub fn prefix_runtime(id: &str, prefix: &str) -> Result<PrefixRuntime, ModelErro
             RuntimeKind::Provided => format!(
                 "{id} needs no interpreter (the function's package brings its bootstrap); it takes no prefix"
             ),
-            _ => format!(
+            RuntimeKind::Unsupported => format!(
                 "{id} cannot come from an install prefix: Quiver has no bootstrap for it (package the function as provided.al2023 with its own bootstrap)"
+            ),
+            _ => format!(
+                "{id} cannot come from an install prefix yet (prefixes are for python3.x and nodejsNN.x)"
             ),
         }));
     }
@@ -173,7 +177,7 @@ pub fn reported_version(kind: &RuntimeKind, output: &str) -> Option<String> {
             let v = output.trim().strip_prefix('v')?.trim();
             (v.split('.').next()?.parse::<u32>().ok()? == *major).then(|| v.to_string())
         }
-        RuntimeKind::Provided | RuntimeKind::Unsupported => None,
+        _ => None,
     }
 }
 
@@ -182,7 +186,7 @@ fn install_of(kind: &RuntimeKind) -> Option<String> {
     match kind {
         RuntimeKind::Python { minor } => Some(format!("a Python 3.{minor} install")),
         RuntimeKind::Node { major } => Some(format!("a Node.js {major} install")),
-        RuntimeKind::Provided | RuntimeKind::Unsupported => None,
+        _ => None,
     }
 }
 
@@ -197,16 +201,18 @@ pub fn unavailable_message(id: &str, catalogue: &RuntimeCatalogue) -> String {
         available.join(", ")
     };
     let hint = match kind_of(id) {
+        None => String::new(),
+        Some(RuntimeKind::Provided) => {
+            "Use provided.al2023 or provided.al2 (the package brings its bootstrap).".into()
+        }
+        Some(RuntimeKind::Unsupported) => format!(
+            "Quiver has no built-in runtime for {id}: package the function as provided.al2023 with its own bootstrap."
+        ),
         Some(kind) => match install_of(&kind) {
             Some(install) => format!("Add it with: quiver serve --runtime {id}=<prefix of {install}>"),
-            None if kind == RuntimeKind::Provided => {
-                "Use provided.al2023 or provided.al2 (the package brings its bootstrap).".into()
-            }
-            None => format!(
-                "Quiver has no built-in runtime for {id}: package the function as provided.al2023 with its own bootstrap."
-            ),
+            // A built-in runtime that cannot come from a prefix: only from the host.
+            None => "Install its interpreter on this host and restart the server.".into(),
         },
-        None => String::new(),
     };
     format!("The runtime parameter of {id} is not available on this server. Available: {available}. {hint}")
         .trim_end()
