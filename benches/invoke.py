@@ -13,7 +13,9 @@ Usage (as root, release build):
   cold        first invoke after CreateFunction / UpdateFunctionConfiguration vs the
               bare interpreter start (`/usr/bin/python3.11 -S -c pass`, `/usr/bin/node -e 0`,
               empty environment); plus `quiver ps --json` cold_start breakdown and the
-              REPORT line's Init Duration
+              REPORT line's Init Duration. `--prefix-runtime python3.12=<prefix>` (repeatable)
+              adds a runtime from an install prefix, measured interleaved with the others;
+              `--server-arg=--prewarm=0` compares without pre-made sandboxes
   throughput  invokes/s of the no-op Python function at concurrency 1 and 16 vs the echo
               route, same client machinery (one process + keep-alive connection per worker)
   idle        host memory per frozen Python environment (MemorySize 128) vs the PSS of a
@@ -308,15 +310,35 @@ def cold_invoke(srv, name):
     return dt, float(m.group(1)) / 1000 if m else None
 
 
+def cold_runtimes(args):
+    """(runtime id, code, bare interpreter start) of every runtime the cold mode measures:
+    the host's python3.11 and nodejs20.x, and each --prefix-runtime id=prefix."""
+    out = [("python3.11", PY_NOOP, CLEAN_PY), ("nodejs20.x", NODE_NOOP, CLEAN_NODE)]
+    for spec in args.prefix_runtime:
+        rt, prefix = spec.split("=", 1)
+        if rt.startswith("python3."):
+            out.append((rt, PY_NOOP[:3] + (rt,), [f"{prefix}/bin/{rt}", "-S", "-c", "pass"]))
+        elif rt.startswith("nodejs"):
+            out.append((rt, NODE_NOOP[:3] + (rt,), [f"{prefix}/bin/node", "-e", "0"]))
+        else:
+            raise SystemExit(f"--prefix-runtime {spec}: only python3.x and nodejsNN.x")
+    return out
+
+
 def bench_cold(args):
     print(f"\n## cold start (load before: {loadavg()})", flush=True)
-    srv = Server(args.bin)
+    runtimes = cold_runtimes(args)
+    extra = [a for spec in args.prefix_runtime for a in ("--runtime", spec)] + args.server_arg
+    if extra:
+        print(f"server args: {' '.join(extra)}")
+    srv = Server(args.bin, extra)
     try:
-        out = {}
-        for rt, code, bare in (("python3.11", PY_NOOP, CLEAN_PY), ("nodejs20.x", NODE_NOOP, CLEAN_NODE)):
-            first, upd, init, bases = [], [], [], []
-            breakdown = {"sandbox_ms": [], "runtime_api_ms": [], "runtime_init_ms": []}
-            for i in range(args.cold_n):
+        out = {rt: ([], [], [], [], {"sandbox_ms": [], "runtime_api_ms": [], "runtime_init_ms": []}, bare, [])
+               for rt, _, bare in runtimes}
+        # Runtimes interleaved per round, so that a shared machine's load hits all alike.
+        for i in range(args.cold_n):
+            for rt, code, bare in runtimes:
+                first, upd, init, bases, breakdown, _, premade = out[rt]
                 name = f"cold-{rt.replace('.', '-')}-{i}"
                 srv.create(name, code)
                 bases.append(bare_start(bare))  # interleaved with the cold starts
@@ -337,12 +359,12 @@ def bench_cold(args):
                     cs = e.get("cold_start")
                     if e["function"] == name and cs and e["id"] not in seen:
                         seen.add(e["id"])
+                        premade.append(bool(cs.get("premade")))
                         for k in breakdown:
                             breakdown[k].append(cs[k] / 1000)
                 srv.delete(name)  # retire its environments so they do not pile up
-            out[rt] = (first, upd, init, bases, breakdown, bare)
         header("ms")
-        for rt, (first, upd, init, bases, breakdown, bare) in out.items():
+        for rt, (first, upd, init, bases, breakdown, bare, premade) in out.items():
             base = row(f"baseline: env -i {' '.join(bare)}", bases)
             row(f"{rt}: first invoke after CreateFunction", first, base)
             row(f"{rt}: first invoke after UpdateFunctionConfig", upd, base)
@@ -350,6 +372,8 @@ def bench_cold(args):
             for k, xs in breakdown.items():
                 if xs:
                     row(f"{rt}: ps cold_start.{k}", xs)
+            if premade:
+                print(f"{rt}: {sum(premade)}/{len(premade)} cold starts used a pre-made sandbox")
         print(f"load after: {loadavg()}")
     finally:
         srv.stop()
@@ -632,6 +656,10 @@ def main():
     ap.add_argument("--warm-n", type=int, default=4000, help="measured calls per target (warm)")
     ap.add_argument("--rounds", type=int, default=8, help="interleaved blocks (warm)")
     ap.add_argument("--cold-n", type=int, default=20, help="functions per runtime (cold; 2 cold starts each)")
+    ap.add_argument("--prefix-runtime", action="append", default=[], metavar="ID=PREFIX",
+                    help="cold: also measure this operator-configured runtime (quiver serve --runtime)")
+    ap.add_argument("--server-arg", action="append", default=[],
+                    help="cold: pass this argument to quiver serve, e.g. --server-arg=--prewarm=0")
     ap.add_argument("--conc", type=int, nargs="+", default=[1, 16])
     ap.add_argument("--duration", type=float, default=10.0)
     ap.add_argument("--idle-n", type=int, nargs="+", default=[100, 300])

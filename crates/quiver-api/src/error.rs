@@ -168,6 +168,8 @@ impl From<ModelError> for ApiError {
         match e {
             ModelError::Validation(_) => ApiError::Validation(e.to_string()),
             ModelError::InvalidParameter(m) => ApiError::InvalidParameter(m),
+            // Raised only while the server starts; never by a request.
+            ModelError::RuntimeConfig(m) => ApiError::Service(m),
         }
     }
 }

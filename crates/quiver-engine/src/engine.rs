@@ -197,8 +197,15 @@ impl Engine {
             u8::from(today.month()),
             today.day()
         );
-        let l = launch(spec, &kind, interpreter, &self.runtime_dir, &env_id, &date)
+        let mut l = launch(spec, &kind, interpreter, &self.runtime_dir, &env_id, &date)
             .map_err(EngineError::RuntimeUnavailable)?;
+        // Only the sandboxes of this runtime see its install prefix (added to what the
+        // launch itself needs).
+        for bind in available.binds() {
+            if !l.sandbox.extra_ro_binds.contains(&bind) {
+                l.sandbox.extra_ro_binds.push(bind);
+            }
+        }
         let log = self
             .cfg
             .logs

@@ -110,16 +110,9 @@ pub fn launch(
         env.retain(|(ek, _)| *ek != k);
         env.push((k, v));
     }
+    // The runtime's own install (a prefix, an interpreter outside /usr) is bound by
+    // the engine from the catalogue; here only what the runtime kind itself needs.
     let mut extra_ro_binds = Vec::new();
-    if let Some(interp) = interpreter {
-        // An interpreter outside /usr (e.g. /opt/node/bin/node) needs its prefix bound.
-        let real = std::fs::canonicalize(interp).unwrap_or_else(|_| interp.to_path_buf());
-        if !real.starts_with("/usr") {
-            if let Some(prefix) = real.parent().and_then(Path::parent) {
-                extra_ro_binds.push(prefix.to_path_buf());
-            }
-        }
-    }
     if let (RuntimeKind::Java { .. }, Some(java)) = (kind, interpreter) {
         extra_ro_binds.extend(crate::java::jdk_binds(java));
     }
@@ -128,6 +121,8 @@ pub fn launch(
         ephemeral_mb: spec.ephemeral_mb,
         code_dir: spec.code_dir.clone(),
         runtime_dir: Some(runtime_dir.to_path_buf()),
+        // The runtime's own binds (an install prefix) come from the catalogue: the
+        // engine adds `AvailableRuntime::binds`.
         extra_ro_binds,
         argv,
         env,
@@ -157,8 +152,14 @@ fn java_argv(java: &Path, memory_mb: u32) -> Vec<String> {
 /// The [`Assignment`] that turns a pre-made sandbox into the one `sandbox` describes,
 /// when that is possible: its code tree is a child of `code_base` named by its SHA-256
 /// (what the code store makes), its bootstraps are the pre-made sandbox's
-/// `runtime_dir`, and it needs no extra binds (an interpreter outside `/usr`). `None`:
+/// `runtime_dir`, and it needs no extra binds (an install prefix outside `/usr`). `None`:
 /// build the sandbox as usual.
+///
+/// Why a runtime with binds never takes a pre-made sandbox: the stock is built before
+/// anyone knows which runtime it will serve, and its root is sealed read-only by then;
+/// binding every configured prefix into every pre-made sandbox would show each function
+/// the other runtimes' installs. Such a runtime pays a full sandbox build on a cold
+/// start (see BENCHMARKS.md, "Cold start by runtime source").
 pub fn assignment(
     sandbox: &SandboxSpec,
     code_base: &Path,

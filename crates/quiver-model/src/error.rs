@@ -38,6 +38,10 @@ pub enum ModelError {
     /// The request is well-formed but semantically unacceptable: `InvalidParameterValueException`.
     #[error("{0}")]
     InvalidParameter(String),
+    /// An operator's runtime configuration (`--runtime`, `QUIVER_RUNTIMES`,
+    /// `runtimes.json`) is malformed: the server refuses to start.
+    #[error("{0}")]
+    RuntimeConfig(String),
 }
 
 /// `1 validation error detected: …` / `N validation errors detected: …; …`

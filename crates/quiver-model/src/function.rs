@@ -279,10 +279,9 @@ fn check_runtime_available(id: &str, catalogue: &RuntimeCatalogue) -> Result<(),
     if catalogue.get(id).is_some() {
         return Ok(());
     }
-    Err(ModelError::InvalidParameter(format!(
-        "Runtime {id} is not available on this Quiver host. Available runtimes: {}",
-        catalogue.ids().join(", ")
-    )))
+    Err(ModelError::InvalidParameter(
+        crate::runtime_config::unavailable_message(id, catalogue),
+    ))
 }
 
 /// The handler must name something the runtime's bootstrap can load.
@@ -457,16 +456,8 @@ mod tests {
 
     fn catalogue() -> RuntimeCatalogue {
         RuntimeCatalogue::new([
-            AvailableRuntime {
-                id: "python3.11".into(),
-                interpreter: Some("/usr/bin/python3.11".into()),
-                version: "3.11.2".into(),
-            },
-            AvailableRuntime {
-                id: "provided.al2023".into(),
-                interpreter: None,
-                version: "provided".into(),
-            },
+            AvailableRuntime::host("python3.11", "/usr/bin/python3.11", "3.11.2"),
+            AvailableRuntime::package("provided.al2023"),
         ])
     }
 
@@ -559,7 +550,7 @@ mod tests {
         assert_eq!(
             err,
             ModelError::InvalidParameter(
-                "Runtime python3.12 is not available on this Quiver host. Available runtimes: provided.al2023, python3.11".into()
+                "The runtime parameter of python3.12 is not available on this server. Available: provided.al2023, python3.11. Add it with: quiver serve --runtime python3.12=<prefix of a Python 3.12 install>".into()
             )
         );
     }

@@ -13,6 +13,7 @@ pub mod event_config;
 pub mod function;
 pub mod limits;
 pub mod runtime;
+pub mod runtime_config;
 pub mod tags;
 pub mod version;
 
@@ -24,5 +25,6 @@ pub use event_config::{
     StoredEventInvokeConfig,
 };
 pub use function::{FunctionConfig, FunctionSettings};
-pub use runtime::{AvailableRuntime, RuntimeCatalogue, RuntimeKind};
+pub use runtime::{AvailableRuntime, RuntimeCatalogue, RuntimeKind, RuntimeSource};
+pub use runtime_config::PrefixRuntime;
 pub use version::{format_iso_millis, format_last_modified, CodeRef, FunctionVersion, Version};

@@ -104,6 +104,29 @@ pub fn kind_of(id: &str) -> Option<RuntimeKind> {
     Some(RuntimeKind::Unsupported)
 }
 
+/// Where a runtime of the catalogue comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuntimeSource {
+    /// An interpreter found at its exact name in the host's system directories.
+    Host,
+    /// An operator-configured install prefix (`--runtime <id>=<prefix>`, symlinks
+    /// resolved), shown read-only at the same path in the sandboxes that run it.
+    Prefix(PathBuf),
+    /// `provided*`: the function's package brings its own `bootstrap`.
+    Package,
+}
+
+impl RuntimeSource {
+    /// The word `quiver runtime ls` and the admin endpoint show.
+    pub fn label(&self) -> &'static str {
+        match self {
+            RuntimeSource::Host => "host",
+            RuntimeSource::Prefix(_) => "prefix",
+            RuntimeSource::Package => "package",
+        }
+    }
+}
+
 /// One runtime this host can run, resolved at server start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AvailableRuntime {
@@ -112,6 +135,61 @@ pub struct AvailableRuntime {
     pub interpreter: Option<PathBuf>,
     /// The version the interpreter reported when run, e.g. `3.11.2`; `provided` for provided.*.
     pub version: String,
+    pub source: RuntimeSource,
+}
+
+impl AvailableRuntime {
+    /// An interpreter of the host's system directories.
+    pub fn host(id: &str, interpreter: impl Into<PathBuf>, version: &str) -> Self {
+        Self {
+            id: id.into(),
+            interpreter: Some(interpreter.into()),
+            version: version.into(),
+            source: RuntimeSource::Host,
+        }
+    }
+
+    /// An interpreter inside an operator-configured install prefix.
+    pub fn prefix(
+        id: &str,
+        prefix: impl Into<PathBuf>,
+        interpreter: impl Into<PathBuf>,
+        version: &str,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            interpreter: Some(interpreter.into()),
+            version: version.into(),
+            source: RuntimeSource::Prefix(prefix.into()),
+        }
+    }
+
+    /// A `provided*` runtime: nothing to run but the package's bootstrap.
+    pub fn package(id: &str) -> Self {
+        Self {
+            id: id.into(),
+            interpreter: None,
+            version: "provided".into(),
+            source: RuntimeSource::Package,
+        }
+    }
+
+    /// Host paths a sandbox running this runtime must show read-only at the same path,
+    /// beyond `/usr`: the install prefix, or for a host interpreter whose real file is
+    /// outside `/usr` (`/usr/local/bin/node` → `/opt/node/bin/node`) the directory
+    /// above its `bin`. Sandboxes of other runtimes do not see them.
+    pub fn binds(&self) -> Vec<PathBuf> {
+        match (&self.source, &self.interpreter) {
+            (RuntimeSource::Prefix(p), _) => vec![p.clone()],
+            (RuntimeSource::Host, Some(bin)) if !bin.starts_with("/usr") => bin
+                .parent()
+                .and_then(std::path::Path::parent)
+                .filter(|p| p.parent().is_some())
+                .map(|p| vec![p.to_path_buf()])
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// The resolved catalogue: immutable after start.
@@ -165,19 +243,54 @@ mod tests {
     #[test]
     fn catalogue_lists_ids_sorted() {
         let c = RuntimeCatalogue::new([
-            AvailableRuntime {
-                id: "python3.11".into(),
-                interpreter: Some("/usr/bin/python3.11".into()),
-                version: "3.11.2".into(),
-            },
-            AvailableRuntime {
-                id: "nodejs20.x".into(),
-                interpreter: Some("/usr/bin/node".into()),
-                version: "20.1.0".into(),
-            },
+            AvailableRuntime::host("python3.11", "/usr/bin/python3.11", "3.11.2"),
+            AvailableRuntime::host("nodejs20.x", "/usr/bin/node", "20.1.0"),
         ]);
         assert_eq!(c.ids(), vec!["nodejs20.x", "python3.11"]);
         assert_eq!(c.get("python3.11").unwrap().version, "3.11.2");
         assert!(c.get("python3.12").is_none());
+    }
+
+    #[test]
+    fn binds_only_what_is_outside_usr() {
+        let table: &[(AvailableRuntime, &[&str])] = &[
+            (
+                AvailableRuntime::host("python3.11", "/usr/bin/python3.11", "3.11.2"),
+                &[],
+            ),
+            (
+                AvailableRuntime::host("nodejs20.x", "/opt/node/bin/node", "20.1.0"),
+                &["/opt/node"],
+            ),
+            (AvailableRuntime::host("nodejs20.x", "/node", "20.1.0"), &[]),
+            (
+                AvailableRuntime::prefix(
+                    "python3.12",
+                    "/root/py",
+                    "/root/py/bin/python3.12",
+                    "3.12.1",
+                ),
+                &["/root/py"],
+            ),
+            (
+                AvailableRuntime::prefix(
+                    "python3.12",
+                    "/usr/local/py",
+                    "/usr/local/py/bin/python3.12",
+                    "3.12.1",
+                ),
+                &["/usr/local/py"],
+            ),
+            (AvailableRuntime::package("provided.al2023"), &[]),
+        ];
+        for (rt, wanted) in table {
+            let got = rt.binds();
+            let got: Vec<&str> = got.iter().map(|p| p.to_str().unwrap()).collect();
+            assert_eq!(&got, wanted, "{rt:?}");
+        }
+        assert_eq!(
+            AvailableRuntime::package("provided.al2").source.label(),
+            "package"
+        );
     }
 }

@@ -28,6 +28,8 @@ enum Command {
     Logs(commands::logs::LogsArgs),
     /// List the execution environments of a running server.
     Ps(commands::ps::PsArgs),
+    /// The runtimes of a running server (`quiver runtime ls`).
+    Runtime(commands::runtime::RuntimeArgs),
     /// Invoke a function (synchronously, or queued with --async).
     Invoke(commands::invoke::InvokeArgs),
     /// Run a command inside a one-off sandbox (development and tests of the sandbox layer).
@@ -47,6 +49,7 @@ fn main() -> std::process::ExitCode {
         Command::Ps(args) => with_runtime(|| commands::ps::run(args)),
         Command::Logs(args) => commands::logs::run(args),
         Command::Invoke(args) => commands::invoke::run(args),
+        Command::Runtime(args) => commands::runtime::run(args),
     };
     match result {
         Ok(code) => code,

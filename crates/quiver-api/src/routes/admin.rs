@@ -25,3 +25,28 @@ pub async fn environments(State(state): State<AppState>) -> Result<Response, Api
     }
     Ok(Json(body).into_response())
 }
+
+/// `GET /_quiver/runtimes`: the runtime catalogue resolved at start (`quiver runtime
+/// ls`): each id, where it comes from, the version its interpreter reported, the
+/// interpreter, and the host paths its sandboxes are shown read-only.
+pub async fn runtimes(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let list: Vec<serde_json::Value> = state
+        .runtimes
+        .iter()
+        .map(|rt| {
+            let prefix = match &rt.source {
+                quiver_model::RuntimeSource::Prefix(p) => Some(p.display().to_string()),
+                _ => None,
+            };
+            serde_json::json!({
+                "Id": rt.id,
+                "Source": rt.source.label(),
+                "Version": rt.version,
+                "Interpreter": rt.interpreter.as_ref().map(|p| p.display().to_string()),
+                "Prefix": prefix,
+                "Binds": rt.binds().iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "Runtimes": list })).into_response())
+}

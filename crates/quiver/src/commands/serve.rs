@@ -9,6 +9,7 @@ use quiver_model::Partition;
 use quiver_store::{CodeStore, SqliteStore, Store};
 
 mod datadir;
+mod prefix;
 mod runtimes;
 
 use datadir::DataDir;
@@ -82,8 +83,20 @@ pub struct ServeArgs {
           default_value_t = quiver_api::server::DEFAULT_MAX_CONNECTIONS as u64,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_connections: u64,
+    /// Offer a runtime from an install outside the system directories (pyenv, asdf,
+    /// nvm): `python3.12=/root/.pyenv/versions/3.12.1` runs `<prefix>/bin/python3.12`,
+    /// `nodejs22.x=<prefix>` runs `<prefix>/bin/node`; the version must match the id.
+    /// Repeatable; the environment variable takes a comma list. Added to (and replacing
+    /// the same ids of) `<data-dir>/runtimes.json`, `{"<id>": "<prefix>", …}`.
+    #[arg(long = "runtime", env = "QUIVER_RUNTIMES", value_name = "ID=PREFIX",
+          value_delimiter = ',', value_parser = parse_runtime)]
+    pub runtimes: Vec<quiver_model::PrefixRuntime>,
     #[command(flatten)]
     pub logs: super::logs::LogStoreArgs,
+}
+
+fn parse_runtime(raw: &str) -> Result<quiver_model::PrefixRuntime, String> {
+    quiver_model::runtime_config::parse_prefix_runtime(raw).map_err(|e| e.to_string())
 }
 
 /// Raises the open-file soft limit to the hard one (as Go's runtime does at start: a
@@ -212,14 +225,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
             .with_context(|| format!("code package {sha} is missing its blob"))?;
     }
 
-    let runtimes = tokio::task::spawn_blocking(runtimes::probe).await?;
+    // A configured runtime that cannot run refuses the start (before anything listens).
+    let configured = prefix::configured(&data.path, &args.runtimes)?;
+    let runtimes =
+        tokio::task::spawn_blocking(move || prefix::catalogue(runtimes::probe(), &configured))
+            .await??;
     for rt in runtimes.iter() {
+        let source = rt.source.label();
         match &rt.interpreter {
             Some(bin) => {
-                tracing::info!(runtime = %rt.id, version = %rt.version, interpreter = %bin.display(), "runtime available")
+                tracing::info!(runtime = %rt.id, source, version = %rt.version, interpreter = %bin.display(), "runtime available")
             }
             None => {
-                tracing::info!(runtime = %rt.id, "runtime available (package brings its own bootstrap)")
+                tracing::info!(runtime = %rt.id, source, "runtime available (package brings its own bootstrap)")
             }
         }
     }

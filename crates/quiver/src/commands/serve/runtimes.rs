@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use quiver_model::runtime::{kind_of, LAMBDA_RUNTIMES};
+use quiver_model::runtime_config::reported_version;
 use quiver_model::{AvailableRuntime, RuntimeCatalogue, RuntimeKind};
 
 const DIRS: &[&str] = &["/usr/bin", "/usr/local/bin"];
@@ -24,7 +25,7 @@ fn find(name: &str) -> Option<PathBuf> {
 }
 
 /// Runs `<bin> --version` with a clean environment and returns its output.
-fn version_output(bin: &Path) -> Option<String> {
+pub(super) fn version_output(bin: &Path) -> Option<String> {
     let out = Command::new(bin)
         .arg("--version")
         .env_clear()
@@ -86,46 +87,23 @@ fn probe_java() -> Option<(PathBuf, u32, String)> {
     Some((bin, major, v))
 }
 
-/// `Python 3.11.2` → `3.11.2` if it is 3.<minor>.
-fn python_version(output: &str, minor: u32) -> Option<String> {
-    let v = output.strip_prefix("Python ")?.trim();
-    let mut it = v.split('.');
-    (it.next()? == "3" && it.next()?.parse::<u32>().ok()? == minor).then(|| v.to_string())
-}
-
-/// `v20.11.1` → `20.11.1` if the major matches.
-fn node_version(output: &str, major: u32) -> Option<String> {
-    let v = output.strip_prefix('v')?.trim();
-    (v.split('.').next()?.parse::<u32>().ok()? == major).then(|| v.to_string())
-}
-
 fn resolve(id: &str, java: &OnceCell<Option<(PathBuf, u32, String)>>) -> Option<AvailableRuntime> {
-    let found_rt = |bin: PathBuf, version: String| AvailableRuntime {
-        id: id.to_string(),
-        interpreter: Some(bin),
-        version,
+    let kind = kind_of(id)?;
+    let found = |bin: PathBuf| {
+        let v = reported_version(&kind, &version_output(&bin)?)?;
+        Some(AvailableRuntime::host(id, bin, &v))
     };
-    match kind_of(id)? {
-        RuntimeKind::Python { minor } => {
-            let bin = find(&format!("python3.{minor}"))?;
-            let v = python_version(&version_output(&bin)?, minor)?;
-            Some(found_rt(bin, v))
-        }
+    match kind {
+        RuntimeKind::Python { minor } => found(find(&format!("python3.{minor}"))?),
         RuntimeKind::Node { major } => {
-            let bin = find(&format!("node{major}")).or_else(|| find("node"))?;
-            let v = node_version(&version_output(&bin)?, major)?;
-            Some(found_rt(bin, v))
+            found(find(&format!("node{major}")).or_else(|| find("node"))?)
         }
         RuntimeKind::Java { major } => {
             // Exact major only: a JDK 17 is never offered as java21 (or java11).
             let (bin, found, v) = java.get_or_init(probe_java).clone()?;
-            (found == major).then(|| found_rt(bin, v))
+            (found == major).then(|| AvailableRuntime::host(id, bin, &v))
         }
-        RuntimeKind::Provided if id != "provided" => Some(AvailableRuntime {
-            id: id.to_string(),
-            interpreter: None,
-            version: "provided".into(),
-        }),
+        RuntimeKind::Provided if id != "provided" => Some(AvailableRuntime::package(id)),
         _ => None,
     }
 }
@@ -141,14 +119,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn version_parsing() {
-        assert_eq!(
-            python_version("Python 3.11.2", 11).as_deref(),
-            Some("3.11.2")
-        );
-        assert_eq!(python_version("Python 3.12.0", 11), None);
-        assert_eq!(node_version("v20.20.2", 20).as_deref(), Some("20.20.2"));
-        assert_eq!(node_version("v18.1.0", 20), None);
+    fn java_version_parsing() {
         let jdk17 = "openjdk version \"17.0.15\" 2025-04-15\nOpenJDK Runtime Environment";
         assert_eq!(java_version(jdk17), Some((17, "17.0.15".into())));
         assert_eq!(
