@@ -281,7 +281,7 @@ def test_only_the_host_jdk_major_is_offered(jlam, plain_zip):
         with pytest.raises(ClientError) as e:
             create(jlam, plain_zip, runtime=rid, handler="example.Plain::upper")
         assert e.value.response["Error"]["Code"] == "InvalidParameterValueException", rid
-        assert f"Runtime {rid} is not available" in e.value.response["Error"]["Message"]
+        assert f"The runtime parameter of {rid} is not available on this server" in e.value.response["Error"]["Message"]
 
 
 def test_bootstrap_is_compiled_once_per_data_dir(jserver, jlam, plain_zip):

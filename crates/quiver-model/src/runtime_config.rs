@@ -211,7 +211,12 @@ pub fn unavailable_message(id: &str, catalogue: &RuntimeCatalogue) -> String {
         Some(kind) => match install_of(&kind) {
             Some(install) => format!("Add it with: quiver serve --runtime {id}=<prefix of {install}>"),
             // A built-in runtime that cannot come from a prefix: only from the host.
-            None => "Install its interpreter on this host and restart the server.".into(),
+            None => match kind {
+                RuntimeKind::Java { major } => format!(
+                    "Install a JDK {major} with javac as the host's java (e.g. openjdk-{major}-jdk-headless) and restart the server."
+                ),
+                _ => "Install its interpreter on this host and restart the server.".into(),
+            },
         },
     };
     format!("The runtime parameter of {id} is not available on this server. Available: {available}. {hint}")
