@@ -22,28 +22,19 @@ SigV4), so no client-side signing is inside the clock. Everything talks to 127.0
 every loop is bounded in count or time, servers are stopped by PID, data dirs removed.
 """
 import argparse
-import base64
 import http.client
-import io
 import json
 import multiprocessing
 import os
-import shutil
 import sqlite3
-import subprocess
 import sys
-import tempfile
 import time
-import zipfile
 
-ROLE = "arn:aws:iam::000000000000:role/bench"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
+from benchlib import AUTH, loadavg, pct  # noqa: E402
+
 ACCOUNT = "000000000000"
-AUTH = {
-    "Authorization": "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/lambda/aws4_request, "
-    "SignedHeaders=host;x-amz-date, Signature=" + "0" * 64,
-    "X-Amz-Date": "20260101T000000Z",
-    "Content-Type": "application/json",
-}
 SQS_AUTH = dict(AUTH, **{
     "Authorization": AUTH["Authorization"].replace("/lambda/", "/sqs/"),
     "Content-Type": "application/x-amz-json-1.0",
@@ -59,89 +50,14 @@ BASELINE_ROW = "x" * 300  # about the size of the JSON event the server stores p
 
 # ---------------------------------------------------------------- helpers
 
-def pct(xs, p):
-    xs = sorted(xs)
-    k = min(len(xs) - 1, max(0, round(p / 100 * (len(xs) - 1))))
-    return xs[k]
-
-
-def loadavg():
-    with open("/proc/loadavg") as f:
-        return " ".join(f.read().split()[:3])
-
-
-def zip_of(name, text):
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr(name, text)
-    return base64.b64encode(buf.getvalue()).decode()
-
-
-def echo_route_args(binary):
-    """`--enable-echo-route` for binaries that have it (older ones serve the route unasked)."""
-    out = subprocess.run([binary, "serve", "--help"], capture_output=True, timeout=30,
-                         stdin=subprocess.DEVNULL).stdout
-    return ["--enable-echo-route"] if b"--enable-echo-route" in out else []
-
-
-class Server:
-    """`quiver serve` on 127.0.0.1:0 with a fresh data dir; stopped by PID."""
-
-    def __init__(self, binary, extra=()):
-        self.root = tempfile.mkdtemp(prefix="quiver-bench-async-")
-        self.data = os.path.join(self.root, "d")
-        out_path = os.path.join(self.root, "stdout")
-        self.out = open(out_path, "wb")
-        self.proc = subprocess.Popen(
-            [binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data, *echo_route_args(binary), *extra],
-            stdout=self.out, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-            env=dict(os.environ, QUIVER_LOG="warn"))
-        deadline = time.time() + 30
-        while True:
-            with open(out_path, "rb") as f:
-                first = f.readline().decode()
-            if first.endswith("\n"):
-                break
-            if self.proc.poll() is not None or time.time() > deadline:
-                self.stop()
-                raise RuntimeError(f"server did not start: {first!r}")
-            time.sleep(0.02)
-        host, port = first.strip().rsplit(" ", 1)[1].removeprefix("http://").split(":")
-        self.host, self.port = host, int(port)
-        self.ctl = self.conn()
-
-    def conn(self):
-        return http.client.HTTPConnection(self.host, self.port, timeout=60)
-
-    def call(self, method, path, body=b"", headers=None, conn=None):
-        c = conn or self.ctl
-        c.request(method, path, body=body, headers=headers or AUTH)
-        r = c.getresponse()
-        return r.status, r.read()
-
-    def create(self, name, code, memory=1769):
-        fname, text, handler = code
-        body = {"FunctionName": name, "Runtime": "python3.11", "Role": ROLE, "Handler": handler,
-                "MemorySize": memory, "Timeout": 30, "Code": {"ZipFile": zip_of(fname, text)}}
-        st, out = self.call("POST", "/2015-03-31/functions", json.dumps(body).encode())
-        assert st == 201, (st, out[:400])
+class Server(benchlib.Server):
+    """The shared server runner plus the SQS JSON calls this bench makes."""
 
     def sqs(self, op, body, conn=None):
         h = dict(SQS_AUTH, **{"X-Amz-Target": f"AmazonSQS.{op}"})
-        st, out = self.call("POST", "/", json.dumps(body).encode(), h, conn)
+        st, out, _ = self.call("POST", "/", json.dumps(body).encode(), h, conn)
         assert st == 200, (op, st, out[:400])
         return json.loads(out or b"{}")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()  # by PID: Popen signals its own child only
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.out.close()
-        shutil.rmtree(self.root, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- part 1: enqueue
@@ -289,7 +205,7 @@ def part_latency(binary, n):
         qname = "bench-ok"
         url = srv.sqs("CreateQueue", {"QueueName": qname})["QueueUrl"]
         cfg = {"DestinationConfig": {"OnSuccess": {"Destination": f"arn:aws:sqs:us-east-1:{ACCOUNT}:{qname}"}}}
-        st, out = srv.call("PUT", "/2019-09-25/functions/stamp/event-invoke-config", json.dumps(cfg).encode())
+        st, out, _ = srv.call("PUT", "/2019-09-25/functions/stamp/event-invoke-config", json.dumps(cfg).encode())
         assert st == 200, (st, out[:400])
         path = "/2015-03-31/functions/stamp/invocations"
         inv, rq = srv.conn(), srv.conn()
@@ -297,14 +213,14 @@ def part_latency(binary, n):
 
         def sync_once():
             t0 = time.time()
-            st, out = srv.call("POST", path, json.dumps({"sent": t0}).encode(), AUTH, inv)
+            st, out, _ = srv.call("POST", path, json.dumps({"sent": t0}).encode(), AUTH, inv)
             t1 = time.time()
             assert st == 200, (st, out[:300])
             return t1 - t0, json.loads(out)["t"] - t0
 
         def async_once(i):
             t0 = time.time()
-            st, out = srv.call("POST", path, json.dumps({"sent": t0, "i": i}).encode(), EVENT, inv)
+            st, out, _ = srv.call("POST", path, json.dumps({"sent": t0, "i": i}).encode(), EVENT, inv)
             t1 = time.time()
             assert st == 202, (st, out[:300])
             deadline = time.time() + 30

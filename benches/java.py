@@ -28,9 +28,10 @@ import tempfile
 import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from invoke import (  # noqa: E402
-    AUTH, ROLE, Server, bare_start, cold_invoke, header, invoke_path, loadavg, row, timed_loop,
+from benchlib import (  # noqa: E402
+    AUTH, ROLE, Server, header, invoke_path, loadavg, row, timed_loop,
 )
+from invoke import bare_start, cold_invoke  # noqa: E402
 
 JAVA = "/usr/bin/java"
 JAVAC = "/usr/bin/javac"
