@@ -148,6 +148,10 @@ pub fn router(state: AppState) -> Router {
             "/2019-09-30/functions/{name}/concurrency",
             get(concurrency::get),
         )
+        .route(
+            "/2024-08-31/functions/{name}/recursion-config",
+            get(recursion::get).put(recursion::put),
+        )
         .route("/2016-08-19/account-settings", get(account::settings))
         .route("/2016-08-19/account-settings/", get(account::settings))
         .fallback(unknown)

@@ -196,6 +196,12 @@ pub const PUT_FUNCTION_CONCURRENCY: Shape = Shape {
     nested: &[],
 };
 
+/// PutFunctionRecursionConfig.
+pub const PUT_FUNCTION_RECURSION_CONFIG: Shape = Shape {
+    members: &["RecursiveLoop"],
+    nested: &[],
+};
+
 /// Refuses members the operation does not have. Non-objects are left to the typed parse.
 pub fn check(body: &[u8], shape: &Shape) -> Result<(), ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {

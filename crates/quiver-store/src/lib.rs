@@ -7,6 +7,7 @@
 
 pub mod code;
 mod conformance;
+mod conformance_recursion;
 pub mod intake;
 pub mod sqlite;
 pub mod store;

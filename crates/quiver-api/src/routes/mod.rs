@@ -8,6 +8,7 @@ pub mod concurrency;
 pub mod event_config;
 pub mod functions;
 pub mod invoke;
+pub mod recursion;
 pub mod tags;
 pub mod target;
 pub mod versions;
