@@ -7,6 +7,7 @@
 
 pub mod alias;
 pub mod arn;
+pub mod code_signing;
 pub mod concurrency;
 pub mod error;
 pub mod event_config;

@@ -26,6 +26,9 @@ pub fn run_all(make: &dyn Fn() -> Box<dyn Store>) {
     crate::conformance_recursion::recursive_loop_defaults_round_trips_and_dies_with_the_function(
         make().as_ref(),
     );
+    crate::conformance_signing::code_signing_configs_round_trip_and_guard_their_functions(
+        make().as_ref(),
+    );
 }
 
 pub fn empty_config() -> FunctionConfig {

@@ -20,12 +20,14 @@ mod aliases;
 mod concurrency;
 mod event_configs;
 mod recursion;
+mod signing;
 
 /// Migrations in order; `user_version` = how many have been applied.
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_event_invoke_config.sql"),
     include_str!("../migrations/0003_recursion_config.sql"),
+    include_str!("../migrations/0004_code_signing_configs.sql"),
 ];
 
 pub struct SqliteStore {

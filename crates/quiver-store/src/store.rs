@@ -105,7 +105,9 @@ fn resolution<S: Store + ?Sized>(
     }))
 }
 
-pub trait Store: Send + Sync + 'static {
+/// Code signing configs are in [`crate::signing::SigningStore`], a supertrait so every
+/// backend has them and `dyn Store` reaches them.
+pub trait Store: crate::signing::SigningStore + Send + Sync + 'static {
     /// Creates `$LATEST` (and version 1 if asked). [`StoreError::AlreadyExists`] if the name is taken.
     fn create_function(&self, f: &NewFunction) -> Result<Written, StoreError>;
     /// One version, or None.

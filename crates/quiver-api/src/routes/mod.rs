@@ -4,6 +4,7 @@ pub mod account;
 pub mod admin;
 pub mod aliases;
 pub mod code;
+pub mod code_signing;
 pub mod concurrency;
 pub mod event_config;
 pub mod functions;
