@@ -31,6 +31,9 @@ pub enum ApiError {
     /// 409 ResourceConflictException.
     #[error("{0}")]
     Conflict(String),
+    /// 404 CodeSigningConfigNotFoundException: a function write names an unknown config.
+    #[error("{0}")]
+    CodeSigningConfigNotFound(String),
     /// 412 PreconditionFailedException: stale RevisionId.
     #[error("{0}")]
     PreconditionFailed(String),
@@ -79,6 +82,11 @@ impl ApiError {
                 "Message",
             ),
             Conflict(_) => (StatusCode::CONFLICT, "ResourceConflictException", "message"),
+            CodeSigningConfigNotFound(_) => (
+                StatusCode::NOT_FOUND,
+                "CodeSigningConfigNotFoundException",
+                "Message",
+            ),
             PreconditionFailed(_) => (
                 StatusCode::PRECONDITION_FAILED,
                 "PreconditionFailedException",

@@ -148,6 +148,34 @@ pub fn router(state: AppState) -> Router {
             "/2019-09-30/functions/{name}/concurrency",
             get(concurrency::get),
         )
+        .route(
+            "/2024-08-31/functions/{name}/recursion-config",
+            get(recursion::get).put(recursion::put),
+        )
+        .route(
+            "/2020-04-22/code-signing-configs",
+            post(code_signing::create).get(code_signing::list),
+        )
+        .route(
+            "/2020-04-22/code-signing-configs/",
+            post(code_signing::create).get(code_signing::list),
+        )
+        .route(
+            "/2020-04-22/code-signing-configs/{arn}",
+            get(code_signing::get)
+                .put(code_signing::update)
+                .delete(code_signing::delete),
+        )
+        .route(
+            "/2020-04-22/code-signing-configs/{arn}/functions",
+            get(code_signing::list_functions),
+        )
+        .route(
+            "/2020-06-30/functions/{name}/code-signing-config",
+            get(code_signing::get_function)
+                .put(code_signing::put_function)
+                .delete(code_signing::delete_function),
+        )
         .route("/2016-08-19/account-settings", get(account::settings))
         .route("/2016-08-19/account-settings/", get(account::settings))
         .fallback(unknown)

@@ -196,6 +196,51 @@ pub const PUT_FUNCTION_CONCURRENCY: Shape = Shape {
     nested: &[],
 };
 
+const ALLOWED_PUBLISHERS: Shape = Shape {
+    members: &["SigningProfileVersionArns"],
+    nested: &[],
+};
+
+const CODE_SIGNING_POLICIES: Shape = Shape {
+    members: &["UntrustedArtifactOnDeployment"],
+    nested: &[],
+};
+
+/// CreateCodeSigningConfig (Tags are accepted, as Lambda does, but not stored yet).
+pub const CREATE_CODE_SIGNING_CONFIG: Shape = Shape {
+    members: &[
+        "Description",
+        "AllowedPublishers",
+        "CodeSigningPolicies",
+        "Tags",
+    ],
+    nested: &[
+        ("AllowedPublishers", &ALLOWED_PUBLISHERS),
+        ("CodeSigningPolicies", &CODE_SIGNING_POLICIES),
+    ],
+};
+
+/// UpdateCodeSigningConfig.
+pub const UPDATE_CODE_SIGNING_CONFIG: Shape = Shape {
+    members: &["Description", "AllowedPublishers", "CodeSigningPolicies"],
+    nested: &[
+        ("AllowedPublishers", &ALLOWED_PUBLISHERS),
+        ("CodeSigningPolicies", &CODE_SIGNING_POLICIES),
+    ],
+};
+
+/// PutFunctionCodeSigningConfig.
+pub const PUT_FUNCTION_CODE_SIGNING_CONFIG: Shape = Shape {
+    members: &["CodeSigningConfigArn"],
+    nested: &[],
+};
+
+/// PutFunctionRecursionConfig.
+pub const PUT_FUNCTION_RECURSION_CONFIG: Shape = Shape {
+    members: &["RecursiveLoop"],
+    nested: &[],
+};
+
 /// Refuses members the operation does not have. Non-objects are left to the typed parse.
 pub fn check(body: &[u8], shape: &Shape) -> Result<(), ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {

@@ -7,11 +7,13 @@
 
 pub mod alias;
 pub mod arn;
+pub mod code_signing;
 pub mod concurrency;
 pub mod error;
 pub mod event_config;
 pub mod function;
 pub mod limits;
+pub mod recursion;
 pub mod runtime;
 pub mod runtime_config;
 pub mod tags;
@@ -25,6 +27,7 @@ pub use event_config::{
     StoredEventInvokeConfig,
 };
 pub use function::{FunctionConfig, FunctionSettings};
+pub use recursion::RecursiveLoop;
 pub use runtime::{AvailableRuntime, RuntimeCatalogue, RuntimeKind, RuntimeSource};
 pub use runtime_config::PrefixRuntime;
 pub use version::{format_iso_millis, format_last_modified, CodeRef, FunctionVersion, Version};

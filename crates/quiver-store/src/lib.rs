@@ -7,12 +7,17 @@
 
 pub mod code;
 mod conformance;
+mod conformance_recursion;
+#[cfg(test)]
+mod conformance_signing;
 pub mod intake;
+pub mod signing;
 pub mod sqlite;
 pub mod store;
 
 pub use code::CodeStore;
 pub use intake::IntakeError;
+pub use signing::SigningStore;
 pub use sqlite::SqliteStore;
 pub use store::{
     Cursor, LatestUpdate, NewFunction, PublishRequest, Resolution, Store, Usage, Written,
@@ -31,6 +36,10 @@ pub enum StoreError {
     /// exist; Lambda names it in its not-found message.
     #[error("version {0} does not exist")]
     VersionNotFound(quiver_model::Version),
+    /// The code signing config a write names does not exist (Lambda's
+    /// `CodeSigningConfigNotFoundException`, apart from a missing function).
+    #[error("code signing config {0} does not exist")]
+    CodeSigningConfigNotFound(String),
     /// The caller's RevisionId is stale.
     #[error("revision mismatch: current revision is {current}")]
     RevisionMismatch { current: String },

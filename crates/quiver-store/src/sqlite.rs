@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use quiver_model::RecursiveLoop;
 use quiver_model::{
     format_last_modified, Alias, AliasDraft, CodeRef, EventInvokeConfig, FunctionConfig,
     FunctionVersion, StoredEventInvokeConfig, Version,
@@ -18,11 +19,15 @@ use crate::StoreError;
 mod aliases;
 mod concurrency;
 mod event_configs;
+mod recursion;
+mod signing;
 
 /// Migrations in order; `user_version` = how many have been applied.
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_event_invoke_config.sql"),
+    include_str!("../migrations/0003_recursion_config.sql"),
+    include_str!("../migrations/0004_code_signing_configs.sql"),
 ];
 
 pub struct SqliteStore {
@@ -513,15 +518,15 @@ impl Store for SqliteStore {
     }
 
     fn reserved_concurrency(&self, name: &str) -> Result<Option<u32>, StoreError> {
-        let c = self.lock();
-        let v: Option<Option<i64>> = c
-            .query_row(
-                "SELECT reserved_concurrency FROM functions WHERE name = ?1",
-                [name],
-                |r| r.get(0),
-            )
-            .optional()?;
-        v.ok_or(StoreError::NotFound).map(|o| o.map(|n| n as u32))
+        concurrency::get(&self.lock(), name)
+    }
+
+    fn recursive_loop(&self, name: &str) -> Result<RecursiveLoop, StoreError> {
+        recursion::get(&self.lock(), name)
+    }
+
+    fn put_recursive_loop(&self, name: &str, value: RecursiveLoop) -> Result<(), StoreError> {
+        recursion::put(&self.write(), name, value)
     }
 
     fn put_reserved_concurrency(
@@ -538,22 +543,7 @@ impl Store for SqliteStore {
     }
 
     fn usage(&self) -> Result<Usage, StoreError> {
-        let c = self.lock();
-        let (count, reserved): (i64, i64) = c.query_row(
-            "SELECT COUNT(*), COALESCE(SUM(reserved_concurrency), 0) FROM functions",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        let total: i64 = c.query_row(
-            "SELECT COALESCE(SUM(code_size), 0) FROM function_versions",
-            [],
-            |r| r.get(0),
-        )?;
-        Ok(Usage {
-            total_code_size: total as u64,
-            function_count: count as u64,
-            reserved_concurrency: reserved as u64,
-        })
+        concurrency::usage(&self.lock())
     }
 
     fn referenced_code(&self) -> Result<HashSet<String>, StoreError> {

@@ -11,6 +11,7 @@ use quiver_model::{
 };
 
 use crate::StoreError;
+use quiver_model::RecursiveLoop;
 
 /// A function to create.
 #[derive(Debug, Clone)]
@@ -104,7 +105,9 @@ fn resolution<S: Store + ?Sized>(
     }))
 }
 
-pub trait Store: Send + Sync + 'static {
+/// Code signing configs are in [`crate::signing::SigningStore`], a supertrait so every
+/// backend has them and `dyn Store` reaches them.
+pub trait Store: crate::signing::SigningStore + Send + Sync + 'static {
     /// Creates `$LATEST` (and version 1 if asked). [`StoreError::AlreadyExists`] if the name is taken.
     fn create_function(&self, f: &NewFunction) -> Result<Written, StoreError>;
     /// One version, or None.
@@ -223,6 +226,12 @@ pub trait Store: Send + Sync + 'static {
         Ok(self.usage()?.reserved_concurrency)
     }
     fn usage(&self) -> Result<Usage, StoreError>;
+    /// The function's recursive loop setting (`Terminate` until changed).
+    /// [`StoreError::NotFound`] if the function does not exist.
+    fn recursive_loop(&self, name: &str) -> Result<RecursiveLoop, StoreError>;
+    /// Stores it (PutFunctionRecursionConfig). [`StoreError::NotFound`] if the function
+    /// does not exist.
+    fn put_recursive_loop(&self, name: &str, value: RecursiveLoop) -> Result<(), StoreError>;
     /// Hex SHA-256 of every package some version uses (garbage collection).
     fn referenced_code(&self) -> Result<HashSet<String>, StoreError>;
 

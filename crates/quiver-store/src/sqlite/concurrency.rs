@@ -3,7 +3,7 @@
 //! IMMEDIATE transaction, so concurrent PutFunctionConcurrency calls are serialised by
 //! SQLite's write lock and cannot over-reserve the account together.
 
-use rusqlite::{params, Connection, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::require_function;
 use crate::StoreError;
@@ -46,4 +46,36 @@ pub(super) fn put(
 pub(super) fn total(conn: &Connection) -> Result<u64, StoreError> {
     let total: i64 = conn.query_row(TOTAL, [], |r| r.get(0))?;
     Ok(total.max(0) as u64)
+}
+
+/// See [`crate::Store::reserved_concurrency`].
+pub(super) fn get(conn: &Connection, name: &str) -> Result<Option<u32>, StoreError> {
+    let v: Option<Option<i64>> = conn
+        .query_row(
+            "SELECT reserved_concurrency FROM functions WHERE name = ?1",
+            [name],
+            |r| r.get(0),
+        )
+        .optional()?;
+    v.ok_or(StoreError::NotFound).map(|o| o.map(|n| n as u32))
+}
+
+/// See [`crate::Store::usage`]: the account figures GetAccountSettings reports, next to
+/// the reservation total they share a query with.
+pub(super) fn usage(c: &Connection) -> Result<crate::store::Usage, StoreError> {
+    let (count, reserved): (i64, i64) = c.query_row(
+        "SELECT COUNT(*), COALESCE(SUM(reserved_concurrency), 0) FROM functions",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let total: i64 = c.query_row(
+        "SELECT COALESCE(SUM(code_size), 0) FROM function_versions",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(crate::store::Usage {
+        total_code_size: total as u64,
+        function_count: count as u64,
+        reserved_concurrency: reserved as u64,
+    })
 }

@@ -18,7 +18,7 @@ fn passes_the_shared_store_suite() {
 }
 
 #[test]
-fn upgrading_a_schema_1_database_keeps_functions_and_adds_event_configs() {
+fn upgrading_a_schema_1_database_keeps_functions_and_adds_later_tables() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("meta.db");
     {
@@ -42,7 +42,12 @@ fn upgrading_a_schema_1_database_keeps_functions_and_adds_event_configs() {
         .unwrap();
     }
     let s = SqliteStore::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 2);
+    assert_eq!(s.schema_version().unwrap(), 4);
+    // Migration 3 gives the existing function Lambda's default.
+    assert_eq!(
+        s.recursive_loop("old").unwrap(),
+        quiver_model::RecursiveLoop::Terminate
+    );
     let v = s.get_version("old", Version::Latest).unwrap().unwrap();
     assert_eq!(v.config.dead_letter_target, None);
     let cfg = EventInvokeConfig {
