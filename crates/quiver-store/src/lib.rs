@@ -7,9 +7,6 @@
 
 pub mod code;
 mod conformance;
-mod conformance_recursion;
-#[cfg(test)]
-mod conformance_signing;
 pub mod intake;
 pub mod signing;
 pub mod sqlite;

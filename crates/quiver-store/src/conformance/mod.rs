@@ -11,6 +11,8 @@ use crate::StoreError;
 
 mod aliases;
 mod concurrency;
+mod recursion;
+mod signing;
 use aliases::{
     alias_listing_pages_and_filters, aliases_round_trip_and_guard_their_versions,
     resolve_follows_aliases_and_their_routing,
@@ -31,12 +33,8 @@ pub fn run_all(make: &dyn Fn() -> Box<dyn Store>) {
     alias_listing_pages_and_filters(make().as_ref());
     resolve_follows_aliases_and_their_routing(make().as_ref());
     reserved_concurrency_is_checked_totalled_and_dropped(make().as_ref());
-    crate::conformance_recursion::recursive_loop_defaults_round_trips_and_dies_with_the_function(
-        make().as_ref(),
-    );
-    crate::conformance_signing::code_signing_configs_round_trip_and_guard_their_functions(
-        make().as_ref(),
-    );
+    recursion::recursive_loop_defaults_round_trips_and_dies_with_the_function(make().as_ref());
+    signing::code_signing_configs_round_trip_and_guard_their_functions(make().as_ref());
 }
 
 pub fn empty_config() -> FunctionConfig {

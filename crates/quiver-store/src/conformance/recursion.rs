@@ -1,6 +1,5 @@
 //! The shared suite's check of recursive loop settings (kept apart so the main suite
 //! file stays readable).
-#![cfg(test)]
 
 use quiver_model::RecursiveLoop;
 
