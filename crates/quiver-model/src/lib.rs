@@ -11,6 +11,7 @@ pub mod concurrency;
 pub mod error;
 pub mod event_config;
 pub mod function;
+pub mod lifecycle;
 pub mod limits;
 pub mod runtime;
 pub mod runtime_config;
@@ -25,6 +26,7 @@ pub use event_config::{
     StoredEventInvokeConfig,
 };
 pub use function::{FunctionConfig, FunctionSettings};
+pub use lifecycle::Lifecycle;
 pub use runtime::{AvailableRuntime, RuntimeCatalogue, RuntimeKind, RuntimeSource};
 pub use runtime_config::PrefixRuntime;
 pub use version::{format_iso_millis, format_last_modified, CodeRef, FunctionVersion, Version};
