@@ -9,6 +9,7 @@ from apiutil import (
     assert_alive,
     assert_client_error,
     assert_full_config,
+    settled,
     create,
     fn_arn,
     handler_zip,
@@ -33,7 +34,7 @@ def test_update_code_replaces_zip_and_revision(lam):
     time.sleep(0.01)
     resp = lam.update_function_code(FunctionName=name, ZipFile=z2)
     assert resp["ResponseMetadata"]["HTTPStatusCode"] == 200
-    assert_full_config(resp, name, z2, description="keep", memory=512)
+    assert_full_config(resp, name, z2, description="keep", memory=512, phase="updating")
     assert resp["RevisionId"] != created["RevisionId"]
     assert resp["LastModified"] >= created["LastModified"]
     got = _cfg(lam, name)
@@ -59,8 +60,10 @@ def test_update_code_with_matching_revision(lam):
 
 def test_update_code_with_stale_revision_is_412_and_unchanged(lam):
     z1 = handler_zip("stale-1")
-    name, created = create(lam, zip_bytes=z1)
-    second = lam.update_function_code(FunctionName=name, ZipFile=handler_zip("stale-2"))
+    name, _ = create(lam, zip_bytes=z1)
+    created = settled(lam, name)
+    lam.update_function_code(FunctionName=name, ZipFile=handler_zip("stale-2"))
+    second = settled(lam, name)
     with pytest.raises(botocore.exceptions.ClientError) as exc:
         lam.update_function_code(FunctionName=name, ZipFile=handler_zip("stale-3"),
                                  RevisionId=created["RevisionId"])
@@ -80,7 +83,8 @@ def test_update_code_with_made_up_revision_is_412(lam):
 
 def test_update_code_dry_run_changes_nothing(lam):
     z1 = handler_zip("dry-1")
-    name, created = create(lam, zip_bytes=z1)
+    name, _ = create(lam, zip_bytes=z1)
+    created = settled(lam, name)
     resp = lam.update_function_code(FunctionName=name, ZipFile=handler_zip("dry-2"), DryRun=True)
     assert resp["ResponseMetadata"]["HTTPStatusCode"] == 200
     got = _cfg(lam, name)
@@ -195,8 +199,10 @@ def test_update_configuration_with_matching_revision(lam):
 
 
 def test_update_configuration_stale_revision_is_412_and_unchanged(lam):
-    name, created = create(lam)
-    cur = lam.update_function_configuration(FunctionName=name, Timeout=7)
+    name, _ = create(lam)
+    created = settled(lam, name)
+    lam.update_function_configuration(FunctionName=name, Timeout=7)
+    cur = settled(lam, name)
     with pytest.raises(botocore.exceptions.ClientError) as exc:
         lam.update_function_configuration(FunctionName=name, Timeout=9, RevisionId=created["RevisionId"])
     assert_client_error(exc, "PreconditionFailedException", 412)
@@ -223,7 +229,8 @@ def test_update_configuration_unknown_function_404(lam):
     ({"Role": "not-a-role"}, "ole"),
 ])
 def test_update_configuration_validation_leaves_function_unchanged(server, lam, lamnv, kw, member):
-    name, created = create(lam)
+    name, _ = create(lam)
+    created = settled(lam, name)
     with pytest.raises(botocore.exceptions.ClientError) as exc:
         lamnv.update_function_configuration(FunctionName=name, **kw)
     assert_client_error(exc, VALIDATION_CODES, 400, member)
@@ -327,8 +334,8 @@ def test_operations_accept_arn_forms(lam, form):
 def test_concurrent_updates_with_same_revision_exactly_one_wins(server):
     from concurrent.futures import ThreadPoolExecutor
     lam = server.client("lambda")
-    name, created = create(lam)
-    rev = created["RevisionId"]
+    name, _ = create(lam)
+    rev = settled(lam, name)["RevisionId"]
 
     def attempt(i):
         c = server.client("lambda")
@@ -398,8 +405,8 @@ def test_published_version_revision_is_stable(lam):
 def test_concurrent_code_updates_with_same_revision_exactly_one_wins(server):
     from concurrent.futures import ThreadPoolExecutor
     lam = server.client("lambda")
-    name, created = create(lam)
-    rev = created["RevisionId"]
+    name, _ = create(lam)
+    rev = settled(lam, name)["RevisionId"]
     zips = [handler_zip(f"race-code-{i}") for i in range(6)]
 
     def attempt(i):
