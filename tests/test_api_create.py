@@ -202,10 +202,13 @@ def test_get_function_equals_create_response(lam):
     got = lam.get_function_configuration(FunctionName=name)
     a, b = strip_meta(resp), strip_meta(got)
     for key in ("FunctionName", "FunctionArn", "Runtime", "Role", "Handler", "CodeSize", "CodeSha256",
-                "Description", "Timeout", "MemorySize", "LastModified", "Version", "RevisionId",
+                "Description", "Timeout", "MemorySize", "LastModified", "Version",
                 "Environment", "PackageType", "Architectures", "EphemeralStorage", "LoggingConfig"):
         assert a.get(key) == b.get(key), key
     assert re.match(r"^\S+$", b["RevisionId"])
+    # Pending -> Active is a transition: Lambda issues a new RevisionId with it.
+    assert (a["State"], b["State"]) == ("Pending", "Active")
+    assert a["RevisionId"] != b["RevisionId"]
 
 
 def test_concurrent_creates_of_same_name_exactly_one_wins(server):

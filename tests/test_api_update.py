@@ -39,7 +39,8 @@ def test_update_code_replaces_zip_and_revision(lam):
     assert resp["LastModified"] >= created["LastModified"]
     got = _cfg(lam, name)
     assert_full_config(got, name, z2, description="keep", memory=512)
-    assert got["RevisionId"] == resp["RevisionId"]
+    # InProgress -> Successful is a transition: Lambda issues a new RevisionId.
+    assert got["RevisionId"] != resp["RevisionId"]
     lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 1})
 
 
@@ -53,7 +54,8 @@ def test_update_code_by_arn(lam):
 
 def test_update_code_with_matching_revision(lam):
     z2 = handler_zip("rev-ok")
-    name, created = create(lam)
+    name, _ = create(lam)
+    created = settled(lam, name)
     resp = lam.update_function_code(FunctionName=name, ZipFile=z2, RevisionId=created["RevisionId"])
     assert resp["CodeSha256"] == sha256_b64(z2)
 
@@ -146,7 +148,7 @@ def test_update_configuration_every_field(lam):
     assert resp["ResponseMetadata"]["HTTPStatusCode"] == 200
     kw = dict(runtime="provided.al2023", handler="main.run", memory=2048, timeout=120, env=env,
               description="updated description", ephemeral=2048)
-    assert_full_config(resp, name, z, **kw)
+    assert_full_config(resp, name, z, phase="updating", **kw)
     assert resp["RevisionId"] != created["RevisionId"]
     assert_full_config(_cfg(lam, name), name, z, **kw)
     lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 1})
@@ -193,7 +195,8 @@ def test_revision_changes_on_every_update(lam):
 
 
 def test_update_configuration_with_matching_revision(lam):
-    name, created = create(lam)
+    name, _ = create(lam)
+    created = settled(lam, name)
     resp = lam.update_function_configuration(FunctionName=name, Timeout=5, RevisionId=created["RevisionId"])
     assert resp["Timeout"] == 5
 
