@@ -23,9 +23,6 @@ use crate::error::ApiError;
 use crate::query;
 use crate::state::AppState;
 
-/// Lambda's refusal of a version or alias for per-function settings.
-const UNQUALIFIED_ONLY: &str = "This operation is permitted on Lambda functions only. Aliases and versions do not support this operation. Please specify either a function name or an unqualified function ARN.";
-
 const BODY_LIMIT: u64 = 1 << 20;
 
 #[derive(Debug, Default, Deserialize)]
@@ -258,14 +255,6 @@ pub async fn list_functions(
     Ok(Json(out).into_response())
 }
 
-fn function(state: &AppState, raw: &str) -> Result<Target, ApiError> {
-    let target = Target::parse(state, raw, None)?;
-    if target.qualifier.is_some() {
-        return Err(ApiError::InvalidParameter(UNQUALIFIED_ONLY.into()));
-    }
-    Ok(target)
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct PutInput {
@@ -285,7 +274,7 @@ pub async fn put_function(
         ApiError::Validation("1 validation error detected: Value null at 'codeSigningConfigArn' failed to satisfy constraint: Member must not be null".into())
     })?;
     let id = config_id(&raw_arn)?;
-    let t = function(&state, &raw)?;
+    let t = Target::function_only(&state, &raw)?;
     let a = arn(&state.partition, &id);
     let (name, fn_arn) = (t.name.clone(), t.arn.clone());
     state
@@ -305,7 +294,7 @@ pub async fn get_function(
     State(state): State<AppState>,
     FnPath(raw): FnPath,
 ) -> Result<Response, ApiError> {
-    let t = function(&state, &raw)?;
+    let t = Target::function_only(&state, &raw)?;
     let name = t.name.clone();
     let id = state
         .store(move |s| s.function_code_signing_config(&name))
@@ -319,7 +308,7 @@ pub async fn delete_function(
     State(state): State<AppState>,
     FnPath(raw): FnPath,
 ) -> Result<Response, ApiError> {
-    let t = function(&state, &raw)?;
+    let t = Target::function_only(&state, &raw)?;
     let name = t.name.clone();
     state
         .store(move |s| s.set_function_code_signing_config(&name, None))

@@ -20,9 +20,6 @@ use crate::body::{parse_json, read_limited};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Lambda's refusal of a version or alias (even `$LATEST`) for these operations.
-const UNQUALIFIED_ONLY: &str = "This operation is permitted on Lambda functions only. Aliases and versions do not support this operation. Please specify either a function name or an unqualified function ARN.";
-
 /// The body of a PutFunctionConcurrency request: small, like every config body.
 const BODY_LIMIT: u64 = 1 << 20;
 
@@ -30,15 +27,6 @@ const BODY_LIMIT: u64 = 1 << 20;
 #[serde(rename_all = "PascalCase")]
 struct PutInput {
     reserved_concurrent_executions: Option<i64>,
-}
-
-/// The function the path names, which must be unqualified.
-fn function(state: &AppState, raw: &str) -> Result<Target, ApiError> {
-    let target = Target::parse(state, raw, None)?;
-    if target.qualifier.is_some() {
-        return Err(ApiError::InvalidParameter(UNQUALIFIED_ONLY.into()));
-    }
-    Ok(target)
 }
 
 pub async fn put(
@@ -51,7 +39,7 @@ pub async fn put(
     crate::members::check(&bytes, &crate::members::PUT_FUNCTION_CONCURRENCY)?;
     let input: PutInput = parse_json(&bytes)?;
     let n = quiver_model::concurrency::validate_reserved(input.reserved_concurrent_executions)?;
-    let target = function(&state, &raw)?;
+    let target = Target::function_only(&state, &raw)?;
     let limit = state.account_concurrency;
     let name = target.name.clone();
     let total = state
@@ -68,7 +56,7 @@ pub async fn put(
 }
 
 pub async fn get(State(state): State<AppState>, FnPath(raw): FnPath) -> Result<Response, ApiError> {
-    let target = function(&state, &raw)?;
+    let target = Target::function_only(&state, &raw)?;
     let name = target.name.clone();
     let reserved = state
         .store(move |s| s.reserved_concurrency(&name))
@@ -85,7 +73,7 @@ pub async fn delete(
     State(state): State<AppState>,
     FnPath(raw): FnPath,
 ) -> Result<Response, ApiError> {
-    let target = function(&state, &raw)?;
+    let target = Target::function_only(&state, &raw)?;
     let name = target.name.clone();
     let total = state
         .store(move |s| s.put_reserved_concurrency(&name, None, &|_| Ok(())))

@@ -35,6 +35,9 @@ impl<S: Send + Sync> FromRequestParts<S> for FnPath {
     }
 }
 
+/// Lambda's refusal of a version or alias for per-function settings.
+const FUNCTION_ONLY: &str = "This operation is permitted on Lambda functions only. Aliases and versions do not support this operation. Please specify either a function name or an unqualified function ARN.";
+
 /// A function reference resolved against this server's partition.
 pub struct Target {
     pub name: String,
@@ -64,6 +67,17 @@ impl Target {
             qualifier: r.qualifier,
             arn,
         })
+    }
+
+    /// Parses a path label that must name the function itself: per-function settings
+    /// (reserved concurrency, recursion, code signing) refuse any qualifier, even
+    /// `$LATEST`, with Lambda's wording.
+    pub fn function_only(state: &AppState, raw: &str) -> Result<Self, ApiError> {
+        let target = Target::parse(state, raw, None)?;
+        if target.qualifier.is_some() {
+            return Err(ApiError::InvalidParameter(FUNCTION_ONLY.into()));
+        }
+        Ok(target)
     }
 
     /// Rejects a qualifier on operations that act on the unqualified function.

@@ -19,9 +19,6 @@ use crate::body::{parse_json, read_limited};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Lambda's refusal of a version or alias (even `$LATEST`) for per-function settings.
-const UNQUALIFIED_ONLY: &str = "This operation is permitted on Lambda functions only. Aliases and versions do not support this operation. Please specify either a function name or an unqualified function ARN.";
-
 /// A one-member body: small.
 const BODY_LIMIT: u64 = 1 << 20;
 
@@ -29,15 +26,6 @@ const BODY_LIMIT: u64 = 1 << 20;
 #[serde(rename_all = "PascalCase")]
 struct PutInput {
     recursive_loop: Option<String>,
-}
-
-/// The function the path names, which must be unqualified.
-fn function(state: &AppState, raw: &str) -> Result<Target, ApiError> {
-    let target = Target::parse(state, raw, None)?;
-    if target.qualifier.is_some() {
-        return Err(ApiError::InvalidParameter(UNQUALIFIED_ONLY.into()));
-    }
-    Ok(target)
 }
 
 fn render(value: RecursiveLoop) -> Response {
@@ -54,7 +42,7 @@ pub async fn put(
     crate::members::check(&bytes, &crate::members::PUT_FUNCTION_RECURSION_CONFIG)?;
     let input: PutInput = parse_json(&bytes)?;
     let value = RecursiveLoop::parse(input.recursive_loop.as_deref())?;
-    let target = function(&state, &raw)?;
+    let target = Target::function_only(&state, &raw)?;
     let name = target.name.clone();
     state
         .store(move |s| s.put_recursive_loop(&name, value))
@@ -65,7 +53,7 @@ pub async fn put(
 }
 
 pub async fn get(State(state): State<AppState>, FnPath(raw): FnPath) -> Result<Response, ApiError> {
-    let target = function(&state, &raw)?;
+    let target = Target::function_only(&state, &raw)?;
     let name = target.name.clone();
     let value = state
         .store(move |s| s.recursive_loop(&name))
