@@ -26,8 +26,18 @@ fn find(name: &str) -> Option<PathBuf> {
 
 /// Runs `<bin> --version` with a clean environment and returns its output.
 pub(super) fn version_output(bin: &Path) -> Option<String> {
+    flag_output(bin, "--version")
+}
+
+/// Runs `java -version` (every JDK has it; `--version` is 9+); the JDK prints to stderr.
+fn java_version_output(bin: &Path) -> Option<String> {
+    flag_output(bin, "-version")
+}
+
+/// Runs `<bin> <flag>` with a clean environment; its stdout then stderr, trimmed.
+fn flag_output(bin: &Path, flag: &str) -> Option<String> {
     let out = Command::new(bin)
-        .arg("--version")
+        .arg(flag)
         .env_clear()
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -40,24 +50,6 @@ pub(super) fn version_output(bin: &Path) -> Option<String> {
     let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&out.stderr));
     Some(text.trim().to_string())
-}
-
-/// Runs `java -version` (every JDK has it; `--version` is 9+) and returns what it printed.
-fn java_version_output(bin: &Path) -> Option<String> {
-    let out = Command::new(bin)
-        .arg("-version")
-        .env_clear()
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    let mut text = String::from_utf8_lossy(&out.stderr).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.stdout));
-    Some(text)
 }
 
 /// `openjdk version "17.0.15" 2025-04-15` → (17, `17.0.15`); `"1.8.0_412"` → (8, …).
