@@ -17,6 +17,13 @@
 //! change counter moved. Neither is part of the pool key: changing a reservation
 //! drains no environment.
 //!
+//! Provisioned concurrency (docs/wire.md §15) takes its places the same way. Inside a
+//! reservation it changes nothing: the provisioned environments are part of the N.
+//! For a function without one, a version's provisioned environments are its own
+//! places, carved out of the unreserved pool like a reservation
+//! ([`Concurrency::set_provisioned_unreserved`]); an invocation beyond them spills into
+//! the unreserved pool as any on-demand one.
+//!
 //! Each admitted invocation remembers which count it took ([`Ticket`]) and gives that
 //! one back, so a reservation changed while invocations run never unbalances the counts.
 //! While the two figures briefly disagree (a reservation was just put and a spec cached
@@ -33,6 +40,9 @@ pub(crate) enum Ticket {
     Reserved(String),
     /// A place in the unreserved pool.
     Unreserved,
+    /// One of a version's provisioned places (function without a reservation), by the
+    /// version's `(function, version)` key.
+    Provisioned(String),
 }
 
 /// The counts behind admission (kept inside the pool, under its lock).
@@ -48,6 +58,11 @@ pub(crate) struct Concurrency {
     unreserved: usize,
     /// Of those, per function with a reservation.
     reserved: HashMap<String, usize>,
+    /// Provisioned places of functions without a reservation, summed: carved out of
+    /// the unreserved pool.
+    provisioned_total: usize,
+    /// Invocations in provisioned places, per `(function, version)` key.
+    provisioned: HashMap<String, usize>,
 }
 
 impl Concurrency {
@@ -69,18 +84,38 @@ impl Concurrency {
         self.reserved_total = usize::try_from(total).unwrap_or(usize::MAX);
     }
 
-    /// The unreserved pool's size: the account limit less every reservation.
+    /// The provisioned places of functions without a reservation, summed (the engine
+    /// sets it whenever the provisioned configs change).
+    pub(crate) fn set_provisioned_unreserved(&mut self, total: usize) {
+        self.provisioned_total = total;
+    }
+
+    /// The unreserved pool's size: the account limit less every reservation and every
+    /// provisioned place outside a reservation.
     pub(crate) fn unreserved_limit(&self) -> usize {
-        self.account.saturating_sub(self.reserved_total)
+        self.account
+            .saturating_sub(self.reserved_total)
+            .saturating_sub(self.provisioned_total)
     }
 
     /// Takes a place for an invocation of `function` (whose reservation is `reserved`),
-    /// or refuses the way Lambda does.
+    /// or refuses the way Lambda does. `provisioned`: the version's `(function,
+    /// version)` key and its provisioned places, when it has some outside a reservation.
     pub(crate) fn admit(
         &mut self,
         function: &str,
         reserved: Option<u32>,
+        provisioned: Option<(&str, u32)>,
     ) -> Result<Ticket, EngineError> {
+        if let (None, Some((fv, places))) = (reserved, provisioned) {
+            let used = self.provisioned.get(fv).copied().unwrap_or(0);
+            if used < places as usize {
+                self.account_room()?;
+                *self.provisioned.entry(fv.to_string()).or_insert(0) += 1;
+                self.in_flight += 1;
+                return Ok(Ticket::Provisioned(fv.to_string()));
+            }
+        }
         let ticket = match reserved {
             Some(n) => {
                 let used = self.reserved.get(function).copied().unwrap_or(0);
@@ -131,14 +166,17 @@ impl Concurrency {
         self.in_flight = self.in_flight.saturating_sub(1);
         match ticket {
             Ticket::Unreserved => self.unreserved = self.unreserved.saturating_sub(1),
-            Ticket::Reserved(f) => {
-                if let Some(n) = self.reserved.get_mut(f) {
-                    *n = n.saturating_sub(1);
-                    if *n == 0 {
-                        self.reserved.remove(f);
-                    }
-                }
-            }
+            Ticket::Reserved(f) => give_back(&mut self.reserved, f),
+            Ticket::Provisioned(fv) => give_back(&mut self.provisioned, fv),
+        }
+    }
+}
+
+fn give_back(counts: &mut HashMap<String, usize>, key: &str) {
+    if let Some(n) = counts.get_mut(key) {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            counts.remove(key);
         }
     }
 }

@@ -163,7 +163,7 @@ impl Engine {
         let env_id = uuid::Uuid::new_v4().simple().to_string();
         let state = SharedState::new();
         lock(&self.pools).starting(spec, key, &env_id, state.clone());
-        match self.start_env(spec, key, env_id.clone(), state).await {
+        match self.start_env(spec, key, env_id.clone(), state, false).await {
             Ok(env) => Ok(env),
             Err(e) => {
                 lock(&self.pools).start_failed(&env_id, spec.memory_mb);
@@ -172,12 +172,15 @@ impl Engine {
         }
     }
 
-    async fn start_env(
+    /// Builds and starts one environment of `spec`; `provisioned` ones are told so
+    /// (`AWS_LAMBDA_INITIALIZATION_TYPE`).
+    pub(crate) async fn start_env(
         &self,
         spec: &FunctionSpec,
         key: &str,
         env_id: String,
         state: SharedState,
+        provisioned: bool,
     ) -> Result<Environment, EngineError> {
         let unavailable = || EngineError::RuntimeUnavailable(spec.runtime.clone());
         let kind = kind_of(&spec.runtime).ok_or_else(unavailable)?;
@@ -199,6 +202,9 @@ impl Engine {
         );
         let mut l = launch(spec, &kind, interpreter, &self.runtime_dir, &env_id, &date)
             .map_err(EngineError::RuntimeUnavailable)?;
+        if provisioned {
+            crate::launch::mark_provisioned(&mut l);
+        }
         // Only the sandboxes of this runtime see its install prefix (added to what the
         // launch itself needs).
         for bind in available.binds() {
@@ -216,7 +222,7 @@ impl Engine {
                 Some(a) => self.take_premade().map(|sb| (sb, a)),
                 None => None,
             };
-        Environment::start(
+        let mut env = Environment::start(
             &self.manager,
             l,
             key.to_string(),
@@ -225,7 +231,9 @@ impl Engine {
             log,
             premade,
         )
-        .await
+        .await?;
+        env.provisioned = provisioned;
+        Ok(env)
     }
 
     /// Destroys the idle environments of a deleted function (all versions, or one).

@@ -66,6 +66,8 @@ pub struct Environment {
     /// Where this environment's cold start spent its time.
     pub cold_start: ColdStart,
     released: Instant,
+    /// Started ahead of time for provisioned concurrency (never on-demand).
+    pub provisioned: bool,
 }
 
 /// Where a cold start goes, in ms: building the sandbox (clone, cgroups, mounts),
@@ -144,7 +146,13 @@ impl Environment {
             pending_init_ms: None,
             state,
             invocations: 0,
+            provisioned: false,
         })
+    }
+
+    /// Its lifecycle state now.
+    pub(crate) fn state_now(&self) -> EnvState {
+        self.state.get()
     }
 
     /// Whether INIT is over (the runtime called `/next`, or answered an event).
@@ -369,5 +377,8 @@ impl PoolEnv for Environment {
     }
     fn cold_start(&self) -> ColdStart {
         self.cold_start
+    }
+    fn provisioned(&self) -> bool {
+        self.provisioned
     }
 }

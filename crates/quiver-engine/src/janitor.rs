@@ -84,6 +84,8 @@ impl Engine {
                 let mut doomed = Doomed::default();
                 lock(&engine.pools).janitor_pass(&mut doomed);
                 crate::engine::bury(doomed);
+                // Replace provisioned environments that died.
+                engine.top_up();
             }
         });
     }

@@ -137,6 +137,19 @@ pub fn launch(
     })
 }
 
+/// What an environment started ahead of time for provisioned concurrency is told
+/// instead of `on-demand`.
+pub const PROVISIONED_INIT_TYPE: &str = "provisioned-concurrency";
+
+/// Makes `l` a provisioned environment's launch (`AWS_LAMBDA_INITIALIZATION_TYPE`).
+pub fn mark_provisioned(l: &mut Launch) {
+    for (k, v) in &mut l.sandbox.env {
+        if k == "AWS_LAMBDA_INITIALIZATION_TYPE" {
+            *v = PROVISIONED_INIT_TYPE.into();
+        }
+    }
+}
+
 /// `java <Lambda's JVM flags> -cp /var/runtime/java/classes quiver.runtime.Bootstrap`.
 fn java_argv(java: &Path, memory_mb: u32) -> Vec<String> {
     let mut argv = vec![java.display().to_string()];

@@ -20,6 +20,7 @@ mod logs;
 mod outcome;
 mod pool;
 mod premade;
+mod provisioned;
 mod report;
 mod run;
 mod runtimes;
@@ -30,6 +31,7 @@ mod tests;
 
 pub use config::EngineConfig;
 pub use engine::Engine;
+pub use provisioned::{ProvisionedStatus, ProvisionedTarget};
 pub use environment::ColdStart;
 pub use error::EngineError;
 pub use report::EnvInfo;

@@ -48,6 +48,10 @@ pub(crate) trait PoolEnv {
     fn cgroup_path(&self) -> PathBuf;
     /// Where its cold start spent its time.
     fn cold_start(&self) -> ColdStart;
+    /// Whether it was started ahead of time for provisioned concurrency.
+    fn provisioned(&self) -> bool {
+        false
+    }
 }
 
 /// An idle (or frozen) environment in the pool.
@@ -73,6 +77,8 @@ pub(crate) struct Active {
     pub memory_mb: u32,
     pub created: Instant,
     pub invocations: u64,
+    /// Started ahead of time for provisioned concurrency ([`crate::provisioned`]).
+    pub provisioned: bool,
 }
 
 /// What a pool operation took out of it, to be destroyed by the caller outside the
@@ -120,6 +126,11 @@ pub(crate) struct Pool<E, S> {
     pub current: HashMap<String, String>,
     /// Pre-made empty sandboxes.
     pub premade: Stock<S>,
+    /// Idle provisioned environments per pool key: never frozen, reaped or evicted,
+    /// and taken before any on-demand one ([`crate::provisioned`]).
+    pub prov_idle: HashMap<String, Vec<Slot<E>>>,
+    /// What is to be kept provisioned, per `(function, version)` key.
+    pub provisions: HashMap<String, Provision>,
 }
 
 /// The pool as the engine and its background tasks share it.
@@ -134,6 +145,19 @@ pub(crate) fn lock<E, S>(p: &Mutex<Pool<E, S>>) -> MutexGuard<'_, Pool<E, S>> {
 /// The `(function, version)` part of a pool key.
 pub(crate) fn fv_key(name: &str, version: &str) -> String {
     format!("{name}\u{0}{version}")
+}
+
+/// One version's provisioned concurrency as the engine was last told it.
+pub(crate) struct Provision {
+    /// The spec its environments run (its pool key is the current one).
+    pub spec: FunctionSpec,
+    /// How many environments to keep initialised.
+    pub target: u32,
+    /// Changes whenever a config behind it is put again: a failure is retried then.
+    pub stamp: String,
+    /// Why an environment failed to initialise; no more are started until the
+    /// config or the function changes.
+    pub failed: Option<String>,
 }
 
 /// One admitted invocation; releases its place when dropped, however the invocation
@@ -152,9 +176,15 @@ pub(crate) fn admit<E, S>(
     shared: &Shared<E, S>,
     spec: &FunctionSpec,
 ) -> Result<Admission<E, S>, EngineError> {
-    let ticket = lock(shared)
-        .concurrency
-        .admit(&spec.name, spec.reserved_concurrency)?;
+    let mut pool = lock(shared);
+    let fv = fv_key(&spec.name, &spec.version);
+    let places = pool.provisions.get(&fv).map(|p| p.target);
+    let ticket = pool.concurrency.admit(
+        &spec.name,
+        spec.reserved_concurrency,
+        places.map(|n| (fv.as_str(), n)),
+    )?;
+    drop(pool);
     Ok(Admission(shared.clone(), ticket))
 }
 
@@ -168,6 +198,8 @@ impl<E: PoolEnv, S> Pool<E, S> {
             concurrency: Concurrency::new(limits.account_concurrency),
             current: HashMap::new(),
             premade: Stock::default(),
+            prov_idle: HashMap::new(),
+            provisions: HashMap::new(),
         }
     }
 
@@ -184,7 +216,23 @@ impl<E: PoolEnv, S> Pool<E, S> {
     ) -> Result<Acquired<E>, EngineError> {
         self.make_current(spec, key, doomed);
         let mut found = None;
-        while let Some(s) = self.idle.get_mut(key).and_then(Vec::pop) {
+        // Provisioned environments first: that is what they are kept for.
+        while let Some(s) = self.prov_idle.get_mut(key).and_then(Vec::pop) {
+            if s.env.has_exited() {
+                self.reserved_mb = self.reserved_mb.saturating_sub(s.charge_mb);
+                doomed.envs.push(s.env);
+                continue;
+            }
+            found = Some(s);
+            break;
+        }
+        if self.prov_idle.get(key).is_some_and(Vec::is_empty) {
+            self.prov_idle.remove(key);
+        }
+        while found.is_none() {
+            let Some(s) = self.idle.get_mut(key).and_then(Vec::pop) else {
+                break;
+            };
             if s.env.has_exited() {
                 self.reserved_mb = self.reserved_mb.saturating_sub(s.charge_mb);
                 doomed.envs.push(s.env);
@@ -209,7 +257,12 @@ impl<E: PoolEnv, S> Pool<E, S> {
         if let Err(e) = self.make_room(u64::from(slot.memory_mb), doomed) {
             // Not even this one fits busy: put it back and refuse.
             self.reserved_mb += slot.charge_mb;
-            self.idle.entry(key.to_string()).or_default().push(slot);
+            let home = if slot.env.provisioned() {
+                &mut self.prov_idle
+            } else {
+                &mut self.idle
+            };
+            home.entry(key.to_string()).or_default().push(slot);
             return Err(e);
         }
         self.reserved_mb += u64::from(slot.memory_mb);
@@ -225,6 +278,7 @@ impl<E: PoolEnv, S> Pool<E, S> {
                 memory_mb: slot.memory_mb,
                 created: slot.created,
                 invocations: slot.env.invocations(),
+                provisioned: slot.env.provisioned(),
             },
         );
         Ok(Acquired::Warm {
@@ -260,6 +314,7 @@ impl<E: PoolEnv, S> Pool<E, S> {
                 memory_mb: spec.memory_mb,
                 created: Instant::now(),
                 invocations: 0,
+                provisioned: false,
             },
         );
     }
@@ -289,12 +344,18 @@ impl<E: PoolEnv, S> Pool<E, S> {
                 .current
                 .get(&fv_key(&spec.name, &spec.version))
                 .is_some_and(|k| k == key);
-        let keep = reusable
+        let alive = reusable
             && current
             && !closed
             && env.state().get() != EnvState::Draining
-            && created.elapsed() < self.limits.max_lifetime
             && !env.has_exited();
+        // A provisioned environment is kept for as long as its config wants it (no
+        // lifetime limit); an unwanted one is not turned into an on-demand one.
+        let keep = if env.provisioned() {
+            alive && self.wants_provisioned(key)
+        } else {
+            alive && created.elapsed() < self.limits.max_lifetime
+        };
         let memory = u64::from(spec.memory_mb);
         if !keep {
             self.reserved_mb = self.reserved_mb.saturating_sub(memory);
@@ -303,7 +364,12 @@ impl<E: PoolEnv, S> Pool<E, S> {
         let charge = env.max_memory_used_mb().clamp(1, memory);
         self.reserved_mb = self.reserved_mb.saturating_sub(memory) + charge;
         env.state().become_(EnvState::Idle, env.id());
-        self.idle.entry(key.to_string()).or_default().push(Slot {
+        let home = if env.provisioned() {
+            &mut self.prov_idle
+        } else {
+            &mut self.idle
+        };
+        home.entry(key.to_string()).or_default().push(Slot {
             env,
             function: spec.name.clone(),
             version: spec.version.clone(),
@@ -318,7 +384,12 @@ impl<E: PoolEnv, S> Pool<E, S> {
     /// Records `key` as current for its (function, version): idle environments of
     /// older keys are destroyed, busy ones marked Draining (they finish their
     /// invocation and are destroyed by [`Pool::release`]).
-    fn make_current(&mut self, spec: &FunctionSpec, key: &str, doomed: &mut Doomed<E, S>) {
+    pub(crate) fn make_current(
+        &mut self,
+        spec: &FunctionSpec,
+        key: &str,
+        doomed: &mut Doomed<E, S>,
+    ) {
         let fv = fv_key(&spec.name, &spec.version);
         if self.current.get(&fv).is_some_and(|k| k == key) {
             return;
@@ -331,8 +402,20 @@ impl<E: PoolEnv, S> Pool<E, S> {
             .filter(|k| k.starts_with(&prefix) && *k != key)
             .cloned()
             .collect();
+        let stale_prov: Vec<String> = self
+            .prov_idle
+            .keys()
+            .filter(|k| k.starts_with(&prefix) && *k != key)
+            .cloned()
+            .collect();
         for k in stale {
             for slot in self.idle.remove(&k).unwrap_or_default() {
+                self.reserved_mb = self.reserved_mb.saturating_sub(slot.charge_mb);
+                doomed.envs.push(slot.env);
+            }
+        }
+        for k in stale_prov {
+            for slot in self.prov_idle.remove(&k).unwrap_or_default() {
                 self.reserved_mb = self.reserved_mb.saturating_sub(slot.charge_mb);
                 doomed.envs.push(slot.env);
             }
@@ -347,7 +430,11 @@ impl<E: PoolEnv, S> Pool<E, S> {
     /// Makes room for `need_mb` more within the budget: pre-made sandboxes go first
     /// (the cheapest thing to give up), then idle environments, least recently used
     /// first, of any function. Refuses (429) when even an empty pool would not do.
-    fn make_room(&mut self, need_mb: u64, doomed: &mut Doomed<E, S>) -> Result<(), EngineError> {
+    pub(crate) fn make_room(
+        &mut self,
+        need_mb: u64,
+        doomed: &mut Doomed<E, S>,
+    ) -> Result<(), EngineError> {
         while self.reserved_mb + need_mb > self.limits.memory_budget_mb {
             if let Some(sb) = self.take_premade_charge() {
                 doomed.sandboxes.push(sb);
@@ -393,6 +480,12 @@ impl<E: PoolEnv, S> Pool<E, S> {
             .filter(|k| k.starts_with(&prefix))
             .cloned()
             .collect();
+        let prov_keys: Vec<String> = self
+            .prov_idle
+            .keys()
+            .filter(|k| k.starts_with(&prefix))
+            .cloned()
+            .collect();
         let mut out = Vec::new();
         for k in keys {
             for slot in self.idle.remove(&k).unwrap_or_default() {
@@ -400,6 +493,17 @@ impl<E: PoolEnv, S> Pool<E, S> {
                 out.push(slot.env);
             }
         }
+        for k in prov_keys {
+            for slot in self.prov_idle.remove(&k).unwrap_or_default() {
+                self.reserved_mb = self.reserved_mb.saturating_sub(slot.charge_mb);
+                out.push(slot.env);
+            }
+        }
+        // A deleted version is provisioned no more (the control plane drops its
+        // config too; this stops a replacement starting in between).
+        self.provisions
+            .retain(|fv, _| !format!("{fv}\u{0}").starts_with(&prefix));
+        self.update_provisioned_total();
         self.current
             .retain(|fv, _| !format!("{fv}\u{0}").starts_with(&prefix));
         out
@@ -408,7 +512,8 @@ impl<E: PoolEnv, S> Pool<E, S> {
     /// Takes every idle environment and pre-made sandbox (shutdown).
     pub(crate) fn take_all(&mut self) -> Doomed<E, S> {
         let mut doomed = Doomed::default();
-        for slot in self.idle.drain().flat_map(|(_, v)| v) {
+        let prov: Vec<Slot<E>> = self.prov_idle.drain().flat_map(|(_, v)| v).collect();
+        for slot in self.idle.drain().flat_map(|(_, v)| v).chain(prov) {
             self.reserved_mb = self.reserved_mb.saturating_sub(slot.charge_mb);
             doomed.envs.push(slot.env);
         }

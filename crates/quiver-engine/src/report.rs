@@ -31,7 +31,7 @@ impl<E: PoolEnv, S> Pool<E, S> {
     /// REPORT measures them when it ends.
     pub(crate) fn environments(&self) -> Vec<EnvInfo> {
         let mut out = Vec::new();
-        for s in self.idle.values().flatten() {
+        for s in self.idle.values().chain(self.prov_idle.values()).flatten() {
             out.push(EnvInfo {
                 id: s.env.id().to_string(),
                 function: s.function.clone(),
@@ -69,7 +69,11 @@ impl<E: PoolEnv, S> Pool<E, S> {
 
     /// Number of idle (and frozen) environments.
     pub(crate) fn idle_count(&self) -> usize {
-        self.idle.values().map(Vec::len).sum()
+        self.idle
+            .values()
+            .chain(self.prov_idle.values())
+            .map(Vec::len)
+            .sum()
     }
 }
 

@@ -13,6 +13,7 @@ pub mod error;
 pub mod event_config;
 pub mod function;
 pub mod limits;
+pub mod provisioned;
 pub mod recursion;
 pub mod runtime;
 pub mod runtime_config;

@@ -8,12 +8,14 @@
 pub mod code;
 mod conformance;
 pub mod intake;
+pub mod provisioned;
 pub mod signing;
 pub mod sqlite;
 pub mod store;
 
 pub use code::CodeStore;
 pub use intake::IntakeError;
+pub use provisioned::ProvisionedStore;
 pub use signing::SigningStore;
 pub use sqlite::SqliteStore;
 pub use store::{

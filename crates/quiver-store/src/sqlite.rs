@@ -19,6 +19,7 @@ use crate::StoreError;
 mod aliases;
 mod concurrency;
 mod event_configs;
+mod provisioned;
 mod recursion;
 mod signing;
 
@@ -28,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_event_invoke_config.sql"),
     include_str!("../migrations/0003_recursion_config.sql"),
     include_str!("../migrations/0004_code_signing_configs.sql"),
+    include_str!("../migrations/0006_provisioned_concurrency.sql"),
 ];
 
 pub struct SqliteStore {
@@ -474,6 +476,10 @@ impl Store for SqliteStore {
         // The version's async settings go with it (a later version never reuses the number).
         tx.execute(
             "DELETE FROM event_invoke_configs WHERE function_name = ?1 AND qualifier = ?2",
+            params![name, version.to_string()],
+        )?;
+        tx.execute(
+            "DELETE FROM provisioned_concurrency WHERE function_name = ?1 AND qualifier = ?2",
             params![name, version.to_string()],
         )?;
         tx.commit()?;

@@ -105,9 +105,12 @@ fn resolution<S: Store + ?Sized>(
     }))
 }
 
-/// Code signing configs are in [`crate::signing::SigningStore`], a supertrait so every
+/// Code signing configs are in [`crate::signing::SigningStore`] and provisioned
+/// concurrency configs in [`crate::provisioned::ProvisionedStore`], supertraits so every
 /// backend has them and `dyn Store` reaches them.
-pub trait Store: crate::signing::SigningStore + Send + Sync + 'static {
+pub trait Store:
+    crate::signing::SigningStore + crate::provisioned::ProvisionedStore + Send + Sync + 'static
+{
     /// Creates `$LATEST` (and version 1 if asked). [`StoreError::AlreadyExists`] if the name is taken.
     fn create_function(&self, f: &NewFunction) -> Result<Written, StoreError>;
     /// One version, or None.

@@ -173,6 +173,10 @@ impl SqliteStore {
             "DELETE FROM event_invoke_configs WHERE function_name = ?1 AND qualifier = ?2",
             params![name, alias],
         )?;
+        tx.execute(
+            "DELETE FROM provisioned_concurrency WHERE function_name = ?1 AND qualifier = ?2",
+            params![name, alias],
+        )?;
         tx.commit()?;
         Ok(n > 0)
     }
