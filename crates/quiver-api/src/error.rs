@@ -34,6 +34,10 @@ pub enum ApiError {
     /// 404 CodeSigningConfigNotFoundException: a function write names an unknown config.
     #[error("{0}")]
     CodeSigningConfigNotFound(String),
+    /// 404 ProvisionedConcurrencyConfigNotFoundException: the version or alias has no
+    /// provisioned concurrency config.
+    #[error("{0}")]
+    ProvisionedConcurrencyConfigNotFound(String),
     /// 412 PreconditionFailedException: stale RevisionId.
     #[error("{0}")]
     PreconditionFailed(String),
@@ -86,6 +90,11 @@ impl ApiError {
                 StatusCode::NOT_FOUND,
                 "CodeSigningConfigNotFoundException",
                 "Message",
+            ),
+            ProvisionedConcurrencyConfigNotFound(_) => (
+                StatusCode::NOT_FOUND,
+                "ProvisionedConcurrencyConfigNotFoundException",
+                "message",
             ),
             PreconditionFailed(_) => (
                 StatusCode::PRECONDITION_FAILED,

@@ -149,6 +149,12 @@ pub fn router(state: AppState) -> Router {
             get(concurrency::get),
         )
         .route(
+            "/2019-09-30/functions/{name}/provisioned-concurrency",
+            get(provisioned::get)
+                .put(provisioned::put)
+                .delete(provisioned::delete),
+        )
+        .route(
             "/2024-08-31/functions/{name}/recursion-config",
             get(recursion::get).put(recursion::put),
         )

@@ -130,6 +130,9 @@ struct Inner {
     /// The change counter at which the engine was last told the total reserved
     /// concurrency (None: never).
     reservations_at: Mutex<Option<u64>>,
+    /// The change counter at which the engine was last told what to provision (None:
+    /// never); held while reconciling, so reconciliations run one at a time.
+    pub(crate) provisioned_at: tokio::sync::Mutex<Option<u64>>,
 }
 
 /// Resolves and runs invocations; cheap to clone (all clones share one cache).
@@ -153,12 +156,25 @@ impl Invoker {
                 engine,
                 cache: Mutex::new(HashMap::new()),
                 reservations_at: Mutex::new(None),
+                provisioned_at: tokio::sync::Mutex::new(None),
             }),
         }
     }
 
     pub fn partition(&self) -> &Partition {
         &self.inner.partition
+    }
+
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    pub(crate) fn engine(&self) -> Option<&Arc<Engine>> {
+        self.inner.engine.as_ref()
+    }
+
+    pub(crate) fn provisioned_at(&self) -> &tokio::sync::Mutex<Option<u64>> {
+        &self.inner.provisioned_at
     }
 
     /// The version `target` designates now, with its spec (for an alias with a

@@ -5,11 +5,14 @@
 //!
 //! - [`invoker`]: name + qualifier + payload → outcome, with the resolved spec cached.
 //! - [`event_invoke`]: asynchronous invocation (`InvocationType: Event`).
+//! - [`provisioned`]: provisioned concurrency, the stored configs reconciled with the
+//!   environments the engine keeps initialised.
 #![forbid(unsafe_code)]
 
 mod error;
 pub mod event_invoke;
 pub mod invoker;
+pub mod provisioned;
 
 pub use error::TriggerError;
 pub use event_invoke::{AsyncConfig, AsyncEvent, AsyncInvoker, MAX_ASYNC_PAYLOAD};

@@ -306,6 +306,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     .await
     .context("cannot open the async invocation queue")?;
     async_invoker.start();
+    // Provisioned concurrency: the stored configs are provisioned now and followed on
+    // every change (quiver-triggers' provisioned module).
+    invoker.spawn_provisioner();
     let state = AppState::new(store, code, partition, runtimes.clone())
         .with_invoker(invoker)
         .with_async(async_invoker.clone())
