@@ -163,7 +163,10 @@ impl Engine {
         let env_id = uuid::Uuid::new_v4().simple().to_string();
         let state = SharedState::new();
         lock(&self.pools).starting(spec, key, &env_id, state.clone());
-        match self.start_env(spec, key, env_id.clone(), state, false).await {
+        match self
+            .start_env(spec, key, env_id.clone(), state, false)
+            .await
+        {
             Ok(env) => Ok(env),
             Err(e) => {
                 lock(&self.pools).start_failed(&env_id, spec.memory_mb);

@@ -274,6 +274,28 @@ mod tests {
     }
 
     #[test]
+    fn environments_say_how_they_were_initialised() {
+        let mut l = launch(
+            &spec(),
+            &RuntimeKind::Python { minor: 11 },
+            Some(Path::new("/usr/bin/python3.11")),
+            Path::new("/rt"),
+            "abc",
+            "d",
+        )
+        .unwrap();
+        assert_eq!(
+            env_of(&l, "AWS_LAMBDA_INITIALIZATION_TYPE").unwrap(),
+            "on-demand"
+        );
+        mark_provisioned(&mut l);
+        assert_eq!(
+            env_of(&l, "AWS_LAMBDA_INITIALIZATION_TYPE").unwrap(),
+            "provisioned-concurrency"
+        );
+    }
+
+    #[test]
     fn provided_runs_the_package_bootstrap_without_execution_env() {
         let l = launch(
             &spec(),

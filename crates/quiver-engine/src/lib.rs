@@ -31,9 +31,9 @@ mod tests;
 
 pub use config::EngineConfig;
 pub use engine::Engine;
-pub use provisioned::{ProvisionedStatus, ProvisionedTarget};
 pub use environment::ColdStart;
 pub use error::EngineError;
+pub use provisioned::{ProvisionedStatus, ProvisionedTarget};
 pub use report::EnvInfo;
 pub use spec::{FunctionSpec, InvokeRequest, InvokeResult};
 pub use state::EnvState;

@@ -56,7 +56,11 @@ impl<E: PoolEnv, S> Pool<E, S> {
     fn provisioned_count(&self, key: &str) -> (u32, u32) {
         let idle = self.prov_idle.get(key).map_or(0, Vec::len);
         let (mut busy, mut starting) = (0, 0);
-        for a in self.active.values().filter(|a| a.provisioned && a.key == key) {
+        for a in self
+            .active
+            .values()
+            .filter(|a| a.provisioned && a.key == key)
+        {
             if a.state.get() == EnvState::Starting {
                 starting += 1;
             } else {
@@ -255,7 +259,11 @@ impl<E: PoolEnv, S> Pool<E, S> {
     }
 
     /// What `(name, version)` has provisioned now, if it is provisioned.
-    pub(crate) fn provisioned_status(&self, name: &str, version: &str) -> Option<ProvisionedStatus> {
+    pub(crate) fn provisioned_status(
+        &self,
+        name: &str,
+        version: &str,
+    ) -> Option<ProvisionedStatus> {
         let p = self.provisions.get(&fv_key(name, version))?;
         Some(ProvisionedStatus {
             allocated: self.provisioned_count(&p.spec.pool_key()).0,
@@ -304,7 +312,9 @@ impl Engine {
         env_id: String,
         state: SharedState,
     ) {
-        let mut env: Environment = match self.start_env(&spec, &key, env_id.clone(), state, true).await
+        let mut env: Environment = match self
+            .start_env(&spec, &key, env_id.clone(), state, true)
+            .await
         {
             Ok(env) => env,
             Err(e) => {
@@ -318,8 +328,11 @@ impl Engine {
         let ready = outcome.is_none() && env.state_now() == EnvState::Busy;
         if !ready {
             tracing::warn!(function = %spec.name, version = %spec.version, env = %env.id, ?outcome, "provisioned environment failed to initialise");
-            lock(&self.pools)
-                .provision_failed(&env_id, &spec, quiver_model::provisioned::INIT_FAILURE);
+            lock(&self.pools).provision_failed(
+                &env_id,
+                &spec,
+                quiver_model::provisioned::INIT_FAILURE,
+            );
             env.destroy().await;
             return;
         }

@@ -147,7 +147,7 @@ pub fn check_put(a: &Account, requested: u32) -> Result<(), ModelError> {
 /// the version actually receiving calls has a warm environment. The rest go to the
 /// alias's version.
 pub fn additional_share(requested: u32, weight: f64) -> u32 {
-    if !(weight > 0.0) || requested == 0 {
+    if weight.is_nan() || weight <= 0.0 || requested == 0 {
         return 0;
     }
     let share = (f64::from(requested) * weight.min(1.0)).round() as u32;

@@ -87,13 +87,18 @@ impl Invoker {
                         stamp: String::new(),
                     });
                 t.count = t.count.saturating_add(n);
-                t.stamp.push_str(&format!("{}={};", c.qualifier, c.last_modified));
+                t.stamp
+                    .push_str(&format!("{}={};", c.qualifier, c.last_modified));
             }
         }
         let total: u32 = targets.values().map(|t| t.count).sum();
         engine.set_provisioned(targets.into_values().collect());
         if *at != Some(changes) {
-            tracing::debug!(changes, environments = total, "provisioned concurrency reconciled");
+            tracing::debug!(
+                changes,
+                environments = total,
+                "provisioned concurrency reconciled"
+            );
         }
         *at = Some(changes);
         Ok(())

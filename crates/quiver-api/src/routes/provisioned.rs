@@ -245,7 +245,8 @@ fn max_items(raw: Option<&str>) -> Result<usize, ApiError> {
 
 /// Markers: base64url of `<function>\n<last qualifier>`, bound to the function listed.
 fn encode_marker(c: &ProvisionedConfig) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}\n{}", c.function, c.qualifier))
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(format!("{}\n{}", c.function, c.qualifier))
 }
 
 fn decode_marker(m: &str, function: &str) -> Result<String, ApiError> {
@@ -283,7 +284,10 @@ mod tests {
         assert_eq!(max_items(None).unwrap(), 50);
         assert_eq!(max_items(Some("50")).unwrap(), 50);
         assert!(matches!(max_items(Some("0")), Err(ApiError::Validation(_))));
-        assert!(matches!(max_items(Some("51")), Err(ApiError::Validation(_))));
+        assert!(matches!(
+            max_items(Some("51")),
+            Err(ApiError::Validation(_))
+        ));
         assert!(max_items(Some("x")).is_err());
     }
 }

@@ -6,6 +6,7 @@ mod concurrency;
 mod janitor;
 mod pool;
 mod premade;
+mod provisioned;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -37,6 +38,7 @@ pub(super) struct FakeEnv {
     key: String,
     state: SharedState,
     ctl: Arc<Ctl>,
+    provisioned: bool,
 }
 
 impl PoolEnv for FakeEnv {
@@ -76,6 +78,9 @@ impl PoolEnv for FakeEnv {
     }
     fn cold_start(&self) -> ColdStart {
         ColdStart::default()
+    }
+    fn provisioned(&self) -> bool {
+        self.provisioned
     }
 }
 
@@ -209,6 +214,7 @@ impl Harness {
             key: key.to_string(),
             state,
             ctl,
+            provisioned: false,
         }
     }
 

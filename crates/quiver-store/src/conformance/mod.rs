@@ -11,6 +11,7 @@ use crate::StoreError;
 
 mod aliases;
 mod concurrency;
+mod provisioned;
 mod recursion;
 mod signing;
 use aliases::{
@@ -35,6 +36,7 @@ pub fn run_all(make: &dyn Fn() -> Box<dyn Store>) {
     reserved_concurrency_is_checked_totalled_and_dropped(make().as_ref());
     recursion::recursive_loop_defaults_round_trips_and_dies_with_the_function(make().as_ref());
     signing::code_signing_configs_round_trip_and_guard_their_functions(make().as_ref());
+    provisioned::provisioned_configs_are_checked_and_go_with_what_they_name(make().as_ref());
 }
 
 pub fn empty_config() -> FunctionConfig {

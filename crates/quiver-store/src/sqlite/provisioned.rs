@@ -47,7 +47,9 @@ fn designated(conn: &Connection, name: &str, qualifier: &str) -> Result<Designat
                     |r| r.get(0),
                 )
                 .optional()?;
-            found.map(|_| Designated::Version(n)).ok_or(StoreError::NotFound)
+            found
+                .map(|_| Designated::Version(n))
+                .ok_or(StoreError::NotFound)
         }
         Qualifier::Alias(a) => {
             let version: Option<i64> = conn
