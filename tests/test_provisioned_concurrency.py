@@ -317,3 +317,38 @@ def test_configs_survive_a_restart(server_factory):
     body, report = invoke(lam, name, "1", {})
     assert body["init_type"] == "provisioned-concurrency" and "Init Duration" not in report
     assert body["init_at"] < sent
+
+
+def test_a_reservation_leaves_room_for_other_functions_provisioned_concurrency(server_factory):
+    server = server_factory(extra_args=["--max-concurrency", "150"])
+    lam = server.client("lambda")
+    name = make_function(lam)
+    lam.put_provisioned_concurrency_config(FunctionName=name, Qualifier="1",
+                                           ProvisionedConcurrentExecutions=1)
+    other = make_function(lam)
+    with pytest.raises(lam.exceptions.InvalidParameterValueException) as e:
+        lam.put_function_concurrency(FunctionName=other, ReservedConcurrentExecutions=50)
+    assert_client_error(e, "InvalidParameterValueException", 400,
+                        "decreases account's UnreservedConcurrentExecution below its minimum "
+                        "value of [100].")
+    lam.put_function_concurrency(FunctionName=other, ReservedConcurrentExecutions=49)
+    assert lam.get_account_settings()["AccountLimit"]["UnreservedConcurrentExecutions"] == 100
+
+
+def test_a_weighted_alias_splits_its_environments(lam):
+    name = make_function(lam)
+    lam.update_function_code(FunctionName=name, ZipFile=package(HANDLER + "# v2\n"))
+    assert lam.publish_version(FunctionName=name)["Version"] == "2"
+    lam.create_alias(FunctionName=name, Name="canary", FunctionVersion="1",
+                     RoutingConfig={"AdditionalVersionWeights": {"2": 0.5}})
+    lam.put_provisioned_concurrency_config(FunctionName=name, Qualifier="canary",
+                                           ProvisionedConcurrentExecutions=2)
+    r = wait_status(lam, name, "canary", "READY")
+    assert r["AllocatedProvisionedConcurrentExecutions"] == 2
+    # One environment per version: whichever version a call is routed to, it is warm.
+    sent = time.time()
+    for _ in range(6):
+        body, report = invoke(lam, name, "canary", {})
+        assert body["init_type"] == "provisioned-concurrency", body
+        assert "Init Duration" not in report
+        assert body["init_at"] < sent

@@ -213,7 +213,8 @@ pub trait Store:
     fn reserved_concurrency(&self, name: &str) -> Result<Option<u32>, StoreError>;
     /// Sets (`Some`) or removes (`None`) the reserved concurrency of `name`
     /// (PutFunctionConcurrency / DeleteFunctionConcurrency). A new value is first shown
-    /// to `check` with the sum every *other* function reserves, in the same transaction
+    /// to `check` with the sum every *other* function reserves (plus the provisioned
+    /// concurrency of functions without a reservation), in the same transaction
     /// as the write, so two Puts can never both pass against the same total; `check`'s
     /// refusal comes back as [`StoreError::Invalid`]. Returns the account's new total.
     /// [`StoreError::NotFound`] if the function does not exist.

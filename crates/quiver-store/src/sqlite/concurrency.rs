@@ -21,8 +21,14 @@ pub(super) fn put(
     require_function(&tx, name)?;
     let stored = match reserved {
         Some(n) => {
+            // Other functions' reservations, and the provisioned concurrency of the
+            // functions without one: both are carved out of the unreserved pool (this
+            // function's own provisioned concurrency moves inside its reservation).
             let others: i64 = tx.query_row(
-                "SELECT COALESCE(SUM(reserved_concurrency), 0) FROM functions WHERE name != ?1",
+                "SELECT (SELECT COALESCE(SUM(reserved_concurrency), 0) FROM functions WHERE name != ?1) \
+                 + (SELECT COALESCE(SUM(p.requested), 0) FROM provisioned_concurrency p \
+                    JOIN functions f ON f.name = p.function_name \
+                    WHERE f.reserved_concurrency IS NULL AND f.name != ?1)",
                 [name],
                 |r| r.get(0),
             )?;
