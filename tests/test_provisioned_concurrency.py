@@ -352,3 +352,22 @@ def test_a_weighted_alias_splits_its_environments(lam):
         assert body["init_type"] == "provisioned-concurrency", body
         assert "Init Duration" not in report
         assert body["init_at"] < sent
+
+
+def test_moving_an_alias_moves_its_environments(lam):
+    name = make_function(lam)
+    lam.update_function_code(FunctionName=name, ZipFile=package(HANDLER + "# v2\n"))
+    assert lam.publish_version(FunctionName=name)["Version"] == "2"
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    lam.put_provisioned_concurrency_config(FunctionName=name, Qualifier="live",
+                                           ProvisionedConcurrentExecutions=1)
+    wait_status(lam, name, "live", "READY")
+    lam.update_alias(FunctionName=name, Name="live", FunctionVersion="2")
+    # Version 2 has no environment yet right after the move: READY again once it has.
+    wait_status(lam, name, "live", "READY")
+    sent = time.time()
+    r = lam.invoke(FunctionName=name, Qualifier="live", LogType="Tail", Payload=b"{}")
+    assert r["ExecutedVersion"] == "2"
+    body = json.loads(r["Payload"].read())
+    assert body["init_type"] == "provisioned-concurrency" and body["init_at"] < sent
+    assert "Init Duration" not in base64.b64decode(r["LogResult"]).decode()
