@@ -6,7 +6,6 @@ use quiver_model::provisioned::{check_put, Account};
 
 use super::aliases::draft;
 use super::*;
-use crate::provisioned::ProvisionedStore;
 
 fn conflict(r: Result<quiver_model::provisioned::ProvisionedConfig, StoreError>) -> String {
     match r {
