@@ -8,12 +8,14 @@
 pub mod code;
 mod conformance;
 pub mod intake;
+pub mod layers;
 pub mod signing;
 pub mod sqlite;
 pub mod store;
 
 pub use code::CodeStore;
 pub use intake::IntakeError;
+pub use layers::{LayerPolicy, LayerStore};
 pub use signing::SigningStore;
 pub use sqlite::SqliteStore;
 pub use store::{

@@ -105,9 +105,11 @@ fn resolution<S: Store + ?Sized>(
     }))
 }
 
-/// Code signing configs are in [`crate::signing::SigningStore`], a supertrait so every
-/// backend has them and `dyn Store` reaches them.
-pub trait Store: crate::signing::SigningStore + Send + Sync + 'static {
+/// Code signing configs are in [`crate::signing::SigningStore`] and layers in
+/// [`crate::layers::LayerStore`], supertraits so every backend has them and `dyn Store`
+/// reaches them.
+pub trait Store:
+    crate::signing::SigningStore + crate::layers::LayerStore + Send + Sync + 'static {
     /// Creates `$LATEST` (and version 1 if asked). [`StoreError::AlreadyExists`] if the name is taken.
     fn create_function(&self, f: &NewFunction) -> Result<Written, StoreError>;
     /// One version, or None.
@@ -232,7 +234,8 @@ pub trait Store: crate::signing::SigningStore + Send + Sync + 'static {
     /// Stores it (PutFunctionRecursionConfig). [`StoreError::NotFound`] if the function
     /// does not exist.
     fn put_recursive_loop(&self, name: &str, value: RecursiveLoop) -> Result<(), StoreError>;
-    /// Hex SHA-256 of every package some version uses (garbage collection).
+    /// Hex SHA-256 of every package some version uses, and of every layer zip a layer
+    /// version or a function's `Layers` names (garbage collection).
     fn referenced_code(&self) -> Result<HashSet<String>, StoreError>;
 
     /// Stores (replacing) the EventInvokeConfig of `name` for the qualifier string
