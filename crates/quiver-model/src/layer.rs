@@ -212,6 +212,9 @@ pub struct FunctionLayer {
     pub code_size: u64,
     /// Hex SHA-256 of the zip: names the blob and the extracted tree.
     pub sha256_hex: String,
+    /// Bytes of its extracted tree, for the 250 MB rule on later code updates.
+    #[serde(default)]
+    pub unzipped_size: u64,
 }
 
 /// The settings of PublishLayerVersion besides the content, as sent.

@@ -129,7 +129,12 @@ pub async fn create(
     {
         return Err(ApiError::from_store(StoreError::AlreadyExists, &target.arn));
     }
+    let mut config = config;
+    if let Some(arns) = &input.settings.layers {
+        config.layers = super::layers::resolve_function_layers(&state, arns).await?;
+    }
     let code = ingest(&state, zip, false, &target.arn).await?;
+    super::layers::check_combined_size(&state, &code.sha256_hex, &config.layers).await?;
     let new = NewFunction {
         name: target.name.clone(),
         config,
@@ -328,6 +333,9 @@ pub async fn update_code(
     let zip = input.code.zip()?;
     let dry_run = input.dry_run.unwrap_or(false);
     let code = ingest(&state, zip, dry_run, &arn).await?;
+    if !dry_run {
+        super::layers::check_combined_size(&state, &code.sha256_hex, &config.layers).await?;
+    }
     if dry_run {
         let mut preview = current.clone();
         preview.code = code;
@@ -373,7 +381,12 @@ pub async fn update_configuration(
     .await?;
     let arn = state.partition.function_arn(&current.name, None);
     let (base, given) = base_revision(input.revision_id, &current.revision_id)?;
-    let config = current.config.update(&input.settings, &state.runtimes)?;
+    let mut config = current.config.update(&input.settings, &state.runtimes)?;
+    if let Some(arns) = &input.settings.layers {
+        config.layers = super::layers::resolve_function_layers(&state, arns).await?;
+        super::layers::check_combined_size(&state, &current.code.sha256_hex, &config.layers)
+            .await?;
+    }
     let update = LatestUpdate {
         config,
         code: current.code.clone(),

@@ -9,6 +9,7 @@ pub mod concurrency;
 pub mod event_config;
 pub mod functions;
 pub mod invoke;
+pub mod layers;
 pub mod recursion;
 pub mod tags;
 pub mod target;
