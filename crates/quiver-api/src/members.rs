@@ -138,7 +138,13 @@ pub const UPDATE_CODE: Shape = Shape {
 };
 
 const LAYER_CONTENT: Shape = Shape {
-    members: &["S3Bucket", "S3Key", "S3ObjectVersion", "ZipFile", "S3ObjectStorageMode"],
+    members: &[
+        "S3Bucket",
+        "S3Key",
+        "S3ObjectVersion",
+        "ZipFile",
+        "S3ObjectStorageMode",
+    ],
     nested: &[],
 };
 

@@ -124,9 +124,7 @@ pub fn parse_layer_version_arn(
         v.push(
             raw,
             member,
-            format!(
-                "Member must satisfy regular expression pattern: {LAYER_VERSION_ARN_PATTERN}"
-            ),
+            format!("Member must satisfy regular expression pattern: {LAYER_VERSION_ARN_PATTERN}"),
         );
     }
     v.into_result()?;
@@ -269,7 +267,10 @@ impl PublishLayerInput {
                 "compatibleRuntimes",
                 format!("Member must have length less than or equal to {COMPATIBLE_RUNTIMES_MAX}"),
             );
-        } else if runtimes.iter().any(|r| !LAMBDA_RUNTIMES.contains(&r.as_str())) {
+        } else if runtimes
+            .iter()
+            .any(|r| !LAMBDA_RUNTIMES.contains(&r.as_str()))
+        {
             v.push(
                 format!("[{}]", runtimes.join(", ")),
                 "compatibleRuntimes",
@@ -331,7 +332,10 @@ pub fn check_list_filters(
             v.push(
                 a,
                 "compatibleArchitecture",
-                format!("Member must satisfy enum value set: {}", enum_set(ARCHITECTURES)),
+                format!(
+                    "Member must satisfy enum value set: {}",
+                    enum_set(ARCHITECTURES)
+                ),
             );
         }
     }
@@ -356,8 +360,12 @@ impl LayerVersion {
     /// runtimes or architectures matches no filter of that kind, as in Lambda).
     pub fn matches(&self, runtime: Option<&str>, architecture: Option<&str>) -> bool {
         runtime.is_none_or(|r| self.settings.compatible_runtimes.iter().any(|x| x == r))
-            && architecture
-                .is_none_or(|a| self.settings.compatible_architectures.iter().any(|x| x == a))
+            && architecture.is_none_or(|a| {
+                self.settings
+                    .compatible_architectures
+                    .iter()
+                    .any(|x| x == a)
+            })
     }
 }
 
@@ -494,9 +502,11 @@ mod tests {
         assert_eq!(n.name, "x");
         let p = Partition::new("us-east-1", "000000000000");
         assert!(!n.is_foreign(&p));
-        assert!(LayerName::parse("arn:aws:lambda:eu-west-1:000000000000:layer:x")
-            .unwrap()
-            .is_foreign(&p));
+        assert!(
+            LayerName::parse("arn:aws:lambda:eu-west-1:000000000000:layer:x")
+                .unwrap()
+                .is_foreign(&p)
+        );
         assert!(LayerName::parse("bad name").is_err());
         assert!(LayerName::parse(&"a".repeat(141)).is_err());
         let r = parse_layer_version_arn("arn:aws:lambda:us-east-1:000000000000:layer:x:3", "arn")
@@ -504,9 +514,11 @@ mod tests {
             .unwrap();
         assert_eq!((r.name.as_str(), r.version), ("x", 3));
         assert!(parse_layer_version_arn("arn:aws:lambda:us-east-1:0:layer:x:3", "arn").is_err());
-        assert!(parse_layer_version_arn("arn:aws:lambda:::awslayer:y", "arn")
-            .unwrap()
-            .is_none());
+        assert!(
+            parse_layer_version_arn("arn:aws:lambda:::awslayer:y", "arn")
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]
@@ -523,7 +535,12 @@ mod tests {
         ));
         let refs: Vec<_> = [arn("a", 1), arn("b", 1), arn("a", 2)]
             .into_iter()
-            .map(|a| (a.clone(), parse_layer_version_arn(&a, "l").unwrap().unwrap()))
+            .map(|a| {
+                (
+                    a.clone(),
+                    parse_layer_version_arn(&a, "l").unwrap().unwrap(),
+                )
+            })
             .collect();
         let e = check_distinct_layers(&refs).unwrap_err().to_string();
         assert!(e.contains(&format!("{} and {} are versions", arn("a", 1), arn("a", 2))));

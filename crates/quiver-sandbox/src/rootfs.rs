@@ -159,7 +159,7 @@ pub fn build(root_dir: &Path, spec: &SandboxSpec, code_base: Option<&Path>) -> R
         bind_ro(base, &root.join("opt"))?;
     } else if let Some(layers) = &spec.opt_dir {
         // The function's layers, merged in order (a sandbox with layers is never
-        // pre-made: docs/sandbox.md §13).
+        // pre-made: docs/sandbox.md §12).
         bind_ro(layers, &root.join("opt"))?;
     }
     let tmp = root.join("tmp");

@@ -52,7 +52,10 @@ impl SandboxSpec {
         )?;
         if let Some(p) = &self.opt_dir {
             if !p.is_absolute() || !p.is_dir() {
-                return bad(format!("opt_dir {} is not an absolute directory", p.display()));
+                return bad(format!(
+                    "opt_dir {} is not an absolute directory",
+                    p.display()
+                ));
             }
         }
         for p in &self.extra_ro_binds {

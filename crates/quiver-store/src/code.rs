@@ -4,8 +4,8 @@
 //! - `blobs/<hex>.zip`  the package exactly as uploaded (GetFunction's download)
 //! - `code/<hex>/`      the extracted tree, bind-mounted read-only as /var/task later
 //! - `opt/<hex>/`       the merged `/opt` of an ordered list of layers, named by the
-//!                      SHA-256 of their digests in order; rebuilt on demand from the
-//!                      layer trees, so garbage collection simply empties it
+//!   SHA-256 of their digests in order; rebuilt on demand from the layer trees, so
+//!   garbage collection simply empties it
 //! - `tmp/`             work area; emptied at start, never referenced by metadata
 //!
 //! Both are written completely (fsync) and then renamed into place, and that happens
@@ -207,7 +207,10 @@ fn make_removable(dir: &Path) {
     if !md.is_dir() {
         return;
     }
-    let _ = fs::set_permissions(dir, fs::Permissions::from_mode(md.permissions().mode() | 0o700));
+    let _ = fs::set_permissions(
+        dir,
+        fs::Permissions::from_mode(md.permissions().mode() | 0o700),
+    );
     if let Ok(rd) = fs::read_dir(dir) {
         for e in rd.flatten() {
             make_removable(&e.path());
@@ -383,10 +386,16 @@ mod tests {
         let data = tempfile::tempdir().unwrap();
         let cs = CodeStore::open(data.path()).unwrap();
         let a = cs
-            .ingest(&make_zip(&[("python/m.py", b"A"), ("bin/x", b"a"), ("only_a", b"1")]), false)
+            .ingest(
+                &make_zip(&[("python/m.py", b"A"), ("bin/x", b"a"), ("only_a", b"1")]),
+                false,
+            )
             .unwrap();
         let b = cs
-            .ingest(&make_zip(&[("python/m.py", b"B"), ("bin/x/inner", b"b")]), false)
+            .ingest(
+                &make_zip(&[("python/m.py", b"B"), ("bin/x/inner", b"b")]),
+                false,
+            )
             .unwrap();
         assert_eq!(cs.unzipped_size(&a.sha256_hex).unwrap(), 3);
         let ab = cs.ensure_opt(&[&a.sha256_hex, &b.sha256_hex]).unwrap();
@@ -398,7 +407,10 @@ mod tests {
         assert_eq!(fs::read(ba.join("python/m.py")).unwrap(), b"A");
         assert!(ba.join("bin/x").is_file());
         // The layer trees are untouched by the merge.
-        assert_eq!(fs::read(cs.tree_path(&a.sha256_hex).join("python/m.py")).unwrap(), b"A");
+        assert_eq!(
+            fs::read(cs.tree_path(&a.sha256_hex).join("python/m.py")).unwrap(),
+            b"A"
+        );
         let keep: HashSet<String> = [a.sha256_hex.clone(), b.sha256_hex.clone()].into();
         cs.collect_garbage(&keep).unwrap();
         assert!(!ab.exists());

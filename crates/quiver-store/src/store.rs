@@ -109,7 +109,8 @@ fn resolution<S: Store + ?Sized>(
 /// [`crate::layers::LayerStore`], supertraits so every backend has them and `dyn Store`
 /// reaches them.
 pub trait Store:
-    crate::signing::SigningStore + crate::layers::LayerStore + Send + Sync + 'static {
+    crate::signing::SigningStore + crate::layers::LayerStore + Send + Sync + 'static
+{
     /// Creates `$LATEST` (and version 1 if asked). [`StoreError::AlreadyExists`] if the name is taken.
     fn create_function(&self, f: &NewFunction) -> Result<Written, StoreError>;
     /// One version, or None.

@@ -89,7 +89,11 @@ fn list_item(state: &AppState, v: &LayerVersion) -> Map<String, Value> {
     let mut o = Map::new();
     o.insert(
         "LayerVersionArn".into(),
-        json!(layer::layer_version_arn(&state.partition, &v.name, v.version)),
+        json!(layer::layer_version_arn(
+            &state.partition,
+            &v.name,
+            v.version
+        )),
     );
     o.insert("Version".into(), json!(v.version));
     o.insert("Description".into(), json!(v.settings.description));

@@ -10,7 +10,8 @@ use super::{new_revision, now, SqliteStore};
 use crate::layers::{LayerPolicy, LayerStore};
 use crate::StoreError;
 
-const COLS: &str = "layer_name, version, code_sha256, code_b64, code_size, unzipped_size, settings, created_date";
+const COLS: &str =
+    "layer_name, version, code_sha256, code_b64, code_size, unzipped_size, settings, created_date";
 
 fn row(r: &Row<'_>) -> rusqlite::Result<(LayerVersion, String)> {
     let (version, size, unzipped): (i64, i64, i64) = (r.get(1)?, r.get(4)?, r.get(5)?);
@@ -124,7 +125,8 @@ impl LayerStore for SqliteStore {
             settings: settings.clone(),
             created: now(),
         };
-        let doc = serde_json::to_string(settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let doc =
+            serde_json::to_string(settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         tx.execute(
             &format!("INSERT INTO layer_versions ({COLS}, policy_revision) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
             params![
@@ -144,7 +146,8 @@ impl LayerStore for SqliteStore {
     }
 
     fn layer_version(&self, name: &str, version: u64) -> Result<Option<LayerVersion>, StoreError> {
-        let sql = format!("SELECT {COLS} FROM layer_versions WHERE layer_name = ?1 AND version = ?2");
+        let sql =
+            format!("SELECT {COLS} FROM layer_versions WHERE layer_name = ?1 AND version = ?2");
         Ok(query(&self.lock(), &sql, params![name, version as i64])?
             .into_iter()
             .next())
@@ -241,12 +244,32 @@ mod tests {
     fn versions_are_never_reused_and_policies_have_revisions() {
         let s = SqliteStore::open_in_memory().unwrap();
         let set = LayerSettings::default();
-        assert_eq!(s.publish_layer_version("l", &code(1), 5, &set).unwrap().version, 1);
-        assert_eq!(s.publish_layer_version("l", &code(2), 5, &set).unwrap().version, 2);
+        assert_eq!(
+            s.publish_layer_version("l", &code(1), 5, &set)
+                .unwrap()
+                .version,
+            1
+        );
+        assert_eq!(
+            s.publish_layer_version("l", &code(2), 5, &set)
+                .unwrap()
+                .version,
+            2
+        );
         assert!(s.delete_layer_version("l", 2).unwrap());
         assert!(!s.delete_layer_version("l", 2).unwrap());
-        assert_eq!(s.publish_layer_version("l", &code(3), 5, &set).unwrap().version, 3);
-        let all: Vec<u64> = s.layer_versions("l").unwrap().iter().map(|v| v.version).collect();
+        assert_eq!(
+            s.publish_layer_version("l", &code(3), 5, &set)
+                .unwrap()
+                .version,
+            3
+        );
+        let all: Vec<u64> = s
+            .layer_versions("l")
+            .unwrap()
+            .iter()
+            .map(|v| v.version)
+            .collect();
         assert_eq!(all, [3, 1]);
         let st = LayerStatement {
             sid: "a".into(),
@@ -255,7 +278,9 @@ mod tests {
         };
         let p0 = s.layer_policy("l", 1).unwrap();
         assert!(p0.statements.is_empty());
-        let p1 = s.add_layer_statement("l", 1, &st, Some(&p0.revision_id)).unwrap();
+        let p1 = s
+            .add_layer_statement("l", 1, &st, Some(&p0.revision_id))
+            .unwrap();
         assert_ne!(p1.revision_id, p0.revision_id);
         assert!(matches!(
             s.add_layer_statement("l", 1, &st, None),
@@ -265,11 +290,12 @@ mod tests {
             s.remove_layer_statement("l", 1, "a", Some(&p0.revision_id)),
             Err(StoreError::RevisionMismatch { .. })
         ));
-        assert!(s.remove_layer_statement("l", 1, "a", None).unwrap().statements.is_empty());
-        assert!(matches!(
-            s.layer_policy("l", 2),
-            Err(StoreError::NotFound)
-        ));
+        assert!(s
+            .remove_layer_statement("l", 1, "a", None)
+            .unwrap()
+            .statements
+            .is_empty());
+        assert!(matches!(s.layer_policy("l", 2), Err(StoreError::NotFound)));
         let refs = referenced(&s.lock()).unwrap();
         assert!(refs.contains(&code(1).sha256_hex) && !refs.contains(&code(2).sha256_hex));
     }
