@@ -404,7 +404,7 @@ def _zeros_zip(path, mb, extra=None):
     return buf.getvalue()
 
 
-def test_function_and_layers_over_250_mb_are_refused(lam):
+def test_function_and_layers_over_250_mb_are_refused(server, lam):
     big_a = lam.publish_layer_version(LayerName=layer_name("big"), Content={"ZipFile": _zeros_zip("a.bin", 120)})
     big_b = lam.publish_layer_version(LayerName=layer_name("big"), Content={"ZipFile": _zeros_zip("b.bin", 120)})
     code = _zeros_zip("pad.bin", 11, extra={"app.py": PY_PROBE})
@@ -413,9 +413,11 @@ def test_function_and_layers_over_250_mb_are_refused(lam):
     assert total > 262144000
     msg = ("Function code combined with layers exceeds the maximum allowed size of 262144000 bytes. "
            f"The actual size is {total} bytes.")
+    before = data_files(server.data_dir)
     with pytest.raises(botocore.exceptions.ClientError) as e:
         create(lam, code, Layers=[big_a["LayerVersionArn"], big_b["LayerVersionArn"]])
     assert_client_error(e, "InvalidParameterValueException", 400, msg)
+    assert data_files(server.data_dir) == before, "a refused package is not stored"
     # One big layer fits; adding the second through an update is refused the same way.
     name = create(lam, code, Layers=[big_a["LayerVersionArn"]])
     with pytest.raises(botocore.exceptions.ClientError) as e:
@@ -424,9 +426,11 @@ def test_function_and_layers_over_250_mb_are_refused(lam):
     assert_client_error(e, "InvalidParameterValueException", 400, msg)
     # And bigger code under an existing layer too.
     bigger = _zeros_zip("pad.bin", 131, extra={"app.py": PY_PROBE})
+    before = data_files(server.data_dir)
     with pytest.raises(botocore.exceptions.ClientError) as e:
         lam.update_function_code(FunctionName=name, ZipFile=bigger)
     assert_client_error(e, "InvalidParameterValueException", 400, "Function code combined with layers exceeds")
+    assert data_files(server.data_dir) == before, "a refused package is not stored"
     assert [x["Arn"] for x in lam.get_function_configuration(FunctionName=name)["Layers"]] == [
         big_a["LayerVersionArn"]]
     assert call(lam, name, {"list": "/opt"})["list"] == ["a.bin"]

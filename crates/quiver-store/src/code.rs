@@ -98,6 +98,19 @@ impl CodeStore {
     /// Hashes and validates a package and, unless `dry_run`, makes blob and tree durable.
     /// A refused package leaves nothing behind.
     pub fn ingest(&self, zip: &[u8], dry_run: bool) -> Result<CodeRef, StoreError> {
+        self.ingest_checked(zip, dry_run, &|_| Ok(()))
+            .map(|(code, _)| code)
+    }
+
+    /// [`CodeStore::ingest`], showing `check` the unzipped size before anything is made
+    /// durable (a function's code must fit next to its layers); its refusal comes back
+    /// as [`StoreError::Invalid`] and leaves nothing behind. Returns the unzipped size.
+    pub fn ingest_checked(
+        &self,
+        zip: &[u8],
+        dry_run: bool,
+        check: &dyn Fn(u64) -> Result<(), quiver_model::ModelError>,
+    ) -> Result<(CodeRef, u64), StoreError> {
         let digest = Sha256::digest(zip);
         let code = CodeRef {
             sha256_hex: hex::encode(digest),
@@ -108,18 +121,26 @@ impl CodeStore {
         let blob = self.blob_path(&code.sha256_hex);
         if tree.is_dir() && blob.is_file() {
             // Same bytes were accepted before: already validated and durable.
-            return Ok(code);
+            let size = tree_bytes(&tree)?;
+            check(size)?;
+            return Ok((code, size));
         }
         let work = self.tmp_path("");
         fs::create_dir(&work)?;
-        let extracted = extract(zip, &work, self.limits);
-        if let Err(e) = extracted {
+        let size = match extract(zip, &work, self.limits) {
+            Ok(x) => x.bytes,
+            Err(e) => {
+                let _ = fs::remove_dir_all(&work);
+                return Err(e.into());
+            }
+        };
+        if let Err(e) = check(size) {
             let _ = fs::remove_dir_all(&work);
             return Err(e.into());
         }
         if dry_run {
             fs::remove_dir_all(&work)?;
-            return Ok(code);
+            return Ok((code, size));
         }
         let result = self.write_blob(zip, &blob).and_then(|()| {
             match fs::rename(&work, &tree) {
@@ -133,7 +154,7 @@ impl CodeStore {
             let _ = fs::remove_dir_all(&work);
         }
         result?;
-        Ok(code)
+        Ok((code, size))
     }
 
     /// tmp + fsync + rename + fsync(dir).
@@ -379,6 +400,26 @@ mod tests {
         fs::remove_dir_all(cs.tree_path(&a.sha256_hex)).unwrap();
         cs.ensure_tree(&a.sha256_hex).unwrap();
         assert!(cs.tree_path(&a.sha256_hex).join("a.py").is_file());
+    }
+
+    #[test]
+    fn a_refused_size_check_leaves_nothing_behind() {
+        let data = tempfile::tempdir().unwrap();
+        let cs = CodeStore::open(data.path()).unwrap();
+        let zip = make_zip(&[("a.py", b"12345")]);
+        let refuse = |n: u64| Err(quiver_model::ModelError::InvalidParameter(format!("{n}")));
+        assert!(matches!(
+            cs.ingest_checked(&zip, false, &refuse),
+            Err(StoreError::Invalid(_))
+        ));
+        for d in ["blobs", "code", "tmp"] {
+            assert_eq!(entries(&data.path().join(d)), 0, "{d}");
+        }
+        let (code, size) = cs.ingest_checked(&zip, false, &|_| Ok(())).unwrap();
+        assert_eq!(size, 5);
+        // Already stored: the check still sees the size, and may still refuse.
+        assert!(cs.ingest_checked(&zip, false, &refuse).is_err());
+        assert_eq!(cs.ingest(&zip, false).unwrap(), code);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use quiver_store::{LatestUpdate, NewFunction, StoreError};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{decode_marker, decode_zip, encode_marker, ingest, page_size, FnPath, Target};
+use super::{decode_marker, decode_zip, encode_marker, page_size, FnPath, Target};
 use crate::body::{parse_json, read_limited};
 use crate::error::ApiError;
 use crate::query;
@@ -133,8 +133,8 @@ pub async fn create(
     if let Some(arns) = &input.settings.layers {
         config.layers = super::layers::resolve_function_layers(&state, arns).await?;
     }
-    let code = ingest(&state, zip, false, &target.arn).await?;
-    super::layers::check_combined_size(&state, &code.sha256_hex, &config.layers).await?;
+    let code =
+        super::layers::ingest_beside(&state, zip, false, &target.arn, &config.layers).await?;
     let new = NewFunction {
         name: target.name.clone(),
         config,
@@ -332,10 +332,7 @@ pub async fn update_code(
     }
     let zip = input.code.zip()?;
     let dry_run = input.dry_run.unwrap_or(false);
-    let code = ingest(&state, zip, dry_run, &arn).await?;
-    if !dry_run {
-        super::layers::check_combined_size(&state, &code.sha256_hex, &config.layers).await?;
-    }
+    let code = super::layers::ingest_beside(&state, zip, dry_run, &arn, &config.layers).await?;
     if dry_run {
         let mut preview = current.clone();
         preview.code = code;

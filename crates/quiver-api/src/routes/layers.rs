@@ -539,6 +539,35 @@ pub async fn resolve_function_layers(
         .collect()
 }
 
+/// [`super::ingest`] for a function's code next to `layers`: the package is refused
+/// (nothing stored) when code and layers together exceed Lambda's 250 MB unzipped.
+pub async fn ingest_beside(
+    state: &AppState,
+    zip: Vec<u8>,
+    dry_run: bool,
+    arn: &str,
+    layers: &[FunctionLayer],
+) -> Result<quiver_model::CodeRef, ApiError> {
+    if layers.is_empty() {
+        return ingest(state, zip, dry_run, arn).await;
+    }
+    if zip.len() as u64 > quiver_model::limits::ZIP_MAX_BYTES {
+        return Err(ApiError::InvalidParameter(format!(
+            "Zipped size must be smaller than {} bytes",
+            quiver_model::limits::ZIP_MAX_BYTES
+        )));
+    }
+    let sizes: Vec<u64> = layers.iter().map(|l| l.unzipped_size).collect();
+    let code = state.code.clone();
+    tokio::task::spawn_blocking(move || {
+        code.ingest_checked(&zip, dry_run, &|n| layer::check_combined_size(n, &sizes))
+    })
+    .await
+    .map_err(|e| ApiError::Service(format!("ingest task failed: {e}")))?
+    .map(|(c, _)| c)
+    .map_err(|e| ApiError::from_store(e, arn))
+}
+
 /// Function code plus `layers`, unzipped, within Lambda's 250 MB.
 pub async fn check_combined_size(
     state: &AppState,
