@@ -495,3 +495,20 @@ def test_hostile_layer_zips_are_refused(server, lam):
     assert lam.list_layer_versions(LayerName=name)["LayerVersions"] == []
     assert name not in {x["LayerName"] for x in lam.list_layers()["Layers"]}
     assert_alive(server, lam)
+
+
+def test_aws_cli_publishes_and_attaches_a_layer(server, lam, tmp_path):
+    z = layer_zip({"python/clilayer.py": b"WHO = 'cli'\n"})
+    path = tmp_path / "layer.zip"
+    path.write_bytes(z)
+    name = layer_name("cli")
+    out = json.loads(server.cli("lambda", "publish-layer-version", "--layer-name", name,
+                                "--zip-file", f"fileb://{path}", "--compatible-runtimes", "python3.11").stdout)
+    assert out["Version"] == 1 and out["Content"]["CodeSha256"] == sha256_b64(z)
+    fn = py_fn(lam)
+    cfg = json.loads(server.cli("lambda", "update-function-configuration", "--function-name", fn,
+                                "--layers", out["LayerVersionArn"]).stdout)
+    assert cfg["Layers"] == [{"Arn": out["LayerVersionArn"], "CodeSize": len(z)}]
+    assert call(lam, fn, {"import": "clilayer"})["import"] == "cli"
+    listed = json.loads(server.cli("lambda", "list-layers", "--compatible-runtime", "python3.11").stdout)
+    assert name in {x["LayerName"] for x in listed["Layers"]}
