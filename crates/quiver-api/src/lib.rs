@@ -182,6 +182,24 @@ pub fn router(state: AppState) -> Router {
                 .put(code_signing::put_function)
                 .delete(code_signing::delete_function),
         )
+        .route("/2018-10-31/layers", get(layers::list_or_find))
+        .route("/2018-10-31/layers/", get(layers::list_or_find))
+        .route(
+            "/2018-10-31/layers/{layer}/versions",
+            post(layers::publish).get(layers::list_versions),
+        )
+        .route(
+            "/2018-10-31/layers/{layer}/versions/{version}",
+            get(layers::get).delete(layers::delete),
+        )
+        .route(
+            "/2018-10-31/layers/{layer}/versions/{version}/policy",
+            post(layers::add_permission).get(layers::get_policy),
+        )
+        .route(
+            "/2018-10-31/layers/{layer}/versions/{version}/policy/{sid}",
+            axum::routing::delete(layers::remove_permission),
+        )
         .route("/2016-08-19/account-settings", get(account::settings))
         .route("/2016-08-19/account-settings/", get(account::settings))
         .fallback(unknown)

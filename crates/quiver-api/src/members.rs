@@ -137,6 +137,35 @@ pub const UPDATE_CODE: Shape = Shape {
     nested: &[],
 };
 
+const LAYER_CONTENT: Shape = Shape {
+    members: &[
+        "S3Bucket",
+        "S3Key",
+        "S3ObjectVersion",
+        "ZipFile",
+        "S3ObjectStorageMode",
+    ],
+    nested: &[],
+};
+
+/// PublishLayerVersion.
+pub const PUBLISH_LAYER_VERSION: Shape = Shape {
+    members: &[
+        "Description",
+        "Content",
+        "CompatibleRuntimes",
+        "LicenseInfo",
+        "CompatibleArchitectures",
+    ],
+    nested: &[("Content", &LAYER_CONTENT)],
+};
+
+/// AddLayerVersionPermission.
+pub const ADD_LAYER_VERSION_PERMISSION: Shape = Shape {
+    members: &["StatementId", "Action", "Principal", "OrganizationId"],
+    nested: &[],
+};
+
 /// PublishVersion.
 pub const PUBLISH_VERSION: Shape = Shape {
     members: &["CodeSha256", "Description", "RevisionId"],

@@ -66,6 +66,14 @@ pub fn configuration(
     if !c.environment.is_empty() {
         obj.insert("Environment".into(), json!({"Variables": c.environment}));
     }
+    if !c.layers.is_empty() {
+        let layers: Vec<Value> = c
+            .layers
+            .iter()
+            .map(|l| json!({"Arn": l.arn, "CodeSize": l.code_size}))
+            .collect();
+        obj.insert("Layers".into(), Value::Array(layers));
+    }
     if let Some(t) = &c.dead_letter_target {
         obj.insert("DeadLetterConfig".into(), json!({"TargetArn": t}));
     }

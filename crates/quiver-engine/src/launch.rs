@@ -78,6 +78,14 @@ pub fn launch(
             format!("/lib64:/usr/lib64:{RUNTIME_DIR}:{RUNTIME_DIR}/lib:{TASK_ROOT}:{TASK_ROOT}/lib:/opt/lib"),
         ),
     ];
+    if let RuntimeKind::Node { major } = kind {
+        // Lambda's NODE_PATH: the layers' version-specific and common module folders
+        // first (docs/wire.md §16.4). CommonJS `require` honours it; ESM imports do not.
+        env.push((
+            "NODE_PATH".into(),
+            format!("/opt/nodejs/node{major}/node_modules:/opt/nodejs/node_modules:{RUNTIME_DIR}/node_modules:{RUNTIME_DIR}:{TASK_ROOT}"),
+        ));
+    }
     // The function's own variables may override the unreserved defaults above.
     for (k, v) in &spec.environment {
         env.retain(|(ek, _)| ek != k);
@@ -130,6 +138,7 @@ pub fn launch(
         hostname: HOSTNAME.into(),
         // The Runtime API listener must exist before the runtime's first request.
         hold: true,
+        opt_dir: spec.opt_dir.clone(),
     };
     Ok(Launch {
         sandbox,
@@ -165,7 +174,8 @@ fn java_argv(java: &Path, memory_mb: u32) -> Vec<String> {
 /// The [`Assignment`] that turns a pre-made sandbox into the one `sandbox` describes,
 /// when that is possible: its code tree is a child of `code_base` named by its SHA-256
 /// (what the code store makes), its bootstraps are the pre-made sandbox's
-/// `runtime_dir`, and it needs no extra binds (an install prefix outside `/usr`). `None`:
+/// `runtime_dir`, it needs no extra binds (an install prefix outside `/usr`) and no
+/// layers at `/opt` (the pre-made root stages the code base there). `None`:
 /// build the sandbox as usual.
 ///
 /// Why a runtime with binds never takes a pre-made sandbox: the stock is built before
@@ -178,7 +188,10 @@ pub fn assignment(
     code_base: &Path,
     runtime_dir: &Path,
 ) -> Option<Assignment> {
-    if !sandbox.extra_ro_binds.is_empty() || sandbox.runtime_dir.as_deref() != Some(runtime_dir) {
+    if !sandbox.extra_ro_binds.is_empty()
+        || sandbox.opt_dir.is_some()
+        || sandbox.runtime_dir.as_deref() != Some(runtime_dir)
+    {
         return None;
     }
     if sandbox.code_dir.parent() != Some(code_base) {
@@ -215,6 +228,7 @@ mod tests {
             ephemeral_mb: 512,
             environment: vec![("PATH".into(), "/custom".into()), ("MY".into(), "1".into())],
             code_dir: "/tmp".into(),
+            opt_dir: None,
             log_group: "/aws/lambda/f".into(),
             revision: "r1".into(),
             region: "us-east-1".into(),
@@ -337,6 +351,9 @@ mod tests {
         let mut extra = l.sandbox.clone();
         extra.extra_ro_binds.push("/opt/node".into());
         assert!(assignment(&extra, Path::new("/data/code"), Path::new("/rt")).is_none());
+        let mut layered = l.sandbox.clone();
+        layered.opt_dir = Some("/data/opt/x".into());
+        assert!(assignment(&layered, Path::new("/data/code"), Path::new("/rt")).is_none());
         let mut odd = l.sandbox.clone();
         odd.code_dir = Path::new("/data/code").join("..");
         assert!(assignment(&odd, Path::new("/data/code"), Path::new("/rt")).is_none());
@@ -372,5 +389,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(l.sandbox.argv[1], "--max-old-space-size=217");
+        assert_eq!(
+            env_of(&l, "NODE_PATH").unwrap(),
+            "/opt/nodejs/node20/node_modules:/opt/nodejs/node_modules:/var/runtime/node_modules:/var/runtime:/var/task"
+        );
     }
 }

@@ -29,6 +29,10 @@ pub struct FunctionSpec {
     pub environment: Vec<(String, String)>,
     /// Extracted code tree on the host (shown read-only at /var/task).
     pub code_dir: PathBuf,
+    /// The merged tree of the function's layers on the host (shown read-only at
+    /// /opt), `None` without layers. Part of the version's configuration, so a change
+    /// of layers is a new revision and drains old environments like any update.
+    pub opt_dir: Option<PathBuf>,
     /// Log group (`/aws/lambda/<name>` unless configured otherwise).
     pub log_group: String,
     /// Changes on every code or configuration update (Lambda's RevisionId).
@@ -65,6 +69,7 @@ impl FunctionSpec {
                 .map(|(k, val)| (k.clone(), val.clone()))
                 .collect(),
             code_dir,
+            opt_dir: None,
             log_group: v
                 .config
                 .log_group

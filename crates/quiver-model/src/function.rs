@@ -78,6 +78,9 @@ pub struct FunctionSettings {
     pub logging_config: Option<LoggingInput>,
     pub package_type: Option<String>,
     pub dead_letter_config: Option<DeadLetterInput>,
+    /// Layer version ARNs; resolved against the store by the API (the model only
+    /// checks their shape: [`crate::layer::check_function_layers`]).
+    pub layers: Option<Vec<String>>,
 }
 
 /// A validated, complete function configuration (one per version). `Default` is the
@@ -104,6 +107,10 @@ pub struct FunctionConfig {
     /// Defaulted so configurations stored before this member existed still load.
     #[serde(default)]
     pub dead_letter_target: Option<String>,
+    /// The layer versions in order, pinned by content (docs/wire.md §16). Defaulted
+    /// so configurations stored before layers existed still load.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<crate::layer::FunctionLayer>,
 }
 
 fn enum_constraint(values: &[&str]) -> String {
@@ -330,6 +337,9 @@ impl FunctionConfig {
     /// CreateFunction: required members, defaults, every rule.
     pub fn create(s: &FunctionSettings, catalogue: &RuntimeCatalogue) -> Result<Self, ModelError> {
         check_shapes(s)?;
+        if let Some(l) = &s.layers {
+            crate::layer::check_function_layers(l)?;
+        }
         let Some(role) = s.role.clone() else {
             let mut v = Violations::new();
             v.push("null", "role", "Member must not be null");
@@ -361,6 +371,7 @@ impl FunctionConfig {
             system_log_level: None,
             log_group: None,
             dead_letter_target: None,
+            layers: Vec::new(),
         };
         check_runtime_available(&base.runtime, catalogue)?;
         base.merged(s, true)
@@ -373,6 +384,9 @@ impl FunctionConfig {
         catalogue: &RuntimeCatalogue,
     ) -> Result<Self, ModelError> {
         check_shapes(s)?;
+        if let Some(l) = &s.layers {
+            crate::layer::check_function_layers(l)?;
+        }
         if let Some(r) = &s.runtime {
             if r != &self.runtime {
                 check_runtime_available(r, catalogue)?;

@@ -67,6 +67,7 @@ impl PremadeSpec {
             hostname: self.hostname.clone(),
             runtime_dir: self.runtime_dir.clone(),
             hold: true,
+            opt_dir: None,
         }
     }
 }

@@ -157,6 +157,10 @@ pub fn build(root_dir: &Path, spec: &SandboxSpec, code_base: Option<&Path>) -> R
     mkdirs(&root.join("opt"))?;
     if let Some(base) = code_base {
         bind_ro(base, &root.join("opt"))?;
+    } else if let Some(layers) = &spec.opt_dir {
+        // The function's layers, merged in order (a sandbox with layers is never
+        // pre-made: docs/sandbox.md §12).
+        bind_ro(layers, &root.join("opt"))?;
     }
     let tmp = root.join("tmp");
     mkdirs(&tmp)?;

@@ -31,6 +31,10 @@ pub struct SandboxSpec {
     /// before the runtime's first request).
     #[serde(default)]
     pub hold: bool,
+    /// Host directory shown read-only at `/opt` (a function's merged layers); `None`
+    /// leaves `/opt` an empty directory.
+    #[serde(default)]
+    pub opt_dir: Option<std::path::PathBuf>,
 }
 
 impl SandboxSpec {
@@ -46,6 +50,14 @@ impl SandboxSpec {
             ("code_dir", &self.code_dir),
             self.runtime_dir.as_deref(),
         )?;
+        if let Some(p) = &self.opt_dir {
+            if !p.is_absolute() || !p.is_dir() {
+                return bad(format!(
+                    "opt_dir {} is not an absolute directory",
+                    p.display()
+                ));
+            }
+        }
         for p in &self.extra_ro_binds {
             if !p.is_absolute() || !p.exists() {
                 return bad(format!(

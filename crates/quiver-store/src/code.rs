@@ -3,6 +3,9 @@
 //! Layout under the data dir:
 //! - `blobs/<hex>.zip`  the package exactly as uploaded (GetFunction's download)
 //! - `code/<hex>/`      the extracted tree, bind-mounted read-only as /var/task later
+//! - `opt/<hex>/`       the merged `/opt` of an ordered list of layers, named by the
+//!   SHA-256 of their digests in order; rebuilt on demand from the layer trees, so
+//!   garbage collection simply empties it
 //! - `tmp/`             work area; emptied at start, never referenced by metadata
 //!
 //! Both are written completely (fsync) and then renamed into place, and that happens
@@ -27,6 +30,7 @@ use crate::StoreError;
 pub struct CodeStore {
     blobs: PathBuf,
     trees: PathBuf,
+    opt: PathBuf,
     tmp: PathBuf,
     limits: IntakeLimits,
 }
@@ -47,13 +51,14 @@ impl CodeStore {
         let s = Self {
             blobs: data_dir.join("blobs"),
             trees: data_dir.join("code"),
+            opt: data_dir.join("opt"),
             tmp: data_dir.join("tmp"),
             limits: IntakeLimits {
                 max_bytes: UNZIPPED_MAX_BYTES,
                 max_entries: ZIP_MAX_ENTRIES,
             },
         };
-        for d in [&s.blobs, &s.trees] {
+        for d in [&s.blobs, &s.trees, &s.opt] {
             fs::create_dir_all(d)?;
         }
         if s.tmp.exists() {
@@ -93,6 +98,19 @@ impl CodeStore {
     /// Hashes and validates a package and, unless `dry_run`, makes blob and tree durable.
     /// A refused package leaves nothing behind.
     pub fn ingest(&self, zip: &[u8], dry_run: bool) -> Result<CodeRef, StoreError> {
+        self.ingest_checked(zip, dry_run, &|_| Ok(()))
+            .map(|(code, _)| code)
+    }
+
+    /// [`CodeStore::ingest`], showing `check` the unzipped size before anything is made
+    /// durable (a function's code must fit next to its layers); its refusal comes back
+    /// as [`StoreError::Invalid`] and leaves nothing behind. Returns the unzipped size.
+    pub fn ingest_checked(
+        &self,
+        zip: &[u8],
+        dry_run: bool,
+        check: &dyn Fn(u64) -> Result<(), quiver_model::ModelError>,
+    ) -> Result<(CodeRef, u64), StoreError> {
         let digest = Sha256::digest(zip);
         let code = CodeRef {
             sha256_hex: hex::encode(digest),
@@ -103,18 +121,26 @@ impl CodeStore {
         let blob = self.blob_path(&code.sha256_hex);
         if tree.is_dir() && blob.is_file() {
             // Same bytes were accepted before: already validated and durable.
-            return Ok(code);
+            let size = tree_bytes(&tree)?;
+            check(size)?;
+            return Ok((code, size));
         }
         let work = self.tmp_path("");
         fs::create_dir(&work)?;
-        let extracted = extract(zip, &work, self.limits);
-        if let Err(e) = extracted {
+        let size = match extract(zip, &work, self.limits) {
+            Ok(x) => x.bytes,
+            Err(e) => {
+                let _ = fs::remove_dir_all(&work);
+                return Err(e.into());
+            }
+        };
+        if let Err(e) = check(size) {
             let _ = fs::remove_dir_all(&work);
             return Err(e.into());
         }
         if dry_run {
             fs::remove_dir_all(&work)?;
-            return Ok(code);
+            return Ok((code, size));
         }
         let result = self.write_blob(zip, &blob).and_then(|()| {
             match fs::rename(&work, &tree) {
@@ -128,7 +154,7 @@ impl CodeStore {
             let _ = fs::remove_dir_all(&work);
         }
         result?;
-        Ok(code)
+        Ok((code, size))
     }
 
     /// tmp + fsync + rename + fsync(dir).
@@ -180,7 +206,139 @@ impl CodeStore {
                 removed += 1;
             }
         }
+        // Merged /opt trees are a cache of the layer trees: the first cold start after
+        // this rebuilds the ones still in use.
+        for entry in fs::read_dir(&self.opt)? {
+            let entry = entry?;
+            make_removable(&entry.path());
+            fs::remove_dir_all(entry.path())?;
+            removed += 1;
+        }
         Ok(removed)
+    }
+}
+
+/// Extracted trees are read-only for everyone (so a sandbox can never change them);
+/// restore write permission on directories before removing a tree.
+fn make_removable(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(md) = fs::symlink_metadata(dir) else {
+        return;
+    };
+    if !md.is_dir() {
+        return;
+    }
+    let _ = fs::set_permissions(
+        dir,
+        fs::Permissions::from_mode(md.permissions().mode() | 0o700),
+    );
+    if let Ok(rd) = fs::read_dir(dir) {
+        for e in rd.flatten() {
+            make_removable(&e.path());
+        }
+    }
+}
+
+/// Bytes of the regular files under `dir` (what the 250 MB rule counts).
+fn tree_bytes(dir: &Path) -> std::io::Result<u64> {
+    let mut total = 0u64;
+    for e in fs::read_dir(dir)? {
+        let e = e?;
+        let md = fs::symlink_metadata(e.path())?;
+        if md.is_dir() {
+            total = total.saturating_add(tree_bytes(&e.path())?);
+        } else if md.is_file() {
+            total = total.saturating_add(md.len());
+        }
+    }
+    Ok(total)
+}
+
+/// Lays `src` over `dest` the way Lambda extracts layers one after another into `/opt`:
+/// a later file replaces an earlier one at the same path, directories merge, and a
+/// file or symlink where the other had a directory (or the reverse) replaces it.
+/// Regular files are hard links into the layer trees (same file system, never
+/// written: the merged tree is bound read-only), copied if linking fails.
+fn overlay(src: &Path, dest: &Path) -> std::io::Result<()> {
+    for e in fs::read_dir(src)? {
+        let e = e?;
+        let from = e.path();
+        let to = dest.join(e.file_name());
+        let md = fs::symlink_metadata(&from)?;
+        let existing = fs::symlink_metadata(&to).ok();
+        if md.is_dir() {
+            match existing {
+                Some(x) if x.is_dir() => {}
+                Some(_) => {
+                    fs::remove_file(&to)?;
+                    fs::create_dir(&to)?;
+                }
+                None => fs::create_dir(&to)?,
+            }
+            overlay(&from, &to)?;
+            continue;
+        }
+        match existing {
+            Some(x) if x.is_dir() => fs::remove_dir_all(&to)?,
+            Some(_) => fs::remove_file(&to)?,
+            None => {}
+        }
+        if md.file_type().is_symlink() {
+            std::os::unix::fs::symlink(fs::read_link(&from)?, &to)?;
+        } else if fs::hard_link(&from, &to).is_err() {
+            fs::copy(&from, &to)?;
+        }
+    }
+    Ok(())
+}
+
+impl CodeStore {
+    /// Bytes the extracted tree of a package holds (its unzipped size).
+    pub fn unzipped_size(&self, sha_hex: &str) -> Result<u64, StoreError> {
+        self.ensure_tree(sha_hex)?;
+        Ok(tree_bytes(&self.tree_path(sha_hex))?)
+    }
+
+    /// Where the merged `/opt` of these layer digests (in order) lives.
+    pub fn opt_path(&self, layers: &[&str]) -> PathBuf {
+        let mut h = Sha256::new();
+        for l in layers {
+            h.update(l.as_bytes());
+            h.update(b"\n");
+        }
+        self.opt.join(hex::encode(h.finalize()))
+    }
+
+    /// Builds (once) the merged `/opt` of `layers`, in order, and returns it. Each
+    /// layer's tree is re-extracted from its blob first if it went missing. Built in
+    /// `tmp/` and renamed into place, so a tree that exists is complete.
+    pub fn ensure_opt(&self, layers: &[&str]) -> Result<PathBuf, StoreError> {
+        let dest = self.opt_path(layers);
+        if dest.is_dir() {
+            return Ok(dest);
+        }
+        for l in layers {
+            if !is_sha_hex(l) {
+                return Err(StoreError::Corrupt(format!("layer digest {l:?}")));
+            }
+            self.ensure_tree(l)?;
+        }
+        let work = self.tmp_path("");
+        fs::create_dir(&work)?;
+        let built = layers
+            .iter()
+            .try_for_each(|l| overlay(&self.tree_path(l), &work))
+            .and_then(|()| match fs::rename(&work, &dest) {
+                Ok(()) => fsync_dir(&self.opt),
+                Err(_) if dest.is_dir() => Ok(()),
+                Err(e) => Err(e),
+            });
+        if work.exists() {
+            make_removable(&work);
+            let _ = fs::remove_dir_all(&work);
+        }
+        built?;
+        Ok(dest)
     }
 }
 
@@ -242,5 +400,62 @@ mod tests {
         fs::remove_dir_all(cs.tree_path(&a.sha256_hex)).unwrap();
         cs.ensure_tree(&a.sha256_hex).unwrap();
         assert!(cs.tree_path(&a.sha256_hex).join("a.py").is_file());
+    }
+
+    #[test]
+    fn a_refused_size_check_leaves_nothing_behind() {
+        let data = tempfile::tempdir().unwrap();
+        let cs = CodeStore::open(data.path()).unwrap();
+        let zip = make_zip(&[("a.py", b"12345")]);
+        let refuse = |n: u64| Err(quiver_model::ModelError::InvalidParameter(format!("{n}")));
+        assert!(matches!(
+            cs.ingest_checked(&zip, false, &refuse),
+            Err(StoreError::Invalid(_))
+        ));
+        for d in ["blobs", "code", "tmp"] {
+            assert_eq!(entries(&data.path().join(d)), 0, "{d}");
+        }
+        let (code, size) = cs.ingest_checked(&zip, false, &|_| Ok(())).unwrap();
+        assert_eq!(size, 5);
+        // Already stored: the check still sees the size, and may still refuse.
+        assert!(cs.ingest_checked(&zip, false, &refuse).is_err());
+        assert_eq!(cs.ingest(&zip, false).unwrap(), code);
+    }
+
+    #[test]
+    fn merged_opt_lays_later_layers_over_earlier_ones() {
+        let data = tempfile::tempdir().unwrap();
+        let cs = CodeStore::open(data.path()).unwrap();
+        let a = cs
+            .ingest(
+                &make_zip(&[("python/m.py", b"A"), ("bin/x", b"a"), ("only_a", b"1")]),
+                false,
+            )
+            .unwrap();
+        let b = cs
+            .ingest(
+                &make_zip(&[("python/m.py", b"B"), ("bin/x/inner", b"b")]),
+                false,
+            )
+            .unwrap();
+        assert_eq!(cs.unzipped_size(&a.sha256_hex).unwrap(), 3);
+        let ab = cs.ensure_opt(&[&a.sha256_hex, &b.sha256_hex]).unwrap();
+        assert_eq!(fs::read(ab.join("python/m.py")).unwrap(), b"B");
+        assert_eq!(fs::read(ab.join("bin/x/inner")).unwrap(), b"b");
+        assert!(ab.join("only_a").is_file());
+        let ba = cs.ensure_opt(&[&b.sha256_hex, &a.sha256_hex]).unwrap();
+        assert_ne!(ab, ba, "order is part of the name");
+        assert_eq!(fs::read(ba.join("python/m.py")).unwrap(), b"A");
+        assert!(ba.join("bin/x").is_file());
+        // The layer trees are untouched by the merge.
+        assert_eq!(
+            fs::read(cs.tree_path(&a.sha256_hex).join("python/m.py")).unwrap(),
+            b"A"
+        );
+        let keep: HashSet<String> = [a.sha256_hex.clone(), b.sha256_hex.clone()].into();
+        cs.collect_garbage(&keep).unwrap();
+        assert!(!ab.exists());
+        assert_eq!(cs.ensure_opt(&[&a.sha256_hex, &b.sha256_hex]).unwrap(), ab);
+        assert_eq!(entries(&data.path().join("tmp")), 0);
     }
 }

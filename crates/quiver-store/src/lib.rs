@@ -8,6 +8,7 @@
 pub mod code;
 mod conformance;
 pub mod intake;
+pub mod layers;
 pub mod provisioned;
 pub mod signing;
 pub mod sqlite;
@@ -15,6 +16,7 @@ pub mod store;
 
 pub use code::CodeStore;
 pub use intake::IntakeError;
+pub use layers::{LayerPolicy, LayerStore};
 pub use provisioned::ProvisionedStore;
 pub use signing::SigningStore;
 pub use sqlite::SqliteStore;

@@ -19,6 +19,7 @@ use crate::StoreError;
 mod aliases;
 mod concurrency;
 mod event_configs;
+mod layers;
 mod provisioned;
 mod recursion;
 mod signing;
@@ -30,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_recursion_config.sql"),
     include_str!("../migrations/0004_code_signing_configs.sql"),
     include_str!("../migrations/0006_provisioned_concurrency.sql"),
+    include_str!("../migrations/0007_layers.sql"),
 ];
 
 pub struct SqliteStore {
@@ -556,7 +558,9 @@ impl Store for SqliteStore {
         let c = self.lock();
         let mut stmt = c.prepare("SELECT DISTINCT code_sha256 FROM function_versions")?;
         let rows = stmt.query_map([], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut all: HashSet<String> = rows.collect::<Result<_, _>>()?;
+        all.extend(layers::referenced(&c)?);
+        Ok(all)
     }
 
     fn put_event_invoke_config(

@@ -105,11 +105,17 @@ fn resolution<S: Store + ?Sized>(
     }))
 }
 
-/// Code signing configs are in [`crate::signing::SigningStore`] and provisioned
-/// concurrency configs in [`crate::provisioned::ProvisionedStore`], supertraits so every
-/// backend has them and `dyn Store` reaches them.
+/// Code signing configs are in [`crate::signing::SigningStore`], provisioned concurrency
+/// configs in [`crate::provisioned::ProvisionedStore`] and layers in
+/// [`crate::layers::LayerStore`], supertraits so every backend has them and `dyn Store`
+/// reaches them.
 pub trait Store:
-    crate::signing::SigningStore + crate::provisioned::ProvisionedStore + Send + Sync + 'static
+    crate::signing::SigningStore
+    + crate::provisioned::ProvisionedStore
+    + crate::layers::LayerStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Creates `$LATEST` (and version 1 if asked). [`StoreError::AlreadyExists`] if the name is taken.
     fn create_function(&self, f: &NewFunction) -> Result<Written, StoreError>;
@@ -236,7 +242,8 @@ pub trait Store:
     /// Stores it (PutFunctionRecursionConfig). [`StoreError::NotFound`] if the function
     /// does not exist.
     fn put_recursive_loop(&self, name: &str, value: RecursiveLoop) -> Result<(), StoreError>;
-    /// Hex SHA-256 of every package some version uses (garbage collection).
+    /// Hex SHA-256 of every package some version uses, and of every layer zip a layer
+    /// version or a function's `Layers` names (garbage collection).
     fn referenced_code(&self) -> Result<HashSet<String>, StoreError>;
 
     /// Stores (replacing) the EventInvokeConfig of `name` for the qualifier string

@@ -204,8 +204,10 @@ impl Invoker {
             // The trees are normally there; a restart re-creates missing ones, but be
             // sure before the first environment binds one.
             code.ensure_tree(&r.primary.code.sha256_hex)?;
+            ensure_layers(&code, &r.primary)?;
             if let Some((v, _)) = &r.additional {
                 code.ensure_tree(&v.code.sha256_hex)?;
+                ensure_layers(&code, v)?;
             }
             let reservations = reservations(store.as_ref(), &t.name, want_total)?;
             Ok(reservations.map(|res| (r, res)))
@@ -252,6 +254,9 @@ impl Invoker {
             &self.inner.partition,
         );
         spec.reserved_concurrency = reserved;
+        if !version.config.layers.is_empty() {
+            spec.opt_dir = Some(self.inner.code.opt_path(&layer_digests(&version)));
+        }
         Arc::new(Resolved { version, spec })
     }
 
@@ -312,6 +317,24 @@ fn reservations(
         None
     };
     Ok(Some(Reservations { own, total }))
+}
+
+/// The version's layer digests, in the order they are laid over `/opt`.
+fn layer_digests(v: &FunctionVersion) -> Vec<&str> {
+    v.config
+        .layers
+        .iter()
+        .map(|l| l.sha256_hex.as_str())
+        .collect()
+}
+
+/// Builds the merged `/opt` of a version's layers once (a no-op when it exists), so
+/// that the spec's `opt_dir` is there before the first environment binds it.
+fn ensure_layers(code: &CodeStore, v: &FunctionVersion) -> Result<(), StoreError> {
+    if !v.config.layers.is_empty() {
+        code.ensure_opt(&layer_digests(v))?;
+    }
+    Ok(())
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -14,7 +14,7 @@ use quiver_store::{LatestUpdate, NewFunction, StoreError};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{decode_marker, decode_zip, encode_marker, ingest, page_size, FnPath, Target};
+use super::{decode_marker, decode_zip, encode_marker, page_size, FnPath, Target};
 use crate::body::{parse_json, read_limited};
 use crate::error::ApiError;
 use crate::query;
@@ -129,7 +129,12 @@ pub async fn create(
     {
         return Err(ApiError::from_store(StoreError::AlreadyExists, &target.arn));
     }
-    let code = ingest(&state, zip, false, &target.arn).await?;
+    let mut config = config;
+    if let Some(arns) = &input.settings.layers {
+        config.layers = super::layers::resolve_function_layers(&state, arns).await?;
+    }
+    let code =
+        super::layers::ingest_beside(&state, zip, false, &target.arn, &config.layers).await?;
     let new = NewFunction {
         name: target.name.clone(),
         config,
@@ -327,7 +332,7 @@ pub async fn update_code(
     }
     let zip = input.code.zip()?;
     let dry_run = input.dry_run.unwrap_or(false);
-    let code = ingest(&state, zip, dry_run, &arn).await?;
+    let code = super::layers::ingest_beside(&state, zip, dry_run, &arn, &config.layers).await?;
     if dry_run {
         let mut preview = current.clone();
         preview.code = code;
@@ -373,7 +378,12 @@ pub async fn update_configuration(
     .await?;
     let arn = state.partition.function_arn(&current.name, None);
     let (base, given) = base_revision(input.revision_id, &current.revision_id)?;
-    let config = current.config.update(&input.settings, &state.runtimes)?;
+    let mut config = current.config.update(&input.settings, &state.runtimes)?;
+    if let Some(arns) = &input.settings.layers {
+        config.layers = super::layers::resolve_function_layers(&state, arns).await?;
+        super::layers::check_combined_size(&state, &current.code.sha256_hex, &config.layers)
+            .await?;
+    }
     let update = LatestUpdate {
         config,
         code: current.code.clone(),

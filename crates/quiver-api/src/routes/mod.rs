@@ -9,6 +9,7 @@ pub mod concurrency;
 pub mod event_config;
 pub mod functions;
 pub mod invoke;
+pub mod layers;
 pub mod provisioned;
 pub mod recursion;
 pub mod tags;

@@ -130,6 +130,7 @@ fn spec_of(c: &Common, argv: Vec<String>) -> anyhow::Result<SandboxSpec> {
         hostname: "quiver-sandbox".into(),
         runtime_dir: None,
         hold: false,
+        opt_dir: None,
     })
 }
 
