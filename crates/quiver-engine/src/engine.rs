@@ -187,7 +187,11 @@ impl Engine {
             .get(&spec.runtime)
             .ok_or_else(unavailable)?;
         let interpreter = available.interpreter.as_deref();
-        if kind != RuntimeKind::Provided && interpreter.is_none() {
+        // An image brings its own runtime client (and interpreter).
+        if kind != RuntimeKind::Provided
+            && interpreter.is_none()
+            && available.image_runtime().is_none()
+        {
             return Err(unavailable());
         }
         let today = OffsetDateTime::now_utc();
@@ -197,8 +201,18 @@ impl Engine {
             u8::from(today.month()),
             today.day()
         );
-        let mut l = launch(spec, &kind, interpreter, &self.runtime_dir, &env_id, &date)
-            .map_err(EngineError::RuntimeUnavailable)?;
+        let mut l = match available.image_runtime() {
+            Some(image) => crate::image_launch::launch_image(
+                spec,
+                &kind,
+                image,
+                &self.runtime_dir,
+                &env_id,
+                &date,
+            ),
+            None => launch(spec, &kind, interpreter, &self.runtime_dir, &env_id, &date),
+        }
+        .map_err(EngineError::RuntimeUnavailable)?;
         // Only the sandboxes of this runtime see its install prefix (added to what the
         // launch itself needs).
         for bind in available.binds() {

@@ -45,6 +45,12 @@ pub async fn runtimes(State(state): State<AppState>) -> Result<Response, ApiErro
                 "Interpreter": rt.interpreter.as_ref().map(|p| p.display().to_string()),
                 "Prefix": prefix,
                 "Binds": rt.binds().iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+                "Image": rt.image_runtime().map(|i| serde_json::json!({
+                    "Digest": i.digest,
+                    "Root": i.root.display().to_string(),
+                    "Command": i.command,
+                    "Os": i.os,
+                })),
             })
         })
         .collect();

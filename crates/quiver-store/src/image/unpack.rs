@@ -178,13 +178,15 @@ impl Unpacker {
                 so_far.push(c);
                 match fs::symlink_metadata(&dir) {
                     Ok(md) if md.is_dir() => {}
-                    Ok(md) if md.file_type().is_symlink() => return Err(refuse(
-                        rel,
-                        format!(
+                    Ok(md) if md.file_type().is_symlink() => {
+                        return Err(refuse(
+                            rel,
+                            format!(
                             "written through the symlink {} (layers may not write through links)",
                             so_far.display()
                         ),
-                    )),
+                        ))
+                    }
                     Ok(_) => {
                         return Err(refuse(
                             rel,
