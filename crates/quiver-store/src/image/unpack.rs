@@ -315,7 +315,10 @@ impl Unpacker {
     /// The existing regular file a hard link entry names, checked like any path.
     fn link_source(&self, rel: &Path, raw: &[u8]) -> Result<PathBuf, ImageError> {
         let target = clean(raw)
-            .map_err(|e| refuse(rel, format!("hard link target refused: {e}")))?
+            .map_err(|e| match e {
+                ImageError::Refused(m) => refuse(rel, format!("hard link target refused: {m}")),
+                e => e,
+            })?
             .ok_or_else(|| refuse(rel, "hard link to the image root"))?;
         let mut p = self.root.clone();
         let n = target.components().count();
