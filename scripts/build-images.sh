@@ -110,11 +110,11 @@ build_python313() {
     # here, by the image's own python3.13 (chroot), as unchecked-hash (mtime-proof).
     local stage=$root/tmp/quiver-ric.$$
     cp -a "$tmp/layer2/var/runtime" "$stage"
+    # -d: the .pyc name their sources at /var/runtime (tracebacks), not the staging path.
     chroot "$root" /usr/bin/python3.13 -m compileall -q -j 0 --invalidation-mode unchecked-hash \
-      "/tmp/$(basename "$stage")" >/dev/null || { rm -rf "$stage"; die "compileall in the image failed"; }
+      -d /var/runtime "/tmp/$(basename "$stage")" >/dev/null ||
+      { rm -rf "$stage"; die "compileall in the image failed"; }
     rm -rf "$tmp/layer2/var/runtime" && mv "$stage" "$tmp/layer2/var/runtime"
-    # compileall ran under /tmp: recompile nothing, but the .pyc hold that path only in
-    # tracebacks' co_filename of the client itself, harmless; keep ownership root.
     chown -R 0:0 "$tmp/layer2"
     "$PYTHON" "$SRC/python-image/pack.py" "$root" "$tmp/layer2" "$tmp/python3.13-image.tar" python3.13 |
       sed 's/^/build-images: python3.13: /'

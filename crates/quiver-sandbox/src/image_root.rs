@@ -1,4 +1,4 @@
-//! A sandbox root made of a runtime image (docs/sandbox.md §13).
+//! A sandbox root made of a runtime image (docs/sandbox.md §15).
 //!
 //! The image's unpacked root (the image store made its mount points real directories
 //! and files at import) is bound read-only as the new root, in place of the tmpfs

@@ -27,7 +27,7 @@ pub struct SandboxSpec {
     #[serde(default)]
     pub runtime_dir: Option<PathBuf>,
     /// A runtime image's unpacked root, shown read-only as `/` instead of the host's
-    /// `/usr` (docs/sandbox.md §13); None: the host's.
+    /// `/usr` (docs/sandbox.md §15); None: the host's.
     #[serde(default)]
     pub image_root: Option<PathBuf>,
     /// Build the sandbox but start the runtime only at [`crate::Sandbox::release`], so

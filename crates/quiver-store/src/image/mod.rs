@@ -1,6 +1,6 @@
 //! Runtime images: imported from an OCI layout, a `docker save` archive or a rootfs
 //! directory, unpacked once into a content-addressed root that sandboxes show
-//! read-only as their `/` (docs/sandbox.md §13).
+//! read-only as their `/` (docs/sandbox.md §15).
 //!
 //! Layout under the data dir:
 //! - `images/roots/<hex>/`      the unpacked root, named by the sha256 of the image's

@@ -1,6 +1,6 @@
 //! Shaping an unpacked root for sandboxes, and reading what it runs.
 //!
-//! A sandbox mounts over a few paths of the image's root (docs/sandbox.md §13), and a
+//! A sandbox mounts over a few paths of the image's root (docs/sandbox.md §15), and a
 //! mount point must exist as the right kind of file: mounting onto a symlink would
 //! follow it, possibly out of the root. So, once per import, the mount points become
 //! real directories (`dev`, `proc`, `tmp`, `opt`, `var/task`) and real files (the
