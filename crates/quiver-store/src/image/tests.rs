@@ -118,7 +118,7 @@ fn an_oci_archive_is_unpacked_in_layer_order_and_sealed() {
     for d in ["dev", "proc", "tmp", "opt", "var/task"] {
         assert!(root.join(d).is_dir(), "{d}");
     }
-    assert_eq!(s.list().unwrap(), [rec.clone()]);
+    assert_eq!(s.list().unwrap(), std::slice::from_ref(&rec));
     assert!(leftovers(&t).is_empty());
     // The same image as another id shares the root; removing one keeps it.
     let rec2 = s.import("python3.13", &archive).unwrap();
@@ -133,7 +133,7 @@ fn an_oci_archive_is_unpacked_in_layer_order_and_sealed() {
 fn a_tampered_layer_and_a_foreign_platform_are_refused_leaving_nothing() {
     let (t, s) = store();
     let l1 = tar_of(&[bootstrap()]);
-    let mut bytes = oci_tar(&[l1.clone()], serde_json::json!({}));
+    let mut bytes = oci_tar(std::slice::from_ref(&l1), serde_json::json!({}));
     // Flip one byte of the gzip layer's payload (after the outer tar's first headers).
     let layer_sha = {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
