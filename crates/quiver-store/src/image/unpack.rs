@@ -308,7 +308,13 @@ impl Unpacker {
                 self.hash.update(&target);
             }
         }
-        self.this_layer.insert(rel);
+        // The entry and the directories on its way (a layer need not list them) are
+        // this layer's: an opaque marker later in the layer keeps them.
+        for p in rel.ancestors().filter(|p| !p.as_os_str().is_empty()) {
+            if !self.this_layer.insert(p.to_path_buf()) {
+                break;
+            }
+        }
         Ok(())
     }
 

@@ -110,10 +110,16 @@ fn opaque_whiteout_keeps_only_its_own_layer_whatever_the_order() {
             file(b"keep", b"k"),
         ],
         // The new file comes before the marker: it must survive.
-        &[file(b"d/new", b"3"), file(b"d/.wh..wh..opq", b"")],
+        // So must a directory the layer creates only implicitly (no entry of its own).
+        &[
+            file(b"d/new", b"3"),
+            file(b"d/implicit/f", b"4"),
+            file(b"d/.wh..wh..opq", b""),
+        ],
     ]);
     r.unwrap();
-    assert_eq!(names(&t.0.join("root/d")), ["new"]);
+    assert_eq!(names(&t.0.join("root/d")), ["implicit", "new"]);
+    assert_eq!(names(&t.0.join("root/d/implicit")), ["f"]);
     assert_eq!(names(&t.0.join("root")), ["d", "keep"]);
 }
 
