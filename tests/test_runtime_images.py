@@ -141,6 +141,8 @@ def test_import_keys_the_root_by_the_image_digest_and_ls_shows_it(imported, imag
     assert rt["Image"]["Command"] == ["/var/runtime/bootstrap"]
     assert rt["Image"]["Os"] == "Debian GNU/Linux 13 (trixie)"
     assert rt["Binds"] == []
+    host = {r["Id"]: r for r in json.loads(p.stdout)["Runtimes"]}["python3.11"]
+    assert "Image" not in host
 
 
 def test_python313_function_runs_awslambdaric_on_the_image_root(image_server, probe_fn):
