@@ -70,12 +70,19 @@ def echo_route_args(binary):
 class Server:
     """`quiver serve` on 127.0.0.1:0 with a fresh data dir; stopped by PID."""
 
-    def __init__(self, binary, extra=()):
+    def __init__(self, binary, extra=(), prepare=None):
         self.binary = binary
         # `root` holds the data dir `data` and scratch files a bench wants on the same
         # file system (e.g. a baseline database next to the server's own).
         self.root = tempfile.mkdtemp(prefix="quiver-bench-")
         self.data = os.path.join(self.root, "d")
+        if prepare is not None:
+            # Work on the data dir before the server holds it (e.g. `quiver runtime import`).
+            try:
+                prepare(self.data)
+            except BaseException:
+                shutil.rmtree(self.root, ignore_errors=True)
+                raise
         self.out_path = os.path.join(self.root, "stdout")
         self.out = open(self.out_path, "wb")
         self.proc = subprocess.Popen(

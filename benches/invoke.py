@@ -15,7 +15,11 @@ Usage (as root, release build):
               empty environment); plus `quiver ps --json` cold_start breakdown and the
               REPORT line's Init Duration. `--prefix-runtime python3.12=<prefix>` (repeatable)
               adds a runtime from an install prefix, measured interleaved with the others;
-              `--server-arg=--prewarm=0` compares without pre-made sandboxes
+              `--server-arg=--prewarm=0` compares without pre-made sandboxes;
+              `--image-runtime python3.13=<archive>` (repeatable) imports a runtime image
+              into the server's data dir first (reporting the unpack time and the root's
+              disk use) and measures its cold starts too, against the image's own
+              interpreter started bare in a chroot of the image's root
   throughput  invokes/s of the no-op Python function at concurrency 1 and 16 vs the echo
               route, same client machinery (one process + keep-alive connection per worker)
   idle        host memory per frozen Python environment (MemorySize 128) vs the PSS of a
@@ -150,13 +154,40 @@ def cold_runtimes(args):
     return out
 
 
+IMPORTED = re.compile(r"as (\S+): (sha256:[0-9a-f]{64}) \((\w+) image, (\d+) files, (\d+) bytes, [0-9.]+ s\) at (\S+)")
+
+
+def import_images(args, data, runtimes):
+    """`quiver runtime import` of each --image-runtime into `data`: prints the unpack time
+    and the root's disk use, and adds the runtime to `runtimes` (bare start: the image's
+    interpreter in a chroot of its root)."""
+    for spec in args.image_runtime:
+        rt, archive = spec.split("=", 1)
+        if not rt.startswith("python3."):
+            raise SystemExit(f"--image-runtime {spec}: only python3.x")
+        t0 = time.perf_counter()
+        out = subprocess.run([args.bin, "runtime", "import", rt, archive, "--data-dir", data],
+                             capture_output=True, text=True, check=True, timeout=900).stdout
+        took = time.perf_counter() - t0
+        m = IMPORTED.search(out)
+        assert m, out
+        root = m.group(6)
+        disk_kb = int(subprocess.run(["du", "-sk", root], capture_output=True, text=True,
+                                     check=True).stdout.split()[0])
+        print(f"image {rt}: {os.path.getsize(archive) / 2**20:.1f} MiB archive ({m.group(3)}), "
+              f"unpacked in {took:.2f} s to {int(m.group(4))} files, "
+              f"{int(m.group(5)) / 2**20:.1f} MiB of file data, {disk_kb / 1024:.1f} MiB on disk "
+              f"({m.group(2)[:19]}...)", flush=True)
+        runtimes.append((rt, PY_NOOP[:3] + (rt,), ["/usr/sbin/chroot", root, f"/usr/bin/{rt}", "-S", "-c", "pass"]))
+
+
 def bench_cold(args):
     print(f"\n## cold start (load before: {loadavg()})", flush=True)
     runtimes = cold_runtimes(args)
     extra = [a for spec in args.prefix_runtime for a in ("--runtime", spec)] + args.server_arg
     if extra:
         print(f"server args: {' '.join(extra)}")
-    srv = Server(args.bin, extra)
+    srv = Server(args.bin, extra, prepare=lambda data: import_images(args, data, runtimes))
     try:
         out = {rt: ([], [], [], [], {"sandbox_ms": [], "runtime_api_ms": [], "runtime_init_ms": []}, bare, [])
                for rt, _, bare in runtimes}
@@ -483,6 +514,8 @@ def main():
     ap.add_argument("--cold-n", type=int, default=20, help="functions per runtime (cold; 2 cold starts each)")
     ap.add_argument("--prefix-runtime", action="append", default=[], metavar="ID=PREFIX",
                     help="cold: also measure this operator-configured runtime (quiver serve --runtime)")
+    ap.add_argument("--image-runtime", action="append", default=[], metavar="ID=ARCHIVE",
+                    help="cold: also a runtime image (quiver runtime import ID ARCHIVE), python3.x only")
     ap.add_argument("--server-arg", action="append", default=[],
                     help="cold: pass this argument to quiver serve, e.g. --server-arg=--prewarm=0")
     ap.add_argument("--conc", type=int, nargs="+", default=[1, 16])

@@ -5,9 +5,10 @@ need=()
 # python3.11, node and the JDK are the interpreters behind the python3.11 / nodejs20.x /
 # java17 runtimes (javac compiles the Java bootstrap and the Java test handlers).
 # zip/cmake/autoconf/automake/libtool/g++/make build the official runtime-client
-# fixtures (scripts/build-fixtures.sh); faketime tests Code.Location expiry.
+# fixtures (scripts/build-fixtures.sh); faketime tests Code.Location expiry; debootstrap
+# builds the runtime-image fixtures (scripts/build-images.sh).
 for pkg in python3-venv python3.11-minimal nodejs openjdk-17-jdk-headless iproute2 procps faketime libfaketime \
-           python3-pip zip cmake autoconf automake libtool g++ make; do
+           python3-pip zip cmake autoconf automake libtool g++ make debootstrap; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -30,6 +30,9 @@ cargo build --workspace --all-targets
 echo "== official runtime-client fixtures (cached in ${QUIVER_FIXTURE_CACHE:-/var/cache/quiver-fixtures})"
 "$ROOT/scripts/build-fixtures.sh"
 
+echo "== runtime-image fixtures (cached there too)"
+"$ROOT/scripts/build-images.sh"
+
 echo "== rust tests"
 cargo test --workspace -- --test-threads=2
 

@@ -193,7 +193,11 @@ impl Engine {
             .get(&spec.runtime)
             .ok_or_else(unavailable)?;
         let interpreter = available.interpreter.as_deref();
-        if kind != RuntimeKind::Provided && interpreter.is_none() {
+        // An image brings its own runtime client (and interpreter).
+        if kind != RuntimeKind::Provided
+            && interpreter.is_none()
+            && available.image_runtime().is_none()
+        {
             return Err(unavailable());
         }
         let today = OffsetDateTime::now_utc();
@@ -203,8 +207,18 @@ impl Engine {
             u8::from(today.month()),
             today.day()
         );
-        let mut l = launch(spec, &kind, interpreter, &self.runtime_dir, &env_id, &date)
-            .map_err(EngineError::RuntimeUnavailable)?;
+        let mut l = match available.image_runtime() {
+            Some(image) => crate::image_launch::launch_image(
+                spec,
+                &kind,
+                image,
+                &self.runtime_dir,
+                &env_id,
+                &date,
+            ),
+            None => launch(spec, &kind, interpreter, &self.runtime_dir, &env_id, &date),
+        }
+        .map_err(EngineError::RuntimeUnavailable)?;
         if provisioned {
             crate::launch::mark_provisioned(&mut l);
         }

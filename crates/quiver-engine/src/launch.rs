@@ -129,6 +129,7 @@ pub fn launch(
         ephemeral_mb: spec.ephemeral_mb,
         code_dir: spec.code_dir.clone(),
         runtime_dir: Some(runtime_dir.to_path_buf()),
+        image_root: None,
         // The runtime's own binds (an install prefix) come from the catalogue: the
         // engine adds `AvailableRuntime::binds`.
         extra_ro_binds,
@@ -188,6 +189,10 @@ pub fn assignment(
     code_base: &Path,
     runtime_dir: &Path,
 ) -> Option<Assignment> {
+    // An image root: the pre-made stock is built on the host's root.
+    if sandbox.image_root.is_some() {
+        return None;
+    }
     if !sandbox.extra_ro_binds.is_empty()
         || sandbox.opt_dir.is_some()
         || sandbox.runtime_dir.as_deref() != Some(runtime_dir)

@@ -13,6 +13,7 @@ mod config;
 mod engine;
 mod environment;
 mod error;
+mod image_launch;
 mod janitor;
 mod java;
 mod launch;

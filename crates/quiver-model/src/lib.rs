@@ -30,6 +30,6 @@ pub use event_config::{
 };
 pub use function::{FunctionConfig, FunctionSettings};
 pub use recursion::RecursiveLoop;
-pub use runtime::{AvailableRuntime, RuntimeCatalogue, RuntimeKind, RuntimeSource};
+pub use runtime::{AvailableRuntime, ImageRuntime, RuntimeCatalogue, RuntimeKind, RuntimeSource};
 pub use runtime_config::PrefixRuntime;
 pub use version::{format_iso_millis, format_last_modified, CodeRef, FunctionVersion, Version};

@@ -114,6 +114,26 @@ pub enum RuntimeSource {
     Prefix(PathBuf),
     /// `provided*`: the function's package brings its own `bootstrap`.
     Package,
+    /// An imported runtime image (`quiver runtime import`): its root is the sandbox's
+    /// `/` and its own bootstrap runs (docs/wire.md §17).
+    Image(ImageRuntime),
+}
+
+/// A runtime image as the engine needs it: where its root is and how it starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRuntime {
+    /// `sha256:<hex>` of the image's config (its image id) or of a rootfs import.
+    pub digest: String,
+    /// The unpacked, read-only root on the host.
+    pub root: PathBuf,
+    /// The runtime's command: `/var/runtime/bootstrap` or the image's Entrypoint.
+    pub command: Vec<String>,
+    /// Whether the function's handler is appended to `command` (an Entrypoint).
+    pub handler_arg: bool,
+    /// The image config's Env (under the function's own variables).
+    pub env: Vec<(String, String)>,
+    /// The image's os-release `PRETTY_NAME`.
+    pub os: Option<String>,
 }
 
 impl RuntimeSource {
@@ -123,6 +143,7 @@ impl RuntimeSource {
             RuntimeSource::Host => "host",
             RuntimeSource::Prefix(_) => "prefix",
             RuntimeSource::Package => "package",
+            RuntimeSource::Image(_) => "image",
         }
     }
 }
@@ -164,6 +185,30 @@ impl AvailableRuntime {
         }
     }
 
+    /// A runtime image imported into the image store; `interpreter` is the path the
+    /// runtime id's interpreter has inside the image, if it needs one.
+    pub fn image(
+        id: &str,
+        interpreter: Option<PathBuf>,
+        version: &str,
+        image: ImageRuntime,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            interpreter,
+            version: version.into(),
+            source: RuntimeSource::Image(image),
+        }
+    }
+
+    /// The image this runtime runs on, if it is an image runtime.
+    pub fn image_runtime(&self) -> Option<&ImageRuntime> {
+        match &self.source {
+            RuntimeSource::Image(i) => Some(i),
+            _ => None,
+        }
+    }
+
     /// A `provided*` runtime: nothing to run but the package's bootstrap.
     pub fn package(id: &str) -> Self {
         Self {
@@ -180,6 +225,8 @@ impl AvailableRuntime {
     /// above its `bin`. Sandboxes of other runtimes do not see them.
     pub fn binds(&self) -> Vec<PathBuf> {
         match (&self.source, &self.interpreter) {
+            // Paths inside an image are the image's, not the host's.
+            (RuntimeSource::Image(_), _) => Vec::new(),
             (RuntimeSource::Prefix(p), _) => vec![p.clone()],
             (RuntimeSource::Host, Some(bin)) if !bin.starts_with("/usr") => bin
                 .parent()

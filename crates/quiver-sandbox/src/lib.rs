@@ -16,6 +16,7 @@
 pub mod cgroup;
 mod error;
 mod identity;
+mod image_root;
 mod init;
 mod manager;
 mod netns;
@@ -29,6 +30,7 @@ mod spawner;
 mod spec;
 
 pub use error::SandboxError;
+pub use image_root::ETC_FILES;
 pub use manager::{instance_id_for, Manager, ManagerConfig};
 pub use premade::{is_code_name, Assignment, PremadeSpec};
 pub use rootfs::{SANDBOX_GID, SANDBOX_UID, SANDBOX_USER};

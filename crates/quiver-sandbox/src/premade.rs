@@ -66,6 +66,7 @@ impl PremadeSpec {
             cwd: "/".into(),
             hostname: self.hostname.clone(),
             runtime_dir: self.runtime_dir.clone(),
+            image_root: None,
             hold: true,
             opt_dir: None,
         }

@@ -19,7 +19,7 @@ pub const SANDBOX_UID: u32 = 993;
 pub const SANDBOX_GID: u32 = 993;
 pub const SANDBOX_USER: &str = "sbx_user1051";
 
-fn m(
+pub(crate) fn m(
     src: Option<&Path>,
     target: &Path,
     fstype: Option<&str>,
@@ -36,7 +36,7 @@ fn m(
 }
 
 /// Bind `src` at `target` read-only, nosuid, nodev (the flags need a second remount).
-fn bind_ro(src: &Path, target: &Path) -> Result<(), String> {
+pub(crate) fn bind_ro(src: &Path, target: &Path) -> Result<(), String> {
     m(
         Some(src),
         target,
@@ -95,6 +95,91 @@ pub fn build(root_dir: &Path, spec: &SandboxSpec, code_base: Option<&Path>) -> R
         None,
     )?;
     let root = root_dir;
+    // A runtime image replaces the host's /usr and the generated /etc (image_root.rs).
+    match &spec.image_root {
+        Some(image) => crate::image_root::mount(image, root, &spec.hostname)?,
+        None => host_root(root, spec)?,
+    }
+    build_dev(root)?;
+
+    let proc_dir = root.join("proc");
+    mkdirs(&proc_dir)?;
+    // We are PID 1 of the new pid namespace: this proc shows only our processes.
+    m(
+        Some(Path::new("proc")),
+        &proc_dir,
+        Some("proc"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None,
+    )?;
+
+    let task = root.join("var/task");
+    mkdirs(&task)?;
+    if code_base.is_none() {
+        bind_ro(&spec.code_dir, &task)?;
+    }
+    if let Some(runtime_dir) = &spec.runtime_dir {
+        let rt = root.join("var/runtime");
+        mkdirs(&rt)?;
+        bind_ro(runtime_dir, &rt)?;
+    }
+    mkdirs(&root.join("opt"))?;
+    if let Some(base) = code_base {
+        bind_ro(base, &root.join("opt"))?;
+    } else if let Some(layers) = &spec.opt_dir {
+        // The function's layers, merged in order (a sandbox with layers is never
+        // pre-made: docs/sandbox.md §12).
+        bind_ro(layers, &root.join("opt"))?;
+    } else if spec.image_root.is_some() {
+        // /opt is where layers go, not the image's own files: empty, read-only.
+        m(
+            Some(Path::new("tmpfs")),
+            &root.join("opt"),
+            Some("tmpfs"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_RDONLY,
+            Some("mode=0755,size=4k,nr_inodes=16"),
+        )?;
+    }
+    let tmp = root.join("tmp");
+    mkdirs(&tmp)?;
+    m(
+        Some(Path::new("tmpfs")),
+        &tmp,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some(&format!("mode=1777,size={}m", spec.ephemeral_mb)),
+    )?;
+
+    // pivot_root(".", ".") then detach the old root stacked on top (as runc does).
+    std::env::set_current_dir(root).map_err(|e| format!("chdir {}: {e}", root.display()))?;
+    nix::unistd::pivot_root(".", ".").map_err(|e| format!("pivot_root: {e}"))?;
+    umount2(".", MntFlags::MNT_DETACH).map_err(|e| format!("detach old root: {e}"))?;
+    std::env::set_current_dir("/").map_err(|e| format!("chdir /: {e}"))?;
+    // The root tmpfs itself (with /etc and the mount points) becomes read-only. An
+    // image root is a read-only bind already: remounting it without MS_BIND would
+    // change the flags of the host filesystem under the image store.
+    if spec.image_root.is_none() {
+        m(
+            None,
+            Path::new("/"),
+            None,
+            MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            None,
+        )?;
+    }
+    // stdin: /dev/null of the new root.
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .open("/dev/null")
+        .map_err(|e| format!("open /dev/null: {e}"))?;
+    // SAFETY: dup2 of a valid fd onto 0.
+    unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), 0) };
+    Ok(())
+}
+
+/// The root of a sandbox on the host's system: a tmpfs with `/usr` (and the
+/// merged-usr links) and the runtime's extra binds read-only, and a generated `/etc`.
+fn host_root(root: &Path, spec: &SandboxSpec) -> Result<(), String> {
     m(
         Some(Path::new("tmpfs")),
         root,
@@ -131,91 +216,13 @@ pub fn build(root_dir: &Path, spec: &SandboxSpec, code_base: Option<&Path>) -> R
     }
 
     build_etc(root, spec)?;
-    build_dev(root)?;
-
-    let proc_dir = root.join("proc");
-    mkdirs(&proc_dir)?;
-    // We are PID 1 of the new pid namespace: this proc shows only our processes.
-    m(
-        Some(Path::new("proc")),
-        &proc_dir,
-        Some("proc"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        None,
-    )?;
-
-    let task = root.join("var/task");
-    mkdirs(&task)?;
-    if code_base.is_none() {
-        bind_ro(&spec.code_dir, &task)?;
-    }
-    if let Some(runtime_dir) = &spec.runtime_dir {
-        let rt = root.join("var/runtime");
-        mkdirs(&rt)?;
-        bind_ro(runtime_dir, &rt)?;
-    }
-    mkdirs(&root.join("opt"))?;
-    if let Some(base) = code_base {
-        bind_ro(base, &root.join("opt"))?;
-    } else if let Some(layers) = &spec.opt_dir {
-        // The function's layers, merged in order (a sandbox with layers is never
-        // pre-made: docs/sandbox.md §12).
-        bind_ro(layers, &root.join("opt"))?;
-    }
-    let tmp = root.join("tmp");
-    mkdirs(&tmp)?;
-    m(
-        Some(Path::new("tmpfs")),
-        &tmp,
-        Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        Some(&format!("mode=1777,size={}m", spec.ephemeral_mb)),
-    )?;
-
-    // pivot_root(".", ".") then detach the old root stacked on top (as runc does).
-    std::env::set_current_dir(root).map_err(|e| format!("chdir {}: {e}", root.display()))?;
-    nix::unistd::pivot_root(".", ".").map_err(|e| format!("pivot_root: {e}"))?;
-    umount2(".", MntFlags::MNT_DETACH).map_err(|e| format!("detach old root: {e}"))?;
-    std::env::set_current_dir("/").map_err(|e| format!("chdir /: {e}"))?;
-    // The root tmpfs itself (with /etc and the mount points) becomes read-only.
-    m(
-        None,
-        Path::new("/"),
-        None,
-        MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        None,
-    )?;
-    // stdin: /dev/null of the new root.
-    let null = std::fs::OpenOptions::new()
-        .read(true)
-        .open("/dev/null")
-        .map_err(|e| format!("open /dev/null: {e}"))?;
-    // SAFETY: dup2 of a valid fd onto 0.
-    unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), 0) };
     Ok(())
 }
 
 fn build_etc(root: &Path, spec: &SandboxSpec) -> Result<(), String> {
     let etc = root.join("etc");
     mkdirs(&etc)?;
-    write(
-        &etc.join("passwd"),
-        &format!("root:x:0:0:root:/root:/usr/sbin/nologin\n{SANDBOX_USER}:x:{SANDBOX_UID}:{SANDBOX_GID}::/tmp:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"),
-    )?;
-    write(
-        &etc.join("group"),
-        &format!("root:x:0:\n{SANDBOX_USER}:x:{SANDBOX_GID}:\nnogroup:x:65534:\n"),
-    )?;
-    write_hostname_files(&etc, &spec.hostname)?;
-    write(
-        &etc.join("nsswitch.conf"),
-        "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n",
-    )?;
-    // Loopback only for now: no resolver to point at (outbound networking is a later seam).
-    write(
-        &etc.join("resolv.conf"),
-        "# quiver sandbox: no outbound network\noptions ndots:0\n",
-    )?;
+    write_etc_files(&etc, &spec.hostname)?;
     let certs = Path::new("/etc/ssl/certs");
     if certs.is_dir() {
         let t = etc.join("ssl/certs");
@@ -229,6 +236,29 @@ fn build_etc(root: &Path, spec: &SandboxSpec) -> Result<(), String> {
         std::fs::copy(lt, etc.join("localtime")).map_err(|e| format!("copy localtime: {e}"))?;
     }
     Ok(())
+}
+
+/// The `/etc` files every sandbox gets from Quiver (`image_root::ETC_FILES`): the
+/// sandbox user, the hostname, no resolver.
+pub(crate) fn write_etc_files(etc: &Path, hostname: &str) -> Result<(), String> {
+    write(
+        &etc.join("passwd"),
+        &format!("root:x:0:0:root:/root:/usr/sbin/nologin\n{SANDBOX_USER}:x:{SANDBOX_UID}:{SANDBOX_GID}::/tmp:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"),
+    )?;
+    write(
+        &etc.join("group"),
+        &format!("root:x:0:\n{SANDBOX_USER}:x:{SANDBOX_GID}:\nnogroup:x:65534:\n"),
+    )?;
+    write_hostname_files(etc, hostname)?;
+    write(
+        &etc.join("nsswitch.conf"),
+        "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n",
+    )?;
+    // Loopback only for now: no resolver to point at (outbound networking is a later seam).
+    write(
+        &etc.join("resolv.conf"),
+        "# quiver sandbox: no outbound network\noptions ndots:0\n",
+    )
 }
 
 fn write_hostname_files(etc: &Path, hostname: &str) -> Result<(), String> {

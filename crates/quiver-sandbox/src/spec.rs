@@ -26,6 +26,10 @@ pub struct SandboxSpec {
     /// Host directory shown read-only at `/var/runtime` (the platform's bootstraps).
     #[serde(default)]
     pub runtime_dir: Option<PathBuf>,
+    /// A runtime image's unpacked root, shown read-only as `/` instead of the host's
+    /// `/usr` (docs/sandbox.md §15); None: the host's.
+    #[serde(default)]
+    pub image_root: Option<PathBuf>,
     /// Build the sandbox but start the runtime only at [`crate::Sandbox::release`], so
     /// the host can first open listeners inside it (the Runtime API must be there
     /// before the runtime's first request).
@@ -63,6 +67,14 @@ impl SandboxSpec {
                 return bad(format!(
                     "extra bind {} is not an existing absolute path",
                     p.display()
+                ));
+            }
+        }
+        if let Some(root) = &self.image_root {
+            if !root.is_absolute() || !root.is_dir() {
+                return bad(format!(
+                    "image root {} is not an absolute directory",
+                    root.display()
                 ));
             }
         }

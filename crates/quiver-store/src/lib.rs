@@ -3,10 +3,12 @@
 //! - [`Store`]: the metadata trait; [`SqliteStore`] is the embedded backend.
 //! - [`CodeStore`]: content-addressed zip blobs and extracted trees on disk.
 //! - [`intake`]: hostile-input zip extraction.
+//! - [`ImageStore`]: runtime images, unpacked as hostile input into read-only roots.
 #![forbid(unsafe_code)]
 
 pub mod code;
 mod conformance;
+pub mod image;
 pub mod intake;
 pub mod layers;
 pub mod provisioned;
@@ -15,6 +17,7 @@ pub mod sqlite;
 pub mod store;
 
 pub use code::CodeStore;
+pub use image::{ImageError, ImageRecord, ImageStore};
 pub use intake::IntakeError;
 pub use layers::{LayerPolicy, LayerStore};
 pub use provisioned::ProvisionedStore;

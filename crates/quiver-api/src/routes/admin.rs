@@ -38,14 +38,24 @@ pub async fn runtimes(State(state): State<AppState>) -> Result<Response, ApiErro
                 quiver_model::RuntimeSource::Prefix(p) => Some(p.display().to_string()),
                 _ => None,
             };
-            serde_json::json!({
+            let mut v = serde_json::json!({
                 "Id": rt.id,
                 "Source": rt.source.label(),
                 "Version": rt.version,
                 "Interpreter": rt.interpreter.as_ref().map(|p| p.display().to_string()),
                 "Prefix": prefix,
                 "Binds": rt.binds().iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-            })
+            });
+            // Only image runtimes have it (docs/wire.md §17).
+            if let Some(i) = rt.image_runtime() {
+                v["Image"] = serde_json::json!({
+                    "Digest": i.digest,
+                    "Root": i.root.display().to_string(),
+                    "Command": i.command,
+                    "Os": i.os,
+                });
+            }
+            v
         })
         .collect();
     Ok(Json(serde_json::json!({ "Runtimes": list })).into_response())

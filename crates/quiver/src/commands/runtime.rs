@@ -1,4 +1,14 @@
-//! `quiver runtime ls`: the runtimes a running server offers, and where each comes from.
+//! `quiver runtime ls|import|rm`: the runtimes a server offers, and the runtime images
+//! it runs functions on.
+//!
+//! `ls` asks the running server (its catalogue is resolved at start). `import` and `rm`
+//! change the data dir's image store directly and therefore take the data dir's lock:
+//! they refuse while a server runs on it, and a server started afterwards offers the
+//! images (runtimes are resolved once, at start, like `--runtime` prefixes).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
 
 #[derive(clap::Args, Debug)]
 pub struct RuntimeArgs {
@@ -8,8 +18,14 @@ pub struct RuntimeArgs {
 
 #[derive(clap::Subcommand, Debug)]
 pub enum RuntimeCommand {
-    /// List the runtime catalogue: id, source (host, prefix, package), version, where.
+    /// List the runtime catalogue: id, source (host, prefix, package, image), version, where.
     Ls(LsArgs),
+    /// Import a runtime image (OCI layout or docker save archive, or a rootfs directory)
+    /// as the runtime <id>, replacing an earlier image of that id. Works on the data
+    /// dir while no server runs.
+    Import(ImportArgs),
+    /// Remove the image runtime <id> (and its root, unless another id uses it).
+    Rm(RmArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -22,8 +38,74 @@ pub struct LsArgs {
     pub json: bool,
 }
 
+#[derive(clap::Args, Debug)]
+pub struct ImportArgs {
+    /// A Lambda runtime id, e.g. python3.13.
+    pub id: String,
+    /// An OCI image layout (.tar or directory), a `docker save` archive (.tar or
+    /// directory) or a root filesystem directory.
+    pub path: PathBuf,
+    /// The server's data dir.
+    #[arg(long, env = "QUIVER_DATA_DIR", default_value = "./.quiver")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RmArgs {
+    /// The runtime id the image was imported as.
+    pub id: String,
+    /// The server's data dir.
+    #[arg(long, env = "QUIVER_DATA_DIR", default_value = "./.quiver")]
+    pub data_dir: PathBuf,
+}
+
 pub fn run(args: RuntimeArgs) -> anyhow::Result<std::process::ExitCode> {
-    let RuntimeCommand::Ls(args) = args.command;
+    match args.command {
+        RuntimeCommand::Ls(a) => ls(a),
+        RuntimeCommand::Import(a) => import(a),
+        RuntimeCommand::Rm(a) => rm(a),
+    }
+}
+
+fn image_store(
+    data_dir: &std::path::Path,
+) -> anyhow::Result<(super::serve::datadir::DataDir, quiver_store::ImageStore)> {
+    let data = super::serve::datadir::DataDir::lock(data_dir).context(
+        "runtime images are changed while no server runs on the data dir (a server resolves its runtimes at start): stop it, then start it again afterwards",
+    )?;
+    let store =
+        quiver_store::ImageStore::open(&data.path).context("cannot open the image store")?;
+    Ok((data, store))
+}
+
+fn import(a: ImportArgs) -> anyhow::Result<std::process::ExitCode> {
+    let (_lock, store) = image_store(&a.data_dir)?;
+    let started = std::time::Instant::now();
+    let rec = store
+        .import(&a.id, &a.path)
+        .with_context(|| format!("cannot import {} as {}", a.path.display(), a.id))?;
+    println!(
+        "imported {} as {}: {} ({} image, {} files, {} bytes, {:.1} s) at {}",
+        a.path.display(),
+        rec.id,
+        rec.digest,
+        rec.format,
+        rec.entries,
+        rec.bytes,
+        started.elapsed().as_secs_f64(),
+        store.root_of(&rec.digest).display()
+    );
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn rm(a: RmArgs) -> anyhow::Result<std::process::ExitCode> {
+    let (_lock, store) = image_store(&a.data_dir)?;
+    let rec = store.remove(&a.id)?;
+    println!("removed image runtime {} ({})", rec.id, rec.digest);
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn ls(args: LsArgs) -> anyhow::Result<std::process::ExitCode> {
     let v = super::ps::get(&args.endpoint, "/_quiver/runtimes")?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&v)?);
@@ -31,9 +113,14 @@ pub fn run(args: RuntimeArgs) -> anyhow::Result<std::process::ExitCode> {
     }
     println!("{:<16} {:<8} {:<10} WHERE", "ID", "SOURCE", "VERSION");
     for rt in v["Runtimes"].as_array().into_iter().flatten() {
-        let place = match rt["Interpreter"].as_str() {
-            Some(bin) => bin.to_string(),
-            None => "the function's bootstrap".to_string(),
+        let place = match (rt["Image"].as_object(), rt["Interpreter"].as_str()) {
+            (Some(img), _) => format!(
+                "{} at {}",
+                img["Digest"].as_str().unwrap_or(""),
+                img["Root"].as_str().unwrap_or("")
+            ),
+            (None, Some(bin)) => bin.to_string(),
+            (None, None) => "the function's bootstrap".to_string(),
         };
         println!(
             "{:<16} {:<8} {:<10} {place}",

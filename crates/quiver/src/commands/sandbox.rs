@@ -129,6 +129,7 @@ fn spec_of(c: &Common, argv: Vec<String>) -> anyhow::Result<SandboxSpec> {
         cwd: "/var/task".into(),
         hostname: "quiver-sandbox".into(),
         runtime_dir: None,
+        image_root: None,
         hold: false,
         opt_dir: None,
     })

@@ -8,7 +8,8 @@ use quiver_api::AppState;
 use quiver_model::Partition;
 use quiver_store::{CodeStore, SqliteStore, Store};
 
-mod datadir;
+pub(crate) mod datadir;
+mod images;
 mod prefix;
 mod runtimes;
 
@@ -230,6 +231,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     let runtimes =
         tokio::task::spawn_blocking(move || prefix::catalogue(runtimes::probe(), &configured))
             .await??;
+    let image_store =
+        quiver_store::ImageStore::open(&data.path).context("cannot open the image store")?;
+    let runtimes = images::catalogue(runtimes, &image_store)?;
     for rt in runtimes.iter() {
         let source = rt.source.label();
         match &rt.interpreter {

@@ -1,0 +1,169 @@
+//! How a runtime image is started (docs/wire.md §17): the image's own bootstrap on the
+//! image's root, with the same Lambda environment as every runtime. Pure.
+
+use std::path::Path;
+
+use quiver_model::{ImageRuntime, RuntimeKind};
+
+use crate::launch::{launch, Launch, TASK_ROOT};
+use crate::FunctionSpec;
+
+/// Variables an image's config cannot set: Lambda's reserved ones, which the platform
+/// sets per function and environment.
+fn reserved(name: &str) -> bool {
+    name == "_HANDLER"
+        || name == "_X_AMZN_TRACE_ID"
+        || name.starts_with("AWS_")
+        || name.starts_with("LAMBDA_")
+}
+
+/// Builds the sandbox spec of `spec` on `image`: its command (the handler appended
+/// when it is an Entrypoint), its config's Env above Quiver's defaults and below the
+/// function's own variables, its root as `/`, and no built-in bootstraps at
+/// `/var/runtime` (the image's own are there).
+pub fn launch_image(
+    spec: &FunctionSpec,
+    kind: &RuntimeKind,
+    image: &ImageRuntime,
+    runtime_dir: &Path,
+    env_id: &str,
+    date: &str,
+) -> Result<Launch, String> {
+    let mut l = launch(
+        spec,
+        &RuntimeKind::Provided,
+        None,
+        runtime_dir,
+        env_id,
+        date,
+    )?;
+    let mut argv = image.command.clone();
+    if image.handler_arg {
+        argv.push(spec.handler.clone());
+    }
+    if argv.is_empty() {
+        return Err("the image has no command".into());
+    }
+    let own = |k: &str| spec.environment.iter().any(|(ek, _)| ek == k);
+    for (k, v) in &image.env {
+        if reserved(k) || own(k) {
+            continue;
+        }
+        match l.sandbox.env.iter_mut().find(|(ek, _)| ek == k) {
+            Some(slot) => slot.1 = v.clone(),
+            None => l.sandbox.env.push((k.clone(), v.clone())),
+        }
+    }
+    if *kind != RuntimeKind::Provided {
+        l.sandbox.env.push((
+            "AWS_EXECUTION_ENV".into(),
+            format!("AWS_Lambda_{}", spec.runtime),
+        ));
+    }
+    l.sandbox.argv = argv;
+    l.sandbox.runtime_dir = None;
+    l.sandbox.image_root = Some(image.root.clone());
+    l.sandbox.cwd = TASK_ROOT.into();
+    Ok(l)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> FunctionSpec {
+        FunctionSpec {
+            name: "f".into(),
+            version: "$LATEST".into(),
+            arn: "arn:aws:lambda:us-east-1:000000000000:function:f".into(),
+            runtime: "python3.13".into(),
+            handler: "app.handler".into(),
+            memory_mb: 256,
+            timeout_s: 3,
+            ephemeral_mb: 512,
+            environment: vec![("MINE".into(), "fn".into())],
+            code_dir: "/tmp".into(),
+            log_group: "/aws/lambda/f".into(),
+            revision: "r1".into(),
+            region: "us-east-1".into(),
+            reserved_concurrency: None,
+        }
+    }
+
+    fn image(command: &[&str], handler_arg: bool) -> ImageRuntime {
+        ImageRuntime {
+            digest: format!("sha256:{}", "0a".repeat(32)),
+            root: "/data/images/roots/x".into(),
+            command: command.iter().map(|s| s.to_string()).collect(),
+            handler_arg,
+            env: [
+                ("PATH", "/var/lang/bin:/usr/bin"),
+                ("MINE", "image"),
+                ("LANG", "C.UTF-8"),
+                ("AWS_LAMBDA_FUNCTION_NAME", "spoofed"),
+                ("LAMBDA_TASK_ROOT", "/elsewhere"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            os: None,
+        }
+    }
+
+    fn env_of(l: &Launch, k: &str) -> Vec<String> {
+        l.sandbox
+            .env
+            .iter()
+            .filter(|(ek, _)| ek == k)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    #[test]
+    fn runs_the_image_bootstrap_with_its_env_under_the_functions() {
+        let img = image(&["/var/runtime/bootstrap"], false);
+        let l = launch_image(
+            &spec(),
+            &RuntimeKind::Python { minor: 13 },
+            &img,
+            Path::new("/rt"),
+            "e",
+            "d",
+        )
+        .unwrap();
+        assert_eq!(l.sandbox.argv, ["/var/runtime/bootstrap"]);
+        assert_eq!(
+            l.sandbox.image_root.as_deref(),
+            Some(Path::new("/data/images/roots/x"))
+        );
+        assert!(l.sandbox.runtime_dir.is_none());
+        assert_eq!(env_of(&l, "PATH"), ["/var/lang/bin:/usr/bin"]);
+        assert_eq!(env_of(&l, "LANG"), ["C.UTF-8"]);
+        assert_eq!(
+            env_of(&l, "MINE"),
+            ["fn"],
+            "the function's own variable wins"
+        );
+        assert_eq!(env_of(&l, "AWS_LAMBDA_FUNCTION_NAME"), ["f"]);
+        assert_eq!(env_of(&l, "LAMBDA_TASK_ROOT"), ["/var/task"]);
+        assert_eq!(env_of(&l, "LAMBDA_RUNTIME_DIR"), ["/var/runtime"]);
+        assert_eq!(env_of(&l, "AWS_LAMBDA_RUNTIME_API"), ["127.0.0.1:9001"]);
+        assert_eq!(env_of(&l, "_HANDLER"), ["app.handler"]);
+        assert_eq!(env_of(&l, "AWS_EXECUTION_ENV"), ["AWS_Lambda_python3.13"]);
+        assert_eq!(l.sandbox.cwd, "/var/task");
+        // Never a pre-made sandbox: those are built on the host's root.
+        assert!(
+            crate::launch::assignment(&l.sandbox, Path::new("/tmp"), Path::new("/rt")).is_none()
+        );
+    }
+
+    #[test]
+    fn an_entrypoint_gets_the_handler_as_its_argument() {
+        let img = image(&["/lambda-entrypoint.sh"], true);
+        let mut s = spec();
+        s.runtime = "provided.al2023".into();
+        let l = launch_image(&s, &RuntimeKind::Provided, &img, Path::new("/rt"), "e", "d").unwrap();
+        assert_eq!(l.sandbox.argv, ["/lambda-entrypoint.sh", "app.handler"]);
+        assert!(env_of(&l, "AWS_EXECUTION_ENV").is_empty());
+    }
+}

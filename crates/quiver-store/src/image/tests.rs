@@ -1,0 +1,238 @@
+use super::unpack::tests::{file, link, tar_of, Tmp};
+use super::*;
+use sha2::{Digest, Sha256};
+
+fn sha(b: &[u8]) -> String {
+    hex::encode(Sha256::digest(b))
+}
+
+fn bootstrap() -> super::unpack::tests::E {
+    let mut e = file(b"var/runtime/bootstrap", b"#!/bin/sh\n");
+    e.mode = 0o755;
+    e
+}
+
+/// An OCI layout archive of `layers` (the first gzip-compressed), as bytes.
+fn oci_tar(layers: &[Vec<u8>], config_extra: serde_json::Value) -> Vec<u8> {
+    let mut blobs: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut descs = Vec::new();
+    for (i, l) in layers.iter().enumerate() {
+        let (bytes, media) = if i == 0 {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(l).unwrap();
+            (
+                gz.finish().unwrap(),
+                "application/vnd.oci.image.layer.v1.tar+gzip",
+            )
+        } else {
+            (l.clone(), "application/vnd.oci.image.layer.v1.tar")
+        };
+        descs.push(serde_json::json!({"mediaType": media, "digest": format!("sha256:{}", sha(&bytes)), "size": bytes.len()}));
+        blobs.push((sha(&bytes), bytes));
+    }
+    let mut config =
+        serde_json::json!({"os": "linux", "architecture": host_arch(), "config": {"Env": ["A=1"]}});
+    if let Some(o) = config_extra.as_object() {
+        for (k, v) in o {
+            config[k] = v.clone();
+        }
+    }
+    let config = serde_json::to_vec(&config).unwrap();
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": format!("sha256:{}", sha(&config)), "size": config.len()},
+        "layers": descs,
+    }))
+    .unwrap();
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": format!("sha256:{}", sha(&manifest)), "size": manifest.len()}],
+    }))
+    .unwrap();
+    blobs.push((sha(&config), config));
+    blobs.push((sha(&manifest), manifest));
+    let mut b = tar::Builder::new(Vec::new());
+    let mut put = |name: &str, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, data).unwrap();
+    };
+    put("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#);
+    put("index.json", &index);
+    for (d, bytes) in &blobs {
+        put(&format!("blobs/sha256/{d}"), bytes);
+    }
+    b.into_inner().unwrap()
+}
+
+fn store() -> (Tmp, ImageStore) {
+    let t = Tmp::new();
+    let s = ImageStore::open(&t.0).unwrap();
+    (t, s)
+}
+
+fn leftovers(t: &Tmp) -> Vec<String> {
+    fs::read_dir(t.0.join("images"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".tmp-"))
+        .collect()
+}
+
+#[test]
+fn an_oci_archive_is_unpacked_in_layer_order_and_sealed() {
+    let (t, s) = store();
+    let l1 = tar_of(&[
+        file(b"usr/bin/python3.13", b"ELF"),
+        file(b"usr/share/doc/x", b"d"),
+        bootstrap(),
+    ]);
+    let l2 = tar_of(&[
+        file(b"usr/share/doc/.wh..wh..opq", b""),
+        link(
+            b"etc/resolv.conf",
+            tar::EntryType::Symlink,
+            b"/run/resolv.conf",
+        ),
+    ]);
+    let archive = t.0.join("img.tar");
+    fs::write(&archive, oci_tar(&[l1, l2], serde_json::json!({}))).unwrap();
+    let rec = s.import("python3.13", &archive).unwrap();
+    assert_eq!(rec.format, "oci");
+    assert_eq!(rec.command, ["/var/runtime/bootstrap"]);
+    assert!(!rec.handler_arg);
+    assert_eq!(rec.env, [("A".to_string(), "1".to_string())]);
+    assert_eq!(rec.interpreter.as_deref(), Some("/usr/bin/python3.13"));
+    assert_eq!(rec.version, "3.13");
+    let root = s.root_of(&rec.digest);
+    assert!(fs::read_dir(root.join("usr/share/doc"))
+        .unwrap()
+        .next()
+        .is_none());
+    // Mount points are real: the symlinked resolv.conf became an empty file.
+    assert!(fs::symlink_metadata(root.join("etc/resolv.conf"))
+        .unwrap()
+        .is_file());
+    for d in ["dev", "proc", "tmp", "opt", "var/task"] {
+        assert!(root.join(d).is_dir(), "{d}");
+    }
+    assert_eq!(s.list().unwrap(), std::slice::from_ref(&rec));
+    assert!(leftovers(&t).is_empty());
+    // The same image as another id shares the root; removing one keeps it.
+    let rec2 = s.import("python3.13", &archive).unwrap();
+    assert_eq!(rec2.digest, rec.digest);
+    assert_eq!(rec2.bytes, rec.bytes);
+    s.remove("python3.13").unwrap();
+    assert!(!root.exists());
+    assert!(matches!(s.get("python3.13"), Err(ImageError::NotFound(_))));
+}
+
+#[test]
+fn a_tampered_layer_and_a_foreign_platform_are_refused_leaving_nothing() {
+    let (t, s) = store();
+    let l1 = tar_of(&[bootstrap()]);
+    let mut bytes = oci_tar(std::slice::from_ref(&l1), serde_json::json!({}));
+    // Flip one byte of the gzip layer's payload (after the outer tar's first headers).
+    let layer_sha = {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&l1).unwrap();
+        gz.finish().unwrap()
+    };
+    let pos = bytes
+        .windows(layer_sha.len())
+        .position(|w| w == layer_sha.as_slice())
+        .unwrap();
+    bytes[pos + layer_sha.len() - 9] ^= 0xff;
+    let archive = t.0.join("bad.tar");
+    fs::write(&archive, bytes).unwrap();
+    let e = s
+        .import("provided.al2023", &archive)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("digest mismatch") || e.contains("not a usable image: layer blobs/sha256/"),
+        "{e}"
+    );
+    let arm = t.0.join("arm.tar");
+    let other = if host_arch() == "amd64" {
+        "arm64"
+    } else {
+        "amd64"
+    };
+    fs::write(
+        &arm,
+        oci_tar(&[l1], serde_json::json!({"architecture": other})),
+    )
+    .unwrap();
+    let e = s.import("provided.al2023", &arm).unwrap_err();
+    assert!(e.to_string().contains(&format!("linux/{other}")), "{e}");
+    assert!(leftovers(&t).is_empty());
+    assert!(fs::read_dir(t.0.join("images/roots"))
+        .unwrap()
+        .next()
+        .is_none());
+}
+
+#[test]
+fn a_docker_save_archive_checks_diff_ids_and_uses_the_entrypoint() {
+    let (t, s) = store();
+    let l1 = tar_of(&[file(b"lambda-entrypoint.sh", b"#!/bin/sh\n")]);
+    let config = serde_json::to_vec(&serde_json::json!({
+        "os": "linux", "architecture": host_arch(),
+        "config": {"Entrypoint": ["/lambda-entrypoint.sh"], "Cmd": ["app.handler"]},
+        "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{}", sha(&l1))]},
+    }))
+    .unwrap();
+    let manifest = serde_json::to_vec(&serde_json::json!([{"Config": "config.json", "RepoTags": ["x:1"], "Layers": ["abc/layer.tar"]}])).unwrap();
+    let dir = t.0.join("saved");
+    fs::create_dir_all(dir.join("abc")).unwrap();
+    fs::write(dir.join("manifest.json"), manifest).unwrap();
+    fs::write(dir.join("config.json"), &config).unwrap();
+    fs::write(dir.join("abc/layer.tar"), &l1).unwrap();
+    let rec = s.import("provided.al2023", &dir).unwrap();
+    assert_eq!(rec.format, "docker");
+    assert_eq!(rec.digest, format!("sha256:{}", sha(&config)));
+    assert_eq!(rec.command, ["/lambda-entrypoint.sh"]);
+    assert!(rec.handler_arg);
+    // A layer that does not match its diff_id.
+    fs::write(dir.join("abc/layer.tar"), tar_of(&[file(b"other", b"x")])).unwrap();
+    s.remove("provided.al2023").unwrap();
+    let e = s.import("provided.al2023", &dir).unwrap_err();
+    assert!(e.to_string().contains("digest mismatch"), "{e}");
+}
+
+#[test]
+fn wrong_ids_missing_interpreters_and_missing_bootstraps_are_refused() {
+    let (t, s) = store();
+    let rootfs = t.0.join("rootfs");
+    fs::create_dir_all(rootfs.join("usr/bin")).unwrap();
+    let e = s.import("python9.9", &rootfs).unwrap_err();
+    assert!(e.to_string().contains("not a Lambda runtime id"), "{e}");
+    let e = s.import("provided.al2023", &rootfs).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("neither an executable /var/runtime/bootstrap"),
+        "{e}"
+    );
+    fs::create_dir_all(rootfs.join("var/runtime")).unwrap();
+    fs::write(rootfs.join("var/runtime/bootstrap"), "#!/bin/sh\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(
+        rootfs.join("var/runtime/bootstrap"),
+        fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let e = s.import("python3.12", &rootfs).unwrap_err();
+    assert!(e.to_string().contains("the image has no python3.12"), "{e}");
+    let rec = s.import("provided.al2023", &rootfs).unwrap();
+    assert_eq!(rec.format, "rootfs");
+    assert!(s
+        .root_of(&rec.digest)
+        .join("var/runtime/bootstrap")
+        .is_file());
+    assert!(leftovers(&t).is_empty());
+    // Only the provided.al2023 root is left: the refused imports dropped theirs.
+    assert_eq!(fs::read_dir(t.0.join("images/roots")).unwrap().count(), 1);
+}
