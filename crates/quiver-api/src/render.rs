@@ -70,8 +70,20 @@ pub fn configuration(
         obj.insert("DeadLetterConfig".into(), json!({"TargetArn": t}));
     }
     if flavor == Flavor::Full {
-        obj.insert("State".into(), json!("Active"));
-        obj.insert("LastUpdateStatus".into(), json!("Successful"));
+        // docs/wire.md §13: Pending while created/published, InProgress while updated.
+        let f = v.lifecycle.fields();
+        obj.insert("State".into(), json!(f.state));
+        if let Some((reason, code)) = f.state_reason {
+            obj.insert("StateReason".into(), json!(reason));
+            obj.insert("StateReasonCode".into(), json!(code));
+        }
+        if let Some((status, reason)) = f.last_update {
+            obj.insert("LastUpdateStatus".into(), json!(status));
+            if let Some((reason, code)) = reason {
+                obj.insert("LastUpdateStatusReason".into(), json!(reason));
+                obj.insert("LastUpdateStatusReasonCode".into(), json!(code));
+            }
+        }
         if let Some(rt) = runtimes.get(&c.runtime) {
             // Not a real AWS runtime-version ARN: it names the interpreter version this
             // host resolved at start, which is what the function will run on.

@@ -12,6 +12,7 @@ pub mod concurrency;
 pub mod error;
 pub mod event_config;
 pub mod function;
+pub mod lifecycle;
 pub mod limits;
 pub mod recursion;
 pub mod runtime;
@@ -27,6 +28,7 @@ pub use event_config::{
     StoredEventInvokeConfig,
 };
 pub use function::{FunctionConfig, FunctionSettings};
+pub use lifecycle::Lifecycle;
 pub use recursion::RecursiveLoop;
 pub use runtime::{AvailableRuntime, RuntimeCatalogue, RuntimeKind, RuntimeSource};
 pub use runtime_config::PrefixRuntime;

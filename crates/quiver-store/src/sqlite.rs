@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use quiver_model::RecursiveLoop;
 use quiver_model::{
     format_last_modified, Alias, AliasDraft, CodeRef, EventInvokeConfig, FunctionConfig,
-    FunctionVersion, StoredEventInvokeConfig, Version,
+    FunctionVersion, Lifecycle, StoredEventInvokeConfig, Version,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 
@@ -28,12 +28,19 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_event_invoke_config.sql"),
     include_str!("../migrations/0003_recursion_config.sql"),
     include_str!("../migrations/0004_code_signing_configs.sql"),
+    include_str!("../migrations/0005_lifecycle.sql"),
 ];
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
     /// See [`Store::change_counter`]: bumped by every [`WriteGuard`] when it is dropped.
     changes: AtomicU64,
+    /// How long a create, publish or update stays Pending / InProgress, in ms (see
+    /// [`SqliteStore::with_settle_ms`]).
+    settle_ms: AtomicU64,
+    /// False only in the backend-neutral CRUD suite (writes land settled there, so that
+    /// its round trips compare equal); the lifecycle has its own tests.
+    transitions: bool,
 }
 
 /// The connection, taken for a write: dropping it (after the transaction committed or
@@ -67,18 +74,23 @@ impl Drop for WriteGuard<'_> {
 }
 
 const COLS: &str =
-    "function_name, version, config, code_sha256, code_b64, code_size, revision_id, last_modified";
+    "function_name, version, config, code_sha256, code_b64, code_size, revision_id, last_modified, lifecycle";
 
 fn now() -> String {
     format_last_modified(time::OffsetDateTime::now_utc())
+}
+
+fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 fn new_revision() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-fn row_to_version(row: &Row<'_>) -> rusqlite::Result<(FunctionVersion, String)> {
+fn row_to_version(row: &Row<'_>) -> rusqlite::Result<(FunctionVersion, String, String)> {
     let config: String = row.get(2)?;
+    let lifecycle: String = row.get(8)?;
     let ordinal: i64 = row.get(1)?;
     let size: i64 = row.get(5)?;
     Ok((
@@ -94,8 +106,11 @@ fn row_to_version(row: &Row<'_>) -> rusqlite::Result<(FunctionVersion, String)> 
             },
             revision_id: row.get(6)?,
             last_modified: row.get(7)?,
+            // decoded by the caller, like the config
+            lifecycle: Lifecycle::Settled,
         },
         config,
+        lifecycle,
     ))
 }
 
@@ -103,9 +118,17 @@ fn placeholder_config() -> FunctionConfig {
     FunctionConfig::default()
 }
 
-fn decode((mut v, config): (FunctionVersion, String)) -> Result<FunctionVersion, StoreError> {
+fn decode(
+    (mut v, config, lifecycle): (FunctionVersion, String, String),
+) -> Result<FunctionVersion, StoreError> {
     v.config = serde_json::from_str(&config)
         .map_err(|e| StoreError::Corrupt(format!("config of {}:{}: {e}", v.name, v.version)))?;
+    v.lifecycle = Lifecycle::parse(&lifecycle).ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "lifecycle of {}:{}: {lifecycle}",
+            v.name, v.version
+        ))
+    })?;
     Ok(v)
 }
 
@@ -133,11 +156,16 @@ fn get_version_tx(
     row.map(decode).transpose()
 }
 
-fn insert_version(tx: &Transaction<'_>, v: &FunctionVersion) -> Result<(), StoreError> {
+/// Writes `v`; an unsettled lifecycle settles at `settles_at` (epoch ms).
+fn insert_version(
+    tx: &Transaction<'_>,
+    v: &FunctionVersion,
+    settles_at: i64,
+) -> Result<(), StoreError> {
     let config =
         serde_json::to_string(&v.config).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     tx.execute(
-        &format!("INSERT OR REPLACE INTO function_versions ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+        &format!("INSERT OR REPLACE INTO function_versions ({COLS}, settles_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
         params![
             v.name,
             v.version.ordinal() as i64,
@@ -146,7 +174,9 @@ fn insert_version(tx: &Transaction<'_>, v: &FunctionVersion) -> Result<(), Store
             v.code.sha256_b64,
             v.code.size as i64,
             v.revision_id,
-            v.last_modified
+            v.last_modified,
+            v.lifecycle.as_str(),
+            settles_at
         ],
     )?;
     Ok(())
@@ -158,6 +188,7 @@ fn publish_tx(
     tx: &Transaction<'_>,
     latest: &FunctionVersion,
     description: Option<&str>,
+    (lifecycle, settles_at): (Lifecycle, i64),
 ) -> Result<FunctionVersion, StoreError> {
     let last: i64 = tx.query_row(
         "SELECT last_version FROM functions WHERE name = ?1",
@@ -195,11 +226,32 @@ fn publish_tx(
     v.version = Version::Published(n as u64);
     // The version is a frozen snapshot of $LATEST at this revision: same RevisionId.
     v.last_modified = now();
+    // A new version is Pending until it settles, like a new function.
+    v.lifecycle = lifecycle;
     if let Some(d) = description {
         v.config.description = d.to_string();
     }
-    insert_version(tx, &v)?;
+    insert_version(tx, &v, settles_at)?;
     Ok(v)
+}
+
+/// Settles every version whose deadline has passed: Pending → Active, InProgress →
+/// Successful, each with a new RevisionId (Lambda changes it on every transition).
+fn settle_due_tx(conn: &Connection, now: i64) -> Result<usize, StoreError> {
+    let due: Vec<(String, i64)> = {
+        let mut stmt = conn.prepare_cached(
+            "SELECT function_name, version FROM function_versions WHERE lifecycle <> 'Settled' AND settles_at <= ?1",
+        )?;
+        let rows = stmt.query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for (name, version) in &due {
+        conn.execute(
+            "UPDATE function_versions SET lifecycle = 'Settled', revision_id = ?3 WHERE function_name = ?1 AND version = ?2",
+            params![name, version, new_revision()],
+        )?;
+    }
+    Ok(due.len())
 }
 
 fn require_function(conn: &Connection, name: &str) -> Result<(), StoreError> {
@@ -232,7 +284,57 @@ impl SqliteStore {
         Ok(Self {
             conn: Mutex::new(conn),
             changes: AtomicU64::new(0),
+            settle_ms: AtomicU64::new(0),
+            transitions: true,
         })
+    }
+
+    /// How long a create or publish stays `Pending` and an update `InProgress`. Quiver's
+    /// code tree is ready before it answers, so the default is 0: the answer itself says
+    /// Pending / InProgress and the first store access after it sees the settled state
+    /// (botocore's waiters succeed on their first poll). A wider window lets tests
+    /// observe the in-progress phase (`quiver serve --update-settle-ms`).
+    pub fn with_settle_ms(self, ms: u64) -> Self {
+        self.settle_ms.store(ms, Ordering::Relaxed);
+        self
+    }
+
+    /// A store whose writes land settled (the shared CRUD suite).
+    #[cfg(test)]
+    pub(crate) fn without_transitions(mut self) -> Self {
+        self.transitions = false;
+        self
+    }
+
+    /// The lifecycle a write starts in: `l`, or settled without transitions.
+    fn phase(&self, l: Lifecycle) -> Lifecycle {
+        if self.transitions {
+            l
+        } else {
+            Lifecycle::Settled
+        }
+    }
+
+    fn settles_at(&self) -> i64 {
+        now_ms() + self.settle_ms.load(Ordering::Relaxed) as i64
+    }
+
+    /// Applies due transitions before a read. The check takes only the read lock; the
+    /// write (which bumps the change counter, so cached resolutions reload) happens only
+    /// when something is due.
+    fn settle_due(&self) -> Result<(), StoreError> {
+        let now = now_ms();
+        let any: Option<i64> = self
+            .lock()
+            .prepare_cached(
+                "SELECT 1 FROM function_versions WHERE lifecycle <> 'Settled' AND settles_at <= ?1 LIMIT 1",
+            )?
+            .query_row([now], |r| r.get(0))
+            .optional()?;
+        if any.is_some() {
+            settle_due_tx(&self.write(), now)?;
+        }
+        Ok(())
     }
 
     /// The applied schema version.
@@ -291,6 +393,7 @@ impl Store for SqliteStore {
         if inserted == 0 {
             return Err(StoreError::AlreadyExists);
         }
+        let settles_at = self.settles_at();
         let latest = FunctionVersion {
             name: f.name.clone(),
             version: Version::Latest,
@@ -298,8 +401,9 @@ impl Store for SqliteStore {
             code: f.code.clone(),
             revision_id: new_revision(),
             last_modified: stamp,
+            lifecycle: self.phase(Lifecycle::Creating),
         };
-        insert_version(&tx, &latest)?;
+        insert_version(&tx, &latest, settles_at)?;
         for (k, v) in &f.tags {
             tx.execute(
                 "INSERT INTO tags (function_name, key, value) VALUES (?1, ?2, ?3)",
@@ -307,7 +411,12 @@ impl Store for SqliteStore {
             )?;
         }
         let published = if f.publish {
-            Some(publish_tx(&tx, &latest, None)?)
+            Some(publish_tx(
+                &tx,
+                &latest,
+                None,
+                (self.phase(Lifecycle::Creating), settles_at),
+            )?)
         } else {
             None
         };
@@ -320,6 +429,7 @@ impl Store for SqliteStore {
         name: &str,
         version: Version,
     ) -> Result<Option<FunctionVersion>, StoreError> {
+        self.settle_due()?;
         get_version_tx(&self.lock(), name, version)
     }
 
@@ -360,6 +470,7 @@ impl Store for SqliteStore {
         after: Option<&Cursor>,
         limit: usize,
     ) -> Result<Vec<FunctionVersion>, StoreError> {
+        self.settle_due()?;
         let c = self.lock();
         let (name, ord) = after
             .map(|(n, v)| (n.as_str(), *v as i64))
@@ -378,6 +489,7 @@ impl Store for SqliteStore {
         after: Option<u64>,
         limit: usize,
     ) -> Result<Vec<FunctionVersion>, StoreError> {
+        self.settle_due()?;
         let c = self.lock();
         require_function(&c, name)?;
         let after = after.map(|v| v as i64).unwrap_or(-1);
@@ -390,12 +502,17 @@ impl Store for SqliteStore {
     fn update_latest(&self, name: &str, u: &LatestUpdate) -> Result<Written, StoreError> {
         let mut c = self.write();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        settle_due_tx(&tx, now_ms())?;
         let current = get_version_tx(&tx, name, Version::Latest)?.ok_or(StoreError::NotFound)?;
+        if current.lifecycle == Lifecycle::Updating {
+            return Err(StoreError::UpdateInProgress);
+        }
         if current.revision_id != u.base_revision {
             return Err(StoreError::RevisionMismatch {
                 current: current.revision_id,
             });
         }
+        let settles_at = self.settles_at();
         let latest = FunctionVersion {
             name: name.to_string(),
             version: Version::Latest,
@@ -403,10 +520,16 @@ impl Store for SqliteStore {
             code: u.code.clone(),
             revision_id: new_revision(),
             last_modified: now(),
+            lifecycle: self.phase(Lifecycle::Updating),
         };
-        insert_version(&tx, &latest)?;
+        insert_version(&tx, &latest, settles_at)?;
         let published = if u.publish {
-            Some(publish_tx(&tx, &latest, None)?)
+            Some(publish_tx(
+                &tx,
+                &latest,
+                None,
+                (self.phase(Lifecycle::Creating), settles_at),
+            )?)
         } else {
             None
         };
@@ -421,7 +544,11 @@ impl Store for SqliteStore {
     ) -> Result<FunctionVersion, StoreError> {
         let mut c = self.write();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        settle_due_tx(&tx, now_ms())?;
         let latest = get_version_tx(&tx, name, Version::Latest)?.ok_or(StoreError::NotFound)?;
+        if latest.lifecycle == Lifecycle::Updating {
+            return Err(StoreError::UpdateInProgress);
+        }
         if let Some(rev) = &req.revision_id {
             if rev != &latest.revision_id {
                 return Err(StoreError::RevisionMismatch {
@@ -436,7 +563,12 @@ impl Store for SqliteStore {
                 });
             }
         }
-        let v = publish_tx(&tx, &latest, req.description.as_deref())?;
+        let v = publish_tx(
+            &tx,
+            &latest,
+            req.description.as_deref(),
+            (self.phase(Lifecycle::Creating), self.settles_at()),
+        )?;
         tx.commit()?;
         Ok(v)
     }
