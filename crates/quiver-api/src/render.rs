@@ -3,6 +3,10 @@
 use quiver_model::{FunctionVersion, Partition, RuntimeCatalogue, Version};
 use serde_json::{json, Map, Value};
 
+/// The level Lambda reports for an unset `ApplicationLogLevel` / `SystemLogLevel` of a
+/// function that logs JSON.
+const DEFAULT_LOG_LEVEL: &str = "INFO";
+
 /// Which flavour of the configuration object to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flavor {
@@ -29,11 +33,15 @@ pub fn configuration(
     };
     let mut logging = Map::new();
     logging.insert("LogFormat".into(), json!(c.log_format));
-    if let Some(l) = &c.application_log_level {
-        logging.insert("ApplicationLogLevel".into(), json!(l));
-    }
-    if let Some(l) = &c.system_log_level {
-        logging.insert("SystemLogLevel".into(), json!(l));
+    // Lambda filters by level only for JSON logs, and reports INFO for a level left unset
+    // there; Text logs carry no levels at all (docs/wire.md §1.3).
+    if c.log_format == "JSON" {
+        let level = |l: &Option<String>| l.clone().unwrap_or_else(|| DEFAULT_LOG_LEVEL.into());
+        logging.insert(
+            "ApplicationLogLevel".into(),
+            json!(level(&c.application_log_level)),
+        );
+        logging.insert("SystemLogLevel".into(), json!(level(&c.system_log_level)));
     }
     let group = c
         .log_group
