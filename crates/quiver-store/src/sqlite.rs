@@ -19,6 +19,7 @@ use crate::StoreError;
 mod aliases;
 mod concurrency;
 mod event_configs;
+mod lifecycle;
 mod recursion;
 mod signing;
 
@@ -78,10 +79,6 @@ const COLS: &str =
 
 fn now() -> String {
     format_last_modified(time::OffsetDateTime::now_utc())
-}
-
-fn now_ms() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 fn new_revision() -> String {
@@ -235,25 +232,6 @@ fn publish_tx(
     Ok(v)
 }
 
-/// Settles every version whose deadline has passed: Pending → Active, InProgress →
-/// Successful, each with a new RevisionId (Lambda changes it on every transition).
-fn settle_due_tx(conn: &Connection, now: i64) -> Result<usize, StoreError> {
-    let due: Vec<(String, i64)> = {
-        let mut stmt = conn.prepare_cached(
-            "SELECT function_name, version FROM function_versions WHERE lifecycle <> 'Settled' AND settles_at <= ?1",
-        )?;
-        let rows = stmt.query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        rows.collect::<Result<_, _>>()?
-    };
-    for (name, version) in &due {
-        conn.execute(
-            "UPDATE function_versions SET lifecycle = 'Settled', revision_id = ?3 WHERE function_name = ?1 AND version = ?2",
-            params![name, version, new_revision()],
-        )?;
-    }
-    Ok(due.len())
-}
-
 fn require_function(conn: &Connection, name: &str) -> Result<(), StoreError> {
     let exists: Option<i64> = conn
         .query_row("SELECT 1 FROM functions WHERE name = ?1", [name], |r| {
@@ -287,54 +265,6 @@ impl SqliteStore {
             settle_ms: AtomicU64::new(0),
             transitions: true,
         })
-    }
-
-    /// How long a create or publish stays `Pending` and an update `InProgress`. Quiver's
-    /// code tree is ready before it answers, so the default is 0: the answer itself says
-    /// Pending / InProgress and the first store access after it sees the settled state
-    /// (botocore's waiters succeed on their first poll). A wider window lets tests
-    /// observe the in-progress phase (`quiver serve --update-settle-ms`).
-    pub fn with_settle_ms(self, ms: u64) -> Self {
-        self.settle_ms.store(ms, Ordering::Relaxed);
-        self
-    }
-
-    /// A store whose writes land settled (the shared CRUD suite).
-    #[cfg(test)]
-    pub(crate) fn without_transitions(mut self) -> Self {
-        self.transitions = false;
-        self
-    }
-
-    /// The lifecycle a write starts in: `l`, or settled without transitions.
-    fn phase(&self, l: Lifecycle) -> Lifecycle {
-        if self.transitions {
-            l
-        } else {
-            Lifecycle::Settled
-        }
-    }
-
-    fn settles_at(&self) -> i64 {
-        now_ms() + self.settle_ms.load(Ordering::Relaxed) as i64
-    }
-
-    /// Applies due transitions before a read. The check takes only the read lock; the
-    /// write (which bumps the change counter, so cached resolutions reload) happens only
-    /// when something is due.
-    fn settle_due(&self) -> Result<(), StoreError> {
-        let now = now_ms();
-        let any: Option<i64> = self
-            .lock()
-            .prepare_cached(
-                "SELECT 1 FROM function_versions WHERE lifecycle <> 'Settled' AND settles_at <= ?1 LIMIT 1",
-            )?
-            .query_row([now], |r| r.get(0))
-            .optional()?;
-        if any.is_some() {
-            settle_due_tx(&self.write(), now)?;
-        }
-        Ok(())
     }
 
     /// The applied schema version.
@@ -502,7 +432,7 @@ impl Store for SqliteStore {
     fn update_latest(&self, name: &str, u: &LatestUpdate) -> Result<Written, StoreError> {
         let mut c = self.write();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        settle_due_tx(&tx, now_ms())?;
+        lifecycle::settle_due_tx(&tx, lifecycle::now_ms())?;
         let current = get_version_tx(&tx, name, Version::Latest)?.ok_or(StoreError::NotFound)?;
         if current.lifecycle == Lifecycle::Updating {
             return Err(StoreError::UpdateInProgress);
@@ -544,7 +474,7 @@ impl Store for SqliteStore {
     ) -> Result<FunctionVersion, StoreError> {
         let mut c = self.write();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        settle_due_tx(&tx, now_ms())?;
+        lifecycle::settle_due_tx(&tx, lifecycle::now_ms())?;
         let latest = get_version_tx(&tx, name, Version::Latest)?.ok_or(StoreError::NotFound)?;
         if latest.lifecycle == Lifecycle::Updating {
             return Err(StoreError::UpdateInProgress);
