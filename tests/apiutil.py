@@ -279,8 +279,12 @@ def strip_meta(resp):
 
 
 def assert_full_config(cfg, name, zip_bytes, *, version="$LATEST", runtime=RUNTIME, handler=HANDLER,
-                       timeout=3, memory=128, description="", ephemeral=512, env=None, in_list=False):
-    """Every field Lambda returns for a Zip function, with the given expectations."""
+                       timeout=3, memory=128, description="", ephemeral=512, env=None, in_list=False,
+                       phase="settled"):
+    """Every field Lambda returns for a Zip function, with the given expectations.
+
+    phase: "creating" (a CreateFunction/PublishVersion answer), "updating" (an Update*
+    answer) or "settled" (a read after the transition)."""
     assert cfg["FunctionName"] == name
     if version == "$LATEST":
         assert cfg["FunctionArn"] == fn_arn(name)
@@ -308,8 +312,32 @@ def assert_full_config(cfg, name, zip_bytes, *, version="$LATEST", runtime=RUNTI
     else:
         assert cfg["Environment"]["Variables"] == env
     if not in_list:
-        assert cfg["State"] == "Active"
-        assert cfg["LastUpdateStatus"] == "Successful"
+        reason = ("The function is being created.", "Creating")
+        if phase == "creating":
+            assert (cfg["State"], cfg["StateReason"], cfg["StateReasonCode"]) == ("Pending", *reason)
+            assert "LastUpdateStatus" not in cfg
+        elif phase == "updating":
+            assert cfg["State"] == "Active" and "StateReason" not in cfg
+            assert (cfg["LastUpdateStatus"], cfg["LastUpdateStatusReason"],
+                    cfg["LastUpdateStatusReasonCode"]) == ("InProgress", *reason)
+        else:
+            assert phase == "settled", phase
+            assert cfg["State"] == "Active" and "StateReason" not in cfg
+            assert cfg["LastUpdateStatus"] == "Successful" and "LastUpdateStatusReason" not in cfg
+
+
+def settled(lam, name, qualifier=None):
+    """What a real client does after a create/update/publish: wait for the function to
+    settle (botocore's waiters, 1 s delay) and read the configuration, whose RevisionId
+    is the one to base further changes on."""
+    q = {"Qualifier": qualifier} if qualifier else {}
+    cfg = {"Delay": 1, "MaxAttempts": 10}
+    if qualifier:
+        lam.get_waiter("published_version_active").wait(FunctionName=name, WaiterConfig=cfg, **q)
+    else:
+        lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=cfg)
+        lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig=cfg)
+    return lam.get_function_configuration(FunctionName=name, **q)
 
 
 # ---------------------------------------------------------------- clients

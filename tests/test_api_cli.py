@@ -54,8 +54,18 @@ def test_cli_create_get_list_update(server, zips):
                            "--memory-size", "512", "--timeout", "60", "--handler", "app.other",
                            "--description", "changed"))
     assert (cfg["MemorySize"], cfg["Timeout"], cfg["Handler"], cfg["Description"]) == (512, 60, "app.other", "changed")
+    assert cfg["LastUpdateStatus"] == "InProgress"
+    # What a CLI user does before the next change (docs/wire.md §13): wait for the update.
+    server.cli("lambda", "wait", "function-updated-v2", "--function-name", name)
     again = _json(server.cli("lambda", "get-function-configuration", "--function-name", name))
-    assert again["RevisionId"] == cfg["RevisionId"]
+    assert again["LastUpdateStatus"] == "Successful"
+    # The transition to Successful issues a new RevisionId; the rest is what the update answered.
+    assert again["RevisionId"] != cfg["RevisionId"]
+    keep = ("RevisionId", "LastUpdateStatus", "LastUpdateStatusReason", "LastUpdateStatusReasonCode")
+    assert {k: v for k, v in again.items() if k not in keep} == {k: v for k, v in cfg.items() if k not in keep}
+    # Settled means stable: a second read returns the same RevisionId.
+    assert _json(server.cli("lambda", "get-function-configuration", "--function-name", name))["RevisionId"] \
+        == again["RevisionId"]
 
 
 def test_cli_tags_account_delete(server, zips):

@@ -14,6 +14,7 @@ from apiutil import (
     assert_alive,
     assert_client_error,
     assert_full_config,
+    settled,
     create,
     fn_arn,
     handler_zip,
@@ -28,7 +29,7 @@ def test_create_returns_full_configuration_with_defaults(lam):
     z = handler_zip("create-defaults")
     name, resp = create(lam, zip_bytes=z)
     assert resp["ResponseMetadata"]["HTTPStatusCode"] == 201
-    assert_full_config(resp, name, z)
+    assert_full_config(resp, name, z, phase="creating")
 
 
 def test_create_response_carries_request_id(lam):
@@ -61,7 +62,7 @@ def test_create_with_every_optional_setting(lam):
         Architectures=["x86_64"],
         PackageType="Zip",
     )
-    assert_full_config(resp, name, z, timeout=900, memory=10240, description="a described function",
+    assert_full_config(resp, name, z, phase="creating", timeout=900, memory=10240, description="a described function",
                        ephemeral=10240, env=env)
     got = lam.get_function_configuration(FunctionName=name)
     assert_full_config(got, name, z, timeout=900, memory=10240, description="a described function",
@@ -72,7 +73,7 @@ def test_create_with_every_optional_setting(lam):
 def test_create_accepts_boundary_values(lam, memory, timeout, eph):
     z = make_zip()
     name, resp = create(lam, zip_bytes=z, MemorySize=memory, Timeout=timeout, EphemeralStorage={"Size": eph})
-    assert_full_config(resp, name, z, memory=memory, timeout=timeout, ephemeral=eph)
+    assert_full_config(resp, name, z, phase="creating", memory=memory, timeout=timeout, ephemeral=eph)
 
 
 def test_create_name_of_64_chars_and_allowed_characters(lam):
@@ -80,14 +81,14 @@ def test_create_name_of_64_chars_and_allowed_characters(lam):
     assert len(name) == 64
     z = make_zip()
     _, resp = create(lam, name=name, zip_bytes=z)
-    assert_full_config(resp, name, z)
+    assert_full_config(resp, name, z, phase="creating")
     assert lam.get_function(FunctionName=name)["Configuration"]["FunctionName"] == name
 
 
 def test_create_provided_runtime_with_bootstrap(lam):
     z = make_zip({"bootstrap": b"#!/bin/sh\nexit 0\n"})
     name, resp = create(lam, zip_bytes=z, Runtime="provided.al2023", Handler="anything.goes")
-    assert_full_config(resp, name, z, runtime="provided.al2023", handler="anything.goes")
+    assert_full_config(resp, name, z, phase="creating", runtime="provided.al2023", handler="anything.goes")
 
 
 def test_create_handler_with_path_module(lam):
@@ -125,7 +126,8 @@ def test_function_exists_waiter_fails_for_missing_function(lam):
 
 def test_duplicate_create_is_409_and_leaves_original(lam):
     z1 = handler_zip("first")
-    name, first = create(lam, zip_bytes=z1, Description="first")
+    name, _ = create(lam, zip_bytes=z1, Description="first")
+    first = settled(lam, name)
     with pytest.raises(botocore.exceptions.ClientError) as exc:
         create(lam, name=name, zip_bytes=handler_zip("second"), Description="second", MemorySize=256)
     assert_client_error(exc, "ResourceConflictException", 409, f"Function already exist: {name}")
@@ -200,10 +202,13 @@ def test_get_function_equals_create_response(lam):
     got = lam.get_function_configuration(FunctionName=name)
     a, b = strip_meta(resp), strip_meta(got)
     for key in ("FunctionName", "FunctionArn", "Runtime", "Role", "Handler", "CodeSize", "CodeSha256",
-                "Description", "Timeout", "MemorySize", "LastModified", "Version", "RevisionId",
+                "Description", "Timeout", "MemorySize", "LastModified", "Version",
                 "Environment", "PackageType", "Architectures", "EphemeralStorage", "LoggingConfig"):
         assert a.get(key) == b.get(key), key
     assert re.match(r"^\S+$", b["RevisionId"])
+    # Pending -> Active is a transition: Lambda issues a new RevisionId with it.
+    assert (a["State"], b["State"]) == ("Pending", "Active")
+    assert a["RevisionId"] != b["RevisionId"]
 
 
 def test_concurrent_creates_of_same_name_exactly_one_wins(server):

@@ -14,6 +14,7 @@ from apiutil import (
     ACCOUNT,
     assert_client_error,
     assert_full_config,
+    settled,
     create,
     fn_arn,
     handler_zip,
@@ -99,7 +100,8 @@ def test_code_location_follows_updates(lam):
 
 def test_get_function_configuration(lam):
     z = handler_zip("cfg")
-    name, created = create(lam, zip_bytes=z, Environment={"Variables": {"K1": "v"}})
+    name, _ = create(lam, zip_bytes=z, Environment={"Variables": {"K1": "v"}})
+    created = settled(lam, name)
     got = lam.get_function_configuration(FunctionName=name)
     assert got["ResponseMetadata"]["HTTPStatusCode"] == 200
     assert_full_config(got, name, z, env={"K1": "v"})

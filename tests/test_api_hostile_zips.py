@@ -20,6 +20,7 @@ from apiutil import (
     handler_zip,
     lie_about_sizes,
     make_zip,
+    settled,
     sha256_b64,
     unique_name,
     zip_bad_crc,
@@ -137,7 +138,8 @@ def test_hostile_zip_rejected_on_create(server, lam, bomb, lying_bomb, many_file
     # A good request right after still works.
     z = handler_zip("after-" + case)
     good, resp = create(lam, zip_bytes=z)
-    assert_full_config(resp, good, z)
+    assert_full_config(resp, good, z, phase="creating")
+    assert_full_config(settled(lam, good), good, z)
     assert_alive(server, lam)
 
 
@@ -174,7 +176,8 @@ def test_hostile_zip_message_names_the_problem(lam):
 def test_setuid_file_is_accepted(lam):
     z = zip_setuid()
     name, resp = create(lam, zip_bytes=z)
-    assert_full_config(resp, name, z)
+    assert_full_config(resp, name, z, phase="creating")
+    assert_full_config(settled(lam, name), name, z)
 
 
 def test_symlink_inside_package_with_relative_target_in_tree(lam):
@@ -198,7 +201,8 @@ def test_directory_entries_and_nested_paths_accepted(lam):
         zf.writestr("app.py", b"def handler(e, c):\n    return 1\n")
     z = buf.getvalue()
     name, resp = create(lam, zip_bytes=z)
-    assert_full_config(resp, name, z)
+    assert_full_config(resp, name, z, phase="creating")
+    assert_full_config(settled(lam, name), name, z)
 
 
 def test_bomb_is_rejected_quickly(server, lam, bomb):

@@ -27,6 +27,7 @@ from apiutil import (
     not_found_message,
     raw_request,
     raw_stream_request,
+    settled,
     sign_headers,
     unique_name,
 )
@@ -70,9 +71,15 @@ def test_good_raw_create_and_get(server, lam):
     assert r.headers.get("content-type", "").startswith("application/json")
     assert r.headers.get("x-amzn-requestid")
     assert r.json()["FunctionName"] == body["FunctionName"]
+    # docs/wire.md §13: the create answer is Pending; the next request (here raw, without
+    # any SDK waiter) already sees the settled function with a new RevisionId.
+    assert r.json()["State"] == "Pending" and r.json()["StateReasonCode"] == "Creating"
     g = raw_request(server, "GET", f"{CREATE_PATH}/{body['FunctionName']}")
     assert g.status == 200, g
-    assert g.json()["Configuration"]["FunctionArn"] == fn_arn(body["FunctionName"])
+    got = g.json()["Configuration"]
+    assert got["FunctionArn"] == fn_arn(body["FunctionName"])
+    assert (got["State"], got["LastUpdateStatus"]) == ("Active", "Successful")
+    assert got["RevisionId"] != r.json()["RevisionId"]
 
 
 def test_not_found_error_wire_format(server):
@@ -177,7 +184,8 @@ def test_unknown_fields_are_400(server, lam, override):
 
 
 def test_huge_update_configuration_body_is_4xx(server, lam):
-    name, created = create(lam)
+    name, _ = create(lam)
+    created = settled(lam, name)
     snap = StoreSnapshot(server, lam)
     body = json.dumps({"Description": "d" * (8 * 1024 * 1024)}).encode()
     path = f"{CREATE_PATH}/{name}/configuration"
@@ -191,7 +199,8 @@ def test_huge_update_configuration_body_is_4xx(server, lam):
 
 def test_huge_update_configuration_via_boto3_is_client_error(server, lam, lamnv):
     """What a real SDK sees: a modeled 4xx error, not a dropped connection."""
-    name, created = create(lam)
+    name, _ = create(lam)
+    created = settled(lam, name)
     with pytest.raises(botocore.exceptions.ClientError) as exc:
         lamnv.update_function_configuration(FunctionName=name, Description="d" * (8 * 1024 * 1024))
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] in (400, 413), exc.value.response
@@ -311,7 +320,8 @@ def test_large_zip_under_limit_is_accepted(server, lam):
 
 
 def test_update_code_body_over_limit_is_4xx_not_reset(server, lam):
-    name, created = create(lam)
+    name, _ = create(lam)
+    created = settled(lam, name)
     snap = StoreSnapshot(server, lam)
     body = b'{"ZipFile": "' + b"A" * (MAX_CREATE_BODY + 16) + b'"}'
     path = f"{CREATE_PATH}/{name}/code"

@@ -9,6 +9,7 @@ from apiutil import (
     assert_alive,
     assert_client_error,
     assert_full_config,
+    settled,
     create,
     fn_arn,
     handler_zip,
@@ -33,12 +34,13 @@ def test_update_code_replaces_zip_and_revision(lam):
     time.sleep(0.01)
     resp = lam.update_function_code(FunctionName=name, ZipFile=z2)
     assert resp["ResponseMetadata"]["HTTPStatusCode"] == 200
-    assert_full_config(resp, name, z2, description="keep", memory=512)
+    assert_full_config(resp, name, z2, description="keep", memory=512, phase="updating")
     assert resp["RevisionId"] != created["RevisionId"]
     assert resp["LastModified"] >= created["LastModified"]
     got = _cfg(lam, name)
     assert_full_config(got, name, z2, description="keep", memory=512)
-    assert got["RevisionId"] == resp["RevisionId"]
+    # InProgress -> Successful is a transition: Lambda issues a new RevisionId.
+    assert got["RevisionId"] != resp["RevisionId"]
     lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 1})
 
 
@@ -52,15 +54,18 @@ def test_update_code_by_arn(lam):
 
 def test_update_code_with_matching_revision(lam):
     z2 = handler_zip("rev-ok")
-    name, created = create(lam)
+    name, _ = create(lam)
+    created = settled(lam, name)
     resp = lam.update_function_code(FunctionName=name, ZipFile=z2, RevisionId=created["RevisionId"])
     assert resp["CodeSha256"] == sha256_b64(z2)
 
 
 def test_update_code_with_stale_revision_is_412_and_unchanged(lam):
     z1 = handler_zip("stale-1")
-    name, created = create(lam, zip_bytes=z1)
-    second = lam.update_function_code(FunctionName=name, ZipFile=handler_zip("stale-2"))
+    name, _ = create(lam, zip_bytes=z1)
+    created = settled(lam, name)
+    lam.update_function_code(FunctionName=name, ZipFile=handler_zip("stale-2"))
+    second = settled(lam, name)
     with pytest.raises(botocore.exceptions.ClientError) as exc:
         lam.update_function_code(FunctionName=name, ZipFile=handler_zip("stale-3"),
                                  RevisionId=created["RevisionId"])
@@ -80,7 +85,8 @@ def test_update_code_with_made_up_revision_is_412(lam):
 
 def test_update_code_dry_run_changes_nothing(lam):
     z1 = handler_zip("dry-1")
-    name, created = create(lam, zip_bytes=z1)
+    name, _ = create(lam, zip_bytes=z1)
+    created = settled(lam, name)
     resp = lam.update_function_code(FunctionName=name, ZipFile=handler_zip("dry-2"), DryRun=True)
     assert resp["ResponseMetadata"]["HTTPStatusCode"] == 200
     got = _cfg(lam, name)
@@ -142,7 +148,7 @@ def test_update_configuration_every_field(lam):
     assert resp["ResponseMetadata"]["HTTPStatusCode"] == 200
     kw = dict(runtime="provided.al2023", handler="main.run", memory=2048, timeout=120, env=env,
               description="updated description", ephemeral=2048)
-    assert_full_config(resp, name, z, **kw)
+    assert_full_config(resp, name, z, phase="updating", **kw)
     assert resp["RevisionId"] != created["RevisionId"]
     assert_full_config(_cfg(lam, name), name, z, **kw)
     lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 1})
@@ -189,14 +195,17 @@ def test_revision_changes_on_every_update(lam):
 
 
 def test_update_configuration_with_matching_revision(lam):
-    name, created = create(lam)
+    name, _ = create(lam)
+    created = settled(lam, name)
     resp = lam.update_function_configuration(FunctionName=name, Timeout=5, RevisionId=created["RevisionId"])
     assert resp["Timeout"] == 5
 
 
 def test_update_configuration_stale_revision_is_412_and_unchanged(lam):
-    name, created = create(lam)
-    cur = lam.update_function_configuration(FunctionName=name, Timeout=7)
+    name, _ = create(lam)
+    created = settled(lam, name)
+    lam.update_function_configuration(FunctionName=name, Timeout=7)
+    cur = settled(lam, name)
     with pytest.raises(botocore.exceptions.ClientError) as exc:
         lam.update_function_configuration(FunctionName=name, Timeout=9, RevisionId=created["RevisionId"])
     assert_client_error(exc, "PreconditionFailedException", 412)
@@ -223,7 +232,8 @@ def test_update_configuration_unknown_function_404(lam):
     ({"Role": "not-a-role"}, "ole"),
 ])
 def test_update_configuration_validation_leaves_function_unchanged(server, lam, lamnv, kw, member):
-    name, created = create(lam)
+    name, _ = create(lam)
+    created = settled(lam, name)
     with pytest.raises(botocore.exceptions.ClientError) as exc:
         lamnv.update_function_configuration(FunctionName=name, **kw)
     assert_client_error(exc, VALIDATION_CODES, 400, member)
@@ -327,8 +337,8 @@ def test_operations_accept_arn_forms(lam, form):
 def test_concurrent_updates_with_same_revision_exactly_one_wins(server):
     from concurrent.futures import ThreadPoolExecutor
     lam = server.client("lambda")
-    name, created = create(lam)
-    rev = created["RevisionId"]
+    name, _ = create(lam)
+    rev = settled(lam, name)["RevisionId"]
 
     def attempt(i):
         c = server.client("lambda")
@@ -398,8 +408,8 @@ def test_published_version_revision_is_stable(lam):
 def test_concurrent_code_updates_with_same_revision_exactly_one_wins(server):
     from concurrent.futures import ThreadPoolExecutor
     lam = server.client("lambda")
-    name, created = create(lam)
-    rev = created["RevisionId"]
+    name, _ = create(lam)
+    rev = settled(lam, name)["RevisionId"]
     zips = [handler_zip(f"race-code-{i}") for i in range(6)]
 
     def attempt(i):

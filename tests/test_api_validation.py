@@ -22,6 +22,7 @@ from apiutil import (
     create,
     lamnv,  # noqa: F401  (fixture)
     make_zip,
+    settled,
     skip_if_host_has,
     unique_name,
 )
@@ -163,7 +164,8 @@ def test_runtime_missing_on_host_lists_available(server, lam):
 
 def test_runtime_missing_on_host_rejected_on_update(server, lam):
     skip_if_host_has("/usr/bin/python3.9")
-    name, created = create(lam)
+    name, _ = create(lam)
+    created = settled(lam, name)
     with pytest.raises(botocore.exceptions.ClientError) as exc:
         lam.update_function_configuration(FunctionName=name, Runtime="python3.9")
     assert_client_error(exc, "InvalidParameterValueException", 400, "python3.11")
@@ -177,7 +179,7 @@ def test_runtime_missing_on_host_rejected_on_update(server, lam):
 def test_available_runtime_accepted(lam):
     z = make_zip()
     name, resp = create(lam, zip_bytes=z, Runtime="python3.11")
-    assert_full_config(resp, name, z)
+    assert_full_config(resp, name, z, phase="creating")
 
 
 # ------------------------------------------------------------------ environment

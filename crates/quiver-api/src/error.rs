@@ -169,6 +169,11 @@ impl ApiError {
                 "CodeSHA256 does not match the CodeSha256 of $LATEST ({current}). Please try again with the CodeSha256 of $LATEST."
             )),
             StoreError::Conflict(m) => ApiError::Conflict(m),
+            StoreError::UpdateInProgress => ApiError::Conflict(
+                quiver_model::Lifecycle::Updating
+                    .update_conflict(arn)
+                    .unwrap_or_default(),
+            ),
             StoreError::Intake(IntakeError::TooLarge { limit }) => {
                 ApiError::InvalidParameter(format!("Unzipped size must be smaller than {limit} bytes"))
             }

@@ -3,6 +3,10 @@
 use quiver_model::{FunctionVersion, Partition, RuntimeCatalogue, Version};
 use serde_json::{json, Map, Value};
 
+/// The level Lambda reports for an unset `ApplicationLogLevel` / `SystemLogLevel` of a
+/// function that logs JSON.
+const DEFAULT_LOG_LEVEL: &str = "INFO";
+
 /// Which flavour of the configuration object to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flavor {
@@ -29,11 +33,15 @@ pub fn configuration(
     };
     let mut logging = Map::new();
     logging.insert("LogFormat".into(), json!(c.log_format));
-    if let Some(l) = &c.application_log_level {
-        logging.insert("ApplicationLogLevel".into(), json!(l));
-    }
-    if let Some(l) = &c.system_log_level {
-        logging.insert("SystemLogLevel".into(), json!(l));
+    // Lambda filters by level only for JSON logs, and reports INFO for a level left unset
+    // there; Text logs carry no levels at all (docs/wire.md §1.3).
+    if c.log_format == "JSON" {
+        let level = |l: &Option<String>| l.clone().unwrap_or_else(|| DEFAULT_LOG_LEVEL.into());
+        logging.insert(
+            "ApplicationLogLevel".into(),
+            json!(level(&c.application_log_level)),
+        );
+        logging.insert("SystemLogLevel".into(), json!(level(&c.system_log_level)));
     }
     let group = c
         .log_group
@@ -78,8 +86,20 @@ pub fn configuration(
         obj.insert("DeadLetterConfig".into(), json!({"TargetArn": t}));
     }
     if flavor == Flavor::Full {
-        obj.insert("State".into(), json!("Active"));
-        obj.insert("LastUpdateStatus".into(), json!("Successful"));
+        // docs/wire.md §13: Pending while created/published, InProgress while updated.
+        let f = v.lifecycle.fields();
+        obj.insert("State".into(), json!(f.state));
+        if let Some((reason, code)) = f.state_reason {
+            obj.insert("StateReason".into(), json!(reason));
+            obj.insert("StateReasonCode".into(), json!(code));
+        }
+        if let Some((status, reason)) = f.last_update {
+            obj.insert("LastUpdateStatus".into(), json!(status));
+            if let Some((reason, code)) = reason {
+                obj.insert("LastUpdateStatusReason".into(), json!(reason));
+                obj.insert("LastUpdateStatusReasonCode".into(), json!(code));
+            }
+        }
         if let Some(rt) = runtimes.get(&c.runtime) {
             // Not a real AWS runtime-version ARN: it names the interpreter version this
             // host resolved at start, which is what the function will run on.

@@ -87,6 +87,7 @@ mod tests {
             revision: "r1".into(),
             region: "us-east-1".into(),
             reserved_concurrency: None,
+            opt_dir: None,
         }
     }
 

@@ -13,6 +13,7 @@ pub mod error;
 pub mod event_config;
 pub mod function;
 pub mod layer;
+pub mod lifecycle;
 pub mod limits;
 pub mod provisioned;
 pub mod recursion;
@@ -29,6 +30,7 @@ pub use event_config::{
     StoredEventInvokeConfig,
 };
 pub use function::{FunctionConfig, FunctionSettings};
+pub use lifecycle::Lifecycle;
 pub use recursion::RecursiveLoop;
 pub use runtime::{AvailableRuntime, ImageRuntime, RuntimeCatalogue, RuntimeKind, RuntimeSource};
 pub use runtime_config::PrefixRuntime;

@@ -59,6 +59,8 @@ pub struct FunctionVersion {
     pub revision_id: String,
     /// Lambda's string format, e.g. `2020-04-10T19:06:32.563+0000`.
     pub last_modified: String,
+    /// Pending / update in progress / settled (see [`crate::lifecycle`]).
+    pub lifecycle: crate::Lifecycle,
 }
 
 /// Formats a timestamp the way `FunctionConfiguration.LastModified` is written.

@@ -50,6 +50,10 @@ pub enum StoreError {
     /// PublishVersion's CodeSha256 does not match `$LATEST`.
     #[error("CodeSha256 does not match $LATEST ({current})")]
     CodeShaMismatch { current: String },
+    /// `$LATEST` has an update in progress (`LastUpdateStatus: InProgress`): Lambda
+    /// refuses another change until it settles.
+    #[error("an update is in progress")]
+    UpdateInProgress,
     /// The change conflicts with other state (e.g. an alias uses the version).
     #[error("{0}")]
     Conflict(String),

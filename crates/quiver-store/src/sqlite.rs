@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use quiver_model::RecursiveLoop;
 use quiver_model::{
     format_last_modified, Alias, AliasDraft, CodeRef, EventInvokeConfig, FunctionConfig,
-    FunctionVersion, StoredEventInvokeConfig, Version,
+    FunctionVersion, Lifecycle, StoredEventInvokeConfig, Version,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 
@@ -20,6 +20,7 @@ mod aliases;
 mod concurrency;
 mod event_configs;
 mod layers;
+mod lifecycle;
 mod provisioned;
 mod recursion;
 mod signing;
@@ -30,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_event_invoke_config.sql"),
     include_str!("../migrations/0003_recursion_config.sql"),
     include_str!("../migrations/0004_code_signing_configs.sql"),
+    include_str!("../migrations/0005_lifecycle.sql"),
     include_str!("../migrations/0006_provisioned_concurrency.sql"),
     include_str!("../migrations/0007_layers.sql"),
 ];
@@ -38,6 +40,12 @@ pub struct SqliteStore {
     conn: Mutex<Connection>,
     /// See [`Store::change_counter`]: bumped by every [`WriteGuard`] when it is dropped.
     changes: AtomicU64,
+    /// How long a create, publish or update stays Pending / InProgress, in ms (see
+    /// [`SqliteStore::with_settle_ms`]).
+    settle_ms: AtomicU64,
+    /// False only in the backend-neutral CRUD suite (writes land settled there, so that
+    /// its round trips compare equal); the lifecycle has its own tests.
+    transitions: bool,
 }
 
 /// The connection, taken for a write: dropping it (after the transaction committed or
@@ -71,7 +79,7 @@ impl Drop for WriteGuard<'_> {
 }
 
 const COLS: &str =
-    "function_name, version, config, code_sha256, code_b64, code_size, revision_id, last_modified";
+    "function_name, version, config, code_sha256, code_b64, code_size, revision_id, last_modified, lifecycle";
 
 fn now() -> String {
     format_last_modified(time::OffsetDateTime::now_utc())
@@ -81,8 +89,9 @@ fn new_revision() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-fn row_to_version(row: &Row<'_>) -> rusqlite::Result<(FunctionVersion, String)> {
+fn row_to_version(row: &Row<'_>) -> rusqlite::Result<(FunctionVersion, String, String)> {
     let config: String = row.get(2)?;
+    let lifecycle: String = row.get(8)?;
     let ordinal: i64 = row.get(1)?;
     let size: i64 = row.get(5)?;
     Ok((
@@ -98,8 +107,11 @@ fn row_to_version(row: &Row<'_>) -> rusqlite::Result<(FunctionVersion, String)> 
             },
             revision_id: row.get(6)?,
             last_modified: row.get(7)?,
+            // decoded by the caller, like the config
+            lifecycle: Lifecycle::Settled,
         },
         config,
+        lifecycle,
     ))
 }
 
@@ -107,9 +119,17 @@ fn placeholder_config() -> FunctionConfig {
     FunctionConfig::default()
 }
 
-fn decode((mut v, config): (FunctionVersion, String)) -> Result<FunctionVersion, StoreError> {
+fn decode(
+    (mut v, config, lifecycle): (FunctionVersion, String, String),
+) -> Result<FunctionVersion, StoreError> {
     v.config = serde_json::from_str(&config)
         .map_err(|e| StoreError::Corrupt(format!("config of {}:{}: {e}", v.name, v.version)))?;
+    v.lifecycle = Lifecycle::parse(&lifecycle).ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "lifecycle of {}:{}: {lifecycle}",
+            v.name, v.version
+        ))
+    })?;
     Ok(v)
 }
 
@@ -137,11 +157,16 @@ fn get_version_tx(
     row.map(decode).transpose()
 }
 
-fn insert_version(tx: &Transaction<'_>, v: &FunctionVersion) -> Result<(), StoreError> {
+/// Writes `v`; an unsettled lifecycle settles at `settles_at` (epoch ms).
+fn insert_version(
+    tx: &Transaction<'_>,
+    v: &FunctionVersion,
+    settles_at: i64,
+) -> Result<(), StoreError> {
     let config =
         serde_json::to_string(&v.config).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     tx.execute(
-        &format!("INSERT OR REPLACE INTO function_versions ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+        &format!("INSERT OR REPLACE INTO function_versions ({COLS}, settles_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
         params![
             v.name,
             v.version.ordinal() as i64,
@@ -150,7 +175,9 @@ fn insert_version(tx: &Transaction<'_>, v: &FunctionVersion) -> Result<(), Store
             v.code.sha256_b64,
             v.code.size as i64,
             v.revision_id,
-            v.last_modified
+            v.last_modified,
+            v.lifecycle.as_str(),
+            settles_at
         ],
     )?;
     Ok(())
@@ -162,6 +189,7 @@ fn publish_tx(
     tx: &Transaction<'_>,
     latest: &FunctionVersion,
     description: Option<&str>,
+    (lifecycle, settles_at): (Lifecycle, i64),
 ) -> Result<FunctionVersion, StoreError> {
     let last: i64 = tx.query_row(
         "SELECT last_version FROM functions WHERE name = ?1",
@@ -199,10 +227,12 @@ fn publish_tx(
     v.version = Version::Published(n as u64);
     // The version is a frozen snapshot of $LATEST at this revision: same RevisionId.
     v.last_modified = now();
+    // A new version is Pending until it settles, like a new function.
+    v.lifecycle = lifecycle;
     if let Some(d) = description {
         v.config.description = d.to_string();
     }
-    insert_version(tx, &v)?;
+    insert_version(tx, &v, settles_at)?;
     Ok(v)
 }
 
@@ -236,6 +266,8 @@ impl SqliteStore {
         Ok(Self {
             conn: Mutex::new(conn),
             changes: AtomicU64::new(0),
+            settle_ms: AtomicU64::new(0),
+            transitions: true,
         })
     }
 
@@ -295,6 +327,7 @@ impl Store for SqliteStore {
         if inserted == 0 {
             return Err(StoreError::AlreadyExists);
         }
+        let settles_at = self.settles_at();
         let latest = FunctionVersion {
             name: f.name.clone(),
             version: Version::Latest,
@@ -302,8 +335,9 @@ impl Store for SqliteStore {
             code: f.code.clone(),
             revision_id: new_revision(),
             last_modified: stamp,
+            lifecycle: self.phase(Lifecycle::Creating),
         };
-        insert_version(&tx, &latest)?;
+        insert_version(&tx, &latest, settles_at)?;
         for (k, v) in &f.tags {
             tx.execute(
                 "INSERT INTO tags (function_name, key, value) VALUES (?1, ?2, ?3)",
@@ -311,7 +345,12 @@ impl Store for SqliteStore {
             )?;
         }
         let published = if f.publish {
-            Some(publish_tx(&tx, &latest, None)?)
+            Some(publish_tx(
+                &tx,
+                &latest,
+                None,
+                (self.phase(Lifecycle::Creating), settles_at),
+            )?)
         } else {
             None
         };
@@ -324,6 +363,7 @@ impl Store for SqliteStore {
         name: &str,
         version: Version,
     ) -> Result<Option<FunctionVersion>, StoreError> {
+        self.settle_due()?;
         get_version_tx(&self.lock(), name, version)
     }
 
@@ -364,6 +404,7 @@ impl Store for SqliteStore {
         after: Option<&Cursor>,
         limit: usize,
     ) -> Result<Vec<FunctionVersion>, StoreError> {
+        self.settle_due()?;
         let c = self.lock();
         let (name, ord) = after
             .map(|(n, v)| (n.as_str(), *v as i64))
@@ -382,6 +423,7 @@ impl Store for SqliteStore {
         after: Option<u64>,
         limit: usize,
     ) -> Result<Vec<FunctionVersion>, StoreError> {
+        self.settle_due()?;
         let c = self.lock();
         require_function(&c, name)?;
         let after = after.map(|v| v as i64).unwrap_or(-1);
@@ -394,12 +436,17 @@ impl Store for SqliteStore {
     fn update_latest(&self, name: &str, u: &LatestUpdate) -> Result<Written, StoreError> {
         let mut c = self.write();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        lifecycle::settle_due_tx(&tx, lifecycle::now_ms())?;
         let current = get_version_tx(&tx, name, Version::Latest)?.ok_or(StoreError::NotFound)?;
+        if current.lifecycle == Lifecycle::Updating {
+            return Err(StoreError::UpdateInProgress);
+        }
         if current.revision_id != u.base_revision {
             return Err(StoreError::RevisionMismatch {
                 current: current.revision_id,
             });
         }
+        let settles_at = self.settles_at();
         let latest = FunctionVersion {
             name: name.to_string(),
             version: Version::Latest,
@@ -407,10 +454,16 @@ impl Store for SqliteStore {
             code: u.code.clone(),
             revision_id: new_revision(),
             last_modified: now(),
+            lifecycle: self.phase(Lifecycle::Updating),
         };
-        insert_version(&tx, &latest)?;
+        insert_version(&tx, &latest, settles_at)?;
         let published = if u.publish {
-            Some(publish_tx(&tx, &latest, None)?)
+            Some(publish_tx(
+                &tx,
+                &latest,
+                None,
+                (self.phase(Lifecycle::Creating), settles_at),
+            )?)
         } else {
             None
         };
@@ -425,7 +478,11 @@ impl Store for SqliteStore {
     ) -> Result<FunctionVersion, StoreError> {
         let mut c = self.write();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        lifecycle::settle_due_tx(&tx, lifecycle::now_ms())?;
         let latest = get_version_tx(&tx, name, Version::Latest)?.ok_or(StoreError::NotFound)?;
+        if latest.lifecycle == Lifecycle::Updating {
+            return Err(StoreError::UpdateInProgress);
+        }
         if let Some(rev) = &req.revision_id {
             if rev != &latest.revision_id {
                 return Err(StoreError::RevisionMismatch {
@@ -440,7 +497,12 @@ impl Store for SqliteStore {
                 });
             }
         }
-        let v = publish_tx(&tx, &latest, req.description.as_deref())?;
+        let v = publish_tx(
+            &tx,
+            &latest,
+            req.description.as_deref(),
+            (self.phase(Lifecycle::Creating), self.settles_at()),
+        )?;
         tx.commit()?;
         Ok(v)
     }

@@ -358,6 +358,14 @@ mod tests {
         code.ingest(buf.get_ref(), false).unwrap()
     }
 
+    /// Creates `f` and reads it back as a client would: the read settles it (Pending →
+    /// Active, a new RevisionId), so what is returned is what invocations will see.
+    fn created(store: &dyn Store, f: NewFunction) -> FunctionVersion {
+        let name = f.name.clone();
+        store.create_function(&f).unwrap();
+        store.resolve(&name, None).unwrap().unwrap()
+    }
+
     fn function(name: &str, code: CodeRef) -> NewFunction {
         NewFunction {
             name: name.into(),
@@ -415,14 +423,14 @@ mod tests {
             pkg,
             _dir,
         } = fixture();
-        let w = store.create_function(&function("f", pkg.clone())).unwrap();
+        let w = created(store.as_ref(), function("f", pkg.clone()));
         let a = inv.resolve(&target(None)).await.unwrap();
         let b = inv.resolve(&target(None)).await.unwrap();
         assert!(
             Arc::ptr_eq(&a, &b),
             "second resolution was not served from the cache"
         );
-        assert_eq!(a.spec.revision, w.latest.revision_id);
+        assert_eq!(a.spec.revision, w.revision_id);
         assert_eq!(a.spec.memory_mb, 128);
 
         let mut cfg = a.version.config.clone();
@@ -430,12 +438,13 @@ mod tests {
         let u = LatestUpdate {
             config: cfg,
             code: pkg,
-            base_revision: w.latest.revision_id.clone(),
+            base_revision: w.revision_id.clone(),
             publish: false,
         };
-        let w2 = store.update_latest("f", &u).unwrap();
+        store.update_latest("f", &u).unwrap();
+        let w2 = store.resolve("f", None).unwrap().unwrap();
         let c = inv.resolve(&target(None)).await.unwrap();
-        assert_eq!(c.spec.revision, w2.latest.revision_id, "update not seen");
+        assert_eq!(c.spec.revision, w2.revision_id, "update not seen");
         assert_eq!(c.spec.memory_mb, 256);
         // Version 1 is still what it was.
         let v1 = inv.resolve(&target(Some("1"))).await.unwrap();
@@ -524,16 +533,18 @@ mod tests {
             pkg,
             _dir,
         } = fixture();
-        let w = store.create_function(&function("f", pkg.clone())).unwrap();
-        let mut cfg = w.latest.config.clone();
+        let w = created(store.as_ref(), function("f", pkg.clone()));
+        let mut cfg = w.config.clone();
         cfg.memory_size = 256;
         let u = LatestUpdate {
             config: cfg,
             code: pkg,
-            base_revision: w.latest.revision_id.clone(),
+            base_revision: w.revision_id.clone(),
             publish: true,
         };
         store.update_latest("f", &u).unwrap();
+        // A read settles the update and the new version (as a client's waiter would).
+        store.resolve("f", None).unwrap();
         let live = store
             .create_alias("f", &alias("live", 1, Some((2, 0.25))))
             .unwrap();

@@ -8,12 +8,18 @@ fn new_fn(name: &str) -> NewFunction {
 
 #[test]
 fn passes_the_shared_store_suite() {
-    crate::conformance::run_all(&|| Box::new(SqliteStore::open_in_memory().unwrap()));
+    crate::conformance::run_all(&|| {
+        Box::new(SqliteStore::open_in_memory().unwrap().without_transitions())
+    });
     let dir = tempfile::tempdir().unwrap();
     let n = std::sync::atomic::AtomicUsize::new(0);
     crate::conformance::run_all(&|| {
         let i = n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Box::new(SqliteStore::open(&dir.path().join(format!("{i}.db"))).unwrap())
+        Box::new(
+            SqliteStore::open(&dir.path().join(format!("{i}.db")))
+                .unwrap()
+                .without_transitions(),
+        )
     });
 }
 
@@ -87,4 +93,94 @@ fn migrations_are_versioned_and_survive_reopen() {
         SqliteStore::open(&path),
         Err(StoreError::Corrupt(_))
     ));
+}
+
+#[test]
+fn rows_from_before_lifecycles_read_settled() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.db");
+    {
+        let s = SqliteStore::open(&path).unwrap();
+        s.create_function(&new_fn("f")).unwrap();
+        // What migration 0003 leaves on an old row.
+        s.lock()
+            .execute(
+                "UPDATE function_versions SET lifecycle = 'Settled', settles_at = 0",
+                [],
+            )
+            .unwrap();
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    let v = s.get_version("f", Version::Latest).unwrap().unwrap();
+    assert_eq!(v.lifecycle, Lifecycle::Settled);
+}
+
+#[test]
+fn writes_start_unsettled_and_the_next_access_settles_them_with_a_new_revision() {
+    let s = SqliteStore::open_in_memory().unwrap();
+    let w = s.create_function(&new_fn("f")).unwrap();
+    assert_eq!(w.latest.lifecycle, Lifecycle::Creating);
+    let before = s.change_counter();
+    let got = s.get_version("f", Version::Latest).unwrap().unwrap();
+    assert_eq!(got.lifecycle, Lifecycle::Settled);
+    assert_ne!(got.revision_id, w.latest.revision_id);
+    assert!(
+        s.change_counter() > before,
+        "settling must invalidate caches"
+    );
+    // Settled rows are not rewritten again.
+    let again = s.get_version("f", Version::Latest).unwrap().unwrap();
+    assert_eq!(again, got);
+    let u = LatestUpdate {
+        config: got.config.clone(),
+        code: got.code.clone(),
+        base_revision: got.revision_id.clone(),
+        publish: true,
+    };
+    let w2 = s.update_latest("f", &u).unwrap();
+    assert_eq!(w2.latest.lifecycle, Lifecycle::Updating);
+    assert_eq!(w2.published.unwrap().lifecycle, Lifecycle::Creating);
+    let all = s.list_versions("f", None, 10).unwrap();
+    assert!(all.iter().all(|v| v.lifecycle == Lifecycle::Settled));
+}
+
+#[test]
+fn an_update_in_progress_refuses_another_change_until_it_settles() {
+    let s = SqliteStore::open_in_memory()
+        .unwrap()
+        .with_settle_ms(60_000);
+    s.create_function(&new_fn("f")).unwrap();
+    let v = s.get_version("f", Version::Latest).unwrap().unwrap();
+    assert_eq!(v.lifecycle, Lifecycle::Creating, "window not over yet");
+    let u = LatestUpdate {
+        config: v.config.clone(),
+        code: v.code.clone(),
+        base_revision: v.revision_id.clone(),
+        publish: false,
+    };
+    let w = s.update_latest("f", &u).unwrap();
+    assert_eq!(w.latest.lifecycle, Lifecycle::Updating);
+    let u2 = LatestUpdate {
+        base_revision: w.latest.revision_id.clone(),
+        ..u
+    };
+    assert!(matches!(
+        s.update_latest("f", &u2),
+        Err(StoreError::UpdateInProgress)
+    ));
+    assert!(matches!(
+        s.publish_version("f", &PublishRequest::default()),
+        Err(StoreError::UpdateInProgress)
+    ));
+    // Deadline passed (moved into the past): settled, and the change goes through.
+    s.lock()
+        .execute("UPDATE function_versions SET settles_at = 0", [])
+        .unwrap();
+    let settled = s.get_version("f", Version::Latest).unwrap().unwrap();
+    assert_eq!(settled.lifecycle, Lifecycle::Settled);
+    let u3 = LatestUpdate {
+        base_revision: settled.revision_id,
+        ..u2
+    };
+    s.update_latest("f", &u3).unwrap();
 }

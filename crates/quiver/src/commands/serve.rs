@@ -53,6 +53,10 @@ pub struct ServeArgs {
     /// Development: shift the clock used for async event ages ("restarted this much later").
     #[arg(long, hide = true, default_value_t = 0)]
     pub async_clock_offset_secs: i64,
+    /// Development: how long a new function/version stays `Pending` and an update
+    /// `InProgress` (ms). 0 = settled by the first request after the answer.
+    #[arg(long, hide = true, default_value_t = 0)]
+    pub update_settle_ms: u64,
     /// Pre-made empty sandboxes kept ready so a cold start pays only for the runtime
     /// (0 disables). Filled after the first cold start, let go after --idle-timeout-secs
     /// without one.
@@ -195,12 +199,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         idle_timeout: std::time::Duration::from_secs(args.idle_connection_timeout_secs),
         max_connections: connection_cap(args.max_connections, raise_fd_limit()),
     };
-    let store = SqliteStore::open(&data.metadata_db()).with_context(|| {
-        format!(
-            "cannot open metadata store {}",
-            data.metadata_db().display()
-        )
-    })?;
+    let store = SqliteStore::open(&data.metadata_db())
+        .with_context(|| {
+            format!(
+                "cannot open metadata store {}",
+                data.metadata_db().display()
+            )
+        })?
+        .with_settle_ms(args.update_settle_ms);
     let code = CodeStore::open(&data.path).context("cannot open code store")?;
     // Reservations made under a higher --max-concurrency stay; the unreserved pool is
     // what is left of the new limit (possibly nothing).
