@@ -20,7 +20,7 @@ pub mod tags;
 pub mod version;
 
 pub use alias::{Alias, AliasDraft, AliasInput, AliasRouting, Pick};
-pub use arn::{FunctionRef, Partition, Qualifier};
+pub use arn::{FunctionRef, NameShape, Partition, Qualifier};
 pub use error::{ModelError, Violation, Violations};
 pub use event_config::{
     Destination, EffectiveInvokeConfig, EventInvokeConfig, EventInvokeConfigInput,

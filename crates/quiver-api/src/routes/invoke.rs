@@ -95,7 +95,7 @@ pub async fn invoke(
     body: Body,
 ) -> Result<Response, ApiError> {
     let pairs = query::pairs(q.as_deref());
-    let target = Target::parse(&state, &raw, query::first(&pairs, "Qualifier"))?;
+    let target = Target::namespaced(&state, &raw, query::first(&pairs, "Qualifier"))?;
     let kind = invocation_type(&headers)?;
     let tail = wants_tail(&headers)?;
     let context = client_context(&headers)?;
