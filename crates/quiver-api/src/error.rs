@@ -34,6 +34,10 @@ pub enum ApiError {
     /// 404 CodeSigningConfigNotFoundException: a function write names an unknown config.
     #[error("{0}")]
     CodeSigningConfigNotFound(String),
+    /// 400 RecursiveInvocationException: a chain of requests went past 16 invocations
+    /// and the function's RecursiveLoop is `Terminate` (docs/wire.md §15).
+    #[error("{0}")]
+    RecursiveInvocation(String),
     /// 412 PreconditionFailedException: stale RevisionId.
     #[error("{0}")]
     PreconditionFailed(String),
@@ -85,6 +89,11 @@ impl ApiError {
             CodeSigningConfigNotFound(_) => (
                 StatusCode::NOT_FOUND,
                 "CodeSigningConfigNotFoundException",
+                "Message",
+            ),
+            RecursiveInvocation(_) => (
+                StatusCode::BAD_REQUEST,
+                "RecursiveInvocationException",
                 "Message",
             ),
             PreconditionFailed(_) => (

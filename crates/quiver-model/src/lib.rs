@@ -27,7 +27,7 @@ pub use event_config::{
     StoredEventInvokeConfig,
 };
 pub use function::{FunctionConfig, FunctionSettings};
-pub use recursion::RecursiveLoop;
+pub use recursion::{Chain, RecursiveLoop};
 pub use runtime::{AvailableRuntime, RuntimeCatalogue, RuntimeKind, RuntimeSource};
 pub use runtime_config::PrefixRuntime;
 pub use version::{format_iso_millis, format_last_modified, CodeRef, FunctionVersion, Version};

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use quiver_model::{Destination, EffectiveInvokeConfig};
+use quiver_model::{Chain, Destination, EffectiveInvokeConfig};
 use quiver_queue::{
     AttrValue, Message, MessageAttribute, NewMessage, QueueConfig, Queues, ReceiveRequest,
 };
@@ -66,6 +66,8 @@ pub struct AsyncEvent {
     pub qualifier: Option<String>,
     pub invoked_arn: String,
     pub payload: String,
+    /// The chain of requests this event's invocation belongs to.
+    pub chain: Chain,
 }
 
 struct Inner {
@@ -145,6 +147,8 @@ impl AsyncInvoker {
             payload: ev.payload,
             first_ms: self.inner.now_ms(),
             attempts: 0,
+            chain_root: ev.chain.root,
+            depth: ev.chain.depth,
         };
         self.inner.send_event(&q, 0).await
     }
@@ -190,6 +194,8 @@ enum Attempt {
     Later(String),
     /// The function (or version/alias) no longer exists.
     Gone,
+    /// Recursive loop detection stopped it (the function did not run).
+    Stopped,
 }
 
 impl Inner {
@@ -275,6 +281,12 @@ impl Inner {
             return;
         }
         match self.attempt(&ev).await {
+            Attempt::Stopped => {
+                // As Lambda: the event goes to the DLQ / OnFailure, if configured.
+                self.fail(&ev, &eff, Condition::RecursiveInvocation, None)
+                    .await;
+                self.ack(m).await;
+            }
             Attempt::Gone => {
                 tracing::warn!(request_id = %ev.request_id, function = %ev.function, qualifier = ev.qualifier.as_deref(), "function no longer exists; async event dropped");
                 self.ack(m).await;
@@ -353,10 +365,12 @@ impl Inner {
             client_context: None,
             want_log_tail: false,
             source: Source::Event,
+            chain: ev.chain(),
         };
         match self.invoker.invoke(call).await {
             Ok(r) => Attempt::Ran(r),
             Err(TriggerError::NotFound) => Attempt::Gone,
+            Err(TriggerError::RecursiveLoop { .. }) => Attempt::Stopped,
             Err(TriggerError::Throttled { detail, .. }) => Attempt::Later(detail),
             Err(e) => Attempt::Later(e.to_string()),
         }
@@ -451,6 +465,9 @@ impl Inner {
                     payload: record,
                     first_ms: self.now_ms(),
                     attempts: 0,
+                    // An event Quiver produces from this invocation: one deeper.
+                    chain_root: ev.chain_root.clone(),
+                    depth: ev.depth.saturating_add(1),
                 };
                 if let Err(e) = self.send_event(&next, 0).await {
                     tracing::error!(request_id = %ev.request_id, function = %name, "could not deliver to the destination function: {e}");
