@@ -127,7 +127,7 @@ mod tests {
 
     #[test]
     fn chains_count_to_sixteen_and_round_trip_as_trace_headers() {
-        let c = Chain::start(0x1234_5678_9, u128::MAX);
+        let c = Chain::start(0x0001_2345_6789, u128::MAX);
         assert_eq!(c.depth, 1);
         assert_eq!(c.root, format!("1-23456789-{}", "f".repeat(24)));
         let mut d = c.clone();
