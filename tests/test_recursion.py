@@ -8,6 +8,11 @@ invocations" of one chain of requests; "for asynchronous invokes, Lambda sends t
 to a dead-letter queue or on-failure destination, if one is configured"; a synchronous
 caller gets RecursiveInvocationException (400 in botocore's model).
 
+The chain reaches the function as its `_X_AMZN_TRACE_ID`, which botocore copies into
+`X-Amzn-Trace-Id` on the calls a function makes (botocore.handlers.
+add_recursion_detection_header), and travels through queues as SQS's AWSTraceHeader
+system attribute.
+
 Lambda refuses a function as its own destination, so the loop here is two functions,
 each the other's OnSuccess destination. Each invocation's event is the previous one's
 invocation record, so the nesting of `requestPayload` counts the invocations that ran.
@@ -39,10 +44,11 @@ def depth(event):
 
 def handler(event, context):
     d = depth(event)
-    print("chain depth", d)
+    trace = os.environ.get("_X_AMZN_TRACE_ID", "")
+    print("chain depth", d, trace)
     if d >= int(os.environ.get("FAIL_AT", "1000")):
         raise RuntimeError("stopping the loop at %d" % d)
-    return {"depth": d}
+    return {"depth": d, "trace": trace}
 '''
 
 
@@ -52,6 +58,12 @@ def depth(event):
         event = event["requestPayload"]
         n += 1
     return n
+
+
+def lineage(msg):
+    """(root, depth) of a received message's AWSTraceHeader system attribute."""
+    parts = dict(p.split("=", 1) for p in msg["Attributes"]["AWSTraceHeader"].split(";"))
+    return parts["Root"], int(parts["Lineage"])
 
 
 def zip_of(code=CODE):
@@ -65,7 +77,7 @@ def receive(sqs, url, want, timeout):
     got, end = [], time.time() + timeout
     while len(got) < want and time.time() < end:
         r = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=2,
-                                MessageAttributeNames=["All"])
+                                MessageAttributeNames=["All"], AttributeNames=["All"])
         msgs = r.get("Messages", [])
         if msgs:
             got += msgs
@@ -104,14 +116,21 @@ def test_terminate_stops_the_chain_after_sixteen_invocations(server):
     assert rec["requestContext"]["functionArn"] == ARN_FN + "ping:$LATEST"
     assert rec["requestContext"]["approximateInvokeCount"] == 0
     assert "responseContext" not in rec and "responsePayload" not in rec
+    # The chain travels with the message as its trace header, at the stopped depth.
+    root = lineage(failed)[0]
+    assert lineage(failed) == (root, 17)
     stopped_event = rec["requestPayload"]
     assert depth(stopped_event) == 17
     assert stopped_event["requestContext"]["condition"] == "Success"
-    assert stopped_event["responsePayload"] == {"depth": 16}
+    # The 16th saw the chain in its trace header, as an SDK call from it would send it.
+    assert stopped_event["responsePayload"] == {
+        "depth": 16, "trace": f"Root={root};Sampled=0;Lineage=16"}
     # The dead-letter queue of the stopped function gets the event itself.
     [dead] = receive(sqs, urls["loop-dlq"], 1, timeout=30)
     assert depth(json.loads(dead["Body"])) == 17
     assert dead["MessageAttributes"]["ErrorMessage"]["StringValue"].startswith("Recursive invocation detected")
+    assert set(dead["MessageAttributes"]) == {"RequestID", "ErrorCode", "ErrorMessage"}
+    assert lineage(dead) == (root, 17)
     # Nothing runs after the stop.
     assert receive(sqs, urls["loop-failed"], 1, timeout=6) == []
 
@@ -129,6 +148,7 @@ def test_allow_lets_the_chain_go_past_sixteen(server):
     assert rec["responsePayload"]["errorMessage"] == "stopping the loop at 20"
     assert depth(rec["requestPayload"]) == 20
     assert rec["requestContext"]["functionArn"] == ARN_FN + "pong:$LATEST"
+    assert lineage(failed)[1] == 20
     assert receive(sqs, urls["loop-failed"], 1, timeout=6) == []
 
 
@@ -146,7 +166,8 @@ def test_sync_invoke_continuing_a_deep_chain_is_refused(server):
     root = "1-5f000000-0123456789abcdef01234567"
     # A caller that is the 15th of its chain: this invocation is the 16th and runs.
     ok = _with_trace_header(server.client("lambda"), f"Root={root};Sampled=0;Lineage=15")
-    assert json.loads(ok.invoke(FunctionName="solo", Payload=b"{}")["Payload"].read()) == {"depth": 1}
+    assert json.loads(ok.invoke(FunctionName="solo", Payload=b"{}")["Payload"].read()) == {
+        "depth": 1, "trace": f"Root={root};Sampled=0;Lineage=16"}
     deep = _with_trace_header(server.client("lambda"), f"Root={root};Sampled=0;Lineage=16")
     with pytest.raises(botocore.exceptions.ClientError) as e:
         deep.invoke(FunctionName="solo", Payload=b"{}")
@@ -161,4 +182,37 @@ def test_sync_invoke_continuing_a_deep_chain_is_refused(server):
     # A trace header without Quiver's lineage starts a new chain.
     plain = _with_trace_header(server.client("lambda"), f"Root={root};Sampled=1")
     lam.put_function_recursion_config(FunctionName="solo", RecursiveLoop="Terminate")
-    assert plain.invoke(FunctionName="solo", Payload=b"{}")["StatusCode"] == 200
+    fresh = json.loads(plain.invoke(FunctionName="solo", Payload=b"{}")["Payload"].read())["trace"]
+    assert fresh.endswith(";Sampled=0;Lineage=1") and root not in fresh
+
+
+def test_trace_header_is_an_sqs_system_attribute(server):
+    """The form the chain travels in through queues: SQS's AWSTraceHeader system
+    attribute, never one of the message's own attributes."""
+    sqs = server.client("sqs")
+    url = sqs.create_queue(QueueName="traced")["QueueUrl"]
+    header = "Root=1-5f000000-0123456789abcdef01234567;Sampled=0;Lineage=3"
+    sent = sqs.send_message(QueueUrl=url, MessageBody="b", MessageAttributes={
+        "k": {"DataType": "String", "StringValue": "v"}},
+        MessageSystemAttributes={"AWSTraceHeader": {"DataType": "String", "StringValue": header}})
+    assert sent["MD5OfMessageSystemAttributes"]
+    batch = sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": "a", "MessageBody": "c",
+        "MessageSystemAttributes": {"AWSTraceHeader": {"DataType": "String", "StringValue": header}}}])
+    assert batch["Successful"][0]["MD5OfMessageSystemAttributes"] == sent["MD5OfMessageSystemAttributes"]
+    got = receive(sqs, url, 2, timeout=10)
+    assert sorted(m["Body"] for m in got) == ["b", "c"]
+    for m in got:
+        assert m["Attributes"]["AWSTraceHeader"] == header
+        assert "AWS.TraceHeader" not in m.get("MessageAttributes", {})
+    assert [m["MessageAttributes"] for m in got if m["Body"] == "b"] == [
+        {"k": {"DataType": "String", "StringValue": "v"}}]
+    # Not asked for, not shown.
+    sqs.send_message(QueueUrl=url, MessageBody="d",
+        MessageSystemAttributes={"AWSTraceHeader": {"DataType": "String", "StringValue": header}})
+    r = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5, AttributeNames=["SentTimestamp"])
+    [m] = r["Messages"]
+    assert set(m["Attributes"]) == {"SentTimestamp"} and "MessageAttributes" not in m
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        sqs.send_message(QueueUrl=url, MessageBody="x", MessageSystemAttributes={
+            "AWSTraceHeader": {"DataType": "Number", "StringValue": "1"}})
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400

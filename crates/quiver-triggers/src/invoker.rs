@@ -261,6 +261,7 @@ impl Invoker {
             invoked_arn: call.invoked_arn,
             client_context: call.client_context,
             want_log_tail: call.want_log_tail,
+            trace_id: (!call.chain.root.is_empty()).then(|| call.chain.trace_header()),
         };
         engine
             .invoke(&resolved.spec, req)

@@ -5,7 +5,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use base64::Engine as _;
-use quiver_queue::{limits, AttrValue, Message, MessageAttribute, NewMessage, ReceiveRequest};
+use quiver_queue::{
+    limits, AttrValue, Message, MessageAttribute, NewMessage, ReceiveRequest,
+    TRACE_HEADER_ATTRIBUTE,
+};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -34,6 +37,41 @@ pub struct SendMessage {
     delay_seconds: Option<i64>,
     #[serde(default)]
     message_attributes: HashMap<String, AttrIn>,
+    #[serde(default)]
+    message_system_attributes: HashMap<String, AttrIn>,
+}
+
+/// `MessageSystemAttributes`: SQS takes only `AWSTraceHeader`, a String. It is kept
+/// under [`TRACE_HEADER_ATTRIBUTE`] and answered with its own checksum.
+fn convert_system_attrs(
+    raw: HashMap<String, AttrIn>,
+) -> Result<Option<MessageAttribute>, SqsError> {
+    let mut trace = None;
+    for (name, a) in raw {
+        if name != "AWSTraceHeader" {
+            return Err(SqsError::invalid_parameter(format!(
+                "Message system attribute name '{name}' is invalid."
+            )));
+        }
+        if a.data_type.as_deref() != Some("String") {
+            return Err(SqsError::invalid_parameter(
+                "The message system attribute 'AWSTraceHeader' must be of type String.",
+            ));
+        }
+        let v = a
+            .string_value
+            .filter(|s| !s.is_empty() && valid_chars(s))
+            .ok_or_else(|| {
+                SqsError::invalid_parameter(
+                    "The message system attribute 'AWSTraceHeader' must contain a non-empty value.",
+                )
+            })?;
+        trace = Some(MessageAttribute {
+            data_type: "String".into(),
+            value: AttrValue::String(v),
+        });
+    }
+    Ok(trace)
 }
 
 /// SQS's allowed characters: #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF.
@@ -148,12 +186,14 @@ struct Checked {
     msg: NewMessage,
     md5_body: String,
     md5_attrs: Option<String>,
+    md5_system: Option<String>,
 }
 
 fn check_message(
     body: Option<String>,
     delay: Option<i64>,
     attrs: HashMap<String, AttrIn>,
+    system: HashMap<String, AttrIn>,
     max_size: u32,
 ) -> Result<Checked, SqsError> {
     let body = body
@@ -170,15 +210,24 @@ fn check_message(
         }
         d => d.map(|d| d as u32),
     };
-    let attributes = convert_attrs(attrs)?;
+    let mut attributes = convert_attrs(attrs)?;
+    let trace = convert_system_attrs(system)?;
     if size_of(&body, &attributes) > max_size as usize {
         return Err(SqsError::invalid_parameter(format!(
             "One or more parameters are invalid. Reason: Message must be shorter than {max_size} bytes."
         )));
     }
+    let md5_attrs = md5_of_attributes(&attributes);
+    let md5_system = trace.as_ref().and_then(|t| {
+        md5_of_attributes(&BTreeMap::from([("AWSTraceHeader".to_string(), t.clone())]))
+    });
+    if let Some(t) = trace {
+        attributes.insert(TRACE_HEADER_ATTRIBUTE.to_string(), t);
+    }
     Ok(Checked {
         md5_body: md5_hex(body.as_bytes()),
-        md5_attrs: md5_of_attributes(&attributes),
+        md5_attrs,
+        md5_system,
         msg: NewMessage {
             body,
             attributes,
@@ -194,6 +243,7 @@ pub async fn send(ctx: &Ctx, r: SendMessage) -> Result<Value, SqsError> {
         r.message_body,
         r.delay_seconds,
         r.message_attributes,
+        r.message_system_attributes,
         info.config.max_message_size,
     )?;
     let sent = ctx.queues.send(&name, vec![c.msg]).await?;
@@ -201,6 +251,9 @@ pub async fn send(ctx: &Ctx, r: SendMessage) -> Result<Value, SqsError> {
     let mut out = json!({ "MD5OfMessageBody": c.md5_body, "MessageId": id });
     if let Some(m) = c.md5_attrs {
         out["MD5OfMessageAttributes"] = json!(m);
+    }
+    if let Some(m) = c.md5_system {
+        out["MD5OfMessageSystemAttributes"] = json!(m);
     }
     Ok(out)
 }
@@ -242,6 +295,8 @@ pub struct SendEntry {
     delay_seconds: Option<i64>,
     #[serde(default)]
     message_attributes: HashMap<String, AttrIn>,
+    #[serde(default)]
+    message_system_attributes: HashMap<String, AttrIn>,
 }
 
 #[derive(Deserialize)]
@@ -285,6 +340,7 @@ pub async fn send_batch(ctx: &Ctx, r: SendMessageBatch) -> Result<Value, SqsErro
             e.message_body,
             e.delay_seconds,
             e.message_attributes,
+            e.message_system_attributes,
             info.config.max_message_size,
         ) {
             Ok(c) => ok.push((id, c)),
@@ -299,6 +355,9 @@ pub async fn send_batch(ctx: &Ctx, r: SendMessageBatch) -> Result<Value, SqsErro
             let mut v = json!({ "Id": id, "MessageId": s.id, "MD5OfMessageBody": c.md5_body });
             if let Some(m) = c.md5_attrs {
                 v["MD5OfMessageAttributes"] = json!(m);
+            }
+            if let Some(m) = c.md5_system {
+                v["MD5OfMessageSystemAttributes"] = json!(m);
             }
             successes.push(v);
         }
@@ -347,7 +406,8 @@ fn wanted_attr(name: &str, filters: &[String]) -> bool {
     })
 }
 
-fn render_message(ctx: &Ctx, m: Message, system: &[String], attr_filters: &[String]) -> Value {
+fn render_message(ctx: &Ctx, mut m: Message, system: &[String], attr_filters: &[String]) -> Value {
+    let trace = m.attributes.remove(TRACE_HEADER_ATTRIBUTE);
     let mut out = json!({
         "MessageId": m.id,
         "ReceiptHandle": m.receipt,
@@ -374,6 +434,16 @@ fn render_message(ctx: &Ctx, m: Message, system: &[String], attr_filters: &[Stri
             "ApproximateFirstReceiveTimestamp".into(),
             json!(m.first_receive_ms.to_string()),
         );
+    }
+    if let (
+        true,
+        Some(MessageAttribute {
+            value: AttrValue::String(t),
+            ..
+        }),
+    ) = (want("AWSTraceHeader"), trace)
+    {
+        sys.insert("AWSTraceHeader".into(), json!(t));
     }
     if !sys.is_empty() {
         out["Attributes"] = Value::Object(sys);
@@ -634,31 +704,33 @@ mod tests {
     fn message_validation() {
         let none = HashMap::new;
         assert_eq!(
-            check_message(None, None, none(), 262_144)
+            check_message(None, None, none(), none(), 262_144)
                 .err()
                 .unwrap()
                 .code,
             "MissingParameter"
         );
         assert_eq!(
-            check_message(Some("\u{1}".into()), None, none(), 262_144)
+            check_message(Some("\u{1}".into()), None, none(), none(), 262_144)
                 .err()
                 .unwrap()
                 .code,
             "InvalidMessageContents"
         );
         assert_eq!(
-            check_message(Some("x".into()), Some(901), none(), 262_144)
+            check_message(Some("x".into()), Some(901), none(), none(), 262_144)
                 .err()
                 .unwrap()
                 .code,
             "InvalidParameterValue"
         );
-        assert!(check_message(Some("x".repeat(1025)), None, none(), 1024)
-            .err()
-            .unwrap()
-            .message
-            .contains("shorter than 1024"));
+        assert!(
+            check_message(Some("x".repeat(1025)), None, none(), none(), 1024)
+                .err()
+                .unwrap()
+                .message
+                .contains("shorter than 1024")
+        );
         let mut a = HashMap::new();
         a.insert(
             "n".to_string(),
@@ -669,7 +741,7 @@ mod tests {
             },
         );
         assert_eq!(
-            check_message(Some("x".into()), None, a, 262_144)
+            check_message(Some("x".into()), None, a, none(), 262_144)
                 .err()
                 .unwrap()
                 .code,
@@ -684,7 +756,7 @@ mod tests {
                 ..Default::default()
             },
         );
-        assert!(check_message(Some("x".into()), None, a, 262_144).is_err());
+        assert!(check_message(Some("x".into()), None, a, none(), 262_144).is_err());
         let mut a = HashMap::new();
         a.insert(
             "b".to_string(),
@@ -694,7 +766,7 @@ mod tests {
                 ..Default::default()
             },
         );
-        let c = check_message(Some("x".into()), Some(0), a, 262_144)
+        let c = check_message(Some("x".into()), Some(0), a, none(), 262_144)
             .ok()
             .unwrap();
         assert_eq!(c.msg.delay, Some(0));

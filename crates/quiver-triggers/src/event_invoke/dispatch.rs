@@ -9,6 +9,7 @@ use std::time::Duration;
 use quiver_model::{Chain, Destination, EffectiveInvokeConfig};
 use quiver_queue::{
     AttrValue, Message, MessageAttribute, NewMessage, QueueConfig, Queues, ReceiveRequest,
+    TRACE_HEADER_ATTRIBUTE,
 };
 use quiver_store::{Store, StoreError};
 use time::OffsetDateTime;
@@ -88,6 +89,23 @@ struct Inner {
 #[derive(Clone)]
 pub struct AsyncInvoker {
     inner: Arc<Inner>,
+}
+
+/// The attributes of a message Quiver writes for `ev` to one of its own queues: the
+/// chain travels as the trace header (`Lineage` = the depth of the invocation the
+/// message comes from), so a later poller continues it one deeper (docs/wire.md §15).
+fn chained_attributes(ev: &QueuedEvent) -> BTreeMap<String, MessageAttribute> {
+    let mut attributes = BTreeMap::new();
+    if !ev.chain_root.is_empty() {
+        attributes.insert(
+            TRACE_HEADER_ATTRIBUTE.to_string(),
+            MessageAttribute {
+                data_type: "String".into(),
+                value: AttrValue::String(ev.chain().trace_header()),
+            },
+        );
+    }
+    attributes
 }
 
 fn now_ms() -> i64 {
@@ -394,7 +412,7 @@ impl Inner {
             self.deliver(dest, ev, condition, invokes, outcome).await;
         }
         if let Some(Destination::Queue { name, .. }) = &eff.dead_letter_queue {
-            let mut attributes = BTreeMap::new();
+            let mut attributes = chained_attributes(ev);
             let s = |v: &str| MessageAttribute {
                 data_type: "String".into(),
                 value: AttrValue::String(v.to_string()),
@@ -444,7 +462,7 @@ impl Inner {
             Destination::Queue { name, .. } => {
                 let msg = NewMessage {
                     body: record,
-                    attributes: BTreeMap::new(),
+                    attributes: chained_attributes(ev),
                     delay: None,
                 };
                 if let Err(e) = self.user_queues.send(name, vec![msg]).await {
