@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use crate::error::{ModelError, Violations};
-use crate::limits::{FUNCTION_NAME_MAX, QUALIFIER_MAX};
+use crate::limits::{FUNCTION_NAME_MAX, FUNCTION_REF_MAX, NAMESPACED_REF_MAX, QUALIFIER_MAX};
 
 /// The region part every shape shares: `(eusc-)?` sovereign and `-gov` / `-iso*` regions.
 macro_rules! region_part {
@@ -82,8 +82,8 @@ impl NameShape {
     /// The shape's `max` (its `min` is 1 for all three).
     pub fn max_len(self) -> usize {
         match self {
-            NameShape::Namespaced => 256,
-            NameShape::Function | NameShape::Unqualified => 140,
+            NameShape::Namespaced => NAMESPACED_REF_MAX,
+            NameShape::Function | NameShape::Unqualified => FUNCTION_REF_MAX,
         }
     }
 
