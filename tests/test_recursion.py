@@ -216,3 +216,28 @@ def test_trace_header_is_an_sqs_system_attribute(server):
         sqs.send_message(QueueUrl=url, MessageBody="x", MessageSystemAttributes={
             "AWSTraceHeader": {"DataType": "Number", "StringValue": "1"}})
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_event_invoke_continuing_a_deep_chain_is_accepted_then_stopped(server):
+    lam, sqs = server.client("lambda"), server.client("sqs")
+    urls = {q: sqs.create_queue(QueueName=q)["QueueUrl"] for q in ("deep-ok", "deep-failed")}
+    lam.create_function(FunctionName="deep", Runtime="python3.11", Role=ROLE, Handler="app.handler",
+                        Code={"ZipFile": zip_of()}, MemorySize=1769)
+    lam.put_function_event_invoke_config(FunctionName="deep", MaximumRetryAttempts=0, DestinationConfig={
+        "OnSuccess": {"Destination": f"{ARN_SQS}deep-ok"},
+        "OnFailure": {"Destination": f"{ARN_SQS}deep-failed"}})
+    root = "1-5f000000-89abcdef0123456789abcdef"
+    at15 = _with_trace_header(server.client("lambda"), f"Root={root};Sampled=0;Lineage=15")
+    at16 = _with_trace_header(server.client("lambda"), f"Root={root};Sampled=0;Lineage=16")
+    assert at16.invoke(FunctionName="deep", InvocationType="Event", Payload=b'{"n": 17}')["StatusCode"] == 202
+    assert at15.invoke(FunctionName="deep", InvocationType="Event", Payload=b'{"n": 16}')["StatusCode"] == 202
+    [ok] = receive(sqs, urls["deep-ok"], 1, timeout=60)
+    done = json.loads(ok["Body"])
+    assert done["requestPayload"] == {"n": 16}
+    assert done["responsePayload"]["trace"] == f"Root={root};Sampled=0;Lineage=16"
+    assert lineage(ok) == (root, 16)
+    [failed] = receive(sqs, urls["deep-failed"], 1, timeout=60)
+    stopped = json.loads(failed["Body"])
+    assert stopped["requestPayload"] == {"n": 17}
+    assert stopped["requestContext"]["condition"] == "RecursiveInvocationDetected"
+    assert lineage(failed) == (root, 17)
