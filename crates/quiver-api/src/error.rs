@@ -38,6 +38,10 @@ pub enum ApiError {
     /// provisioned concurrency config.
     #[error("{0}")]
     ProvisionedConcurrencyConfigNotFound(String),
+    /// 400 RecursiveInvocationException: a chain of requests went past 16 invocations
+    /// and the function's RecursiveLoop is `Terminate` (docs/wire.md §18).
+    #[error("{0}")]
+    RecursiveInvocation(String),
     /// 412 PreconditionFailedException: stale RevisionId.
     #[error("{0}")]
     PreconditionFailed(String),
@@ -95,6 +99,11 @@ impl ApiError {
                 StatusCode::NOT_FOUND,
                 "ProvisionedConcurrencyConfigNotFoundException",
                 "message",
+            ),
+            RecursiveInvocation(_) => (
+                StatusCode::BAD_REQUEST,
+                "RecursiveInvocationException",
+                "Message",
             ),
             PreconditionFailed(_) => (
                 StatusCode::PRECONDITION_FAILED,

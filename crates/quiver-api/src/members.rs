@@ -235,7 +235,7 @@ const CODE_SIGNING_POLICIES: Shape = Shape {
     nested: &[],
 };
 
-/// CreateCodeSigningConfig (Tags are accepted, as Lambda does, but not stored yet).
+/// CreateCodeSigningConfig.
 pub const CREATE_CODE_SIGNING_CONFIG: Shape = Shape {
     members: &[
         "Description",

@@ -39,7 +39,7 @@ pub(crate) async fn run(
             payload: req.payload.clone(),
             deadline_ms,
             invoked_function_arn: req.invoked_arn.clone(),
-            trace_id: None,
+            trace_id: req.trace_id.clone(),
             client_context: req.client_context.clone(),
             cognito_identity: None,
         };

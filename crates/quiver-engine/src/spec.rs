@@ -100,6 +100,10 @@ pub struct InvokeRequest {
     pub client_context: Option<String>,
     /// Whether the caller asked for the log tail.
     pub want_log_tail: bool,
+    /// The trace header the runtime gets (`Lambda-Runtime-Trace-Id`, copied to
+    /// `_X_AMZN_TRACE_ID`): it carries the chain of requests, so an SDK call the
+    /// function makes continues it (docs/wire.md §18).
+    pub trace_id: Option<String>,
 }
 
 /// How an invocation ended, in Lambda's terms.

@@ -6,19 +6,95 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use crate::error::{ModelError, Violations};
-use crate::limits::{FUNCTION_NAME_MAX, FUNCTION_REF_MAX, QUALIFIER_MAX};
+use crate::limits::{FUNCTION_NAME_MAX, FUNCTION_REF_MAX, NAMESPACED_REF_MAX, QUALIFIER_MAX};
 
-/// The `FunctionName` shape's pattern, as quoted in Lambda's ValidationException.
-pub const FUNCTION_REF_PATTERN: &str = r"(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?";
-pub const QUALIFIER_PATTERN: &str = r"(|[a-zA-Z0-9$_-]+)";
+/// The region part every shape shares: `(eusc-)?` sovereign and `-gov` / `-iso*` regions.
+macro_rules! region_part {
+    () => {
+        r"((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?"
+    };
+}
+
+/// `NamespacedFunctionName` (GetFunction, GetFunctionConfiguration, DeleteFunction,
+/// Invoke, GetFunctionCodeSigningConfig, …): dots allowed in the name and the
+/// `$LATEST.PUBLISHED` qualifier, up to 256 characters. Quoted verbatim in
+/// Lambda's ValidationException, as botocore's service model spells it.
+pub const NAMESPACED_PATTERN: &str = concat!(
+    r"(arn:(aws[a-zA-Z-]*)?:lambda:)?",
+    region_part!(),
+    r"(\d{12}:)?(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?"
+);
+/// `FunctionName` (CreateFunction, UpdateFunctionCode, UpdateFunctionConfiguration, …).
+pub const FUNCTION_REF_PATTERN: &str = concat!(
+    r"(arn:(aws[a-zA-Z-]*)?:lambda:)?",
+    region_part!(),
+    r"(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?"
+);
+/// `UnqualifiedFunctionName` (Put/GetFunctionRecursionConfig, …).
+pub const UNQUALIFIED_PATTERN: &str = concat!(
+    r"(arn:(aws[a-zA-Z-]*)?:lambda:)?",
+    region_part!(),
+    r"(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)"
+);
+/// `NumericLatestPublishedOrAliasQualifier`, the `?Qualifier=` of Get/Delete/Invoke.
+pub const QUALIFIER_PATTERN: &str = r"\$(LATEST(\.PUBLISHED)?)|[a-zA-Z0-9-_$]+";
 pub const NAME_PATTERN: &str = r"[a-zA-Z0-9-_]+";
 
-static FUNCTION_REF_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(&format!("^(?:{FUNCTION_REF_PATTERN})$")).expect("static regex"));
-static QUALIFIER_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[a-zA-Z0-9$_-]+$").expect("static regex"));
-static NAME_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[a-zA-Z0-9_-]+$").expect("static regex"));
+/// Whole-string regexes; ASCII classes (`\d` is `[0-9]` in the service's Java regexes).
+fn anchored(pattern: &str) -> Regex {
+    regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+        .unicode(false)
+        .build()
+        .expect("static regex")
+}
+
+static NAMESPACED_RE: LazyLock<Regex> = LazyLock::new(|| anchored(NAMESPACED_PATTERN));
+static FUNCTION_REF_RE: LazyLock<Regex> = LazyLock::new(|| anchored(FUNCTION_REF_PATTERN));
+static UNQUALIFIED_RE: LazyLock<Regex> = LazyLock::new(|| anchored(UNQUALIFIED_PATTERN));
+static QUALIFIER_RE: LazyLock<Regex> = LazyLock::new(|| anchored(QUALIFIER_PATTERN));
+
+/// Capture groups shared by the three function-name patterns (they differ only after
+/// the name): 2 partition, 3 `region:`, 9 `account:`, 11 name, 13 qualifier.
+const GROUP_PARTITION: usize = 2;
+const GROUP_REGION: usize = 3;
+const GROUP_ACCOUNT: usize = 9;
+const GROUP_NAME: usize = 11;
+const GROUP_QUALIFIER: usize = 13;
+
+/// Which of the model's function-name shapes an operation declares: each has its own
+/// pattern and length limit, and Lambda quotes that one in its message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameShape {
+    Namespaced,
+    Function,
+    Unqualified,
+}
+
+impl NameShape {
+    pub fn pattern(self) -> &'static str {
+        match self {
+            NameShape::Namespaced => NAMESPACED_PATTERN,
+            NameShape::Function => FUNCTION_REF_PATTERN,
+            NameShape::Unqualified => UNQUALIFIED_PATTERN,
+        }
+    }
+
+    /// The shape's `max` (its `min` is 1 for all three).
+    pub fn max_len(self) -> usize {
+        match self {
+            NameShape::Namespaced => NAMESPACED_REF_MAX,
+            NameShape::Function | NameShape::Unqualified => FUNCTION_REF_MAX,
+        }
+    }
+
+    fn regex(self) -> &'static Regex {
+        match self {
+            NameShape::Namespaced => &NAMESPACED_RE,
+            NameShape::Function => &FUNCTION_REF_RE,
+            NameShape::Unqualified => &UNQUALIFIED_RE,
+        }
+    }
+}
 
 /// Where this server lives: every ARN it writes uses these.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,75 +131,75 @@ impl Partition {
 pub struct FunctionRef {
     pub name: String,
     pub qualifier: Option<String>,
+    /// The ARN's partition (`aws`, `aws-cn`, …) when the caller gave a full ARN.
+    pub partition: Option<String>,
     /// Region and account when the caller gave an ARN naming them.
     pub region: Option<String>,
     pub account: Option<String>,
 }
 
 impl FunctionRef {
-    /// Parses `raw` (already percent-decoded). `member` names the field in error messages
-    /// (`functionName`, `resource`, …).
+    /// Parses `raw` (already percent-decoded) as the `FunctionName` shape. `member`
+    /// names the field in error messages (`functionName`, `resource`, …).
     pub fn parse(raw: &str, member: &str) -> Result<Self, ModelError> {
+        Self::parse_as(raw, member, NameShape::Function)
+    }
+
+    /// Parses `raw` against one of the model's name shapes. Shape violations (length,
+    /// pattern) are reported together as Lambda's ValidationException; then the
+    /// name itself must fit 64 characters, as Lambda reports for every form.
+    pub fn parse_as(raw: &str, member: &str, shape: NameShape) -> Result<Self, ModelError> {
+        // AWS's shape validation lists a pattern violation before the length ones
+        // (docs/wire.md §9).
         let mut v = Violations::new();
-        if raw.is_empty() {
+        let caps = shape.regex().captures(raw);
+        if caps.is_none() {
+            v.push(
+                raw,
+                member,
+                format!(
+                    "Member must satisfy regular expression pattern: {}",
+                    shape.pattern()
+                ),
+            );
+        }
+        let len = raw.chars().count();
+        if len == 0 {
             v.push(
                 raw,
                 member,
                 "Member must have length greater than or equal to 1",
             );
         }
-        if raw.chars().count() > FUNCTION_REF_MAX {
+        if len > shape.max_len() {
             v.push(
                 raw,
                 member,
-                format!("Member must have length less than or equal to {FUNCTION_REF_MAX}"),
-            );
-        }
-        if !raw.is_empty() && !FUNCTION_REF_RE.is_match(raw) {
-            v.push(
-                raw,
-                member,
-                format!("Member must satisfy regular expression pattern: {FUNCTION_REF_PATTERN}"),
+                format!(
+                    "Member must have length less than or equal to {}",
+                    shape.max_len()
+                ),
             );
         }
         v.into_result()?;
-
-        let (region, account, rest) = if let Some(after) = raw.strip_prefix("arn:") {
-            // arn:<partition>:lambda:<region>:<account>:function:<name>[:<q>]
-            let parts: Vec<&str> = after.splitn(6, ':').collect();
-            if parts.len() < 6 || parts[1] != "lambda" || parts[4] != "function" {
-                return Err(ModelError::InvalidParameter(format!(
-                    "Invalid function ARN: {raw}"
-                )));
-            }
-            (
-                Some(parts[2].to_string()),
-                Some(parts[3].to_string()),
-                parts[5],
-            )
-        } else if raw.len() > 13
-            && raw.as_bytes()[12] == b':'
-            && raw[..12].bytes().all(|b| b.is_ascii_digit())
-        {
-            let rest = &raw[13..];
-            let rest = rest.strip_prefix("function:").unwrap_or(rest);
-            (None, Some(raw[..12].to_string()), rest)
-        } else {
-            (None, None, raw.strip_prefix("function:").unwrap_or(raw))
-        };
-        let (name, qualifier) = match rest.split_once(':') {
-            Some((n, q)) => (n, Some(q.to_string())),
-            None => (rest, None),
-        };
-        validate_name(name, member)?;
-        if let Some(q) = &qualifier {
-            validate_qualifier(q, "qualifier")?;
+        let caps = caps.expect("checked above");
+        let group = |i: usize| caps.get(i).map(|m| m.as_str());
+        let name = group(GROUP_NAME).unwrap_or_default();
+        if name.len() > FUNCTION_NAME_MAX {
+            let mut v = Violations::new();
+            v.push(
+                raw,
+                member,
+                format!("Member must have length less than or equal to {FUNCTION_NAME_MAX}"),
+            );
+            v.into_result()?;
         }
         Ok(Self {
             name: name.to_string(),
-            qualifier,
-            region,
-            account,
+            qualifier: group(GROUP_QUALIFIER).map(str::to_string),
+            partition: group(GROUP_PARTITION).map(str::to_string),
+            region: group(GROUP_REGION).map(|r| r.trim_end_matches(':').to_string()),
+            account: group(GROUP_ACCOUNT).map(|a| a.trim_end_matches(':').to_string()),
         })
     }
 
@@ -143,6 +219,12 @@ impl FunctionRef {
         Ok(self)
     }
 
+    /// The region an ARN names when it is not this server's: Lambda answers
+    /// `Functions from '<r>' are not reachable in this region ('<ours>')` (404).
+    pub fn other_region<'a>(&'a self, p: &Partition) -> Option<&'a str> {
+        self.region.as_deref().filter(|r| *r != p.region)
+    }
+
     /// True when the ARN (if any) names another region or account than this server's.
     pub fn is_foreign(&self, p: &Partition) -> bool {
         self.region.as_deref().is_some_and(|r| r != p.region)
@@ -150,51 +232,30 @@ impl FunctionRef {
     }
 }
 
-/// A bare function name: `[a-zA-Z0-9-_]+`, 1–64 characters.
-pub fn validate_name(name: &str, member: &str) -> Result<(), ModelError> {
-    let mut v = Violations::new();
-    if name.is_empty() {
-        v.push(
-            name,
-            member,
-            "Member must have length greater than or equal to 1",
-        );
-    } else if !NAME_RE.is_match(name) {
-        v.push(
-            name,
-            member,
-            format!("Member must satisfy regular expression pattern: {NAME_PATTERN}"),
-        );
-    } else if name.len() > FUNCTION_NAME_MAX {
-        v.push(
-            name,
-            member,
-            format!("Member must have length less than or equal to {FUNCTION_NAME_MAX}"),
-        );
-    }
-    v.into_result()
-}
-
-/// A qualifier: `$LATEST`, a version number or an alias name, 1–128 characters.
+/// A `?Qualifier=`: the model's `NumericLatestPublishedOrAliasQualifier`, 1–128
+/// characters. A value the pattern admits but nothing can be named (`$NOPE`) is left
+/// to resolution, which answers ResourceNotFoundException as Lambda does.
 pub fn validate_qualifier(q: &str, member: &str) -> Result<(), ModelError> {
     let mut v = Violations::new();
-    if q.is_empty() {
-        v.push(
-            q,
-            member,
-            "Member must have length greater than or equal to 1",
-        );
-    } else if q.len() > QUALIFIER_MAX {
-        v.push(
-            q,
-            member,
-            format!("Member must have length less than or equal to {QUALIFIER_MAX}"),
-        );
-    } else if !QUALIFIER_RE.is_match(q) || (q.contains('$') && q != "$LATEST") {
+    if !QUALIFIER_RE.is_match(q) {
         v.push(
             q,
             member,
             format!("Member must satisfy regular expression pattern: {QUALIFIER_PATTERN}"),
+        );
+    }
+    let len = q.chars().count();
+    if len == 0 {
+        v.push(
+            q,
+            member,
+            "Member must have length greater than or equal to 1",
+        );
+    } else if len > QUALIFIER_MAX {
+        v.push(
+            q,
+            member,
+            format!("Member must have length less than or equal to {QUALIFIER_MAX}"),
         );
     }
     v.into_result()
@@ -257,7 +318,14 @@ mod tests {
 
     #[test]
     fn bad_references_are_validation_errors_quoting_the_pattern() {
-        for s in ["", "bad name", "a/b", "f:$NOPE!", "arn:aws:s3:::bucket"] {
+        for s in [
+            "",
+            "bad name",
+            "a/b",
+            "f:$NOPE!",
+            "arn:aws:s3:::bucket",
+            "f:$LATEST.PUBLISHED",
+        ] {
             let err = FunctionRef::parse(s, "functionName").unwrap_err();
             assert!(
                 matches!(
@@ -284,6 +352,48 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(msg.contains("less than or equal to 140"), "{msg}");
+        let msg = FunctionRef::parse_as(&"x".repeat(257), "functionName", NameShape::Namespaced)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("less than or equal to 256"), "{msg}");
+        // Pattern first, then length, joined with "; ".
+        let msg = FunctionRef::parse(&"!".repeat(141), "functionName")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.starts_with("2 validation errors detected: "), "{msg}");
+        let (first, second) = msg.split_once("; ").unwrap();
+        assert!(first.contains("regular expression pattern"), "{msg}");
+        assert!(second.ends_with("less than or equal to 140"), "{msg}");
+    }
+
+    #[test]
+    fn namespaced_names_admit_dots_and_latest_published() {
+        let r = FunctionRef::parse_as(
+            "my.fn:$LATEST.PUBLISHED",
+            "functionName",
+            NameShape::Namespaced,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.name.as_str(), r.qualifier.as_deref()),
+            ("my.fn", Some("$LATEST.PUBLISHED"))
+        );
+        let r = FunctionRef::parse_as(
+            "arn:aws-us-gov:lambda:us-gov-west-1:123456789012:function:f:live",
+            "functionName",
+            NameShape::Namespaced,
+        )
+        .unwrap();
+        assert_eq!(r.partition.as_deref(), Some("aws-us-gov"));
+        assert_eq!(r.region.as_deref(), Some("us-gov-west-1"));
+        assert_eq!(r.account.as_deref(), Some("123456789012"));
+        assert!(FunctionRef::parse_as("f:1", "functionName", NameShape::Unqualified).is_err());
+        assert!(FunctionRef::parse("my.fn", "functionName").is_err());
+        // A bare 12-digit name is a name, not an account.
+        assert_eq!(p("123456789012").name, "123456789012");
+        assert!(validate_qualifier("$NOPE", "qualifier").is_ok());
+        let msg = validate_qualifier("", "qualifier").unwrap_err().to_string();
+        assert!(msg.starts_with("2 validation errors detected: Value '' at 'qualifier' failed to satisfy constraint: Member must satisfy regular expression pattern: "), "{msg}");
     }
 
     #[test]
@@ -306,7 +416,7 @@ mod tests {
         );
         let err = p("f:3").with_query_qualifier(Some("4")).unwrap_err();
         assert!(matches!(err, ModelError::InvalidParameter(_)));
-        assert!(p("f").with_query_qualifier(Some("$BAD")).is_err());
+        assert!(p("f").with_query_qualifier(Some("bad q")).is_err());
     }
 
     #[test]

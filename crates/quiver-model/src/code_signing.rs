@@ -36,6 +36,10 @@ pub struct CodeSigningConfig {
     pub untrusted_artifact_on_deployment: UntrustedArtifactPolicy,
     /// Lambda's `2020-11-12T23:00:00.000+0000` form.
     pub last_modified: String,
+    /// Resource tags (CreateCodeSigningConfig's `Tags`, TagResource on its ARN).
+    /// Documents stored before configs had tags read as none.
+    #[serde(default)]
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 /// The members a Create or Update may carry (Update may leave any out).

@@ -23,7 +23,7 @@ pub mod tags;
 pub mod version;
 
 pub use alias::{Alias, AliasDraft, AliasInput, AliasRouting, Pick};
-pub use arn::{FunctionRef, Partition, Qualifier};
+pub use arn::{FunctionRef, NameShape, Partition, Qualifier};
 pub use error::{ModelError, Violation, Violations};
 pub use event_config::{
     Destination, EffectiveInvokeConfig, EventInvokeConfig, EventInvokeConfigInput,
@@ -31,7 +31,7 @@ pub use event_config::{
 };
 pub use function::{FunctionConfig, FunctionSettings};
 pub use lifecycle::Lifecycle;
-pub use recursion::RecursiveLoop;
+pub use recursion::{Chain, RecursiveLoop};
 pub use runtime::{AvailableRuntime, ImageRuntime, RuntimeCatalogue, RuntimeKind, RuntimeSource};
 pub use runtime_config::PrefixRuntime;
 pub use version::{format_iso_millis, format_last_modified, CodeRef, FunctionVersion, Version};

@@ -12,8 +12,11 @@ pub const EPHEMERAL_DEFAULT_MB: u32 = 512;
 pub const DESCRIPTION_MAX: usize = 256;
 pub const HANDLER_MAX: usize = 128;
 pub const FUNCTION_NAME_MAX: usize = 64;
-/// Whole-string limit of the `FunctionName` shape (names, partial and full ARNs).
+/// Whole-string limit of the `FunctionName` and `UnqualifiedFunctionName` shapes (names,
+/// partial and full ARNs).
 pub const FUNCTION_REF_MAX: usize = 140;
+/// Whole-string limit of the `NamespacedFunctionName` shape (Get*, Delete, Invoke).
+pub const NAMESPACED_REF_MAX: usize = 256;
 pub const QUALIFIER_MAX: usize = 128;
 pub const ALIAS_NAME_MAX: usize = 128;
 /// Environment variables: 4 KB over the JSON serialization of the Variables map.

@@ -25,7 +25,7 @@ pub use error::QueueError;
 pub use facade::Queues;
 pub use model::{
     is_valid_name, limits, AttrValue, Depth, Message, MessageAttribute, NewMessage, QueueConfig,
-    QueueInfo, ReceiveRequest, Received, Redrive, SentMessage,
+    QueueInfo, ReceiveRequest, Received, Redrive, SentMessage, TRACE_HEADER_ATTRIBUTE,
 };
 pub use sqlite::{SqliteQueues, WriterConfig};
 

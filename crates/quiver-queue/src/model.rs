@@ -161,6 +161,13 @@ mod b64 {
     }
 }
 
+/// Where a message's trace header (the chain of requests it belongs to) is kept: among
+/// its attributes, under a name no sender can give one (names starting `AWS.` are
+/// refused at the edge), so it needs no column of its own and survives redrives. The
+/// SQS wire shows it as the `AWSTraceHeader` system attribute, never as a message
+/// attribute.
+pub const TRACE_HEADER_ATTRIBUTE: &str = "AWS.TraceHeader";
+
 /// A message to send.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NewMessage {

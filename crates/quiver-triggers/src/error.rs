@@ -17,6 +17,10 @@ pub enum TriggerError {
     /// no engine in this server). Not the function's fault: async events are retried.
     #[error("{0}")]
     Platform(String),
+    /// The invocation is past the 16th of its chain and the function's RecursiveLoop
+    /// is `Terminate`: it did not run (docs/wire.md §18).
+    #[error("recursive loop: invocation {depth} of its chain stopped")]
+    RecursiveLoop { depth: u32 },
     /// The durable event queue failed.
     #[error("async event queue: {0}")]
     Queue(#[from] quiver_queue::QueueError),

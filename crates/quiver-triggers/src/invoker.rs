@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use quiver_engine::{Engine, EngineError, FunctionSpec, InvokeRequest, InvokeResult};
 use quiver_model::alias::{pick, Pick};
-use quiver_model::{FunctionVersion, Partition};
+use quiver_model::{Chain, FunctionVersion, Partition, RecursiveLoop};
 use quiver_store::{CodeStore, Store, StoreError};
 
 use crate::TriggerError;
@@ -83,6 +83,8 @@ pub struct Invocation {
     /// Whether the caller wants the last 4 KB of the log.
     pub want_log_tail: bool,
     pub source: Source,
+    /// The chain of requests this invocation belongs to (recursive loop detection).
+    pub chain: Chain,
 }
 
 /// A qualifier resolved to a stored version, with the spec the engine runs for it.
@@ -265,6 +267,9 @@ impl Invoker {
     /// not exist, it was throttled, or the platform could not run it now.
     pub async fn invoke(&self, call: Invocation) -> Result<InvokeResult, TriggerError> {
         let route = self.route(&call.target).await?;
+        if call.chain.is_recursive_loop() {
+            self.check_recursion(&call).await?;
+        }
         let resolved = route.pick(fastrand::f64());
         let Some(engine) = self.inner.engine.as_ref() else {
             return Err(TriggerError::Platform(
@@ -277,6 +282,7 @@ impl Invoker {
             invoked_arn: call.invoked_arn,
             client_context: call.client_context,
             want_log_tail: call.want_log_tail,
+            trace_id: (!call.chain.root.is_empty()).then(|| call.chain.trace_header()),
         };
         engine
             .invoke(&resolved.spec, req)
@@ -288,6 +294,28 @@ impl Invoker {
                 }
                 other => TriggerError::Platform(other.to_string()),
             })
+    }
+}
+
+impl Invoker {
+    /// A chain past its 16th invocation runs only if the function allows recursive
+    /// loops. Read from the store, not cached: only such deep calls pay for it.
+    async fn check_recursion(&self, call: &Invocation) -> Result<(), TriggerError> {
+        let (store, name) = (self.inner.store.clone(), call.target.name.clone());
+        let setting = tokio::task::spawn_blocking(move || store.recursive_loop(&name))
+            .await
+            .map_err(|e| TriggerError::Platform(format!("store task failed: {e}")))?;
+        match setting {
+            Ok(RecursiveLoop::Allow) => Ok(()),
+            Ok(RecursiveLoop::Terminate) => {
+                tracing::warn!(function = %call.target.name, request_id = %call.request_id, chain = %call.chain.root, depth = call.chain.depth, source = call.source.as_str(), "recursive loop detected; invocation stopped");
+                Err(TriggerError::RecursiveLoop {
+                    depth: call.chain.depth,
+                })
+            }
+            Err(StoreError::NotFound) => Err(TriggerError::NotFound),
+            Err(e) => Err(TriggerError::Platform(format!("store: {e}"))),
+        }
     }
 }
 
@@ -599,9 +627,23 @@ mod tests {
             client_context: None,
             want_log_tail: false,
             source: Source::Api,
+            chain: Chain::start(0, 0),
         };
         assert!(matches!(
-            inv.invoke(call).await,
+            inv.invoke(call.clone()).await,
+            Err(TriggerError::Platform(_))
+        ));
+        // Past the 16th of its chain, a Terminate function does not run at all...
+        let mut deep = call.clone();
+        deep.chain.depth = 17;
+        assert!(matches!(
+            inv.invoke(deep.clone()).await,
+            Err(TriggerError::RecursiveLoop { depth: 17 })
+        ));
+        // ...and an Allow one goes on to the engine (absent here).
+        store.put_recursive_loop("f", RecursiveLoop::Allow).unwrap();
+        assert!(matches!(
+            inv.invoke(deep).await,
             Err(TriggerError::Platform(_))
         ));
     }

@@ -43,6 +43,8 @@ struct ConfigInput {
     description: Option<String>,
     allowed_publishers: Option<Publishers>,
     code_signing_policies: Option<Policies>,
+    /// Create only (the Update shape has no Tags; members::check refuses it there).
+    tags: Option<std::collections::BTreeMap<String, String>>,
 }
 
 impl ConfigInput {
@@ -62,14 +64,14 @@ impl ConfigInput {
     }
 }
 
-fn arn(p: &Partition, id: &str) -> String {
+pub(super) fn arn(p: &Partition, id: &str) -> String {
     format!(
         "arn:aws:lambda:{}:{}:code-signing-config:{id}",
         p.region, p.account
     )
 }
 
-fn not_found_message(arn: &str) -> String {
+pub(super) fn not_found_message(arn: &str) -> String {
     format!("The code signing configuration cannot be found. Check that the provided configuration is not deleted: {arn}.")
 }
 
@@ -120,12 +122,15 @@ pub async fn create(
     crate::members::check(&bytes, &crate::members::CREATE_CODE_SIGNING_CONFIG)?;
     let input: ConfigInput = parse_json(&bytes)?;
     let change = input.validate(true)?;
+    let tags = input.tags.unwrap_or_default();
+    quiver_model::tags::validate_tags(&tags)?;
     let config = CodeSigningConfig {
         id: new_id(),
         description: change.description.unwrap_or_default(),
         signing_profile_version_arns: change.signing_profile_version_arns.unwrap_or_default(),
         untrusted_artifact_on_deployment: change.policy.unwrap_or_default(),
         last_modified: now(),
+        tags,
     };
     let stored = config.clone();
     state

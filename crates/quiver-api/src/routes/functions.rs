@@ -157,7 +157,7 @@ pub async fn get(
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     let pairs = query::pairs(q.as_deref());
-    let target = Target::parse(&state, &raw, query::first(&pairs, "Qualifier"))?;
+    let target = Target::namespaced(&state, &raw, query::first(&pairs, "Qualifier"))?;
     let v = target.load(&state).await?;
     let token = state.code_urls.issue(&v.code.sha256_hex);
     let name = target.name.clone();
@@ -184,7 +184,7 @@ pub async fn get_configuration(
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     let pairs = query::pairs(q.as_deref());
-    let target = Target::parse(&state, &raw, query::first(&pairs, "Qualifier"))?;
+    let target = Target::namespaced(&state, &raw, query::first(&pairs, "Qualifier"))?;
     let v = target.load(&state).await?;
     Ok(Json(shown(&state, &v, &target)).into_response())
 }
@@ -233,7 +233,7 @@ pub async fn delete(
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     let pairs = query::pairs(q.as_deref());
-    let target = Target::parse(&state, &raw, query::first(&pairs, "Qualifier"))?;
+    let target = Target::namespaced(&state, &raw, query::first(&pairs, "Qualifier"))?;
     let name = target.name.clone();
     let result = match target.qualifier.as_deref().map(Qualifier::classify) {
         None => state.store(move |s| s.delete_function(&name)).await?,

@@ -9,6 +9,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
+use quiver_model::Chain;
 use quiver_triggers::{Invocation, Source, TriggerError};
 
 use super::{FnPath, Target};
@@ -95,10 +96,11 @@ pub async fn invoke(
     body: Body,
 ) -> Result<Response, ApiError> {
     let pairs = query::pairs(q.as_deref());
-    let target = Target::parse(&state, &raw, query::first(&pairs, "Qualifier"))?;
+    let target = Target::namespaced(&state, &raw, query::first(&pairs, "Qualifier"))?;
     let kind = invocation_type(&headers)?;
     let tail = wants_tail(&headers)?;
     let context = client_context(&headers)?;
+    let chain = chain_of(&headers);
     let payload = read_limited(&headers, body, MAX_SYNC_PAYLOAD, "InvokeFunction").await?;
     let payload = if payload.iter().all(u8::is_ascii_whitespace) {
         bytes::Bytes::from_static(b"{}")
@@ -121,7 +123,7 @@ pub async fn invoke(
                 .map_err(|e| invoke_error(e, &target))?;
             return Ok(StatusCode::NO_CONTENT.into_response());
         }
-        InvocationType::Event => return enqueue(&state, &target, payload).await,
+        InvocationType::Event => return enqueue(&state, &target, payload, chain).await,
         InvocationType::RequestResponse => {}
     }
     let request_id = uuid::Uuid::new_v4().to_string();
@@ -133,6 +135,7 @@ pub async fn invoke(
         client_context: context,
         want_log_tail: tail,
         source: Source::Api,
+        chain,
     };
     let result = state
         .invoker
@@ -162,11 +165,37 @@ pub async fn invoke(
     Ok(resp)
 }
 
+/// The chain this request continues: a caller inside a chain sends its own trace header
+/// (`X-Amzn-Trace-Id` with Quiver's `Lineage`), so this invocation is one deeper; any
+/// other request starts a chain (docs/wire.md §18).
+fn chain_of(headers: &HeaderMap) -> Chain {
+    headers
+        .get("x-amzn-trace-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(Chain::from_trace_header)
+        .map(|c| c.child())
+        .unwrap_or_else(new_chain)
+}
+
+/// A fresh chain, its root from the clock and a random id.
+pub fn new_chain() -> Chain {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    Chain::start(secs, uuid::Uuid::new_v4().as_u128())
+}
+
 /// Why an invocation did not run, in Lambda's words.
 fn invoke_error(e: TriggerError, target: &Target) -> ApiError {
     match e {
         TriggerError::NotFound => ApiError::function_not_found(&target.arn),
         TriggerError::Throttled { reason, .. } => ApiError::TooManyRequests { reason },
+        TriggerError::RecursiveLoop { depth } => ApiError::RecursiveInvocation(format!(
+            "Recursive invocation detected: {} was invoked {depth} times in one chain of requests (limit {}).",
+            target.arn,
+            quiver_model::recursion::MAX_CHAIN_DEPTH
+        )),
         other => ApiError::Service(other.to_string()),
     }
 }
@@ -176,6 +205,7 @@ async fn enqueue(
     state: &AppState,
     target: &Target,
     payload: bytes::Bytes,
+    chain: Chain,
 ) -> Result<Response, ApiError> {
     if payload.len() > quiver_triggers::MAX_ASYNC_PAYLOAD {
         return Err(ApiError::TooLarge(format!(
@@ -202,6 +232,7 @@ async fn enqueue(
         qualifier: target.qualifier.clone(),
         invoked_arn: target.arn.clone(),
         payload: String::from_utf8_lossy(&payload).into_owned(),
+        chain,
     };
     invoker
         .enqueue(ev)

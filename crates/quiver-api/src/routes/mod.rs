@@ -19,7 +19,7 @@ pub mod versions;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use base64::Engine;
-use quiver_model::{CodeRef, FunctionRef, FunctionVersion};
+use quiver_model::{CodeRef, FunctionRef, FunctionVersion, NameShape};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -50,15 +50,44 @@ pub struct Target {
 }
 
 impl Target {
-    /// Parses a raw path label and an optional `?Qualifier=`.
+    /// Parses a raw path label (the model's `FunctionName` shape) and an optional
+    /// `?Qualifier=`.
     pub fn parse(
         state: &AppState,
         raw: &str,
         query_qualifier: Option<&str>,
     ) -> Result<Self, ApiError> {
-        let r = FunctionRef::parse(raw, "functionName")?.with_query_qualifier(query_qualifier)?;
+        Self::parse_as(state, raw, query_qualifier, NameShape::Function)
+    }
+
+    /// Parses a path label of the `NamespacedFunctionName` shape (GetFunction,
+    /// GetFunctionConfiguration, DeleteFunction, Invoke).
+    pub fn namespaced(
+        state: &AppState,
+        raw: &str,
+        query_qualifier: Option<&str>,
+    ) -> Result<Self, ApiError> {
+        Self::parse_as(state, raw, query_qualifier, NameShape::Namespaced)
+    }
+
+    /// Shape validation first (ValidationException), then the qualifier's agreement
+    /// (InvalidParameterValueException), then where the ARN points (docs/wire.md §3).
+    fn parse_as(
+        state: &AppState,
+        raw: &str,
+        query_qualifier: Option<&str>,
+        shape: NameShape,
+    ) -> Result<Self, ApiError> {
+        let r = FunctionRef::parse_as(raw, "functionName", shape)?
+            .with_query_qualifier(query_qualifier)?;
+        if let Some(region) = r.other_region(&state.partition) {
+            return Err(ApiError::NotFound(format!(
+                "Functions from '{region}' are not reachable in this region ('{}')",
+                state.partition.region
+            )));
+        }
         if r.is_foreign(&state.partition) {
-            // Another region or account: nothing of it lives here.
+            // Another account: nothing of it lives here.
             return Err(ApiError::function_not_found(raw));
         }
         let arn = state

@@ -1,4 +1,5 @@
-//! TagResource, UntagResource, ListTags on `/2017-03-31/tags/{ARN}`.
+//! TagResource, UntagResource, ListTags on `/2017-03-31/tags/{ARN}`: functions and code
+//! signing configs (docs/wire.md §14.3).
 
 use std::collections::BTreeMap;
 
@@ -7,35 +8,92 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use quiver_model::FunctionRef;
+use quiver_model::tags::{Taggable, TaggableKind};
+use quiver_store::StoreError;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::FnPath;
+use super::{code_signing, FnPath};
 use crate::body::{parse_json, read_limited};
 use crate::error::ApiError;
 use crate::query;
 use crate::state::AppState;
 
-/// The function a tag resource ARN names: must be an unqualified function ARN of this server.
-fn resource(state: &AppState, raw: &str) -> Result<(String, String), ApiError> {
-    let r = FunctionRef::parse(raw, "resource")?;
-    if !raw.starts_with("arn:") {
-        return Err(ApiError::InvalidParameter(format!(
-            "{raw} is not a valid ARN: tag operations take a function ARN."
-        )));
+/// What a tag operation acts on, resolved against this server.
+enum Resource {
+    Function { name: String, arn: String },
+    CodeSigningConfig { id: String, arn: String },
+}
+
+/// Lambda's answer for an ARN of a kind the model admits but this server has none of
+/// (event source mappings, capacity providers, network connectors).
+const NO_SUCH_RESOURCE: &str = "The resource you requested does not exist.";
+
+/// Parses the `{ARN}` label with the model's `TaggableResource` pattern; functions must
+/// be unqualified. Another region or account names nothing here.
+fn resource(state: &AppState, raw: &str) -> Result<Resource, ApiError> {
+    let t = Taggable::parse(raw)?;
+    let here = t.region == state.partition.region && t.account == state.partition.account;
+    match t.kind {
+        TaggableKind::Function { name, qualifier } => {
+            if qualifier.is_some() {
+                return Err(ApiError::InvalidParameter(
+                    "Tags are not supported on qualified function ARNs: use the unqualified function ARN."
+                        .into(),
+                ));
+            }
+            if !here {
+                return Err(ApiError::function_not_found(raw));
+            }
+            let arn = state.partition.function_arn(&name, None);
+            Ok(Resource::Function { name, arn })
+        }
+        TaggableKind::CodeSigningConfig { id } => {
+            if !here {
+                return Err(ApiError::NotFound(code_signing::not_found_message(raw)));
+            }
+            let arn = code_signing::arn(&state.partition, &id);
+            Ok(Resource::CodeSigningConfig { id, arn })
+        }
+        TaggableKind::Other { .. } => Err(ApiError::NotFound(NO_SUCH_RESOURCE.into())),
     }
-    if r.qualifier.is_some() {
-        return Err(ApiError::InvalidParameter(
-            "Tags are not supported on qualified function ARNs: use the unqualified function ARN."
-                .into(),
-        ));
+}
+
+/// Reads a code signing config's tags, changes them with `f`, writes the document back.
+/// `f` answers the new tag map or a refusal.
+async fn change_config_tags(
+    state: &AppState,
+    id: String,
+    arn: &str,
+    f: impl FnOnce(&mut BTreeMap<String, String>) -> Result<(), ApiError> + Send + 'static,
+) -> Result<(), ApiError> {
+    let missing = ApiError::NotFound(code_signing::not_found_message(arn));
+    let outcome = state
+        .store(move |s| {
+            let Some(mut c) = s.code_signing_config(&id)? else {
+                return Ok(Err(missing));
+            };
+            if let Err(e) = f(&mut c.tags) {
+                return Ok(Err(e));
+            }
+            s.replace_code_signing_config(&c).map(Ok)
+        })
+        .await?;
+    match outcome {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e),
+        Err(StoreError::CodeSigningConfigNotFound(_)) => {
+            Err(ApiError::NotFound(code_signing::not_found_message(arn)))
+        }
+        Err(e) => Err(ApiError::from_store(e, arn)),
     }
-    if r.is_foreign(&state.partition) {
-        return Err(ApiError::function_not_found(raw));
-    }
-    let arn = state.partition.function_arn(&r.name, None);
-    Ok((r.name, arn))
+}
+
+fn too_many() -> ApiError {
+    ApiError::InvalidParameter(format!(
+        "A resource can have at most {} tags.",
+        quiver_model::limits::TAGS_MAX
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -53,7 +111,7 @@ pub async fn tag(
     let bytes = read_limited(&headers, body, 1 << 20, "TagResource").await?;
     crate::members::check(&bytes, &crate::members::TAG_RESOURCE)?;
     let input: TagInput = parse_json(&bytes)?;
-    let (name, arn) = resource(&state, &raw)?;
+    let target = resource(&state, &raw)?;
     let Some(tags) = input.tags else {
         return Err(ApiError::Validation(
             "1 validation error detected: Value null at 'tags' failed to satisfy constraint: Member must not be null".into(),
@@ -61,6 +119,20 @@ pub async fn tag(
     };
     quiver_model::tags::validate_tags(&tags)?;
     let merged_limit = quiver_model::limits::TAGS_MAX;
+    let (name, arn) = match target {
+        Resource::Function { name, arn } => (name, arn),
+        Resource::CodeSigningConfig { id, arn } => {
+            change_config_tags(&state, id, &arn, move |all| {
+                all.extend(tags);
+                if all.len() > merged_limit {
+                    return Err(too_many());
+                }
+                Ok(())
+            })
+            .await?;
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
+    };
     state
         .store(move |s| {
             let mut all = s.tags(&name)?;
@@ -72,9 +144,7 @@ pub async fn tag(
         })
         .await?
         .map_err(|e| match e {
-            quiver_store::StoreError::Conflict(_) => ApiError::InvalidParameter(format!(
-                "A resource can have at most {merged_limit} tags."
-            )),
+            quiver_store::StoreError::Conflict(_) => too_many(),
             e => ApiError::from_store(e, &arn),
         })?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -86,7 +156,7 @@ pub async fn untag(
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     let pairs = query::pairs(q.as_deref());
-    let (name, arn) = resource(&state, &raw)?;
+    let target = resource(&state, &raw)?;
     let keys: Vec<String> = query::all(&pairs, "tagKeys")
         .into_iter()
         .map(str::to_string)
@@ -99,6 +169,19 @@ pub async fn untag(
         quiver_model::tags::check_key(&mut v, k, "tagKeys");
     }
     v.into_result()?;
+    let (name, arn) = match target {
+        Resource::Function { name, arn } => (name, arn),
+        Resource::CodeSigningConfig { id, arn } => {
+            change_config_tags(&state, id, &arn, move |all| {
+                for k in &keys {
+                    all.remove(k);
+                }
+                Ok(())
+            })
+            .await?;
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
+    };
     state
         .store(move |s| s.untag(&name, &keys))
         .await?
@@ -110,10 +193,19 @@ pub async fn list(
     State(state): State<AppState>,
     FnPath(raw): FnPath,
 ) -> Result<Response, ApiError> {
-    let (name, arn) = resource(&state, &raw)?;
-    let tags = state
-        .store(move |s| s.tags(&name))
-        .await?
-        .map_err(|e| ApiError::from_store(e, &arn))?;
+    let tags = match resource(&state, &raw)? {
+        Resource::Function { name, arn } => state
+            .store(move |s| s.tags(&name))
+            .await?
+            .map_err(|e| ApiError::from_store(e, &arn))?,
+        Resource::CodeSigningConfig { id, arn } => {
+            state
+                .store(move |s| s.code_signing_config(&id))
+                .await?
+                .map_err(|e| ApiError::from_store(e, &arn))?
+                .ok_or_else(|| ApiError::NotFound(code_signing::not_found_message(&arn)))?
+                .tags
+        }
+    };
     Ok(Json(json!({ "Tags": tags })).into_response())
 }

@@ -5,26 +5,19 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use base64::Engine as _;
-use quiver_queue::{limits, AttrValue, Message, MessageAttribute, NewMessage, ReceiveRequest};
+use quiver_queue::{
+    limits, AttrValue, Message, MessageAttribute, NewMessage, ReceiveRequest,
+    TRACE_HEADER_ATTRIBUTE,
+};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::error::SqsError;
 use super::md5::{md5_hex, md5_of_attributes};
+use super::msg_attrs::{convert_attrs, convert_system_attrs, size_of, valid_chars, AttrIn};
 use super::Ctx;
 
-const MAX_ATTRIBUTES: usize = 10;
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "PascalCase")]
-pub struct AttrIn {
-    data_type: Option<String>,
-    string_value: Option<String>,
-    binary_value: Option<String>,
-    string_list_values: Option<Vec<String>>,
-    binary_list_values: Option<Vec<String>>,
-}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -34,113 +27,8 @@ pub struct SendMessage {
     delay_seconds: Option<i64>,
     #[serde(default)]
     message_attributes: HashMap<String, AttrIn>,
-}
-
-/// SQS's allowed characters: #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF.
-fn valid_chars(s: &str) -> bool {
-    s.chars().all(|c| {
-        matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
-    })
-}
-
-fn check_attr_name(n: &str) -> Result<(), SqsError> {
-    let lower = n.to_ascii_lowercase();
-    let ok = !n.is_empty()
-        && n.len() <= 256
-        && n.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
-        && !n.starts_with('.')
-        && !n.ends_with('.')
-        && !n.contains("..")
-        && !lower.starts_with("aws.")
-        && !lower.starts_with("amazon.");
-    if ok {
-        Ok(())
-    } else {
-        Err(SqsError::invalid_parameter(format!("Message attribute name '{n}' is invalid. Names may contain alphanumeric characters, hyphens, underscores and periods, up to 256 characters, not starting with AWS. or Amazon.")))
-    }
-}
-
-fn convert_attrs(
-    raw: HashMap<String, AttrIn>,
-) -> Result<BTreeMap<String, MessageAttribute>, SqsError> {
-    if raw.len() > MAX_ATTRIBUTES {
-        return Err(SqsError::invalid_parameter(format!(
-            "Number of message attributes [{}] exceeds the allowed maximum [{MAX_ATTRIBUTES}].",
-            raw.len()
-        )));
-    }
-    let mut out = BTreeMap::new();
-    for (name, a) in raw {
-        check_attr_name(&name)?;
-        let dt = a.data_type.filter(|d| !d.is_empty()).ok_or_else(|| {
-            SqsError::invalid_parameter(format!(
-                "The message attribute '{name}' must contain a non-empty message attribute type."
-            ))
-        })?;
-        let base = dt.split('.').next().unwrap_or("");
-        if dt.len() > 256 || !valid_chars(&dt) || !matches!(base, "String" | "Number" | "Binary") {
-            return Err(SqsError::invalid_parameter(format!(
-                "The type of message (user) attribute '{name}' is invalid. You must use only the following supported type prefixes: Binary, Number, String."
-            )));
-        }
-        if a.string_list_values.as_ref().is_some_and(|v| !v.is_empty())
-            || a.binary_list_values.as_ref().is_some_and(|v| !v.is_empty())
-        {
-            return Err(SqsError::invalid_parameter(format!(
-                "Message attribute '{name}': list values (StringListValues, BinaryListValues) are not supported."
-            )));
-        }
-        let empty = || {
-            SqsError::invalid_parameter(format!("The message attribute '{name}' must contain a non-empty message attribute value for message attribute type '{dt}'."))
-        };
-        let value = if base == "Binary" {
-            let b = a.binary_value.ok_or_else(empty)?;
-            let bytes = B64.decode(b.as_bytes()).map_err(|_| {
-                SqsError::invalid_parameter(format!(
-                    "The message attribute '{name}' has an invalid binary value."
-                ))
-            })?;
-            if bytes.is_empty() {
-                return Err(empty());
-            }
-            AttrValue::Binary(bytes)
-        } else {
-            let s = a.string_value.filter(|s| !s.is_empty()).ok_or_else(empty)?;
-            if !valid_chars(&s) {
-                return Err(SqsError::invalid_message_contents());
-            }
-            if base == "Number" && (s.trim().parse::<f64>().is_err() || s.len() > 40) {
-                return Err(SqsError::invalid_parameter(format!(
-                    "Can't cast the value of message (user) attribute '{name}' to a number."
-                )));
-            }
-            AttrValue::String(s)
-        };
-        out.insert(
-            name,
-            MessageAttribute {
-                data_type: dt,
-                value,
-            },
-        );
-    }
-    Ok(out)
-}
-
-fn size_of(body: &str, attrs: &BTreeMap<String, MessageAttribute>) -> usize {
-    body.len()
-        + attrs
-            .iter()
-            .map(|(k, a)| {
-                k.len()
-                    + a.data_type.len()
-                    + match &a.value {
-                        AttrValue::String(s) => s.len(),
-                        AttrValue::Binary(b) => b.len(),
-                    }
-            })
-            .sum::<usize>()
+    #[serde(default)]
+    message_system_attributes: HashMap<String, AttrIn>,
 }
 
 /// A validated message, with its answer's checksums.
@@ -148,12 +36,14 @@ struct Checked {
     msg: NewMessage,
     md5_body: String,
     md5_attrs: Option<String>,
+    md5_system: Option<String>,
 }
 
 fn check_message(
     body: Option<String>,
     delay: Option<i64>,
     attrs: HashMap<String, AttrIn>,
+    system: HashMap<String, AttrIn>,
     max_size: u32,
 ) -> Result<Checked, SqsError> {
     let body = body
@@ -170,15 +60,24 @@ fn check_message(
         }
         d => d.map(|d| d as u32),
     };
-    let attributes = convert_attrs(attrs)?;
+    let mut attributes = convert_attrs(attrs)?;
+    let trace = convert_system_attrs(system)?;
     if size_of(&body, &attributes) > max_size as usize {
         return Err(SqsError::invalid_parameter(format!(
             "One or more parameters are invalid. Reason: Message must be shorter than {max_size} bytes."
         )));
     }
+    let md5_attrs = md5_of_attributes(&attributes);
+    let md5_system = trace.as_ref().and_then(|t| {
+        md5_of_attributes(&BTreeMap::from([("AWSTraceHeader".to_string(), t.clone())]))
+    });
+    if let Some(t) = trace {
+        attributes.insert(TRACE_HEADER_ATTRIBUTE.to_string(), t);
+    }
     Ok(Checked {
         md5_body: md5_hex(body.as_bytes()),
-        md5_attrs: md5_of_attributes(&attributes),
+        md5_attrs,
+        md5_system,
         msg: NewMessage {
             body,
             attributes,
@@ -194,6 +93,7 @@ pub async fn send(ctx: &Ctx, r: SendMessage) -> Result<Value, SqsError> {
         r.message_body,
         r.delay_seconds,
         r.message_attributes,
+        r.message_system_attributes,
         info.config.max_message_size,
     )?;
     let sent = ctx.queues.send(&name, vec![c.msg]).await?;
@@ -201,6 +101,9 @@ pub async fn send(ctx: &Ctx, r: SendMessage) -> Result<Value, SqsError> {
     let mut out = json!({ "MD5OfMessageBody": c.md5_body, "MessageId": id });
     if let Some(m) = c.md5_attrs {
         out["MD5OfMessageAttributes"] = json!(m);
+    }
+    if let Some(m) = c.md5_system {
+        out["MD5OfMessageSystemAttributes"] = json!(m);
     }
     Ok(out)
 }
@@ -242,6 +145,8 @@ pub struct SendEntry {
     delay_seconds: Option<i64>,
     #[serde(default)]
     message_attributes: HashMap<String, AttrIn>,
+    #[serde(default)]
+    message_system_attributes: HashMap<String, AttrIn>,
 }
 
 #[derive(Deserialize)]
@@ -285,6 +190,7 @@ pub async fn send_batch(ctx: &Ctx, r: SendMessageBatch) -> Result<Value, SqsErro
             e.message_body,
             e.delay_seconds,
             e.message_attributes,
+            e.message_system_attributes,
             info.config.max_message_size,
         ) {
             Ok(c) => ok.push((id, c)),
@@ -299,6 +205,9 @@ pub async fn send_batch(ctx: &Ctx, r: SendMessageBatch) -> Result<Value, SqsErro
             let mut v = json!({ "Id": id, "MessageId": s.id, "MD5OfMessageBody": c.md5_body });
             if let Some(m) = c.md5_attrs {
                 v["MD5OfMessageAttributes"] = json!(m);
+            }
+            if let Some(m) = c.md5_system {
+                v["MD5OfMessageSystemAttributes"] = json!(m);
             }
             successes.push(v);
         }
@@ -347,7 +256,8 @@ fn wanted_attr(name: &str, filters: &[String]) -> bool {
     })
 }
 
-fn render_message(ctx: &Ctx, m: Message, system: &[String], attr_filters: &[String]) -> Value {
+fn render_message(ctx: &Ctx, mut m: Message, system: &[String], attr_filters: &[String]) -> Value {
+    let trace = m.attributes.remove(TRACE_HEADER_ATTRIBUTE);
     let mut out = json!({
         "MessageId": m.id,
         "ReceiptHandle": m.receipt,
@@ -374,6 +284,16 @@ fn render_message(ctx: &Ctx, m: Message, system: &[String], attr_filters: &[Stri
             "ApproximateFirstReceiveTimestamp".into(),
             json!(m.first_receive_ms.to_string()),
         );
+    }
+    if let (
+        true,
+        Some(MessageAttribute {
+            value: AttrValue::String(t),
+            ..
+        }),
+    ) = (want("AWSTraceHeader"), trace)
+    {
+        sys.insert("AWSTraceHeader".into(), json!(t));
     }
     if !sys.is_empty() {
         out["Attributes"] = Value::Object(sys);
@@ -634,31 +554,33 @@ mod tests {
     fn message_validation() {
         let none = HashMap::new;
         assert_eq!(
-            check_message(None, None, none(), 262_144)
+            check_message(None, None, none(), none(), 262_144)
                 .err()
                 .unwrap()
                 .code,
             "MissingParameter"
         );
         assert_eq!(
-            check_message(Some("\u{1}".into()), None, none(), 262_144)
+            check_message(Some("\u{1}".into()), None, none(), none(), 262_144)
                 .err()
                 .unwrap()
                 .code,
             "InvalidMessageContents"
         );
         assert_eq!(
-            check_message(Some("x".into()), Some(901), none(), 262_144)
+            check_message(Some("x".into()), Some(901), none(), none(), 262_144)
                 .err()
                 .unwrap()
                 .code,
             "InvalidParameterValue"
         );
-        assert!(check_message(Some("x".repeat(1025)), None, none(), 1024)
-            .err()
-            .unwrap()
-            .message
-            .contains("shorter than 1024"));
+        assert!(
+            check_message(Some("x".repeat(1025)), None, none(), none(), 1024)
+                .err()
+                .unwrap()
+                .message
+                .contains("shorter than 1024")
+        );
         let mut a = HashMap::new();
         a.insert(
             "n".to_string(),
@@ -669,7 +591,7 @@ mod tests {
             },
         );
         assert_eq!(
-            check_message(Some("x".into()), None, a, 262_144)
+            check_message(Some("x".into()), None, a, none(), 262_144)
                 .err()
                 .unwrap()
                 .code,
@@ -684,7 +606,7 @@ mod tests {
                 ..Default::default()
             },
         );
-        assert!(check_message(Some("x".into()), None, a, 262_144).is_err());
+        assert!(check_message(Some("x".into()), None, a, none(), 262_144).is_err());
         let mut a = HashMap::new();
         a.insert(
             "b".to_string(),
@@ -694,7 +616,7 @@ mod tests {
                 ..Default::default()
             },
         );
-        let c = check_message(Some("x".into()), Some(0), a, 262_144)
+        let c = check_message(Some("x".into()), Some(0), a, none(), 262_144)
             .ok()
             .unwrap();
         assert_eq!(c.msg.delay, Some(0));

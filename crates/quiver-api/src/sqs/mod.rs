@@ -12,6 +12,7 @@ pub mod attrs;
 pub mod error;
 pub mod md5;
 pub mod messages;
+mod msg_attrs;
 pub mod queues;
 
 use axum::body::Body;

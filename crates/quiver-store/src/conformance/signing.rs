@@ -15,6 +15,7 @@ fn csc(n: u32) -> CodeSigningConfig {
         ],
         untrusted_artifact_on_deployment: UntrustedArtifactPolicy::Warn,
         last_modified: "2024-01-01T00:00:00.000+0000".into(),
+        tags: Default::default(),
     }
 }
 

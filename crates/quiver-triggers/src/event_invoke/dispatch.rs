@@ -6,9 +6,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use quiver_model::{Destination, EffectiveInvokeConfig};
+use quiver_model::{Chain, Destination, EffectiveInvokeConfig};
 use quiver_queue::{
     AttrValue, Message, MessageAttribute, NewMessage, QueueConfig, Queues, ReceiveRequest,
+    TRACE_HEADER_ATTRIBUTE,
 };
 use quiver_store::{Store, StoreError};
 use time::OffsetDateTime;
@@ -66,6 +67,8 @@ pub struct AsyncEvent {
     pub qualifier: Option<String>,
     pub invoked_arn: String,
     pub payload: String,
+    /// The chain of requests this event's invocation belongs to.
+    pub chain: Chain,
 }
 
 struct Inner {
@@ -86,6 +89,23 @@ struct Inner {
 #[derive(Clone)]
 pub struct AsyncInvoker {
     inner: Arc<Inner>,
+}
+
+/// The attributes of a message Quiver writes for `ev` to one of its own queues: the
+/// chain travels as the trace header (`Lineage` = the depth of the invocation the
+/// message comes from), so a later poller continues it one deeper (docs/wire.md §18).
+fn chained_attributes(ev: &QueuedEvent) -> BTreeMap<String, MessageAttribute> {
+    let mut attributes = BTreeMap::new();
+    if !ev.chain_root.is_empty() {
+        attributes.insert(
+            TRACE_HEADER_ATTRIBUTE.to_string(),
+            MessageAttribute {
+                data_type: "String".into(),
+                value: AttrValue::String(ev.chain().trace_header()),
+            },
+        );
+    }
+    attributes
 }
 
 fn now_ms() -> i64 {
@@ -145,6 +165,8 @@ impl AsyncInvoker {
             payload: ev.payload,
             first_ms: self.inner.now_ms(),
             attempts: 0,
+            chain_root: ev.chain.root,
+            depth: ev.chain.depth,
         };
         self.inner.send_event(&q, 0).await
     }
@@ -190,6 +212,8 @@ enum Attempt {
     Later(String),
     /// The function (or version/alias) no longer exists.
     Gone,
+    /// Recursive loop detection stopped it (the function did not run).
+    Stopped,
 }
 
 impl Inner {
@@ -275,6 +299,12 @@ impl Inner {
             return;
         }
         match self.attempt(&ev).await {
+            Attempt::Stopped => {
+                // As Lambda: the event goes to the DLQ / OnFailure, if configured.
+                self.fail(&ev, &eff, Condition::RecursiveInvocation, None)
+                    .await;
+                self.ack(m).await;
+            }
             Attempt::Gone => {
                 tracing::warn!(request_id = %ev.request_id, function = %ev.function, qualifier = ev.qualifier.as_deref(), "function no longer exists; async event dropped");
                 self.ack(m).await;
@@ -353,10 +383,12 @@ impl Inner {
             client_context: None,
             want_log_tail: false,
             source: Source::Event,
+            chain: ev.chain(),
         };
         match self.invoker.invoke(call).await {
             Ok(r) => Attempt::Ran(r),
             Err(TriggerError::NotFound) => Attempt::Gone,
+            Err(TriggerError::RecursiveLoop { .. }) => Attempt::Stopped,
             Err(TriggerError::Throttled { detail, .. }) => Attempt::Later(detail),
             Err(e) => Attempt::Later(e.to_string()),
         }
@@ -380,7 +412,7 @@ impl Inner {
             self.deliver(dest, ev, condition, invokes, outcome).await;
         }
         if let Some(Destination::Queue { name, .. }) = &eff.dead_letter_queue {
-            let mut attributes = BTreeMap::new();
+            let mut attributes = chained_attributes(ev);
             let s = |v: &str| MessageAttribute {
                 data_type: "String".into(),
                 value: AttrValue::String(v.to_string()),
@@ -430,7 +462,7 @@ impl Inner {
             Destination::Queue { name, .. } => {
                 let msg = NewMessage {
                     body: record,
-                    attributes: BTreeMap::new(),
+                    attributes: chained_attributes(ev),
                     delay: None,
                 };
                 if let Err(e) = self.user_queues.send(name, vec![msg]).await {
@@ -451,6 +483,9 @@ impl Inner {
                     payload: record,
                     first_ms: self.now_ms(),
                     attempts: 0,
+                    // An event Quiver produces from this invocation: one deeper.
+                    chain_root: ev.chain_root.clone(),
+                    depth: ev.depth.saturating_add(1),
                 };
                 if let Err(e) = self.send_event(&next, 0).await {
                     tracing::error!(request_id = %ev.request_id, function = %name, "could not deliver to the destination function: {e}");

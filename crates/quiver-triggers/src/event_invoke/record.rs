@@ -1,6 +1,7 @@
 //! The JSON that travels: the queued event, and Lambda's invocation record delivered
 //! to destinations. Pure.
 
+use quiver_model::Chain;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -17,6 +18,26 @@ pub struct QueuedEvent {
     pub first_ms: i64,
     /// Function invocations that ended in a function error so far.
     pub attempts: u32,
+    /// The chain of requests (docs/wire.md §18). Envelopes written before chains
+    /// existed read as a fresh chain at depth 1.
+    #[serde(default)]
+    pub chain_root: String,
+    #[serde(default = "first_in_chain")]
+    pub depth: u32,
+}
+
+fn first_in_chain() -> u32 {
+    1
+}
+
+impl QueuedEvent {
+    /// The chain this event's invocation belongs to.
+    pub fn chain(&self) -> Chain {
+        Chain {
+            root: self.chain_root.clone(),
+            depth: self.depth,
+        }
+    }
 }
 
 /// Why a record is delivered.
@@ -25,6 +46,8 @@ pub enum Condition {
     Success,
     RetriesExhausted,
     EventAgeExceeded,
+    /// Stopped by recursive loop detection (docs/wire.md §18).
+    RecursiveInvocation,
 }
 
 impl Condition {
@@ -33,6 +56,7 @@ impl Condition {
             Condition::Success => "Success",
             Condition::RetriesExhausted => "RetriesExhausted",
             Condition::EventAgeExceeded => "EventAgeExceeded",
+            Condition::RecursiveInvocation => "RecursiveInvocationDetected",
         }
     }
 }
@@ -97,6 +121,10 @@ pub fn dlq_error_message(condition: Condition, outcome: Option<&Outcome>) -> Str
         (Condition::EventAgeExceeded, None) => {
             "Event age exceeded the maximum event age".to_string()
         }
+        (Condition::RecursiveInvocation, None) => {
+            "Recursive invocation detected: the chain of requests went past 16 invocations"
+                .to_string()
+        }
         _ => "Function invocation failed".to_string(),
     };
     let mut end = msg.len().min(1024);
@@ -119,7 +147,20 @@ mod tests {
             payload: r#"{"a":1}"#.into(),
             first_ms: 0,
             attempts: 0,
+            chain_root: "1-00000000-000000000000000000000000".into(),
+            depth: 1,
         }
+    }
+
+    #[test]
+    fn envelopes_keep_their_chain_and_old_ones_still_read() {
+        let mut e = ev();
+        e.depth = 7;
+        let back: QueuedEvent = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
+        assert_eq!(back, e);
+        let old = r#"{"request_id":"r","function":"f","qualifier":null,"invoked_arn":"a","payload":"{}","first_ms":1,"attempts":0}"#;
+        let old: QueuedEvent = serde_json::from_str(old).unwrap();
+        assert_eq!((old.depth, old.chain_root.as_str()), (1, ""));
     }
 
     #[test]
