@@ -7,6 +7,10 @@
 #                                          + awslambdaric in /var/runtime and a
 #                                          /var/runtime/bootstrap (layer 2, uncompressed,
 #                                          with whiteouts over layer 1)
+#   target/fixtures/ruby3.3-image.tar      Debian trixie minbase + ruby (3.3), one gzip layer,
+#                                          no bootstrap of its own (Quiver's built-in one runs)
+#   target/fixtures/java21-image.tar       Debian trixie minbase + openjdk-21-jre-headless,
+#                                          one gzip layer, no bootstrap of its own
 #
 # Cached outside the clone in $QUIVER_FIXTURE_CACHE (default /var/cache/quiver-fixtures):
 #   images-rootfs-<suite>-<key>/rootfs   the debootstrap tree (the slow, network part),
@@ -16,7 +20,7 @@
 # so a second run only copies one tar. Downloads: the Debian mirror the host's apt uses,
 # and the pinned wheels from PyPI (pip --require-hashes).
 #
-# Usage: scripts/build-images.sh [python3.13]...   (default: all)
+# Usage: scripts/build-images.sh [python3.13|ruby3.3|java21]...   (default: all)
 # Needs (Debian): debootstrap, python3-pip (host pip downloads the cp313 wheels), root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -131,21 +135,48 @@ build_python313() {
   say "python3.13: -> target/fixtures/python3.13-image.tar"
 }
 
+# An interpreter-only image (tests/fixtures/interp-image/pack.py): <name> <packages>.
+build_interp() {
+  local name=$1 include=$2 base key dir tmp
+  base=$(rootfs "$include")
+  key="images-$name-$(basename "$base" | sed 's/^images-rootfs-//')-$(
+    sha256sum "$SRC/interp-image/pack.py" | cut -c1-12)"
+  dir=$CACHE/$key
+  if [ -f "$dir/$name-image.tar" ]; then
+    say "$name: cached ($dir)"
+  else
+    tmp=$(scratch "$name")
+    "$PYTHON" "$SRC/interp-image/pack.py" "$base/rootfs" "$tmp/$name-image.tar" "$name" |
+      sed "s/^/build-images: $name: /"
+    publish "$tmp" "$dir"
+    say "$name: built ($dir, $(du -h "$dir/$name-image.tar" | cut -f1))"
+  fi
+  forget_others "$dir" "images-$name-*"
+  mkdir -p "$OUT"
+  if ! cmp -s "$dir/$name-image.tar" "$OUT/$name-image.tar"; then
+    cp "$dir/$name-image.tar" "$OUT/$name-image.tar.tmp" &&
+      mv -f "$OUT/$name-image.tar.tmp" "$OUT/$name-image.tar"
+  fi
+  say "$name: -> target/fixtures/$name-image.tar"
+}
+
 [ "$(id -u)" = 0 ] || die "debootstrap and chroot need root"
 mkdir -p "$CACHE" 2>/dev/null && [ -w "$CACHE" ] ||
   die "cache dir $CACHE is not writable (set QUIVER_FIXTURE_CACHE)"
 # Its own lock (build-fixtures.sh holds .lock for its own run; both may run at once).
 exec 9>"$CACHE/.images.lock"
 flock 9
-rm -rf "$CACHE"/.tmp-rootfs.* "$CACHE"/.tmp-python3.13.*
+rm -rf "$CACHE"/.tmp-rootfs.* "$CACHE"/.tmp-python3.13.* "$CACHE"/.tmp-ruby3.3.* "$CACHE"/.tmp-java21.*
 
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(python3.13)
+[ ${#names[@]} -gt 0 ] || names=(python3.13 ruby3.3 java21)
 for name in "${names[@]}"; do
   start=$SECONDS
   case $name in
     python3.13) build_python313 ;;
-    *) die "unknown image $name (python3.13)" ;;
+    ruby3.3) build_interp ruby3.3 ruby ;;
+    java21) build_interp java21 openjdk-21-jre-headless ;;
+    *) die "unknown image $name (python3.13, ruby3.3, java21)" ;;
   esac
   say "$name: done in $((SECONDS - start)) s"
 done

@@ -212,6 +212,7 @@ impl Engine {
                 spec,
                 &kind,
                 image,
+                interpreter,
                 &self.runtime_dir,
                 &env_id,
                 &date,

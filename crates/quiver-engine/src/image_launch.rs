@@ -1,5 +1,7 @@
 //! How a runtime image is started (docs/wire.md §17): the image's own bootstrap on the
-//! image's root, with the same Lambda environment as every runtime. Pure.
+//! image's root, or, for an image that holds only an interpreter, Quiver's built-in
+//! bootstrap of the id's kind run by it, with the same Lambda environment as every
+//! runtime. Pure, but for the one-time compile of the Java bootstrap (`java.rs`).
 
 use std::path::Path;
 
@@ -20,27 +22,46 @@ fn reserved(name: &str) -> bool {
 /// Builds the sandbox spec of `spec` on `image`: its command (the handler appended
 /// when it is an Entrypoint), its config's Env above Quiver's defaults and below the
 /// function's own variables, its root as `/`, and no built-in bootstraps at
-/// `/var/runtime` (the image's own are there).
+/// `/var/runtime` (the image's own are there). An image with an empty command runs
+/// the built-in bootstrap of `kind` with `interpreter` (a path inside the image), and
+/// the built-in bootstraps are bound at `/var/runtime` as on the host.
 pub fn launch_image(
     spec: &FunctionSpec,
     kind: &RuntimeKind,
     image: &ImageRuntime,
+    interpreter: Option<&Path>,
     runtime_dir: &Path,
     env_id: &str,
     date: &str,
 ) -> Result<Launch, String> {
-    let mut l = launch(
-        spec,
-        &RuntimeKind::Provided,
-        None,
-        runtime_dir,
-        env_id,
-        date,
-    )?;
-    let mut argv = image.command.clone();
-    if image.handler_arg {
-        argv.push(spec.handler.clone());
-    }
+    let builtin = image.command.is_empty();
+    // Java's launch would compile with the javac beside `interpreter` and bind the
+    // host JDK's /etc dirs: both are the host's, not the image's, so Java is built here.
+    let base_kind = match kind {
+        RuntimeKind::Java { .. } => &RuntimeKind::Provided,
+        _ if builtin => kind,
+        _ => &RuntimeKind::Provided,
+    };
+    let mut l = launch(spec, base_kind, interpreter, runtime_dir, env_id, date)?;
+    let argv = if builtin {
+        match kind {
+            RuntimeKind::Java { .. } => {
+                let java = interpreter.ok_or("the image names no java")?;
+                let javac = crate::java::host_javac().ok_or(
+                    "the image has no bootstrap of its own, and compiling Quiver's Java bootstrap needs a javac on the host",
+                )?;
+                crate::java::ensure_compiled_by(runtime_dir, &javac)?;
+                crate::launch::java_argv(java, spec.memory_mb)
+            }
+            _ => std::mem::take(&mut l.sandbox.argv),
+        }
+    } else {
+        let mut argv = image.command.clone();
+        if image.handler_arg {
+            argv.push(spec.handler.clone());
+        }
+        argv
+    };
     if argv.is_empty() {
         return Err("the image has no command".into());
     }
@@ -55,13 +76,17 @@ pub fn launch_image(
         }
     }
     if *kind != RuntimeKind::Provided {
+        l.sandbox.env.retain(|(k, _)| k != "AWS_EXECUTION_ENV");
         l.sandbox.env.push((
             "AWS_EXECUTION_ENV".into(),
             format!("AWS_Lambda_{}", spec.runtime),
         ));
     }
     l.sandbox.argv = argv;
-    l.sandbox.runtime_dir = None;
+    l.sandbox.extra_ro_binds.clear();
+    if !builtin {
+        l.sandbox.runtime_dir = None;
+    }
     l.sandbox.image_root = Some(image.root.clone());
     l.sandbox.cwd = TASK_ROOT.into();
     Ok(l)
@@ -127,6 +152,7 @@ mod tests {
             &spec(),
             &RuntimeKind::Python { minor: 13 },
             &img,
+            None,
             Path::new("/rt"),
             "e",
             "d",
@@ -163,8 +189,54 @@ mod tests {
         let img = image(&["/lambda-entrypoint.sh"], true);
         let mut s = spec();
         s.runtime = "provided.al2023".into();
-        let l = launch_image(&s, &RuntimeKind::Provided, &img, Path::new("/rt"), "e", "d").unwrap();
+        let l = launch_image(
+            &s,
+            &RuntimeKind::Provided,
+            &img,
+            None,
+            Path::new("/rt"),
+            "e",
+            "d",
+        ).unwrap();
         assert_eq!(l.sandbox.argv, ["/lambda-entrypoint.sh", "app.handler"]);
         assert!(env_of(&l, "AWS_EXECUTION_ENV").is_empty());
+    }
+
+    #[test]
+    fn an_interpreter_only_image_runs_the_built_in_bootstrap() {
+        let img = image(&[], false);
+        let mut s = spec();
+        s.runtime = "ruby3.3".into();
+        s.handler = "app.Mod::Cls.run".into();
+        let l = launch_image(
+            &s,
+            &RuntimeKind::Ruby { minor: 3 },
+            &img,
+            Some(Path::new("/usr/bin/ruby3.3")),
+            Path::new("/rt"),
+            "e",
+            "d",
+        )
+        .unwrap();
+        assert_eq!(
+            l.sandbox.argv,
+            ["/usr/bin/ruby3.3", "/var/runtime/bootstrap.rb"]
+        );
+        assert_eq!(l.sandbox.runtime_dir.as_deref(), Some(Path::new("/rt")));
+        assert!(l.sandbox.image_root.is_some());
+        assert_eq!(env_of(&l, "AWS_EXECUTION_ENV"), ["AWS_Lambda_ruby3.3"]);
+        assert_eq!(env_of(&l, "_HANDLER"), ["app.Mod::Cls.run"]);
+        assert_eq!(env_of(&l, "LANG"), ["C.UTF-8"]);
+        let e = launch_image(
+            &s,
+            &RuntimeKind::Ruby { minor: 3 },
+            &img,
+            None,
+            Path::new("/rt"),
+            "e",
+            "d",
+        )
+        .unwrap_err();
+        assert!(e.contains("no ruby"), "{e}");
     }
 }

@@ -156,13 +156,28 @@ fn stamp_of(javac: &Path) -> String {
 /// beside `java`. Compiles at most once per runtime dir per process (concurrent first
 /// cold starts wait for the one compile); blocks, off the async workers when possible.
 pub fn ensure_compiled(runtime_dir: &Path, java: &Path) -> Result<(), String> {
+    ensure_compiled_by(runtime_dir, &java.with_file_name("javac"))
+}
+
+/// The host's `javac` (symlinks resolved), for a runtime image that holds only a JRE:
+/// the bootstrap is bytecode for Java 8 (see [`compile`]), so classes compiled on the
+/// host run on the image's JVM of any later major.
+pub fn host_javac() -> Option<PathBuf> {
+    ["/usr/bin/javac", "/usr/local/bin/javac"]
+        .iter()
+        .map(Path::new)
+        .find(|p| p.is_file())
+        .and_then(|p| p.canonicalize().ok())
+}
+
+/// [`ensure_compiled`] with a given `javac`.
+pub fn ensure_compiled_by(runtime_dir: &Path, javac: &Path) -> Result<(), String> {
     static DONE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
     let mut done = DONE.lock().unwrap_or_else(|e| e.into_inner());
     if done.iter().any(|d| d == runtime_dir) {
         return Ok(());
     }
-    let javac = java.with_file_name("javac");
-    let run = || compile(runtime_dir, &javac);
+    let run = || compile(runtime_dir, javac);
     let multi = tokio::runtime::Handle::try_current()
         .map(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
         .unwrap_or(false);

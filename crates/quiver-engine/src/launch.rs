@@ -66,6 +66,13 @@ pub fn launch(
             crate::java::ensure_compiled(runtime_dir, java)?;
             java_argv(java, spec.memory_mb)
         }
+        RuntimeKind::Ruby { .. } => {
+            let ruby = interpreter.ok_or("no ruby interpreter")?;
+            vec![
+                ruby.display().to_string(),
+                format!("{RUNTIME_DIR}/bootstrap.rb"),
+            ]
+        }
         RuntimeKind::Provided => vec![format!("{TASK_ROOT}/bootstrap")],
         RuntimeKind::Unsupported => return Err("Quiver has no bootstrap for this runtime".into()),
     };
@@ -161,7 +168,7 @@ pub fn mark_provisioned(l: &mut Launch) {
 }
 
 /// `java <Lambda's JVM flags> -cp /var/runtime/java/classes quiver.runtime.Bootstrap`.
-fn java_argv(java: &Path, memory_mb: u32) -> Vec<String> {
+pub(crate) fn java_argv(java: &Path, memory_mb: u32) -> Vec<String> {
     let mut argv = vec![java.display().to_string()];
     argv.extend(crate::java::jvm_args(memory_mb));
     argv.extend([

@@ -1,4 +1,4 @@
-//! The built-in runtimes: the Python and Node bootstraps (the Runtime API clients that
+//! The built-in runtimes: the Python, Node and Ruby bootstraps (the Runtime API clients that
 //! load the user's handler), compiled into the binary so that one file is the whole
 //! platform, and written under the runtime dir at start, which every sandbox shows
 //! read-only at `/var/runtime`.
@@ -9,6 +9,7 @@ use crate::EngineError;
 
 const PYTHON_BOOTSTRAP: &str = include_str!("../../../runtimes/python/bootstrap.py");
 const NODE_BOOTSTRAP: &str = include_str!("../../../runtimes/node/bootstrap.mjs");
+const RUBY_BOOTSTRAP: &str = include_str!("../../../runtimes/ruby/bootstrap.rb");
 
 /// Writes the bootstraps into `dir`, each through a temporary file and a rename, so
 /// that neither a crash half-way nor a runtime starting while they are rewritten can
@@ -22,6 +23,7 @@ pub(crate) fn install(dir: &Path) -> Result<(), EngineError> {
     for (name, text) in [
         ("bootstrap.py", PYTHON_BOOTSTRAP),
         ("bootstrap.mjs", NODE_BOOTSTRAP),
+        ("bootstrap.rb", RUBY_BOOTSTRAP),
     ] {
         let path = dir.join(name);
         let tmp = dir.join(format!(".{name}.tmp"));
@@ -34,7 +36,7 @@ pub(crate) fn install(dir: &Path) -> Result<(), EngineError> {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn writes_both_bootstraps_and_no_temporary_files() {
+    fn writes_every_bootstrap_and_no_temporary_files() {
         let dir = std::env::temp_dir().join(format!("quiver-rt-{}", uuid::Uuid::new_v4().simple()));
         super::install(&dir).unwrap();
         super::install(&dir).unwrap();
@@ -43,7 +45,7 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         names.sort();
-        assert_eq!(names, ["bootstrap.mjs", "bootstrap.py"]);
+        assert_eq!(names, ["bootstrap.mjs", "bootstrap.py", "bootstrap.rb"]);
         let py = std::fs::read_to_string(dir.join("bootstrap.py")).unwrap();
         assert_eq!(py, super::PYTHON_BOOTSTRAP);
         std::fs::remove_dir_all(&dir).unwrap();

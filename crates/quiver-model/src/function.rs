@@ -296,6 +296,7 @@ fn check_handler(runtime: &str, handler: &str) -> Result<(), ModelError> {
     let example = match kind_of(runtime) {
         Some(RuntimeKind::Python { .. }) => "lambda_function.lambda_handler",
         Some(RuntimeKind::Node { .. }) => "index.handler",
+        Some(RuntimeKind::Ruby { .. }) => "lambda_function.lambda_handler",
         _ => return Ok(()),
     };
     let ok = match handler.rsplit_once('.') {

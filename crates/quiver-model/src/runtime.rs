@@ -67,10 +67,14 @@ pub enum RuntimeKind {
     /// `java<major>` (and `java8.al2`): needs a `java` whose major version is `major`, and
     /// its `javac` (the built-in bootstrap is compiled with it).
     Java { major: u32 },
+    /// `ruby3.<minor>` (3.2 and later): needs a `ruby` of that version. No Debian or
+    /// Ubuntu host ships one that matches a Lambda id (bookworm has 3.1), so in practice
+    /// it runs on a runtime image that holds the interpreter (docs/wire.md §17).
+    Ruby { minor: u32 },
     /// `provided*`: the package brings its own `bootstrap`; no interpreter.
     Provided,
-    /// Any other Lambda runtime (.NET, Ruby, the Amazon Linux 1 `java8`, …): Quiver has
-    /// no bootstrap for it yet.
+    /// Any other Lambda runtime (.NET, the Ruby 2.x ids, the Amazon Linux 1 `java8`, …):
+    /// Quiver has no bootstrap for it.
     Unsupported,
 }
 
@@ -97,6 +101,14 @@ pub fn kind_of(id: &str) -> Option<RuntimeKind> {
         .and_then(|m| m.parse().ok())
     {
         return Some(RuntimeKind::Java { major });
+    }
+    // ruby2.5 and ruby2.7 are long deprecated and not runnable on any current Ruby.
+    if let Some(minor) = id
+        .strip_prefix("ruby3.")
+        .and_then(|m| m.parse().ok())
+        .filter(|m| *m >= 2)
+    {
+        return Some(RuntimeKind::Ruby { minor });
     }
     if id.starts_with("provided") {
         return Some(RuntimeKind::Provided);
@@ -126,7 +138,9 @@ pub struct ImageRuntime {
     pub digest: String,
     /// The unpacked, read-only root on the host.
     pub root: PathBuf,
-    /// The runtime's command: `/var/runtime/bootstrap` or the image's Entrypoint.
+    /// The runtime's command: `/var/runtime/bootstrap` or the image's Entrypoint; empty
+    /// when the image holds only an interpreter and Quiver's built-in bootstrap of the
+    /// id's kind runs on it (docs/wire.md §17).
     pub command: Vec<String>,
     /// Whether the function's handler is appended to `command` (an Entrypoint).
     pub handler_arg: bool,
@@ -282,7 +296,11 @@ mod tests {
         assert_eq!(kind_of("java17"), Some(RuntimeKind::Java { major: 17 }));
         assert_eq!(kind_of("java8.al2"), Some(RuntimeKind::Java { major: 8 }));
         assert_eq!(kind_of("java8"), Some(RuntimeKind::Unsupported));
-        assert_eq!(kind_of("ruby3.3"), Some(RuntimeKind::Unsupported));
+        assert_eq!(kind_of("ruby3.3"), Some(RuntimeKind::Ruby { minor: 3 }));
+        assert_eq!(kind_of("ruby3.2"), Some(RuntimeKind::Ruby { minor: 2 }));
+        assert_eq!(kind_of("ruby3.4"), Some(RuntimeKind::Ruby { minor: 4 }));
+        assert_eq!(kind_of("ruby2.7"), Some(RuntimeKind::Unsupported));
+        assert_eq!(kind_of("dotnet8"), Some(RuntimeKind::Unsupported));
         assert_eq!(kind_of("python4.0"), None);
         assert_eq!(kind_of("Python3.11"), None);
     }

@@ -177,6 +177,13 @@ pub fn reported_version(kind: &RuntimeKind, output: &str) -> Option<String> {
             let v = output.trim().strip_prefix('v')?.trim();
             (v.split('.').next()?.parse::<u32>().ok()? == *major).then(|| v.to_string())
         }
+        // `ruby 3.3.8 (2025-04-09 revision b200bad6cd) [x86_64-linux-gnu]`
+        RuntimeKind::Ruby { minor } => {
+            let v = output.trim().strip_prefix("ruby ")?.split_whitespace().next()?;
+            let v = v.split_once('p').map_or(v, |(a, _)| a);
+            let mut it = v.split('.');
+            (it.next()? == "3" && it.next()?.parse::<u32>().ok()? == *minor).then(|| v.to_string())
+        }
         _ => None,
     }
 }
@@ -214,6 +221,9 @@ pub fn unavailable_message(id: &str, catalogue: &RuntimeCatalogue) -> String {
             None => match kind {
                 RuntimeKind::Java { major } => format!(
                     "Install a JDK {major} with javac as the host's java (e.g. openjdk-{major}-jdk-headless) and restart the server."
+                ),
+                RuntimeKind::Ruby { minor } => format!(
+                    "Import a runtime image that holds Ruby 3.{minor} (quiver runtime import {id} <image>), or install ruby3.{minor} on this host, and restart the server."
                 ),
                 _ => "Install its interpreter on this host and restart the server.".into(),
             },
@@ -365,6 +375,22 @@ mod tests {
             (node(2), "v22.3.0", None),
             (node(22), "22.3.0", None),
             (RuntimeKind::Provided, "v22.3.0", None),
+            (
+                RuntimeKind::Ruby { minor: 3 },
+                "ruby 3.3.8 (2025-04-09 revision b200bad6cd) [x86_64-linux-gnu]",
+                Some("3.3.8"),
+            ),
+            (
+                RuntimeKind::Ruby { minor: 3 },
+                "ruby 3.1.2p20 (2022-04-12 revision 4491bb740a) [x86_64-linux-gnu]",
+                None,
+            ),
+            (
+                RuntimeKind::Ruby { minor: 1 },
+                "ruby 3.1.2p20 (2022-04-12 revision 4491bb740a) [x86_64-linux-gnu]",
+                Some("3.1.2"),
+            ),
+            (RuntimeKind::Ruby { minor: 3 }, "jruby 9.4.0", None),
         ];
         for (kind, out, wanted) in table {
             assert_eq!(

@@ -63,7 +63,9 @@ pub struct ImageRecord {
     pub format: String,
     /// The path it was imported from (informational).
     pub imported_from: String,
-    /// How the runtime is started: `/var/runtime/bootstrap`, or the image's Entrypoint.
+    /// How the runtime is started: `/var/runtime/bootstrap`, or the image's Entrypoint;
+    /// empty for an interpreter-only image, which runs Quiver's built-in bootstrap of
+    /// the id's kind with `interpreter` (docs/wire.md §17).
     pub command: Vec<String>,
     /// The handler is passed as the last argument (an Entrypoint, as Lambda passes
     /// CMD); never for `/var/runtime/bootstrap`, which reads `_HANDLER`.

@@ -236,3 +236,42 @@ fn wrong_ids_missing_interpreters_and_missing_bootstraps_are_refused() {
     // Only the provided.al2023 root is left: the refused imports dropped theirs.
     assert_eq!(fs::read_dir(t.0.join("images/roots")).unwrap().count(), 1);
 }
+
+#[test]
+fn interpreter_only_images_run_the_built_in_bootstrap() {
+    let (t, s) = store();
+    let rootfs = t.0.join("ruby");
+    fs::create_dir_all(rootfs.join("usr/bin")).unwrap();
+    let e = s.import("ruby3.3", &rootfs).unwrap_err();
+    assert!(e.to_string().contains("it has no ruby"), "{e}");
+    fs::write(rootfs.join("usr/bin/ruby3.3"), "").unwrap();
+    let rec = s.import("ruby3.3", &rootfs).unwrap();
+    assert!(rec.command.is_empty() && !rec.handler_arg, "{rec:?}");
+    assert_eq!(rec.interpreter.as_deref(), Some("/usr/bin/ruby3.3"));
+    assert_eq!(rec.version, "3.3");
+    // Its /var/runtime is made a mount point for the bootstraps.
+    assert!(s.root_of(&rec.digest).join("var/runtime").is_dir());
+    let e = s.import("dotnet8", &rootfs).unwrap_err();
+    assert!(e.to_string().contains("no built-in bootstrap for dotnet8"), "{e}");
+
+    // Java: the major is read from the JDK's release file through the image's links.
+    let rootfs = t.0.join("java");
+    let home = rootfs.join("usr/lib/jvm/java-21-openjdk-amd64");
+    fs::create_dir_all(home.join("bin")).unwrap();
+    fs::create_dir_all(rootfs.join("usr/bin")).unwrap();
+    fs::create_dir_all(rootfs.join("etc/alternatives")).unwrap();
+    fs::write(home.join("bin/java"), "").unwrap();
+    fs::write(home.join("release"), "JAVA_VERSION=\"21.0.9\"\n").unwrap();
+    std::os::unix::fs::symlink("/etc/alternatives/java", rootfs.join("usr/bin/java")).unwrap();
+    std::os::unix::fs::symlink(
+        "../../usr/lib/jvm/java-21-openjdk-amd64/bin/java",
+        rootfs.join("etc/alternatives/java"),
+    )
+    .unwrap();
+    let e = s.import("java17", &rootfs).unwrap_err();
+    assert!(e.to_string().contains("a JDK 21 (21.0.9)"), "{e}");
+    let rec = s.import("java21", &rootfs).unwrap();
+    assert!(rec.command.is_empty());
+    assert_eq!(rec.interpreter.as_deref(), Some("/usr/bin/java"));
+    assert_eq!(rec.version, "21.0.9");
+}

@@ -95,6 +95,11 @@ fn resolve(id: &str, java: &OnceCell<Option<(PathBuf, u32, String)>>) -> Option<
             let (bin, found, v) = java.get_or_init(probe_java).clone()?;
             (found == major).then(|| AvailableRuntime::host(id, bin, &v))
         }
+        // Debian and Ubuntu ship `ruby3.N` behind `/usr/bin/ruby`; a host ruby whose
+        // version matches no Lambda id (bookworm's 3.1) is not offered.
+        RuntimeKind::Ruby { minor } => {
+            found(find(&format!("ruby3.{minor}")).or_else(|| find("ruby"))?)
+        }
         RuntimeKind::Provided if id != "provided" => Some(AvailableRuntime::package(id)),
         _ => None,
     }
