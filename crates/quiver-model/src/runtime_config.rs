@@ -179,7 +179,11 @@ pub fn reported_version(kind: &RuntimeKind, output: &str) -> Option<String> {
         }
         // `ruby 3.3.8 (2025-04-09 revision b200bad6cd) [x86_64-linux-gnu]`
         RuntimeKind::Ruby { minor } => {
-            let v = output.trim().strip_prefix("ruby ")?.split_whitespace().next()?;
+            let v = output
+                .trim()
+                .strip_prefix("ruby ")?
+                .split_whitespace()
+                .next()?;
             let v = v.split_once('p').map_or(v, |(a, _)| a);
             let mut it = v.split('.');
             (it.next()? == "3" && it.next()?.parse::<u32>().ok()? == *minor).then(|| v.to_string())
@@ -267,7 +271,11 @@ mod tests {
             ("python9.9=/opt/py", "is not a Lambda runtime id"),
             ("Python3.12=/opt/py", "is not a Lambda runtime id"),
             ("provided.al2023=/opt/x", "takes no prefix"),
-            ("ruby3.3=/opt/ruby", "Quiver has no bootstrap for it"),
+            ("dotnet8=/opt/dotnet", "Quiver has no bootstrap for it"),
+            (
+                "ruby3.3=/opt/ruby",
+                "cannot come from an install prefix yet",
+            ),
             ("=/opt/py", "is not a Lambda runtime id"),
         ];
         for (spec, wanted) in table {
@@ -417,7 +425,11 @@ mod tests {
                 "Add it with: quiver serve --runtime nodejs22.x=<prefix of a Node.js 22 install>",
             ),
             ("provided", "Use provided.al2023 or provided.al2"),
-            ("ruby3.3", "Quiver has no built-in runtime for ruby3.3"),
+            ("dotnet8", "Quiver has no built-in runtime for dotnet8"),
+            (
+                "ruby3.3",
+                "Import a runtime image that holds Ruby 3.3 (quiver runtime import ruby3.3 <image>)",
+            ),
         ];
         for (id, hint) in table {
             let m = unavailable_message(id, &c);

@@ -210,7 +210,10 @@ fn builtin_interpreter(
     let found = match kind {
         RuntimeKind::Python { minor } => {
             let name = format!("python3.{minor}");
-            (find(&name).ok_or_else(|| missing(&name))?, format!("3.{minor}"))
+            (
+                find(&name).ok_or_else(|| missing(&name))?,
+                format!("3.{minor}"),
+            )
         }
         RuntimeKind::Ruby { minor } => {
             let name = format!("ruby3.{minor}");
@@ -234,11 +237,7 @@ fn builtin_interpreter(
             }
             (java, version)
         }
-        _ => {
-            return Err(refuse(format!(
-                "Quiver has no built-in bootstrap for {id}"
-            )))
-        }
+        _ => return Err(refuse(format!("Quiver has no built-in bootstrap for {id}"))),
     };
     match fs::symlink_metadata(root.join(RUNTIME_DIR)) {
         Ok(md) if md.is_dir() => Ok((Some(found.0), found.1)),

@@ -252,7 +252,10 @@ fn interpreter_only_images_run_the_built_in_bootstrap() {
     // Its /var/runtime is made a mount point for the bootstraps.
     assert!(s.root_of(&rec.digest).join("var/runtime").is_dir());
     let e = s.import("dotnet8", &rootfs).unwrap_err();
-    assert!(e.to_string().contains("no built-in bootstrap for dotnet8"), "{e}");
+    assert!(
+        e.to_string().contains("no built-in bootstrap for dotnet8"),
+        "{e}"
+    );
 
     // Java: the major is read from the JDK's release file through the image's links.
     let rootfs = t.0.join("java");
