@@ -6,9 +6,10 @@ need=()
 # java17 runtimes (javac compiles the Java bootstrap and the Java test handlers).
 # zip/cmake/autoconf/automake/libtool/g++/make build the official runtime-client
 # fixtures (scripts/build-fixtures.sh); faketime tests Code.Location expiry; debootstrap
-# builds the runtime-image fixtures (scripts/build-images.sh).
+# builds the runtime-image fixtures (scripts/build-images.sh); docker-registry is the
+# loopback registry tests/test_runtime_pull.py pulls from.
 for pkg in python3-venv python3.11-minimal nodejs openjdk-17-jdk-headless iproute2 procps faketime libfaketime \
-           python3-pip zip cmake autoconf automake libtool g++ make debootstrap; do
+           python3-pip zip cmake autoconf automake libtool g++ make debootstrap docker-registry; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -108,6 +108,7 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
             os: None,
+            reference: None,
         }
     }
 
