@@ -200,10 +200,10 @@ fn ls(args: LsArgs) -> anyhow::Result<std::process::ExitCode> {
         let place = match (rt["Image"].as_object(), rt["Interpreter"].as_str()) {
             (Some(img), _) => format!(
                 "{} at {}{}",
-                img["Digest"].as_str().unwrap_or(""),
-                img["Root"].as_str().unwrap_or(""),
-                img["Reference"]
-                    .as_str()
+                img.get("Digest").and_then(|v| v.as_str()).unwrap_or(""),
+                img.get("Root").and_then(|v| v.as_str()).unwrap_or(""),
+                img.get("Reference")
+                    .and_then(|r| r.as_str())
                     .map(|r| format!(" from {r}"))
                     .unwrap_or_default()
             ),
