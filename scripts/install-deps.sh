@@ -19,4 +19,10 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+  # The package enables a registry on :5000 of every interface; the tests start their own
+  # on loopback, so the system one is switched off where systemd started it.
+  if [[ " ${need[*]} " == *" docker-registry "* ]] && command -v systemctl >/dev/null \
+     && systemctl is-enabled docker-registry >/dev/null 2>&1; then
+    systemctl disable --now docker-registry >/dev/null 2>&1 || true
+  fi
 fi
