@@ -282,7 +282,9 @@ def test_unoffered_lambda_runtime_is_invalid_parameter_naming_what_is_available(
     msg = e.value.response["Error"]["Message"]
     assert msg == (
         f"The runtime parameter of python3.14 is not available on this server. Available: {available}. "
-        "Add it with: quiver serve --runtime python3.14=<prefix of a Python 3.14 install>"
+        "Add it with: quiver serve --runtime python3.14=<prefix of a Python 3.14 install>. "
+        "Or pull its image (with no server running on the data dir): quiver runtime pull python3.14 "
+        "(default public.ecr.aws/lambda/python:3.14)."
     ), msg
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     # Also on UpdateFunctionConfiguration.
@@ -290,7 +292,9 @@ def test_unoffered_lambda_runtime_is_invalid_parameter_naming_what_is_available(
     with pytest.raises(lam.exceptions.InvalidParameterValueException) as e:
         lam.update_function_configuration(FunctionName=name, Runtime="nodejs24.x")
     assert e.value.response["Error"]["Message"].endswith(
-        "Add it with: quiver serve --runtime nodejs24.x=<prefix of a Node.js 24 install>"
+        "Add it with: quiver serve --runtime nodejs24.x=<prefix of a Node.js 24 install>. "
+        "Or pull its image (with no server running on the data dir): quiver runtime pull nodejs24.x "
+        "(default public.ecr.aws/lambda/nodejs:24)."
     )
     # An id Lambda does not know stays a ValidationException.
     with pytest.raises(lam.exceptions.ClientError) as e:

@@ -133,6 +133,7 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
             os: None,
+            reference: None,
         }
     }
 

@@ -565,7 +565,7 @@ mod tests {
         assert_eq!(
             err,
             ModelError::InvalidParameter(
-                "The runtime parameter of python3.12 is not available on this server. Available: provided.al2023, python3.11. Add it with: quiver serve --runtime python3.12=<prefix of a Python 3.12 install>".into()
+                "The runtime parameter of python3.12 is not available on this server. Available: provided.al2023, python3.11. Add it with: quiver serve --runtime python3.12=<prefix of a Python 3.12 install>. Or pull its image (with no server running on the data dir): quiver runtime pull python3.12 (default public.ecr.aws/lambda/python:3.12).".into()
             )
         );
     }

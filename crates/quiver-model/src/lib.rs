@@ -12,6 +12,7 @@ pub mod concurrency;
 pub mod error;
 pub mod event_config;
 pub mod function;
+pub mod image_ref;
 pub mod layer;
 pub mod lifecycle;
 pub mod limits;

@@ -148,6 +148,9 @@ pub struct ImageRuntime {
     pub env: Vec<(String, String)>,
     /// The image's os-release `PRETTY_NAME`.
     pub os: Option<String>,
+    /// The registry reference it was pulled from, pinned to the manifest's digest
+    /// (`host/repo:tag@sha256:...`); `None` for an imported archive or directory.
+    pub reference: Option<String>,
 }
 
 impl RuntimeSource {

@@ -233,6 +233,14 @@ pub fn unavailable_message(id: &str, catalogue: &RuntimeCatalogue) -> String {
             },
         },
     };
+    // AWS publishes a base image for most ids: pulling it is the shortest way in.
+    let hint = match crate::image_ref::default_image(id) {
+        Some(image) => format!(
+            "{hint}{} Or pull its image (with no server running on the data dir): quiver runtime pull {id} (default {image}).",
+            if hint.is_empty() || hint.ends_with('.') { "" } else { "." }
+        ),
+        None => hint,
+    };
     format!("The runtime parameter of {id} is not available on this server. Available: {available}. {hint}")
         .trim_end()
         .to_string()
@@ -430,6 +438,11 @@ mod tests {
                 "ruby3.3",
                 "Import a runtime image that holds Ruby 3.3 (quiver runtime import ruby3.3 <image>)",
             ),
+            ("ruby3.3", "Quiver has no built-in runtime for ruby3.3"),
+            (
+                "java21",
+                "Or pull its image (with no server running on the data dir): quiver runtime pull java21 (default public.ecr.aws/lambda/java:21).",
+            ),
         ];
         for (id, hint) in table {
             let m = unavailable_message(id, &c);
@@ -445,5 +458,6 @@ mod tests {
             unavailable_message("python3.12", &RuntimeCatalogue::default())
                 .contains("Available: none.")
         );
+        assert!(!unavailable_message("python2.7", &c).contains("quiver runtime pull"));
     }
 }

@@ -54,6 +54,10 @@ pub async fn runtimes(State(state): State<AppState>) -> Result<Response, ApiErro
                     "Command": i.command,
                     "Os": i.os,
                 });
+                // Pulled images only: where from, pinned to the manifest (§19).
+                if let Some(r) = &i.reference {
+                    v["Image"]["Reference"] = serde_json::json!(r);
+                }
             }
             v
         })

@@ -81,6 +81,10 @@ pub struct ImageRecord {
     /// Bytes of regular files and entries unpacked.
     pub bytes: u64,
     pub entries: u64,
+    /// For a registry pull: the reference pulled, pinned to the manifest's digest
+    /// (`host/repo:tag@sha256:...`, docs/wire.md §19). Absent in records of imports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
 }
 
 impl ImageRecord {
@@ -93,6 +97,7 @@ impl ImageRecord {
             handler_arg: self.handler_arg,
             env: self.env.clone(),
             os: self.os.clone(),
+            reference: self.reference.clone(),
         }
     }
 }
@@ -172,6 +177,40 @@ impl ImageStore {
 
     /// Imports `source` as runtime `id`, replacing an earlier image of that id.
     pub fn import(&self, id: &str, source: &Path) -> Result<ImageRecord, ImageError> {
+        self.import_from(id, source, None)
+    }
+
+    /// A fresh work dir under the store (emptied at the next open if a crash leaves
+    /// it), for a pull to lay its blobs out in before [`ImageStore::import_pulled`].
+    pub fn work_dir(&self) -> Result<PathBuf, ImageError> {
+        let d = self
+            .dir
+            .join(format!(".tmp-pull-{}", uuid::Uuid::new_v4().simple()));
+        fs::create_dir(&d)?;
+        Ok(d)
+    }
+
+    /// Imports an OCI layout a registry pull wrote (the same checks as [`import`]:
+    /// digests, hostile layers, the bootstrap rule), recording the reference it came
+    /// from: `asked` as the operator wrote it, `pinned` with the manifest's digest.
+    ///
+    /// [`import`]: ImageStore::import
+    pub fn import_pulled(
+        &self,
+        id: &str,
+        layout: &Path,
+        asked: &str,
+        pinned: &str,
+    ) -> Result<ImageRecord, ImageError> {
+        self.import_from(id, layout, Some((asked, pinned)))
+    }
+
+    fn import_from(
+        &self,
+        id: &str,
+        source: &Path,
+        pulled: Option<(&str, &str)>,
+    ) -> Result<ImageRecord, ImageError> {
         let kind = kind_of(id).ok_or_else(|| {
             ImageError::Runtime(format!(
                 "{id:?} is not a Lambda runtime id (e.g. python3.13, nodejs22.x, provided.al2023)"
@@ -248,7 +287,10 @@ impl ImageStore {
             id: id.to_string(),
             digest: digest.clone(),
             format: format.to_string(),
-            imported_from: source.display().to_string(),
+            imported_from: match pulled {
+                Some((asked, _)) => asked.to_string(),
+                None => source.display().to_string(),
+            },
             command: probe.command,
             handler_arg: probe.handler_arg,
             env: probe.env,
@@ -257,6 +299,7 @@ impl ImageStore {
             os: probe.os,
             bytes,
             entries,
+            reference: pulled.map(|(_, pinned)| pinned.to_string()),
         };
         let tmp = work.0.join("record.json");
         let mut f = fs::File::create(&tmp)?;

@@ -278,3 +278,36 @@ fn interpreter_only_images_run_the_built_in_bootstrap() {
     assert_eq!(rec.interpreter.as_deref(), Some("/usr/bin/java"));
     assert_eq!(rec.version, "21.0.9");
 }
+
+#[test]
+fn a_pulled_layout_records_where_it_came_from_and_work_dirs_go_at_open() {
+    let (t, s) = store();
+    let archive = t.0.join("img.tar");
+    fs::write(
+        &archive,
+        oci_tar(&[tar_of(&[bootstrap()])], serde_json::json!({})),
+    )
+    .unwrap();
+    let pinned = format!("127.0.0.1:5000/r:1@sha256:{}", "ab".repeat(32));
+    let rec = s
+        .import_pulled("provided.al2023", &archive, "127.0.0.1:5000/r:1", &pinned)
+        .unwrap();
+    assert_eq!(rec.imported_from, "127.0.0.1:5000/r:1");
+    assert_eq!(rec.reference.as_deref(), Some(pinned.as_str()));
+    assert_eq!(
+        rec.runtime(s.root_of(&rec.digest)).reference.as_deref(),
+        Some(pinned.as_str())
+    );
+    assert_eq!(s.get("provided.al2023").unwrap(), rec);
+    // An import has no reference, and its record says nothing of one.
+    let rec = s.import("provided.al2", &archive).unwrap();
+    assert_eq!(rec.reference, None);
+    let text = fs::read_to_string(t.0.join("images/runtimes/provided.al2.json")).unwrap();
+    assert!(!text.contains("reference"), "{text}");
+    // A pull's work dir left by a crash is dropped when the store is opened again.
+    let w = s.work_dir().unwrap();
+    fs::write(w.join("partial"), b"x").unwrap();
+    assert_eq!(leftovers(&t).len(), 1);
+    ImageStore::open(&t.0).unwrap();
+    assert!(leftovers(&t).is_empty());
+}

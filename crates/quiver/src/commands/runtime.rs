@@ -1,7 +1,7 @@
-//! `quiver runtime ls|import|rm`: the runtimes a server offers, and the runtime images
+//! `quiver runtime ls|import|pull|rm`: the runtimes a server offers, and the runtime images
 //! it runs functions on.
 //!
-//! `ls` asks the running server (its catalogue is resolved at start). `import` and `rm`
+//! `ls` asks the running server (its catalogue is resolved at start). `import`, `pull` and `rm`
 //! change the data dir's image store directly and therefore take the data dir's lock:
 //! they refuse while a server runs on it, and a server started afterwards offers the
 //! images (runtimes are resolved once, at start, like `--runtime` prefixes).
@@ -24,8 +24,29 @@ pub enum RuntimeCommand {
     /// as the runtime <id>, replacing an earlier image of that id. Works on the data
     /// dir while no server runs.
     Import(ImportArgs),
+    /// Pull a runtime image from an OCI registry (distribution API v2) as the runtime
+    /// <id>: AWS's public Lambda base image for <id> unless --image names another.
+    /// Works on the data dir while no server runs, like import.
+    Pull(PullArgs),
     /// Remove the image runtime <id> (and its root, unless another id uses it).
     Rm(RmArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct PullArgs {
+    /// A Lambda runtime id, e.g. python3.13.
+    pub id: String,
+    /// `host[:port]/repository:tag` or `...@sha256:<digest>`. Loopback registries
+    /// (localhost, 127.x.x.x, [::1]) are spoken to over plain HTTP, all others over HTTPS.
+    #[arg(long)]
+    pub image: Option<String>,
+    /// A user name for registries that want credentials (the password is read from
+    /// QUIVER_REGISTRY_PASSWORD).
+    #[arg(long, env = "QUIVER_REGISTRY_USERNAME")]
+    pub username: Option<String>,
+    /// The server's data dir.
+    #[arg(long, env = "QUIVER_DATA_DIR", default_value = "./.quiver")]
+    pub data_dir: PathBuf,
 }
 
 #[derive(clap::Args, Debug)]
@@ -63,6 +84,7 @@ pub fn run(args: RuntimeArgs) -> anyhow::Result<std::process::ExitCode> {
     match args.command {
         RuntimeCommand::Ls(a) => ls(a),
         RuntimeCommand::Import(a) => import(a),
+        RuntimeCommand::Pull(a) => pull(a),
         RuntimeCommand::Rm(a) => rm(a),
     }
 }
@@ -98,6 +120,68 @@ fn import(a: ImportArgs) -> anyhow::Result<std::process::ExitCode> {
     Ok(std::process::ExitCode::SUCCESS)
 }
 
+/// Removes a pull's layout however the pull ends.
+struct Layout(PathBuf);
+
+impl Drop for Layout {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn pull(a: PullArgs) -> anyhow::Result<std::process::ExitCode> {
+    use quiver_model::image_ref::{default_image, ImageRef};
+    let asked = match (&a.image, default_image(&a.id)) {
+        (Some(i), _) => i.clone(),
+        (None, Some(d)) => d,
+        (None, None) => anyhow::bail!(
+            "AWS publishes no base image for {:?}: name one with --image host/repository:tag",
+            a.id
+        ),
+    };
+    anyhow::ensure!(
+        quiver_model::runtime::kind_of(&a.id).is_some(),
+        "{:?} is not a Lambda runtime id (e.g. python3.13, nodejs22.x, provided.al2023)",
+        a.id
+    );
+    let image = ImageRef::parse(&asked).map_err(anyhow::Error::msg)?;
+    let credentials = match (a.username, std::env::var("QUIVER_REGISTRY_PASSWORD").ok()) {
+        (Some(username), Some(password)) => {
+            Some(super::registry::Credentials { username, password })
+        }
+        (Some(_), None) => {
+            anyhow::bail!("--username needs the password in QUIVER_REGISTRY_PASSWORD")
+        }
+        (None, _) => None,
+    };
+    let (_lock, store) = image_store(&a.data_dir)?;
+    let started = std::time::Instant::now();
+    let layout = Layout(store.work_dir()?);
+    let mut registry = super::registry::Registry::new(image, credentials);
+    let pulled = registry
+        .pull(quiver_store::image::host_arch(), &layout.0, |config| {
+            store.root_of(config).is_dir()
+        })
+        .with_context(|| format!("cannot pull {asked}"))?;
+    let pinned = registry.pinned(&pulled.manifest_digest);
+    let rec = store
+        .import_pulled(&a.id, &layout.0, &asked, &pinned)
+        .with_context(|| format!("cannot import {asked} as {}", a.id))?;
+    debug_assert_eq!(rec.digest, pulled.config_digest);
+    println!(
+        "pulled {pinned} as {}: {} ({} image, {} files, {} bytes, {} bytes downloaded, {:.1} s) at {}",
+        rec.id,
+        rec.digest,
+        rec.format,
+        rec.entries,
+        rec.bytes,
+        pulled.bytes,
+        started.elapsed().as_secs_f64(),
+        store.root_of(&rec.digest).display()
+    );
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
 fn rm(a: RmArgs) -> anyhow::Result<std::process::ExitCode> {
     let (_lock, store) = image_store(&a.data_dir)?;
     let rec = store.remove(&a.id)?;
@@ -115,9 +199,13 @@ fn ls(args: LsArgs) -> anyhow::Result<std::process::ExitCode> {
     for rt in v["Runtimes"].as_array().into_iter().flatten() {
         let place = match (rt["Image"].as_object(), rt["Interpreter"].as_str()) {
             (Some(img), _) => format!(
-                "{} at {}",
-                img["Digest"].as_str().unwrap_or(""),
-                img["Root"].as_str().unwrap_or("")
+                "{} at {}{}",
+                img.get("Digest").and_then(|v| v.as_str()).unwrap_or(""),
+                img.get("Root").and_then(|v| v.as_str()).unwrap_or(""),
+                img.get("Reference")
+                    .and_then(|r| r.as_str())
+                    .map(|r| format!(" from {r}"))
+                    .unwrap_or_default()
             ),
             (None, Some(bin)) => bin.to_string(),
             (None, None) => "the function's bootstrap".to_string(),
