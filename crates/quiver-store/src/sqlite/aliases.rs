@@ -81,7 +81,11 @@ fn require_versions(conn: &Connection, name: &str, a: &AliasDraft) -> Result<(),
 /// An alias with a provisioned concurrency config may not be moved (its version, or
 /// the additional version of its routing) onto a version that has its own config:
 /// the pair PutProvisionedConcurrencyConfig refuses (docs/wire.md §15).
-fn refuse_provisioned_pair(conn: &Connection, name: &str, a: &AliasDraft) -> Result<(), StoreError> {
+fn refuse_provisioned_pair(
+    conn: &Connection,
+    name: &str,
+    a: &AliasDraft,
+) -> Result<(), StoreError> {
     let has = |qualifier: &str| -> Result<bool, StoreError> {
         Ok(conn
             .query_row(
