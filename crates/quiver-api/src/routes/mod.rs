@@ -172,10 +172,7 @@ pub async fn ingest(
     arn: &str,
 ) -> Result<CodeRef, ApiError> {
     if zip.len() as u64 > quiver_model::limits::ZIP_MAX_BYTES {
-        return Err(ApiError::InvalidParameter(format!(
-            "Zipped size must be smaller than {} bytes",
-            quiver_model::limits::ZIP_MAX_BYTES
-        )));
+        return Err(ApiError::TooLarge(quiver_model::limits::zipped_too_large()));
     }
     let code = state.code.clone();
     tokio::task::spawn_blocking(move || code.ingest(&zip, dry_run))
