@@ -305,6 +305,8 @@ def bench_layers(args):
                 "0 layers: REPORT Init Duration", "2 layers: REPORT Init Duration"]
         out = {k: [] for k in keys}
         bases = []
+        # `quiver ps` cold_start breakdown per layer count: where the difference goes.
+        parts = {n: {"sandbox_ms": [], "runtime_init_ms": [], "premade": []} for n in (0, 2)}
         for i in range(args.cold_n):
             arns = [publish_layer(srv, f"bench-l{j}", layer_zip(f"pkg{j}_{i}", args.layer_files,
                                                                   args.layer_file_kb))
@@ -317,17 +319,30 @@ def bench_layers(args):
                 out[keys[0 if n_layers == 0 else 2]].append(dt)
                 if ini is not None:
                     out[keys[4 if n_layers == 0 else 5]].append(ini)
+                envs = srv.ps()
                 srv.update_env(name, {"REV": "1"})
                 bases.append(bare_start(CLEAN_PY))
                 dt, ini = opt_invoke(srv, name, n_layers > 0)
                 out[keys[1 if n_layers == 0 else 3]].append(dt)
                 if ini is not None:
                     out[keys[4 if n_layers == 0 else 5]].append(ini)
+                seen = set()
+                for e in envs + srv.ps():
+                    cs = e.get("cold_start")
+                    if e["function"] == name and cs and e["id"] not in seen:
+                        seen.add(e["id"])
+                        parts[n_layers]["premade"].append(bool(cs.get("premade")))
+                        for k in ("sandbox_ms", "runtime_init_ms"):
+                            parts[n_layers][k].append(cs[k] / 1000)
                 srv.delete(name)
         header("ms")
         base = row(f"baseline: env -i {' '.join(CLEAN_PY)}", bases)
         for k in keys:
             row(k, out[k], base)
+        for n, p in parts.items():
+            for k in ("sandbox_ms", "runtime_init_ms"):
+                row(f"{n} layers: ps cold_start.{k}", p[k])
+            print(f"{n} layers: {sum(p['premade'])}/{len(p['premade'])} cold starts used a pre-made sandbox")
         print(f"load after: {loadavg()}")
     finally:
         srv.stop()
