@@ -278,11 +278,11 @@ mod tests {
         assert_eq!((s, c.as_str()), (409, "ResourceConflictException"));
         assert_eq!(b["message"], "Function already exist: dup");
 
-        let (s, c, b) = parts(ApiError::too_large(69905067, "CreateFunction")).await;
+        let (s, c, b) = parts(ApiError::too_large(70167211, "CreateFunction")).await;
         assert_eq!((s, c.as_str()), (413, "RequestEntityTooLargeException"));
         assert_eq!(
             b["message"],
-            "Request must be smaller than 69905067 bytes for the CreateFunction operation"
+            "Request must be smaller than 70167211 bytes for the CreateFunction operation"
         );
 
         let (s, c, _) = parts(ApiError::from_store(
