@@ -20,6 +20,12 @@ Usage (as root, release build):
               into the server's data dir first (reporting the unpack time and the root's
               disk use) and measures its cold starts too, against the image's own
               interpreter started bare in a chroot of the image's root
+  layers      cold start of a python3.11 function with 0 vs 2 layers, interleaved per round;
+              each round publishes two new layer versions (--layer-files files of
+              --layer-file-kb KiB each, a Python package per layer), so the 2-layer
+              function's first invoke after CreateFunction builds the merged /opt tree and
+              its first invoke after UpdateFunctionConfiguration reuses it; the bare
+              interpreter start is the baseline, as in `cold`
   throughput  invokes/s of the no-op Python function at concurrency 1 and 16 vs the echo
               route, same client machinery (one process + keep-alive connection per worker)
   idle        host memory per frozen Python environment (MemorySize 128) vs the PSS of a
@@ -32,6 +38,7 @@ every loop is bounded in count or time. Servers are stopped by PID, data dirs re
 import argparse
 import base64
 import http.client
+import json
 import multiprocessing
 import os
 import re
@@ -42,7 +49,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import (  # noqa: E402
-    AUTH, Server, header, invoke_path, loadavg, meminfo, row, timed_loop,
+    AUTH, ROLE, Server, header, invoke_path, loadavg, meminfo, row, timed_loop, zip_of,
 )
 
 PY_NOOP = ("app.py", "def handler(e, c):\n    return {}\n", "app.handler", "python3.11")
@@ -230,6 +237,112 @@ def bench_cold(args):
                     row(f"{rt}: ps cold_start.{k}", xs)
             if premade:
                 print(f"{rt}: {sum(premade)}/{len(premade)} cold starts used a pre-made sandbox")
+        print(f"load after: {loadavg()}")
+    finally:
+        srv.stop()
+
+
+# ---------------------------------------------------------------- 2b. layers
+
+# Same code with and without layers: it only looks whether /opt has the layers' packages.
+PY_OPT = ("app.py", "import os\n\ndef handler(e, c):\n    return {'opt': os.path.isdir('/opt/python')}\n",
+          "app.handler", "python3.11")
+
+
+def layer_zip(tag, files, kb):
+    """A layer of one Python package `/opt/python/<tag>/` with `files` modules of `kb` KiB."""
+    import io
+    import zipfile
+    buf = io.BytesIO()
+    filler = "# " + "x" * 98 + "\n"
+    body = filler * (kb * 1024 // len(filler))
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(f"python/{tag}/__init__.py", "")
+        for i in range(files):
+            zf.writestr(f"python/{tag}/m{i:04d}.py", f"VALUE = {i}\n" + body)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def publish_layer(srv, name, zip_b64):
+    body = json.dumps({"Content": {"ZipFile": zip_b64}, "CompatibleRuntimes": ["python3.11"]})
+    st, payload, _ = srv.call("POST", f"/2018-10-31/layers/{name}/versions", body.encode())
+    assert st == 201, (st, payload[:400])
+    return json.loads(payload)["LayerVersionArn"]
+
+
+def create_with_layers(srv, name, layers):
+    fname, text, handler, runtime = PY_OPT
+    body = {"FunctionName": name, "Runtime": runtime, "Role": ROLE, "Handler": handler,
+            "MemorySize": 1769, "Timeout": 30, "Code": {"ZipFile": zip_of(fname, text)},
+            "Layers": layers}
+    st, payload, _ = srv.call("POST", "/2015-03-31/functions", json.dumps(body).encode())
+    assert st == 201, (st, payload[:400])
+
+
+def opt_invoke(srv, name, want_opt):
+    """cold_invoke, also checking what the function saw at /opt."""
+    h = dict(AUTH, **{"X-Amz-Log-Type": "Tail"})
+    conn = srv.conn()
+    t0 = time.perf_counter()
+    st, payload, r = srv.call("POST", invoke_path(name), b"{}", h, conn)
+    dt = time.perf_counter() - t0
+    conn.close()
+    assert st == 200 and json.loads(payload) == {"opt": want_opt}, (st, payload[:300])
+    log = base64.b64decode(r.getheader("X-Amz-Log-Result") or "").decode(errors="replace")
+    m = REPORT_INIT.search(log)
+    return dt, float(m.group(1)) / 1000 if m else None
+
+
+def bench_layers(args):
+    print(f"\n## cold start with 0 vs 2 layers (load before: {loadavg()})", flush=True)
+    print(f"each layer: {args.layer_files} files of {args.layer_file_kb} KiB", flush=True)
+    srv = Server(args.bin, args.server_arg)
+    try:
+        keys = ["0 layers: first invoke after CreateFunction",
+                "0 layers: first invoke after UpdateFunctionConfig",
+                "2 layers: first invoke after CreateFunction (merges /opt)",
+                "2 layers: first invoke after UpdateFunctionConfig (reuses /opt)",
+                "0 layers: REPORT Init Duration", "2 layers: REPORT Init Duration"]
+        out = {k: [] for k in keys}
+        bases = []
+        # `quiver ps` cold_start breakdown per layer count: where the difference goes.
+        parts = {n: {"sandbox_ms": [], "runtime_init_ms": [], "premade": []} for n in (0, 2)}
+        for i in range(args.cold_n):
+            arns = [publish_layer(srv, f"bench-l{j}", layer_zip(f"pkg{j}_{i}", args.layer_files,
+                                                                  args.layer_file_kb))
+                    for j in (1, 2)]
+            for n_layers in (0, 2):
+                name = f"layers{n_layers}-{i}"
+                create_with_layers(srv, name, arns[:n_layers])
+                bases.append(bare_start(CLEAN_PY))
+                dt, ini = opt_invoke(srv, name, n_layers > 0)
+                out[keys[0 if n_layers == 0 else 2]].append(dt)
+                if ini is not None:
+                    out[keys[4 if n_layers == 0 else 5]].append(ini)
+                envs = srv.ps()
+                srv.update_env(name, {"REV": "1"})
+                bases.append(bare_start(CLEAN_PY))
+                dt, ini = opt_invoke(srv, name, n_layers > 0)
+                out[keys[1 if n_layers == 0 else 3]].append(dt)
+                if ini is not None:
+                    out[keys[4 if n_layers == 0 else 5]].append(ini)
+                seen = set()
+                for e in envs + srv.ps():
+                    cs = e.get("cold_start")
+                    if e["function"] == name and cs and e["id"] not in seen:
+                        seen.add(e["id"])
+                        parts[n_layers]["premade"].append(bool(cs.get("premade")))
+                        for k in ("sandbox_ms", "runtime_init_ms"):
+                            parts[n_layers][k].append(cs[k] / 1000)
+                srv.delete(name)
+        header("ms")
+        base = row(f"baseline: env -i {' '.join(CLEAN_PY)}", bases)
+        for k in keys:
+            row(k, out[k], base)
+        for n, p in parts.items():
+            for k in ("sandbox_ms", "runtime_init_ms"):
+                row(f"{n} layers: ps cold_start.{k}", p[k])
+            print(f"{n} layers: {sum(p['premade'])}/{len(p['premade'])} cold starts used a pre-made sandbox")
         print(f"load after: {loadavg()}")
     finally:
         srv.stop()
@@ -517,7 +630,9 @@ def main():
     ap.add_argument("--image-runtime", action="append", default=[], metavar="ID=ARCHIVE",
                     help="cold: also a runtime image (quiver runtime import ID ARCHIVE), python3.x only")
     ap.add_argument("--server-arg", action="append", default=[],
-                    help="cold: pass this argument to quiver serve, e.g. --server-arg=--prewarm=0")
+                    help="cold, layers: pass this argument to quiver serve, e.g. --server-arg=--prewarm=0")
+    ap.add_argument("--layer-files", type=int, default=500, help="layers: modules per layer")
+    ap.add_argument("--layer-file-kb", type=int, default=4, help="layers: KiB per module")
     ap.add_argument("--conc", type=int, nargs="+", default=[1, 16])
     ap.add_argument("--duration", type=float, default=10.0)
     ap.add_argument("--idle-n", type=int, nargs="+", default=[100, 300])
@@ -530,7 +645,7 @@ def main():
         return 2
     print(f"binary: {args.bin}; cores: {os.cpu_count()}; load: {loadavg()}")
     for w in args.what:
-        {"warm": bench_warm, "cold": bench_cold, "throughput": bench_throughput, "idle": bench_idle}[w](args)
+        {"warm": bench_warm, "cold": bench_cold, "layers": bench_layers, "throughput": bench_throughput, "idle": bench_idle}[w](args)
     return 0
 
 

@@ -170,14 +170,20 @@ def test_unknown_version_404_names_qualifier(lam):
     assert exc.value.response["Error"]["Message"] == not_found_message(name, "7")
 
 
-def test_arn_for_other_account_or_region_not_found_or_rejected(lam):
+def test_arn_for_other_account_or_region_is_refused_as_lambda_does(lam):
     name, _ = create(lam)
-    for other in (f"arn:aws:lambda:us-east-1:111111111111:function:{name}",
-                  f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:{name}"):
-        with pytest.raises(botocore.exceptions.ClientError) as exc:
-            lam.get_function(FunctionName=other)
-        status = exc.value.response["ResponseMetadata"]["HTTPStatusCode"]
-        assert status in (400, 403, 404), (other, exc.value.response)
+    # Another account: 403 AccessDeniedException (docs/wire.md §9), not a 404.
+    other = f"arn:aws:lambda:us-east-1:111111111111:function:{name}"
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        lam.get_function(FunctionName=other)
+    assert_client_error(exc, "AccessDeniedException", 403)
+    assert exc.value.response["Error"]["Message"].endswith(
+        f"lambda:GetFunction on resource: {other} because no resource-based policy allows "
+        "the lambda:GetFunction action")
+    # Another region: 404 ResourceNotFoundException.
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        lam.get_function(FunctionName=f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:{name}")
+    assert_client_error(exc, "ResourceNotFoundException", 404)
 
 
 def test_name_and_qualifier_conflict_is_rejected(lam):

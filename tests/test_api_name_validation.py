@@ -82,6 +82,17 @@ def elsewhere(region):
     return f"Functions from '{region}' are not reachable in this region ('{REGION}')"
 
 
+OTHER_ACCOUNT = "111111111111"
+
+
+def denied(action, resource):
+    """Lambda's 403 for a function of another account; dev-mode callers are the account's
+    root (docs/wire.md §3)."""
+    return (f"User: arn:aws:iam::{ACCOUNT}:root is not authorized to perform: lambda:{action} "
+            f"on resource: {resource} because no resource-based policy allows the "
+            f"lambda:{action} action")
+
+
 MISMATCH = "The derived qualifier from the function name does not match the specified qualifier."
 
 
@@ -92,7 +103,21 @@ def _rows(name):
     eu = f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:{name}"
     cn = f"arn:aws-cn:lambda:cn-north-1:{ACCOUNT}:function:{name}"
     gov = f"arn:aws-us-gov:lambda:us-gov-west-1:{ACCOUNT}:function:{name}:1"
-    rows = []
+    other = f"arn:aws:lambda:{REGION}:{OTHER_ACCOUNT}:function:{name}"
+    rows = [
+        ("get_function", other, {}, 403, "AccessDeniedException", denied("GetFunction", other)),
+        ("get_function_configuration", f"{OTHER_ACCOUNT}:function:{name}", {}, 403,
+         "AccessDeniedException", denied("GetFunctionConfiguration", other)),
+        ("get_function", other, {"Qualifier": "1"}, 403, "AccessDeniedException",
+         denied("GetFunction", f"{other}:1")),
+        ("invoke", other, {}, 403, "AccessDeniedException", denied("InvokeFunction", other)),
+        ("delete_function", other, {}, 403, "AccessDeniedException",
+         denied("DeleteFunction", other)),
+        ("update_function_code", other, {"ZipFile": make_zip()}, 403, "AccessDeniedException",
+         denied("UpdateFunctionCode", other)),
+        ("update_function_configuration", other, {"Description": "d"}, 403,
+         "AccessDeniedException", denied("UpdateFunctionConfiguration", other)),
+    ]
     for op in ("get_function", "get_function_configuration"):
         rows += [
             (op, "bad name", {}, 400, VE, errors(pat("bad name", P_NS))),

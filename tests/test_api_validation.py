@@ -296,3 +296,80 @@ def test_unicode_environment_values_round_trip(lam):
     name, resp = create(lam, Environment={"Variables": env})
     assert resp["Environment"]["Variables"] == env
     assert lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"] == env
+
+
+# ------------------------------------------------------------------ code size limits
+# Lambda's figures today (docs/wire.md §9, §10): a decoded zip over 52,428,800 bytes is a 413
+# of its own, checked before the package is opened; a request body over 70,167,211 bytes is
+# refused before it is parsed; a package whose files add up to more than 262,144,000 bytes
+# is a 400.
+ZIPPED_MAX, REQUEST_MAX, UNZIPPED_MAX = 52_428_800, 70_167_211, 262_144_000
+TOO_LARGE = "RequestEntityTooLargeException"
+
+
+def _unzipped_bomb():
+    """30 files of 10 MB zeros: a small zip, over 250 MB once extracted."""
+    import io
+    import zipfile
+    buf = io.BytesIO()
+    chunk = bytes(1024 * 1024)
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        zf.writestr("app.py", b"def handler(e, c):\n    return 1\n")
+        for i in range(30):
+            with zf.open(f"part{i:02d}.bin", "w") as f:
+                for _ in range(10):
+                    f.write(chunk)
+    return buf.getvalue()
+
+
+def test_code_size_limits_table(server, lam):
+    target, _ = create(lam)
+    settled(lam, target)
+    zipped_over = bytes(ZIPPED_MAX + 1)  # its base64 request stays under REQUEST_MAX
+    request_over = bytes(REQUEST_MAX * 3 // 4 + 1)  # base64 alone exceeds REQUEST_MAX
+    bomb = _unzipped_bomb()
+    zipped_msg = f"Zipped size must be smaller than {ZIPPED_MAX} bytes"
+    unzipped_msg = f"Unzipped size must be smaller than {UNZIPPED_MAX} bytes"
+
+    def create_with(z):
+        return lambda: lam.create_function(**_params(Code={"ZipFile": z}))
+
+    def update_with(z):
+        return lambda: lam.update_function_code(FunctionName=target, ZipFile=z)
+
+    def layer_with(z):
+        return lambda: lam.publish_layer_version(LayerName=unique_name("big"),
+                                                 Content={"ZipFile": z})
+
+    rows = [
+        ("CreateFunction, zip one byte over 50 MB", create_with(zipped_over), 413, TOO_LARGE,
+         zipped_msg),
+        ("UpdateFunctionCode, zip one byte over 50 MB", update_with(zipped_over), 413, TOO_LARGE,
+         zipped_msg),
+        ("PublishLayerVersion, zip one byte over 50 MB", layer_with(zipped_over), 413, TOO_LARGE,
+         zipped_msg),
+        ("CreateFunction, request over the limit", create_with(request_over), 413, TOO_LARGE,
+         f"Request must be smaller than {REQUEST_MAX} bytes for the CreateFunction operation"),
+        ("UpdateFunctionCode, request over the limit", update_with(request_over), 413, TOO_LARGE,
+         f"Request must be smaller than {REQUEST_MAX} bytes for the UpdateFunctionCode operation"),
+        ("CreateFunction, over 250 MB unzipped", create_with(bomb), 400,
+         "InvalidParameterValueException", unzipped_msg),
+        ("UpdateFunctionCode, over 250 MB unzipped", update_with(bomb), 400,
+         "InvalidParameterValueException", unzipped_msg),
+    ]
+    snap = StoreSnapshot(server, lam)
+    failures = []
+    for what, call, status, code, message in rows:
+        try:
+            call()
+        except botocore.exceptions.ClientError as e:
+            got = (e.response["ResponseMetadata"]["HTTPStatusCode"], e.response["Error"].get("Code"),
+                   e.response["Error"].get("Message"))
+            if got != (status, code, message):
+                failures.append(f"{what}: got {got!r}, want {(status, code, message)!r}")
+        else:
+            failures.append(f"{what}: succeeded, want {status} {code}")
+    assert not failures, "\n".join(failures)
+    snap.assert_unchanged()
+    assert lam.list_layers()["Layers"] == [], "no layer was published"
+    assert_alive(server, lam)

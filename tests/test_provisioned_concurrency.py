@@ -371,3 +371,64 @@ def test_moving_an_alias_moves_its_environments(lam):
     body = json.loads(r["Payload"].read())
     assert body["init_type"] == "provisioned-concurrency" and body["init_at"] < sent
     assert "Init Duration" not in base64.b64decode(r["LogResult"]).decode()
+
+
+def publish_new(lam, name, n):
+    lam.update_function_code(FunctionName=name, ZipFile=package(HANDLER + f"# v{n}\n"))
+    assert lam.publish_version(FunctionName=name)["Version"] == str(n)
+
+
+def below_provisioned(reserved, provisioned):
+    return (f"ReservedConcurrentExecutions  {reserved} should not be lower than function's "
+            f"total provisioned concurrency [{provisioned}].")
+
+
+def test_a_reservation_may_not_drop_below_the_provisioned_concurrency(lam):
+    name = make_function(lam)
+    publish_new(lam, name, 2)
+    lam.put_provisioned_concurrency_config(FunctionName=name, Qualifier="1",
+                                           ProvisionedConcurrentExecutions=2)
+    lam.put_provisioned_concurrency_config(FunctionName=name, Qualifier="2",
+                                           ProvisionedConcurrentExecutions=1)
+    with pytest.raises(lam.exceptions.InvalidParameterValueException) as e:
+        lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=2)
+    assert_client_error(e, "InvalidParameterValueException", 400, below_provisioned(2, 3))
+    assert lam.get_function_concurrency(FunctionName=name).get(
+        "ReservedConcurrentExecutions") is None, "a refused Put writes nothing"
+    # Exactly the sum is enough; lowering it again below the sum is refused too.
+    assert lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=3)[
+        "ReservedConcurrentExecutions"] == 3
+    with pytest.raises(lam.exceptions.InvalidParameterValueException) as e:
+        lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    assert_client_error(e, "InvalidParameterValueException", 400, below_provisioned(0, 3))
+    assert lam.get_function_concurrency(FunctionName=name)["ReservedConcurrentExecutions"] == 3
+    # Without the configs the reservation may go down.
+    lam.delete_provisioned_concurrency_config(FunctionName=name, Qualifier="2")
+    assert lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=2)[
+        "ReservedConcurrentExecutions"] == 2
+
+
+def test_update_alias_may_not_move_a_provisioned_alias_onto_a_provisioned_version(lam):
+    name = make_function(lam)
+    publish_new(lam, name, 2)
+    publish_new(lam, name, 3)
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    lam.put_provisioned_concurrency_config(FunctionName=name, Qualifier="live",
+                                           ProvisionedConcurrentExecutions=1)
+    lam.put_provisioned_concurrency_config(FunctionName=name, Qualifier="2",
+                                           ProvisionedConcurrentExecutions=1)
+    before = lam.get_alias(FunctionName=name, Name="live")
+    for kw in ({"FunctionVersion": "2"},
+               {"RoutingConfig": {"AdditionalVersionWeights": {"2": 0.5}}}):
+        with pytest.raises(lam.exceptions.ResourceConflictException) as e:
+            lam.update_alias(FunctionName=name, Name="live", **kw)
+        assert_client_error(e, "ResourceConflictException", 409, ALIAS_ON_VERSION)
+    after = lam.get_alias(FunctionName=name, Name="live")
+    assert (after["FunctionVersion"], after["RevisionId"], after.get("RoutingConfig")) == \
+        ("1", before["RevisionId"], None), "a refused update writes nothing"
+    # A version without its own config is fine, and so is an alias without one.
+    assert lam.update_alias(FunctionName=name, Name="live", FunctionVersion="3")[
+        "FunctionVersion"] == "3"
+    lam.create_alias(FunctionName=name, Name="plain", FunctionVersion="1")
+    assert lam.update_alias(FunctionName=name, Name="plain", FunctionVersion="2")[
+        "FunctionVersion"] == "2"

@@ -48,6 +48,10 @@ pub enum ApiError {
     /// 413 RequestEntityTooLargeException.
     #[error("{0}")]
     TooLarge(String),
+    /// 403 AccessDeniedException: a function ARN of another account. The message is
+    /// written by `crate::denied::complete`, which knows the operation's action.
+    #[error("User is not authorized to access resource: {0}")]
+    AccessDenied(String),
     /// 403 MissingAuthenticationTokenException.
     #[error("Missing Authentication Token")]
     MissingToken,
@@ -115,6 +119,7 @@ impl ApiError {
                 "RequestEntityTooLargeException",
                 "message",
             ),
+            AccessDenied(_) => (StatusCode::FORBIDDEN, "AccessDeniedException", "Message"),
             MissingToken => (
                 StatusCode::FORBIDDEN,
                 "MissingAuthenticationTokenException",
@@ -225,6 +230,10 @@ impl IntoResponse for ApiError {
             body["Reason"] = serde_json::Value::from(*reason);
         }
         let mut resp = (status, axum::Json(body)).into_response();
+        if let ApiError::AccessDenied(resource) = self {
+            resp.extensions_mut()
+                .insert(crate::denied::DeniedResource(resource));
+        }
         resp.headers_mut()
             .insert("x-amzn-ErrorType", HeaderValue::from_static(code));
         resp
@@ -269,11 +278,11 @@ mod tests {
         assert_eq!((s, c.as_str()), (409, "ResourceConflictException"));
         assert_eq!(b["message"], "Function already exist: dup");
 
-        let (s, c, b) = parts(ApiError::too_large(69905067, "CreateFunction")).await;
+        let (s, c, b) = parts(ApiError::too_large(70167211, "CreateFunction")).await;
         assert_eq!((s, c.as_str()), (413, "RequestEntityTooLargeException"));
         assert_eq!(
             b["message"],
-            "Request must be smaller than 69905067 bytes for the CreateFunction operation"
+            "Request must be smaller than 70167211 bytes for the CreateFunction operation"
         );
 
         let (s, c, _) = parts(ApiError::from_store(

@@ -9,6 +9,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod denied;
 pub mod error;
 pub mod logs;
 pub mod members;
@@ -205,6 +206,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(unknown)
         .method_not_allowed_fallback(unknown)
         .layer(DefaultBodyLimit::disable())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            denied::complete,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .layer(middleware::from_fn(request_id))
         .with_state(state)

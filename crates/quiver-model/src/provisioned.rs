@@ -19,7 +19,8 @@ pub const NOT_ALIAS_OR_VERSION: &str =
     "The function resource provided must be an alias or a published version.";
 /// Get of a version or alias without a config (ProvisionedConcurrencyConfigNotFoundException).
 pub const NOT_FOUND: &str = "No Provisioned Concurrency Config found for this function";
-/// Put on an alias whose version has its own config.
+/// Put on an alias whose version has its own config; also UpdateAlias moving a
+/// provisioned alias (its version or its routing) onto such a version.
 pub const ALIAS_ON_PROVISIONED_VERSION: &str =
     "Alias can't be used for Provisioned Concurrency configuration on an already Provisioned version";
 /// Put on a version an alias with a config points to.
@@ -141,6 +142,19 @@ pub fn check_put(a: &Account, requested: u32) -> Result<(), ModelError> {
     Ok(())
 }
 
+/// Whether a reservation of `reserved` still holds the function's provisioned
+/// concurrency (`provisioned`, every config of the function summed): provisioned
+/// environments of a reserved function live inside its reservation, so Lambda refuses
+/// a PutFunctionConcurrency below their sum (InvalidParameterValueException).
+pub fn check_reservation_holds(reserved: u64, provisioned: u64) -> Result<(), ModelError> {
+    if reserved < provisioned {
+        return Err(ModelError::InvalidParameter(format!(
+            "ReservedConcurrentExecutions  {reserved} should not be lower than function's total provisioned concurrency [{provisioned}]."
+        )));
+    }
+    Ok(())
+}
+
 /// How many of an alias's `requested` environments go to its additional version when
 /// that version gets `weight` of the invocations: the weight's share, rounded, and at
 /// least one whenever the weight is not zero and more than one is requested, so that
@@ -209,6 +223,16 @@ mod tests {
             ..Account::default()
         };
         refused(&small, 1);
+    }
+
+    #[test]
+    fn a_reservation_must_hold_the_provisioned_environments() {
+        assert!(check_reservation_holds(5, 5).is_ok());
+        assert!(check_reservation_holds(0, 0).is_ok());
+        assert_eq!(
+            check_reservation_holds(2, 3).unwrap_err().to_string(),
+            "ReservedConcurrentExecutions  2 should not be lower than function's total provisioned concurrency [3]."
+        );
     }
 
     #[test]

@@ -552,10 +552,7 @@ pub async fn ingest_beside(
         return ingest(state, zip, dry_run, arn).await;
     }
     if zip.len() as u64 > quiver_model::limits::ZIP_MAX_BYTES {
-        return Err(ApiError::InvalidParameter(format!(
-            "Zipped size must be smaller than {} bytes",
-            quiver_model::limits::ZIP_MAX_BYTES
-        )));
+        return Err(ApiError::TooLarge(quiver_model::limits::zipped_too_large()));
     }
     let sizes: Vec<u64> = layers.iter().map(|l| l.unzipped_size).collect();
     let code = state.code.clone();

@@ -87,8 +87,19 @@ impl Target {
             )));
         }
         if r.is_foreign(&state.partition) {
-            // Another account: nothing of it lives here.
-            return Err(ApiError::function_not_found(raw));
+            // Another account: Lambda answers as IAM does, refusing the caller.
+            let resource = format!(
+                "arn:{}:lambda:{}:{}:function:{}{}",
+                r.partition.as_deref().unwrap_or("aws"),
+                r.region.as_deref().unwrap_or(&state.partition.region),
+                r.account.as_deref().unwrap_or(&state.partition.account),
+                r.name,
+                r.qualifier
+                    .as_deref()
+                    .map(|q| format!(":{q}"))
+                    .unwrap_or_default(),
+            );
+            return Err(ApiError::AccessDenied(resource));
         }
         let arn = state
             .partition
@@ -161,10 +172,7 @@ pub async fn ingest(
     arn: &str,
 ) -> Result<CodeRef, ApiError> {
     if zip.len() as u64 > quiver_model::limits::ZIP_MAX_BYTES {
-        return Err(ApiError::InvalidParameter(format!(
-            "Zipped size must be smaller than {} bytes",
-            quiver_model::limits::ZIP_MAX_BYTES
-        )));
+        return Err(ApiError::TooLarge(quiver_model::limits::zipped_too_large()));
     }
     let code = state.code.clone();
     tokio::task::spawn_blocking(move || code.ingest(&zip, dry_run))

@@ -78,6 +78,41 @@ fn require_versions(conn: &Connection, name: &str, a: &AliasDraft) -> Result<(),
     Ok(())
 }
 
+/// An alias with a provisioned concurrency config may not be moved (its version, or
+/// the additional version of its routing) onto a version that has its own config:
+/// the pair PutProvisionedConcurrencyConfig refuses (docs/wire.md §15).
+fn refuse_provisioned_pair(
+    conn: &Connection,
+    name: &str,
+    a: &AliasDraft,
+) -> Result<(), StoreError> {
+    let has = |qualifier: &str| -> Result<bool, StoreError> {
+        Ok(conn
+            .query_row(
+                "SELECT 1 FROM provisioned_concurrency WHERE function_name = ?1 AND qualifier = ?2",
+                params![name, qualifier],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    };
+    if !has(&a.name)? {
+        return Ok(());
+    }
+    let mut versions = vec![a.function_version];
+    versions.extend(a.routing.map(|r| Version::Published(r.additional_version)));
+    for v in versions {
+        if let Version::Published(n) = v {
+            if has(&n.to_string())? {
+                return Err(StoreError::Conflict(
+                    quiver_model::provisioned::ALIAS_ON_PROVISIONED_VERSION.into(),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn stored(name: &str, a: &AliasDraft, revision_id: String) -> Alias {
     Alias {
         function_name: name.to_string(),
@@ -143,6 +178,7 @@ impl SqliteStore {
             });
         }
         require_versions(&tx, name, a)?;
+        refuse_provisioned_pair(&tx, name, a)?;
         let alias = stored(name, a, new_revision());
         tx.execute(
             "UPDATE aliases SET function_version = ?3, description = ?4, routing = ?5, revision_id = ?6 \

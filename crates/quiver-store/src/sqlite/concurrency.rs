@@ -33,6 +33,12 @@ pub(super) fn put(
                 |r| r.get(0),
             )?;
             check(others.max(0) as u64)?;
+            let provisioned: i64 = tx.query_row(
+                "SELECT COALESCE(SUM(requested), 0) FROM provisioned_concurrency WHERE function_name = ?1",
+                [name],
+                |r| r.get(0),
+            )?;
+            quiver_model::provisioned::check_reservation_holds(n, provisioned.max(0) as u64)?;
             // The check bounds it by the account limit; a value SQLite cannot hold
             // never passes it.
             Some(i64::try_from(n).map_err(|_| StoreError::Corrupt(format!("reservation {n}")))?)
