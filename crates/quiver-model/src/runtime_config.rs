@@ -438,7 +438,6 @@ mod tests {
                 "ruby3.3",
                 "Import a runtime image that holds Ruby 3.3 (quiver runtime import ruby3.3 <image>)",
             ),
-            ("ruby3.3", "Quiver has no built-in runtime for ruby3.3"),
             (
                 "java21",
                 "Or pull its image (with no server running on the data dir): quiver runtime pull java21 (default public.ecr.aws/lambda/java:21).",
