@@ -15,6 +15,7 @@ pub mod provisioned;
 pub mod signing;
 pub mod sqlite;
 pub mod store;
+pub mod urls;
 
 pub use code::CodeStore;
 pub use image::{ImageError, ImageRecord, ImageStore};
@@ -23,6 +24,7 @@ pub use layers::{LayerPolicy, LayerStore};
 pub use provisioned::ProvisionedStore;
 pub use signing::SigningStore;
 pub use sqlite::SqliteStore;
+pub use urls::UrlStore;
 pub use store::{
     Cursor, LatestUpdate, NewFunction, PublishRequest, Resolution, Store, Usage, Written,
 };
