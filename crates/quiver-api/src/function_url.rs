@@ -122,10 +122,9 @@ mod tests {
     use quiver_model::{Partition, RuntimeCatalogue};
     use std::sync::Arc;
 
-    fn state() -> AppState {
-        let dir = std::env::temp_dir().join(format!("quiver-url-{}", uuid::Uuid::new_v4()));
+    fn state(dir: &std::path::Path) -> AppState {
         let store = Arc::new(quiver_store::SqliteStore::open_in_memory().unwrap());
-        let code = quiver_store::CodeStore::open(&dir).unwrap();
+        let code = quiver_store::CodeStore::open(dir).unwrap();
         AppState::new(
             store,
             code,
@@ -136,23 +135,70 @@ mod tests {
 
     #[test]
     fn host_and_path_addressing() {
-        let s = state();
+        let dir = tempfile::tempdir().unwrap();
+        let s = state(dir.path());
         let id = "0123456789abcdef0123456789abcdef";
         let cases = [
-            (Some(format!("{id}.lambda-url.us-east-1.localhost:9000")), "/a/b", Some("/a/b")),
-            (Some(format!("{id}.LAMBDA-URL.us-east-1.localhost")), "/", Some("/")),
-            (Some(format!("{id}.lambda-url.eu-west-1.localhost")), "/", None),
-            (Some("127.0.0.1:9000".to_string()), &format!("/_url/{id}/x?y") as &str, Some("/x?y")),
-            (Some("127.0.0.1:9000".to_string()), &format!("/_url/{id}") as &str, Some("/")),
+            (
+                Some(format!("{id}.lambda-url.us-east-1.localhost:9000")),
+                "/a/b",
+                Some("/a/b"),
+            ),
+            (
+                Some(format!("{id}.LAMBDA-URL.us-east-1.localhost")),
+                "/",
+                Some("/"),
+            ),
+            (
+                Some(format!("{id}.lambda-url.eu-west-1.localhost")),
+                "/",
+                None,
+            ),
+            (
+                Some("127.0.0.1:9000".to_string()),
+                &format!("/_url/{id}/x?y") as &str,
+                Some("/x?y"),
+            ),
+            (
+                Some("127.0.0.1:9000".to_string()),
+                &format!("/_url/{id}") as &str,
+                Some("/"),
+            ),
             (Some("127.0.0.1:9000".to_string()), "/_url/short/x", None),
-            (Some("127.0.0.1:9000".to_string()), "/2015-03-31/functions", None),
+            (
+                Some("127.0.0.1:9000".to_string()),
+                "/2015-03-31/functions",
+                None,
+            ),
         ];
         for (host, path, want) in cases {
             let got = addressed(&s, host.as_deref(), path);
-            assert_eq!(got.as_ref().map(|(_, p)| p.as_str()), want, "{host:?} {path}");
+            assert_eq!(
+                got.as_ref().map(|(_, p)| p.as_str()),
+                want,
+                "{host:?} {path}"
+            );
             if let Some((got_id, _)) = got {
                 assert_eq!(got_id, id);
             }
         }
+    }
+
+    #[test]
+    fn function_url_keeps_the_public_port() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = "0123456789abcdef0123456789abcdef";
+        let s = state(dir.path()).with_public_url("http://127.0.0.1:41234");
+        assert_eq!(
+            s.function_url(id),
+            format!("http://{id}.lambda-url.us-east-1.localhost:41234/")
+        );
+        let s = state(dir.path())
+            .with_public_url("https://quiver.example")
+            .with_url_domain("dev.example");
+        assert_eq!(
+            s.function_url(id),
+            format!("https://{id}.lambda-url.us-east-1.dev.example/")
+        );
     }
 }

@@ -213,7 +213,10 @@ impl Cors {
             ));
         }
         if let Some(expose) = self.expose_headers.as_ref().filter(|e| !e.is_empty()) {
-            h.push(("access-control-expose-headers".to_string(), expose.join(",")));
+            h.push((
+                "access-control-expose-headers".to_string(),
+                expose.join(","),
+            ));
         }
         h.push(("vary".to_string(), "Origin".to_string()));
         h
@@ -258,11 +261,7 @@ impl FunctionUrlInput {
         let auth_type = match &self.auth_type {
             Some(raw) => AuthType::parse(raw, &mut v),
             None if creating => {
-                v.push(
-                    "null",
-                    "authType",
-                    "Member must not be null".to_string(),
-                );
+                v.push("null", "authType", "Member must not be null".to_string());
                 None
             }
             None => None,
@@ -282,8 +281,7 @@ impl FunctionUrlInput {
         v.into_result()?;
         if self.invoke_mode.as_deref() == Some("RESPONSE_STREAM") {
             return Err(ModelError::InvalidParameter(
-                "InvokeMode RESPONSE_STREAM is not supported by this server; use BUFFERED."
-                    .into(),
+                "InvokeMode RESPONSE_STREAM is not supported by this server; use BUFFERED.".into(),
             ));
         }
         Ok(FunctionUrlChange {
@@ -298,8 +296,7 @@ impl FunctionUrlInput {
 pub fn check_qualifier(q: &str) -> Result<(), ModelError> {
     let ok = !q.is_empty()
         && q.len() <= 128
-        && q
-            .bytes()
+        && q.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         && !q.bytes().all(|b| b.is_ascii_digit());
     if ok {
@@ -349,7 +346,11 @@ mod tests {
                 true,
                 None,
             ),
-            (FunctionUrlInput::default(), true, Some("Value null at 'authType'")),
+            (
+                FunctionUrlInput::default(),
+                true,
+                Some("Value null at 'authType'"),
+            ),
             (FunctionUrlInput::default(), false, None),
             (
                 FunctionUrlInput {

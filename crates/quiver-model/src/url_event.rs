@@ -33,7 +33,12 @@ fn is_text(content_type: Option<&str>, body: &[u8]) -> bool {
         return false;
     }
     let Some(ct) = content_type else { return true };
-    let ct = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let ct = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     ct.starts_with("text/")
         || ct.ends_with("/json")
         || ct.ends_with("+json")
@@ -397,8 +402,8 @@ mod tests {
             .contains(&("My-Custom-Header".into(), "Custom Value".into())));
         assert_eq!(r.cookies.len(), 2);
         assert_eq!(r.body, br#"{ "message": "Hello, world!" }"#);
-        let r = response(br#"{"statusCode": 200, "body": "AAEC", "isBase64Encoded": true}"#)
-            .unwrap();
+        let r =
+            response(br#"{"statusCode": 200, "body": "AAEC", "isBase64Encoded": true}"#).unwrap();
         assert_eq!(r.body, vec![0, 1, 2]);
     }
 

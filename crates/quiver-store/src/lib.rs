@@ -24,10 +24,10 @@ pub use layers::{LayerPolicy, LayerStore};
 pub use provisioned::ProvisionedStore;
 pub use signing::SigningStore;
 pub use sqlite::SqliteStore;
-pub use urls::UrlStore;
 pub use store::{
     Cursor, LatestUpdate, NewFunction, PublishRequest, Resolution, Store, Usage, Written,
 };
+pub use urls::UrlStore;
 
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]

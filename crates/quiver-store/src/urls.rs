@@ -25,8 +25,7 @@ pub trait UrlStore {
         change: &FunctionUrlChange,
     ) -> Result<FunctionUrlConfig, StoreError>;
     /// Removes it; false when there was none.
-    fn delete_function_url(&self, name: &str, qualifier: Option<&str>)
-        -> Result<bool, StoreError>;
+    fn delete_function_url(&self, name: &str, qualifier: Option<&str>) -> Result<bool, StoreError>;
     /// One function's configs in qualifier order (unqualified first) after `after`.
     /// [`StoreError::NotFound`] if the function does not exist.
     fn list_function_urls(

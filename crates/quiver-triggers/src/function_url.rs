@@ -204,8 +204,7 @@ impl FunctionUrls {
                 name: config.function_name.clone(),
                 qualifier: config.qualifier.clone(),
             },
-            invoked_arn: partition
-                .function_arn(&config.function_name, config.qualifier.as_deref()),
+            invoked_arn: partition.function_arn(&config.function_name, config.qualifier.as_deref()),
             payload: Bytes::from(event),
             request_id: request_id.clone(),
             client_context: None,

@@ -18,6 +18,6 @@ pub mod invoker;
 pub mod provisioned;
 
 pub use error::TriggerError;
-pub use function_url::{FunctionUrls, UrlCall, UrlOutcome};
 pub use event_invoke::{AsyncConfig, AsyncEvent, AsyncInvoker, MAX_ASYNC_PAYLOAD};
+pub use function_url::{FunctionUrls, UrlCall, UrlOutcome};
 pub use invoker::{FunctionTarget, Invocation, Invoker, Resolved, Source};

@@ -9,8 +9,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine as _;
-use quiver_model::function_url::{check_qualifier, FunctionUrlConfig, FunctionUrlInput};
 use quiver_model::format_iso_millis;
+use quiver_model::function_url::{check_qualifier, FunctionUrlConfig, FunctionUrlInput};
 use quiver_store::StoreError;
 use serde_json::{json, Value};
 
@@ -205,9 +205,17 @@ pub async fn list(
             })?;
             let mut v = quiver_model::Violations::new();
             if n < 1 {
-                v.push(raw, "maxItems", "Member must have value greater than or equal to 1");
+                v.push(
+                    raw,
+                    "maxItems",
+                    "Member must have value greater than or equal to 1",
+                );
             } else if n > LIST_MAX {
-                v.push(raw, "maxItems", "Member must have value less than or equal to 50");
+                v.push(
+                    raw,
+                    "maxItems",
+                    "Member must have value less than or equal to 50",
+                );
             }
             v.into_result()?;
             n
@@ -231,7 +239,10 @@ pub async fn list(
         .map_err(|e| ApiError::from_store(e, &target.arn))?;
     let next = (configs.len() > limit).then(|| {
         configs.truncate(limit);
-        let last = configs.last().and_then(|c| c.qualifier.clone()).unwrap_or_default();
+        let last = configs
+            .last()
+            .and_then(|c| c.qualifier.clone())
+            .unwrap_or_default();
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("q:{last}"))
     });
     let items: Vec<Value> = configs.iter().map(|c| render(&state, c, true)).collect();

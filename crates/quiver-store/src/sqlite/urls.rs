@@ -2,8 +2,8 @@
 //! stored under qualifier `''`; the alias's existence is checked in the create's
 //! IMMEDIATE transaction, and the alias delete trigger removes its config.
 
-use quiver_model::function_url::{AuthType, Cors, FunctionUrlChange, FunctionUrlConfig};
 use quiver_model::format_iso_millis;
+use quiver_model::function_url::{AuthType, Cors, FunctionUrlChange, FunctionUrlConfig};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::{require_function, SqliteStore};
@@ -17,7 +17,15 @@ fn now() -> String {
     format_iso_millis(time::OffsetDateTime::now_utc())
 }
 
-type RawRow = (String, String, String, String, Option<String>, String, String);
+type RawRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+);
 
 fn raw(r: &Row<'_>) -> rusqlite::Result<RawRow> {
     Ok((
@@ -31,7 +39,9 @@ fn raw(r: &Row<'_>) -> rusqlite::Result<RawRow> {
     ))
 }
 
-fn decode((name, q, id, auth, cors, created, modified): RawRow) -> Result<FunctionUrlConfig, StoreError> {
+fn decode(
+    (name, q, id, auth, cors, created, modified): RawRow,
+) -> Result<FunctionUrlConfig, StoreError> {
     let corrupt = |m: String| StoreError::Corrupt(format!("function URL {id}: {m}"));
     let auth_type = match auth.as_str() {
         "NONE" => AuthType::None,
@@ -162,11 +172,7 @@ impl UrlStore for SqliteStore {
         Ok(cfg)
     }
 
-    fn delete_function_url(
-        &self,
-        name: &str,
-        qualifier: Option<&str>,
-    ) -> Result<bool, StoreError> {
+    fn delete_function_url(&self, name: &str, qualifier: Option<&str>) -> Result<bool, StoreError> {
         let c = self.write();
         let n = c.execute(
             "DELETE FROM function_urls WHERE function_name = ?1 AND qualifier = ?2",
@@ -197,4 +203,3 @@ impl UrlStore for SqliteStore {
         one(&c, "url_id = ?1", params![url_id])
     }
 }
-

@@ -165,7 +165,9 @@ fn parse_domain(raw: &str) -> Result<String, String> {
     if ok {
         Ok(d.to_ascii_lowercase())
     } else {
-        Err(format!("'{raw}' is not a domain name (labels of letters, digits and '-')"))
+        Err(format!(
+            "'{raw}' is not a domain name (labels of letters, digits and '-')"
+        ))
     }
 }
 
