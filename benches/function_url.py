@@ -60,12 +60,13 @@ def main():
         conns = {k: srv.conn() for k in targets}
         for k, (m, p, b, h) in targets.items():
             loop(conns[k], m, p, b, h, 200)
+        before = loadavg()
         samples = {k: [] for k in targets}
         blocks = 8
         for _ in range(blocks):
             for k, (m, p, b, h) in targets.items():
                 samples[k] += loop(conns[k], m, p, b, h, args.n // blocks)
-        print(f"load average before: {loadavg()}")
+        print(f"load average before: {before}")
         header()
         base = None
         for k, xs in samples.items():
