@@ -272,3 +272,32 @@ def _zip(source):
     from invokeutil import make_zip
 
     return make_zip({"app.py": source})
+
+
+def test_fastapi_behind_mangum(srv, lam):
+    """An unchanged ASGI stack (FastAPI + Mangum, tests/fixtures/fastapi-mangum) reads the
+    payload 2.0 event and answers through the URL: path and query parameters, a JSON
+    body validated by pydantic, status codes, headers and cookies both ways."""
+    from invokeutil import create, fixture_zip
+
+    name = create(lam, fixture_zip("fastapi-mangum.zip"), handler="app.handler", timeout=30)
+    u = lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
+    host = urllib.parse.urlsplit(u).netloc
+    status, _, body = request(srv, "GET", "/items/42?q=hello", host=host)
+    assert status == 200, body
+    assert json.loads(body) == {"item_id": 42, "q": "hello"}
+    status, headers, body = request(srv, "POST", "/items", body=b'{"name": "pen", "price": 1.5}',
+                                    headers=[("Content-Type", "application/json")], host=host)
+    assert status == 201, body
+    assert json.loads(body) == {"name": "pen", "price": 1.5}
+    assert any(c.startswith("last=pen") for c in hdr(headers, "set-cookie")), headers
+    status, _, body = request(srv, "POST", "/items", body=b'{"name": "pen"}',
+                              headers=[("Content-Type", "application/json")], host=host)
+    assert status == 422, body
+    assert json.loads(body)["detail"][0]["loc"] == ["body", "price"]
+    status, _, body = request(srv, "GET", "/whoami", headers=[("User-Agent", "probe/1"), ("Cookie", "session=abc")],
+                              host=host)
+    assert status == 200, body
+    assert json.loads(body) == {"ua": "probe/1", "cookie": "abc"}
+    status, _, body = request(srv, "GET", "/nowhere", host=host)
+    assert status == 404 and json.loads(body) == {"detail": "Not Found"}
