@@ -426,6 +426,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn domain_is_a_dns_name() {
+        assert_eq!(parse_domain("Dev.Example.").unwrap(), "dev.example");
+        assert_eq!(parse_domain("localhost").unwrap(), "localhost");
+        for bad in ["", "a..b", "a b", "x/y", "a:1"] {
+            assert!(parse_domain(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn public_url_is_a_bare_base_url() {
         assert_eq!(
             parse_public_url("http://quiver.localtest:1234/").unwrap(),
