@@ -5,6 +5,7 @@
 #   target/fixtures/python-ric.zip    awslambdaric (cp311 wheels) + app.py + bootstrap
 #   target/fixtures/node-ric.zip      aws-lambda-ric 3.x built for /usr/bin/node + index.mjs + bootstrap
 #   target/fixtures/rust-runtime.zip  a lambda_runtime binary as bootstrap
+#   target/fixtures/fastapi-mangum.zip  a FastAPI app behind Mangum (cp311 wheels) + app.py
 #
 # Each package is cached outside the clone in $QUIVER_FIXTURE_CACHE (default
 # /var/cache/quiver-fixtures) under <name>-<version-key>/, the key covering the RIC
@@ -108,6 +109,35 @@ build_python_ric() {
   copy_out "$dir/python-ric.zip"
 }
 
+build_fastapi_mangum() {
+  [ -x "$PYTHON" ] || die "$PYTHON not found (Debian package python3.11)"
+  "$PYTHON" -m pip --version >/dev/null 2>&1 || die "pip for $PYTHON missing (Debian package python3-pip)"
+  local fa mg pyver key dir tmp
+  fa=$(sed -n 's/^fastapi==\([^ ]*\).*/\1/p' "$SRC/fastapi-mangum/requirements.txt")
+  mg=$(sed -n 's/^mangum==\([^ ]*\).*/\1/p' "$SRC/fastapi-mangum/requirements.txt")
+  pyver=$("$PYTHON" -c 'import sys; print("cp%d%d" % sys.version_info[:2])')
+  key="fastapi-mangum-$fa-$mg-$pyver-$(src_hash fastapi-mangum/requirements.txt fastapi-mangum/app.py)"
+  dir=$CACHE/$key
+  if [ -f "$dir/fastapi-mangum.zip" ]; then
+    say "fastapi-mangum: cached ($dir)"
+  else
+    say "fastapi-mangum: pip install fastapi $fa + mangum $mg ($pyver wheels) into a new package"
+    tmp=$(scratch fastapi-mangum)
+    "$PYTHON" -m pip install -q --disable-pip-version-check --no-input --root-user-action=ignore \
+      --only-binary=:all: --require-hashes --no-deps --no-compile \
+      --target "$tmp/pkg" -r "$SRC/fastapi-mangum/requirements.txt"
+    cp "$SRC/fastapi-mangum/app.py" "$tmp/pkg/"
+    # Read-only task root: ship unchecked-hash .pyc files (see python-ric).
+    "$PYTHON" -m compileall -q -j 0 --invalidation-mode unchecked-hash "$tmp/pkg"
+    zip_dir "$tmp/pkg" "$tmp/fastapi-mangum.zip"
+    rm -rf "$tmp/pkg"
+    publish "$tmp" "$dir"
+    say "fastapi-mangum: built ($dir)"
+  fi
+  forget_others "$dir" "fastapi-mangum-[0-9]*"
+  copy_out "$dir/fastapi-mangum.zip"
+}
+
 # Drops what must not or need not ship: links (node_modules/.bin; Quiver refuses links in
 # packages) and aws-lambda-ric's build trees of curl and aws-lambda-cpp (~150 MB). Its
 # postinstall means to delete those, but its glob `curl*[^gz]` is bash-only: under dash
@@ -209,14 +239,15 @@ flock 9
 rm -rf "$CACHE"/.tmp-*
 
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(python-ric node-ric rust-runtime)
+[ ${#names[@]} -gt 0 ] || names=(python-ric node-ric rust-runtime fastapi-mangum)
 for name in "${names[@]}"; do
   start=$SECONDS
   case $name in
     python-ric) build_python_ric ;;
     node-ric) build_node_ric ;;
     rust-runtime) build_rust_runtime ;;
-    *) die "unknown fixture $name (python-ric, node-ric, rust-runtime)" ;;
+    fastapi-mangum) build_fastapi_mangum ;;
+    *) die "unknown fixture $name (python-ric, node-ric, rust-runtime, fastapi-mangum)" ;;
   esac
   say "$name: done in $((SECONDS - start)) s"
 done

@@ -4,6 +4,8 @@
 //! - [`error`]: the one place errors become Lambda wire errors.
 //! - [`body`]: per-operation body limits (axum's default limit is disabled).
 //! - [`routes`]: one file per resource.
+//! - [`function_url`]: the function URL listener (by host or `/_url/<id>/`), ahead of
+//!   every route.
 //! - [`server`]: the connection loop and its limits (timeouts, connection cap).
 #![forbid(unsafe_code)]
 
@@ -11,6 +13,7 @@ pub mod auth;
 pub mod body;
 pub mod denied;
 pub mod error;
+pub mod function_url;
 pub mod logs;
 pub mod members;
 pub mod query;
@@ -201,6 +204,17 @@ pub fn router(state: AppState) -> Router {
             "/2018-10-31/layers/{layer}/versions/{version}/policy/{sid}",
             axum::routing::delete(layers::remove_permission),
         )
+        .route(
+            "/2021-10-31/functions/{name}/url",
+            get(function_urls::get)
+                .post(function_urls::create)
+                .put(function_urls::update)
+                .delete(function_urls::delete),
+        )
+        .route(
+            "/2021-10-31/functions/{name}/urls",
+            get(function_urls::list),
+        )
         .route("/2016-08-19/account-settings", get(account::settings))
         .route("/2016-08-19/account-settings/", get(account::settings))
         .fallback(unknown)
@@ -212,5 +226,9 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .layer(middleware::from_fn(request_id))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            function_url::dispatch,
+        ))
         .with_state(state)
 }

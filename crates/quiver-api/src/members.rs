@@ -270,6 +270,24 @@ pub const PUT_FUNCTION_RECURSION_CONFIG: Shape = Shape {
     nested: &[],
 };
 
+const CORS: Shape = Shape {
+    members: &[
+        "AllowCredentials",
+        "AllowHeaders",
+        "AllowMethods",
+        "AllowOrigins",
+        "ExposeHeaders",
+        "MaxAge",
+    ],
+    nested: &[],
+};
+
+/// Create/UpdateFunctionUrlConfig.
+pub const FUNCTION_URL_CONFIG: Shape = Shape {
+    members: &["AuthType", "Cors", "InvokeMode"],
+    nested: &[("Cors", &CORS)],
+};
+
 /// Refuses members the operation does not have. Non-objects are left to the typed parse.
 pub fn check(body: &[u8], shape: &Shape) -> Result<(), ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {

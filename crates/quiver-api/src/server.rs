@@ -136,6 +136,7 @@ pub async fn serve(
         let service = TrackedService {
             inner: TowerToHyperService::new(app.clone()),
             activity: activity.clone(),
+            peer,
         };
         let conn = graceful.watch(http.serve_connection(io, service));
         tokio::spawn(async move {
@@ -349,7 +350,13 @@ impl AsyncWrite for WatchedIo {
 struct TrackedService {
     inner: TowerToHyperService<Router>,
     activity: Arc<Activity>,
+    /// The connection's peer, put in each request's extensions as [`PeerAddr`].
+    peer: std::net::SocketAddr,
 }
+
+/// The address of the TCP peer a request came from (a function URL event's `sourceIp`).
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub std::net::SocketAddr);
 
 type BoxedFuture<T> = Pin<Box<dyn Future<Output = Result<T, Infallible>> + Send>>;
 
@@ -358,7 +365,8 @@ impl Service<hyper::Request<Incoming>> for TrackedService {
     type Error = Infallible;
     type Future = BoxedFuture<Self::Response>;
 
-    fn call(&self, req: hyper::Request<Incoming>) -> Self::Future {
+    fn call(&self, mut req: hyper::Request<Incoming>) -> Self::Future {
+        req.extensions_mut().insert(PeerAddr(self.peer));
         let guard = self.activity.request_started();
         let response = self.inner.call(req);
         Box::pin(async move {

@@ -16,6 +16,9 @@ pub const CODE_URL_TTL: Duration = Duration::from_secs(600);
 /// sets the real one).
 pub const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:9000";
 
+/// The domain function URLs are served under unless `--domain` says otherwise.
+pub const DEFAULT_URL_DOMAIN: &str = "localhost";
+
 /// Everything the routes need; cheap to clone.
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -40,6 +43,11 @@ pub struct Inner {
     /// hands out, such as GetFunction's `Code.Location`. Never taken from a request's
     /// `Host` header, which the client controls.
     pub public_url: String,
+    /// Serves function URL requests (the listener in [`crate::function_url`]).
+    pub function_urls: quiver_triggers::FunctionUrls,
+    /// The domain function URLs are served under: `<url-id>.lambda-url.<region>.<domain>`
+    /// (`--domain`; `localhost` by default, which resolves to the loopback).
+    pub url_domain: String,
     /// Serve `POST /_quiver/echo` (the benchmarks' same-server baseline); off by default.
     pub echo_route: bool,
     /// The account concurrency limit (ConcurrentExecutions): the engine's own figure
@@ -59,7 +67,10 @@ impl AppState {
         // Resolves but cannot run until `with_invoker` gives one with an engine.
         let invoker =
             quiver_triggers::Invoker::new(store.clone(), code.clone(), partition.clone(), None);
+        let function_urls = quiver_triggers::FunctionUrls::new(invoker.clone());
         Self(Arc::new(Inner {
+            function_urls,
+            url_domain: DEFAULT_URL_DOMAIN.to_string(),
             store,
             code,
             partition,
@@ -79,6 +90,7 @@ impl AppState {
     /// The same state with the server's invoker (call before cloning).
     pub fn with_invoker(mut self, invoker: quiver_triggers::Invoker) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.function_urls = quiver_triggers::FunctionUrls::new(invoker.clone());
             inner.invoker = invoker;
         }
         self
@@ -91,6 +103,40 @@ impl AppState {
             inner.public_url = url.trim_end_matches('/').to_string();
         }
         self
+    }
+
+    /// The same state serving function URLs under `domain` (call before cloning).
+    pub fn with_url_domain(mut self, domain: &str) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.url_domain = domain.trim_matches('.').to_ascii_lowercase();
+        }
+        self
+    }
+
+    /// `.lambda-url.<region>.<domain>`: what a URL's host ends with after its id.
+    pub fn url_host_suffix(&self) -> String {
+        format!(".lambda-url.{}.{}", self.partition.region, self.url_domain)
+    }
+
+    /// The `FunctionUrl` of `url_id`: the public URL's scheme and port under the URL's
+    /// own host name, so that it resolves from the machine running Quiver.
+    pub fn function_url(&self, url_id: &str) -> String {
+        let (scheme, rest) = self
+            .public_url
+            .split_once("://")
+            .unwrap_or(("http", self.public_url.as_str()));
+        let authority = rest.split('/').next().unwrap_or(rest);
+        let port = match authority.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => {
+                if p.bytes().all(|b| b.is_ascii_digit()) && !p.is_empty() {
+                    format!(":{p}")
+                } else {
+                    String::new()
+                }
+            }
+            _ => String::new(),
+        };
+        format!("{scheme}://{url_id}{}{port}/", self.url_host_suffix())
     }
 
     /// The same state with the `POST /_quiver/echo` benchmark baseline route (call before

@@ -12,6 +12,7 @@ pub mod concurrency;
 pub mod error;
 pub mod event_config;
 pub mod function;
+pub mod function_url;
 pub mod image_ref;
 pub mod layer;
 pub mod lifecycle;
@@ -21,6 +22,7 @@ pub mod recursion;
 pub mod runtime;
 pub mod runtime_config;
 pub mod tags;
+pub mod url_event;
 pub mod version;
 
 pub use alias::{Alias, AliasDraft, AliasInput, AliasRouting, Pick};

@@ -15,6 +15,7 @@ pub mod provisioned;
 pub mod signing;
 pub mod sqlite;
 pub mod store;
+pub mod urls;
 
 pub use code::CodeStore;
 pub use image::{ImageError, ImageRecord, ImageStore};
@@ -26,6 +27,7 @@ pub use sqlite::SqliteStore;
 pub use store::{
     Cursor, LatestUpdate, NewFunction, PublishRequest, Resolution, Store, Usage, Written,
 };
+pub use urls::UrlStore;
 
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]

@@ -24,6 +24,7 @@ mod lifecycle;
 mod provisioned;
 mod recursion;
 mod signing;
+mod urls;
 
 /// Migrations in order; `user_version` = how many have been applied.
 const MIGRATIONS: &[&str] = &[
@@ -34,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0005_lifecycle.sql"),
     include_str!("../migrations/0006_provisioned_concurrency.sql"),
     include_str!("../migrations/0007_layers.sql"),
+    include_str!("../migrations/0008_function_urls.sql"),
 ];
 
 pub struct SqliteStore {

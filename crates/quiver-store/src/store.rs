@@ -113,6 +113,7 @@ pub trait Store:
     crate::signing::SigningStore
     + crate::provisioned::ProvisionedStore
     + crate::layers::LayerStore
+    + crate::urls::UrlStore
     + Send
     + Sync
     + 'static

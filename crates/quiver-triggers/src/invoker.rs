@@ -47,6 +47,8 @@ pub enum Source {
     Api,
     /// The asynchronous dispatcher (`Invoke` with `Event`, destinations).
     Event,
+    /// A function URL request (`function_url`).
+    Url,
 }
 
 impl Source {
@@ -54,6 +56,7 @@ impl Source {
         match self {
             Source::Api => "api",
             Source::Event => "event",
+            Source::Url => "url",
         }
     }
 }

@@ -5,15 +5,19 @@
 //!
 //! - [`invoker`]: name + qualifier + payload → outcome, with the resolved spec cached.
 //! - [`event_invoke`]: asynchronous invocation (`InvocationType: Event`).
+//! - [`function_url`]: function URL requests: the URL's config found by its id, the
+//!   access check, CORS, the payload 2.0 event in and the HTTP answer out.
 //! - [`provisioned`]: provisioned concurrency, the stored configs reconciled with the
 //!   environments the engine keeps initialised.
 #![forbid(unsafe_code)]
 
 mod error;
 pub mod event_invoke;
+pub mod function_url;
 pub mod invoker;
 pub mod provisioned;
 
 pub use error::TriggerError;
 pub use event_invoke::{AsyncConfig, AsyncEvent, AsyncInvoker, MAX_ASYNC_PAYLOAD};
+pub use function_url::{FunctionUrls, UrlCall, UrlOutcome};
 pub use invoker::{FunctionTarget, Invocation, Invoker, Resolved, Source};

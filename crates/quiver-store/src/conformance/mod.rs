@@ -14,6 +14,7 @@ mod concurrency;
 mod provisioned;
 mod recursion;
 mod signing;
+mod urls;
 use aliases::{
     alias_listing_pages_and_filters, aliases_round_trip_and_guard_their_versions,
     resolve_follows_aliases_and_their_routing,
@@ -37,6 +38,7 @@ pub fn run_all(make: &dyn Fn() -> Box<dyn Store>) {
     recursion::recursive_loop_defaults_round_trips_and_dies_with_the_function(make().as_ref());
     signing::code_signing_configs_round_trip_and_guard_their_functions(make().as_ref());
     provisioned::provisioned_configs_are_checked_and_go_with_what_they_name(make().as_ref());
+    urls::function_urls_round_trip_and_go_with_what_they_name(make().as_ref());
 }
 
 pub fn empty_config() -> FunctionConfig {

@@ -67,6 +67,11 @@ pub struct ServeArgs {
     /// bound listen address. Set it behind a proxy or when listening on 0.0.0.0.
     #[arg(long, env = "QUIVER_PUBLIC_URL", value_parser = parse_public_url)]
     pub public_url: Option<String>,
+    /// The domain function URLs are served under: `<url-id>.lambda-url.<region>.<domain>`
+    /// on the main listener (also reachable as `/_url/<url-id>/`). `localhost` resolves
+    /// to the loopback on the machine running Quiver; set a wildcard DNS name otherwise.
+    #[arg(long, env = "QUIVER_DOMAIN", default_value = quiver_api::state::DEFAULT_URL_DOMAIN, value_parser = parse_domain)]
+    pub domain: String,
     /// Serve `POST /_quiver/echo`, an unauthenticated body echo used by the benchmarks as
     /// a same-server baseline. Off by default.
     #[arg(long, env = "QUIVER_ENABLE_ECHO_ROUTE")]
@@ -147,6 +152,25 @@ fn connection_cap(requested: u64, fd_limit: Option<u64>) -> usize {
 
 /// `--public-url`: `http://` or `https://`, a host (and port), nothing after it but an
 /// optional `/`.
+/// A DNS name: dot-separated labels of letters, digits and `-`.
+fn parse_domain(raw: &str) -> Result<String, String> {
+    let d = raw.trim_matches('.');
+    let ok = !d.is_empty()
+        && d.len() <= 200
+        && d.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    if ok {
+        Ok(d.to_ascii_lowercase())
+    } else {
+        Err(format!(
+            "'{raw}' is not a domain name (labels of letters, digits and '-')"
+        ))
+    }
+}
+
 fn parse_public_url(raw: &str) -> Result<String, String> {
     let url = raw.trim_end_matches('/');
     let authority = url
@@ -331,6 +355,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
                 .clone()
                 .unwrap_or_else(|| format!("http://{addr}")),
         )
+        .with_url_domain(&args.domain)
         .with_echo_route(args.enable_echo_route);
     let app = quiver_api::router(state);
 
@@ -399,6 +424,15 @@ async fn shutdown_signal(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn domain_is_a_dns_name() {
+        assert_eq!(parse_domain("Dev.Example.").unwrap(), "dev.example");
+        assert_eq!(parse_domain("localhost").unwrap(), "localhost");
+        for bad in ["", "a..b", "a b", "x/y", "a:1"] {
+            assert!(parse_domain(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn public_url_is_a_bare_base_url() {
