@@ -11,6 +11,7 @@ pub mod code_signing;
 pub mod concurrency;
 pub mod error;
 pub mod event_config;
+pub mod eventstream;
 pub mod function;
 pub mod function_url;
 pub mod image_ref;
