@@ -42,6 +42,7 @@ pub fn action(method: &Method, path: &str, query: Option<&str>) -> Option<&'stat
         },
         ("2015-03-31", ["functions", _, "code"]) => "UpdateFunctionCode",
         ("2015-03-31", ["functions", _, "invocations"]) => "InvokeFunction",
+        ("2021-11-15", ["functions", _, "response-streaming-invocations"]) => "InvokeFunction",
         ("2015-03-31", ["functions", _, "versions"]) => match m {
             "POST" => "PublishVersion",
             _ => "ListVersionsByFunction",
@@ -134,6 +135,8 @@ mod tests {
         assert_eq!(action(&Method::DELETE, p, None), Some("DeleteFunction"));
         let inv = format!("{p}/invocations");
         assert_eq!(action(&Method::POST, &inv, None), Some("InvokeFunction"));
+        let stream = "/2021-11-15/functions/f/response-streaming-invocations";
+        assert_eq!(action(&Method::POST, stream, None), Some("InvokeFunction"));
         let code = format!("{p}/code");
         assert_eq!(
             action(&Method::PUT, &code, None),

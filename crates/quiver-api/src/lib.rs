@@ -118,6 +118,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route(&format!("{f}/invocations"), post(invoke::invoke))
         .route(
+            "/2021-11-15/functions/{name}/response-streaming-invocations",
+            post(invoke_stream::invoke_with_response_stream),
+        )
+        .route(
             &format!("{f}/aliases"),
             post(aliases::create).get(aliases::list),
         )

@@ -216,7 +216,10 @@ mod tests {
         };
         let (msg, _) = decode(&invoke_complete(&c)).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&msg.payload).unwrap();
-        assert_eq!(v, serde_json::json!({"ErrorCode":"Unhandled","ErrorDetails":"boom"}));
+        assert_eq!(
+            v,
+            serde_json::json!({"ErrorCode":"Unhandled","ErrorDetails":"boom"})
+        );
         assert_eq!(msg.headers[0].1, "InvokeComplete");
     }
 

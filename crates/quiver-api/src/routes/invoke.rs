@@ -31,7 +31,7 @@ enum InvocationType {
     DryRun,
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ApiError> {
+pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ApiError> {
     headers
         .get(name)
         .map(|v| {
@@ -53,7 +53,7 @@ fn invocation_type(headers: &HeaderMap) -> Result<InvocationType, ApiError> {
     }
 }
 
-fn wants_tail(headers: &HeaderMap) -> Result<bool, ApiError> {
+pub(crate) fn wants_tail(headers: &HeaderMap) -> Result<bool, ApiError> {
     match header(headers, "x-amz-log-type")? {
         None | Some("None") => Ok(false),
         Some("Tail") => Ok(true),
@@ -64,7 +64,7 @@ fn wants_tail(headers: &HeaderMap) -> Result<bool, ApiError> {
 }
 
 /// `X-Amz-Client-Context` is base64 JSON; the runtime gets the decoded JSON text.
-fn client_context(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+pub(crate) fn client_context(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(raw) = header(headers, "x-amz-client-context")? else {
         return Ok(None);
     };
@@ -168,7 +168,7 @@ pub async fn invoke(
 /// The chain this request continues: a caller inside a chain sends its own trace header
 /// (`X-Amzn-Trace-Id` with Quiver's `Lineage`), so this invocation is one deeper; any
 /// other request starts a chain (docs/wire.md §18).
-fn chain_of(headers: &HeaderMap) -> Chain {
+pub(crate) fn chain_of(headers: &HeaderMap) -> Chain {
     headers
         .get("x-amzn-trace-id")
         .and_then(|v| v.to_str().ok())
@@ -187,7 +187,7 @@ pub fn new_chain() -> Chain {
 }
 
 /// Why an invocation did not run, in Lambda's words.
-fn invoke_error(e: TriggerError, target: &Target) -> ApiError {
+pub(crate) fn invoke_error(e: TriggerError, target: &Target) -> ApiError {
     match e {
         TriggerError::NotFound => ApiError::function_not_found(&target.arn),
         TriggerError::Throttled { reason, .. } => ApiError::TooManyRequests { reason },

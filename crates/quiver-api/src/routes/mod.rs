@@ -10,6 +10,7 @@ pub mod event_config;
 pub mod function_urls;
 pub mod functions;
 pub mod invoke;
+pub mod invoke_stream;
 pub mod layers;
 pub mod provisioned;
 pub mod recursion;
