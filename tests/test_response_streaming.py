@@ -61,3 +61,55 @@ def test_dry_run_and_refusals(lam):
     with pytest.raises(ClientError) as e:
         lam.invoke_with_response_stream(FunctionName=name, Payload=b"{not json")
     assert e.value.response["Error"]["Code"] == "InvalidRequestContentException"
+
+
+NODE_STREAMING = r'''
+exports.handler = awslambda.streamifyResponse(async (event, responseStream, context) => {
+  for (let i = 0; i < 5; i++) {
+    responseStream.write(JSON.stringify({ i, at: Date.now() }) + '\n');
+    if (event.failAt === i) throw new Error('broke at ' + i);
+    await new Promise((r) => setTimeout(r, event.delay ?? 300));
+  }
+  responseStream.end();
+});
+'''
+
+
+def node_streaming_fn(lam):
+    from invokeutil import create, make_zip
+    return create(lam, make_zip({"index.js": NODE_STREAMING}), runtime="nodejs20.x",
+                  handler="index.handler")
+
+
+def lines_of(data):
+    return [json.loads(line) for line in data.decode().splitlines()]
+
+
+def test_streamed_output_through_both_apis(lam):
+    name = node_streaming_fn(lam)
+    # A plain Invoke collects the whole stream.
+    resp = lam.invoke(FunctionName=name, Payload=json.dumps({"delay": 50}))
+    assert resp["StatusCode"] == 200 and "FunctionError" not in resp
+    body = resp["Payload"].read()
+    assert [d["i"] for d in lines_of(body)] == [0, 1, 2, 3, 4]
+    resp = lam.invoke_with_response_stream(FunctionName=name, Payload=json.dumps({"delay": 50}))
+    events = stream_events(resp)
+    assert next(iter(events[-1])) == "InvokeComplete"
+    assert "ErrorCode" not in events[-1]["InvokeComplete"]
+    data = b"".join(e["PayloadChunk"]["Payload"] for e in events if "PayloadChunk" in e)
+    assert [d["i"] for d in lines_of(data)] == [0, 1, 2, 3, 4]
+
+
+def test_error_mid_stream(lam):
+    name = node_streaming_fn(lam)
+    resp = lam.invoke_with_response_stream(
+        FunctionName=name, Payload=json.dumps({"failAt": 2, "delay": 20})
+    )
+    events = stream_events(resp)
+    done = events[-1]["InvokeComplete"]
+    assert done["ErrorCode"] == "Error"
+    assert done["ErrorDetails"] == "broke at 2"
+    resp = lam.invoke(FunctionName=name, Payload=json.dumps({"failAt": 0}))
+    assert resp["FunctionError"] == "Unhandled"
+    doc = json.loads(resp["Payload"].read())
+    assert doc["errorType"] == "Error" and doc["errorMessage"] == "broke at 0"

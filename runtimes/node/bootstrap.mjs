@@ -16,9 +16,16 @@
 //     Runtime.NodeJsExit at that point.
 //   * uncaught exceptions / unhandled rejections: reported (as the invocation's error, or
 //     as the init error) and the process exits (129 / 128), like the official client.
-// Not supported yet: response streaming (awslambda.streamifyResponse), JSON log format.
+//   * response streaming: a handler wrapped in awslambda.streamifyResponse gets
+//     (event, responseStream, context); what it writes goes to /response as a chunked
+//     body with `Lambda-Runtime-Function-Response-Mode: streaming`, and an error after
+//     the stream started is sent in the trailers Lambda-Runtime-Function-Error-Type /
+//     -Body (base64 of the error JSON). awslambda.HttpResponseStream.from(stream,
+//     {statusCode, headers}) writes the function-URL prelude: JSON, then 8 NUL bytes.
+// Not supported yet: JSON log format.
 
 import http from 'node:http';
+import { Writable } from 'node:stream';
 import fs from 'node:fs';
 import path from 'node:path';
 import util from 'node:util';
@@ -155,6 +162,118 @@ const postInitError = (error) => {
     'Lambda-Runtime-Function-Error-Type': String(body.errorType),
   });
 };
+
+// ------------------------------------------------------------------ response streaming
+
+const STREAMING = Symbol.for('aws.lambda.runtime.handler.streaming');
+const HTTP_INTEGRATION = 'application/vnd.awslambda.http-integration-response';
+
+globalThis.awslambda = {
+  streamifyResponse(handler, options) {
+    handler[STREAMING] = 'response';
+    if (options?.highWaterMark) handler.highWaterMark = options.highWaterMark;
+    return handler;
+  },
+  HttpResponseStream: {
+    /** Writes the URL prelude ({statusCode, headers, cookies} JSON + 8 NUL bytes). */
+    from(stream, prelude) {
+      stream.setContentType(HTTP_INTEGRATION);
+      stream.write(JSON.stringify(prelude ?? {}));
+      stream.write(Buffer.alloc(8));
+      return stream;
+    },
+  },
+};
+
+/** A Writable whose bytes go, chunk by chunk, into one streamed POST /response. */
+function responseStream(id) {
+  let contentType = 'application/octet-stream';
+  let req = null;
+  let answered;
+  const answer = new Promise((r) => (answered = r));
+  const open = () => {
+    if (req) return req;
+    req = http.request({
+      host: apiHost,
+      port: apiPort,
+      method: 'POST',
+      path: `${base}/invocation/${encodeURIComponent(id)}/response`,
+      agent,
+      headers: {
+        'Content-Type': contentType,
+        'Lambda-Runtime-Function-Response-Mode': 'streaming',
+        'Transfer-Encoding': 'chunked',
+        Trailer: 'Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body',
+      },
+    }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        if (res.statusCode !== 202) {
+          process.stderr.write(`quiver runtime: streamed /response answered ${res.statusCode}: ${Buffer.concat(chunks)}\n`);
+        }
+        answered();
+      });
+      res.on('error', answered);
+    });
+    req.on('socket', (s) => s.setNoDelay(true));
+    req.on('error', (e) => {
+      process.stderr.write(`quiver runtime: streamed /response failed: ${e.message}\n`);
+      answered();
+    });
+    req.flushHeaders();
+    return req;
+  };
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      open().write(chunk, cb);
+    },
+    final(cb) {
+      open().end(cb);
+    },
+  });
+  stream.setContentType = (ct) => {
+    if (!req) contentType = ct;
+  };
+  /** Ends the stream with the error in its trailers. */
+  stream.fail = (error) => {
+    const body = Buffer.from(JSON.stringify(toRapidResponse(error))).toString('base64');
+    const r = open();
+    r.addTrailers({
+      'Lambda-Runtime-Function-Error-Type': String(toRapidResponse(error).errorType),
+      'Lambda-Runtime-Function-Error-Body': body,
+    });
+    r.end();
+  };
+  stream.answered = answer;
+  return stream;
+}
+
+/** Runs a streaming handler once; resolves when the runtime API answered. */
+async function runStreaming(handler, id, event, headers) {
+  const stream = responseStream(id);
+  const deadline = Number(headers['lambda-runtime-deadline-ms']);
+  const env = process.env;
+  const context = {
+    callbackWaitsForEmptyEventLoop: false,
+    functionVersion: env.AWS_LAMBDA_FUNCTION_VERSION,
+    functionName: env.AWS_LAMBDA_FUNCTION_NAME,
+    memoryLimitInMB: env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+    logGroupName: env.AWS_LAMBDA_LOG_GROUP_NAME,
+    logStreamName: env.AWS_LAMBDA_LOG_STREAM_NAME,
+    invokedFunctionArn: headers['lambda-runtime-invoked-function-arn'],
+    awsRequestId: id,
+    getRemainingTimeInMillis: () => deadline - Date.now(),
+  };
+  try {
+    await handler(JSON.parse(event), stream, context);
+    if (!stream.writableEnded) stream.end();
+  } catch (e) {
+    console.error('Invoke Error', toFormatted(e));
+    stream.fail(e);
+  }
+  await stream.answered;
+}
 
 // ------------------------------------------------------------------ handler loading
 
@@ -309,6 +428,10 @@ async function loop(handler) {
     if (h['lambda-runtime-trace-id']) process.env._X_AMZN_TRACE_ID = h['lambda-runtime-trace-id'];
     else delete process.env._X_AMZN_TRACE_ID;
     onFatal = (error, code) => postError(id, error).finally(() => process.exit(code));
+    if (handler[STREAMING] === 'response') {
+      await runStreaming(handler, id, next.body.toString('utf8'), h);
+      continue;
+    }
     const outcome = await runHandler(handler, isAsync, next.body.toString('utf8'), h);
     if ('error' in outcome) {
       console.error('Invoke Error', toFormatted(outcome.error));

@@ -3,12 +3,14 @@
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Incoming};
+use hyper::HeaderMap;
 
 /// What reading a capped body produced.
 #[derive(Debug)]
 pub(crate) enum ReadBody {
-    /// The whole body, within the cap.
-    Complete(Bytes),
+    /// The whole body, within the cap, and its trailers if any (a streamed response
+    /// reports a mid-stream error in trailers, docs/wire.md §23).
+    Complete(Bytes, Option<HeaderMap>),
     /// The body exceeded the cap. `size` is how many bytes were seen; `drained` says the
     /// body was read to its end (so the connection can be kept alive).
     TooLarge { size: usize, drained: bool },
@@ -31,9 +33,16 @@ pub(crate) async fn read_capped(
     }
     let mut buf = BytesMut::with_capacity(usize::try_from(hint).unwrap_or(0).min(cap));
     let mut size = 0usize;
+    let mut trailers = None;
     while let Some(frame) = body.frame().await {
-        let Ok(data) = frame?.into_data() else {
-            continue; // trailers: not used by buffered responses
+        let data = match frame?.into_data() {
+            Ok(d) => d,
+            Err(f) => {
+                if let Ok(t) = f.into_trailers() {
+                    trailers = Some(t);
+                }
+                continue;
+            }
         };
         size = size.saturating_add(data.len());
         if size <= cap {
@@ -54,5 +63,5 @@ pub(crate) async fn read_capped(
             drained: true,
         });
     }
-    Ok(ReadBody::Complete(buf.freeze()))
+    Ok(ReadBody::Complete(buf.freeze(), trailers))
 }

@@ -268,7 +268,15 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Resp {
             )
             .await;
             let outcome = match read {
-                Ok(ReadBody::Complete(b)) => InvokeOutcome::Response(b),
+                // A streamed response (`Lambda-Runtime-Function-Response-Mode: streaming`,
+                // chunked) is collected here; an error after some output arrives in its
+                // trailers and wins over the partial body.
+                Ok(ReadBody::Complete(b, trailers)) => {
+                    match wire::streamed_error(trailers.as_ref()) {
+                        Some((body, error_type)) => InvokeOutcome::Error { body, error_type },
+                        None => InvokeOutcome::Response(b),
+                    }
+                }
                 Ok(ReadBody::TooLarge { size, drained }) => {
                     let mut core = shared.core();
                     return match core.answer(id, InvokeOutcome::ResponseTooLarge { size }) {
@@ -293,7 +301,7 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Resp {
             )
             .await
             {
-                Ok(ReadBody::Complete(b)) => {
+                Ok(ReadBody::Complete(b, _)) => {
                     let error_type = wire::error_type(header.as_ref(), &b);
                     let res = shared.core().answer(
                         id,
@@ -329,7 +337,7 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Resp {
             )
             .await
             {
-                Ok(ReadBody::Complete(b)) => b,
+                Ok(ReadBody::Complete(b, _)) => b,
                 Ok(ReadBody::TooLarge { drained, .. }) => return too_large(shared, drained),
                 Err(e) => return client_gone(e),
             };

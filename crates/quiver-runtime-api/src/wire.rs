@@ -11,6 +11,8 @@ pub(crate) const H_TRACE: &str = "lambda-runtime-trace-id";
 pub(crate) const H_CLIENT_CONTEXT: &str = "lambda-runtime-client-context";
 pub(crate) const H_COGNITO: &str = "lambda-runtime-cognito-identity";
 pub(crate) const H_ERROR_TYPE: &str = "lambda-runtime-function-error-type";
+/// Trailer of a streamed response: the error JSON, base64-encoded.
+pub(crate) const H_ERROR_BODY: &str = "lambda-runtime-function-error-body";
 
 /// Builds the `/next` answer's headers. Validated when the host calls `invoke`, so a bad
 /// field is the caller's error and never reaches the runtime as a broken response.
@@ -188,5 +190,62 @@ mod tests {
             serde_json::from_slice(&error_body("InvalidRequestID", "Invalid request ID")).unwrap();
         assert_eq!(v["errorType"], "InvalidRequestID");
         assert_eq!(v["errorMessage"], "Invalid request ID");
+    }
+}
+
+/// The error a streamed response reported in its trailers (`…-Error-Type`, and
+/// `…-Error-Body` with the error JSON in base64): the error body and its type, or None
+/// when the stream ended normally. A missing or undecodable body becomes
+/// `{"errorType":…,"errorMessage":""}` so the invoker still sees a JSON error.
+pub(crate) fn streamed_error(
+    trailers: Option<&HeaderMap>,
+) -> Option<(bytes::Bytes, Option<String>)> {
+    use base64::Engine as _;
+    let t = trailers?;
+    let error_type = t
+        .get(H_ERROR_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| !s.is_empty())?
+        .to_owned();
+    let body = t
+        .get(H_ERROR_BODY)
+        .and_then(|v| {
+            base64::engine::general_purpose::STANDARD
+                .decode(v.as_bytes())
+                .ok()
+        })
+        .filter(|b| serde_json::from_slice::<serde_json::Value>(b).is_ok())
+        .unwrap_or_else(|| {
+            serde_json::json!({"errorType": error_type, "errorMessage": ""})
+                .to_string()
+                .into_bytes()
+        });
+    Some((body.into(), Some(error_type)))
+}
+
+#[cfg(test)]
+mod stream_tests {
+    use super::*;
+
+    #[test]
+    fn trailers_carry_a_streamed_error() {
+        assert!(streamed_error(None).is_none());
+        let mut t = HeaderMap::new();
+        assert!(streamed_error(Some(&t)).is_none());
+        t.insert(H_ERROR_TYPE, HeaderValue::from_static("Error"));
+        // base64 of {"errorType":"Error","errorMessage":"boom"}
+        t.insert(
+            H_ERROR_BODY,
+            HeaderValue::from_static(
+                "eyJlcnJvclR5cGUiOiJFcnJvciIsImVycm9yTWVzc2FnZSI6ImJvb20ifQ==",
+            ),
+        );
+        let (body, ty) = streamed_error(Some(&t)).unwrap();
+        assert_eq!(ty.as_deref(), Some("Error"));
+        assert_eq!(&body[..], br#"{"errorType":"Error","errorMessage":"boom"}"#);
+        t.insert(H_ERROR_BODY, HeaderValue::from_static("%%%"));
+        let (body, _) = streamed_error(Some(&t)).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["errorType"], "Error");
     }
 }
