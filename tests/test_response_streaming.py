@@ -3,6 +3,7 @@
 CRCs checked by botocore itself."""
 import base64
 import json
+import time
 
 import pytest
 from botocore.exceptions import ClientError
@@ -75,10 +76,10 @@ exports.handler = awslambda.streamifyResponse(async (event, responseStream, cont
 '''
 
 
-def node_streaming_fn(lam):
+def node_streaming_fn(lam, **kw):
     from invokeutil import create, make_zip
     return create(lam, make_zip({"index.js": NODE_STREAMING}), runtime="nodejs20.x",
-                  handler="index.handler")
+                  handler="index.handler", **kw)
 
 
 def lines_of(data):
@@ -113,3 +114,38 @@ def test_error_mid_stream(lam):
     assert resp["FunctionError"] == "Unhandled"
     doc = json.loads(resp["Payload"].read())
     assert doc["errorType"] == "Error" and doc["errorMessage"] == "broke at 0"
+
+
+def test_chunks_arrive_as_they_are_written(lam):
+    name = node_streaming_fn(lam)
+    lam.invoke(FunctionName=name, Payload=json.dumps({"delay": 1}))  # warm: no INIT in the timing
+    resp = lam.invoke_with_response_stream(FunctionName=name, Payload=json.dumps({}))
+    assert resp["StatusCode"] == 200
+    assert resp["ExecutedVersion"] == "$LATEST"
+    received = []
+    kinds = []
+    for event in resp["EventStream"]:
+        kinds.append(next(iter(event)))
+        if "PayloadChunk" in event:
+            for d in lines_of(event["PayloadChunk"]["Payload"]):
+                received.append((time.time() * 1000, d))
+    assert kinds == ["PayloadChunk"] * 5 + ["InvokeComplete"], kinds
+    assert [d["i"] for _, d in received] == [0, 1, 2, 3, 4]
+    written_last = received[-1][1]["at"]
+    first_seen = received[0][0]
+    # The first chunk was in the client's hands before the function wrote its last one
+    # (the function waits 300 ms between writes, 1.2 s from first to last).
+    assert first_seen < written_last, (first_seen, written_last)
+    for seen, d in received:
+        assert seen >= d["at"] - 5
+
+
+def test_timeout_mid_stream_is_sandbox_timedout(lam):
+    name = node_streaming_fn(lam, timeout=1)
+    resp = lam.invoke_with_response_stream(FunctionName=name, Payload=json.dumps({"delay": 400}))
+    events = stream_events(resp)
+    chunks = [e for e in events if "PayloadChunk" in e]
+    assert 1 <= len(chunks) < 5, events
+    done = events[-1]["InvokeComplete"]
+    assert done["ErrorCode"] == "Sandbox.Timedout", done
+    assert "Task timed out after" in done["ErrorDetails"]

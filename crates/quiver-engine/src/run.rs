@@ -42,6 +42,7 @@ pub(crate) async fn run(
             trace_id: req.trace_id.clone(),
             client_context: req.client_context.clone(),
             cognito_identity: None,
+            chunks: req.chunks.clone(),
         };
         handoff = Some(env.invoke(inv, deadline).await);
     }

@@ -104,6 +104,9 @@ pub struct InvokeRequest {
     /// `_X_AMZN_TRACE_ID`): it carries the chain of requests, so an SDK call the
     /// function makes continues it (docs/wire.md §18).
     pub trace_id: Option<String>,
+    /// Where a streamed response's chunks go as they arrive (InvokeWithResponseStream);
+    /// None collects it (docs/wire.md §23).
+    pub chunks: Option<quiver_runtime_api::ChunkSink>,
 }
 
 /// How an invocation ended, in Lambda's terms.

@@ -16,6 +16,47 @@ pub(crate) enum ReadBody {
     TooLarge { size: usize, drained: bool },
 }
 
+/// How a passed-through streamed body ended.
+#[derive(Debug)]
+pub(crate) enum Forwarded {
+    /// Read to its end; its trailers, if any.
+    Complete(Option<HeaderMap>),
+    /// More than the cap: forwarding stopped at `size` bytes.
+    TooLarge { size: usize },
+}
+
+/// Sends each data frame of `body` to `sink` as it arrives, up to `cap` bytes. A sink
+/// whose reader went away is ignored (the body is still read to its end, so the
+/// runtime finishes normally).
+pub(crate) async fn forward(
+    mut body: Incoming,
+    sink: crate::ChunkSink,
+    cap: usize,
+) -> Result<Forwarded, hyper::Error> {
+    let mut size = 0usize;
+    let mut trailers = None;
+    let mut open = true;
+    while let Some(frame) = body.frame().await {
+        match frame?.into_data() {
+            Ok(data) => {
+                size = size.saturating_add(data.len());
+                if size > cap {
+                    return Ok(Forwarded::TooLarge { size });
+                }
+                if open && !data.is_empty() && sink.send(data).await.is_err() {
+                    open = false;
+                }
+            }
+            Err(f) => {
+                if let Ok(t) = f.into_trailers() {
+                    trailers = Some(t);
+                }
+            }
+        }
+    }
+    Ok(Forwarded::Complete(trailers))
+}
+
 /// Reads `body` keeping at most `cap` bytes. Past the cap, the rest is read and thrown
 /// away up to `drain_limit` total bytes, so the client can finish sending and read our
 /// 413 (a client still writing into a closed socket would see a reset instead).

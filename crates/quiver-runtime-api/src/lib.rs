@@ -21,4 +21,7 @@ mod wire;
 
 pub use error::RuntimeApiError;
 pub use server::RuntimeApi;
-pub use types::{InitOutcome, Invocation, InvokeOutcome, RuntimeApiConfig, MAX_RESPONSE_BYTES};
+pub use types::{
+    ChunkSink, InitOutcome, Invocation, InvokeOutcome, RuntimeApiConfig, MAX_RESPONSE_BYTES,
+    MAX_STREAMED_BYTES,
+};

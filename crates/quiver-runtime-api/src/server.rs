@@ -25,7 +25,7 @@ use hyper_util::rt::TokioIo;
 use tokio::sync::{oneshot, watch, Notify};
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::body::{read_capped, ReadBody};
+use crate::body::{forward, read_capped, Forwarded, ReadBody};
 use crate::route::{route, Route};
 use crate::state::{Core, Phase, Queued, Refusal, Take};
 use crate::wire::{self, error_body, H_ERROR_TYPE};
@@ -261,6 +261,18 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Resp {
     match route(&parts.method, parts.uri.path()) {
         Route::Next => next(shared).await,
         Route::Response(id) => {
+            let streaming = parts
+                .headers
+                .get(wire::H_RESPONSE_MODE)
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"streaming"));
+            let sink = if streaming {
+                shared.core().sink(id)
+            } else {
+                None
+            };
+            if let Some(sink) = sink {
+                return streamed(shared, id, body, sink).await;
+            }
             let read = read_capped(
                 body,
                 shared.cfg.max_response_bytes,
@@ -362,6 +374,33 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Resp {
             error_body("MethodNotAllowed", "Method not allowed"),
         ),
         Route::NotFound => json(StatusCode::NOT_FOUND, error_body("NotFound", "Not found")),
+    }
+}
+
+/// A streamed `/response` whose caller takes chunks: pass them through, then answer
+/// the invocation with how the stream ended (docs/wire.md §23.3).
+async fn streamed(shared: &Shared, id: &str, body: Incoming, sink: crate::ChunkSink) -> Resp {
+    let cap = shared.cfg.max_streamed_bytes;
+    let outcome = match forward(body, sink, cap).await {
+        Ok(Forwarded::Complete(trailers)) => match wire::streamed_error(trailers.as_ref()) {
+            Some((body, error_type)) => InvokeOutcome::Error { body, error_type },
+            None => InvokeOutcome::Response(Bytes::new()),
+        },
+        Ok(Forwarded::TooLarge { size }) => {
+            let res = shared
+                .core()
+                .answer(id, InvokeOutcome::ResponseTooLarge { size });
+            return match res {
+                Ok(()) => too_large(shared, false),
+                Err(r) => refusal(r),
+            };
+        }
+        Err(e) => return client_gone(e),
+    };
+    let res = shared.core().answer(id, outcome);
+    match res {
+        Ok(()) => accepted(),
+        Err(r) => refusal(r),
     }
 }
 

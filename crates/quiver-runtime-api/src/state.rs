@@ -44,6 +44,7 @@ pub(crate) struct Queued {
 struct InFlight {
     request_id: String,
     reply: Reply,
+    chunks: Option<crate::ChunkSink>,
 }
 
 /// What a waiting `/next` should do after looking at the state.
@@ -170,6 +171,7 @@ impl Core {
         self.in_flight = Some(InFlight {
             request_id: q.inv.request_id,
             reply: q.reply,
+            chunks: q.inv.chunks,
         });
         Take::Deliver {
             headers: q.headers,
@@ -180,6 +182,15 @@ impl Core {
     /// Whether `id` is the invocation the runtime is working on.
     pub(crate) fn is_in_flight(&self, id: &str) -> bool {
         self.in_flight.as_ref().is_some_and(|f| f.request_id == id)
+    }
+
+    /// Where invocation `id`'s streamed response goes, if it is in flight and its caller
+    /// takes chunks.
+    pub(crate) fn sink(&self, id: &str) -> Option<crate::ChunkSink> {
+        self.in_flight
+            .as_ref()
+            .filter(|f| f.request_id == id)
+            .and_then(|f| f.chunks.clone())
     }
 
     /// The runtime answered invocation `id` (`/response` or `/error`).

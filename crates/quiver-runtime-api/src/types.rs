@@ -6,6 +6,14 @@ use bytes::Bytes;
 /// (`interop.MaxPayloadSize`). Larger bodies get 413 and the invoker `ResponseTooLarge`.
 pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024 + 100;
 
+/// Largest streamed response passed through to a [`ChunkSink`]: Lambda's 20 MB soft
+/// limit for response streaming (docs/wire.md §23.3).
+pub const MAX_STREAMED_BYTES: usize = 20 * 1024 * 1024;
+
+/// Where the chunks of a streamed response go as they arrive (bounded: a slow reader
+/// slows the runtime down instead of growing a buffer).
+pub type ChunkSink = tokio::sync::mpsc::Sender<Bytes>;
+
 /// Tunables of one Runtime API server.
 #[derive(Debug, Clone)]
 pub struct RuntimeApiConfig {
@@ -16,6 +24,8 @@ pub struct RuntimeApiConfig {
     /// runtime sees the 413 instead of a reset, and the real size can be reported) up to
     /// this many bytes in total; beyond that the connection is closed.
     pub max_drain_bytes: usize,
+    /// Cap of a streamed response passed through to a [`ChunkSink`].
+    pub max_streamed_bytes: usize,
 }
 
 impl Default for RuntimeApiConfig {
@@ -23,6 +33,7 @@ impl Default for RuntimeApiConfig {
         Self {
             max_response_bytes: MAX_RESPONSE_BYTES,
             max_drain_bytes: 64 * 1024 * 1024,
+            max_streamed_bytes: MAX_STREAMED_BYTES,
         }
     }
 }
@@ -44,6 +55,9 @@ pub struct Invocation {
     pub client_context: Option<String>,
     /// `{"cognitoIdentityId":…,"cognitoIdentityPoolId":…}` JSON text.
     pub cognito_identity: Option<String>,
+    /// When set, a streamed `/response` is passed through here chunk by chunk instead of
+    /// being collected (the outcome is then `Response` with an empty body).
+    pub chunks: Option<ChunkSink>,
 }
 
 /// How the runtime answered one invocation.

@@ -13,6 +13,8 @@ pub(crate) const H_COGNITO: &str = "lambda-runtime-cognito-identity";
 pub(crate) const H_ERROR_TYPE: &str = "lambda-runtime-function-error-type";
 /// Trailer of a streamed response: the error JSON, base64-encoded.
 pub(crate) const H_ERROR_BODY: &str = "lambda-runtime-function-error-body";
+/// `streaming` on a `/response` that is sent chunked.
+pub(crate) const H_RESPONSE_MODE: &str = "lambda-runtime-function-response-mode";
 
 /// Builds the `/next` answer's headers. Validated when the host calls `invoke`, so a bad
 /// field is the caller's error and never reaches the runtime as a broken response.

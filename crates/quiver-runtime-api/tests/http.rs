@@ -147,6 +147,7 @@ async fn oversized_response_is_413_and_reported_with_its_size() {
     let s = start_with(RuntimeApiConfig {
         max_response_bytes: 1000,
         max_drain_bytes: 1 << 20,
+        ..Default::default()
     });
     let mut c = Client::connect(s.api.local_addr()).await;
     let inv = invocation("1");

@@ -269,6 +269,17 @@ impl Invoker {
     /// (`function_error` set), never `Err`: `Err` means it did not run — the target does
     /// not exist, it was throttled, or the platform could not run it now.
     pub async fn invoke(&self, call: Invocation) -> Result<InvokeResult, TriggerError> {
+        self.invoke_streaming(call, None).await
+    }
+
+    /// As [`Invoker::invoke`]; a function that streams its response sends the chunks to
+    /// `chunks` as they come (the result's payload is then empty), any other function's
+    /// result is the payload as usual (docs/wire.md §23).
+    pub async fn invoke_streaming(
+        &self,
+        call: Invocation,
+        chunks: Option<quiver_engine::ChunkSink>,
+    ) -> Result<InvokeResult, TriggerError> {
         let route = self.route(&call.target).await?;
         if call.chain.is_recursive_loop() {
             self.check_recursion(&call).await?;
@@ -286,6 +297,7 @@ impl Invoker {
             client_context: call.client_context,
             want_log_tail: call.want_log_tail,
             trace_id: (!call.chain.root.is_empty()).then(|| call.chain.trace_header()),
+            chunks,
         };
         engine
             .invoke(&resolved.spec, req)

@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use quiver_model::eventstream::{self, InvokeComplete};
 use quiver_triggers::{Invocation, Source};
+use tokio::sync::mpsc;
 
 use super::invoke::{chain_of, client_context, header, invoke_error, wants_tail, MAX_SYNC_PAYLOAD};
 use super::{FnPath, Target};
@@ -96,11 +97,118 @@ pub async fn invoke_with_response_stream(
         source: Source::Api,
         chain,
     };
-    let result = state
+    // The function's chunks come in on `chunks` while it runs; the answer (status and
+    // headers) waits for the first chunk or the end, so a refusal (not found, throttled)
+    // is still an HTTP error and the executed version is known.
+    let (chunk_tx, mut chunk_rx) = mpsc::channel::<bytes::Bytes>(16);
+    let invoker = state.invoker.clone();
+    let mut run = tokio::spawn(async move { invoker.invoke_streaming(call, Some(chunk_tx)).await });
+    let version = state
         .invoker
-        .invoke(call)
+        .resolve(&target.function_target())
         .await
-        .map_err(|e| invoke_error(e, &target))?;
+        .ok()
+        .map(|r| r.spec.version.clone());
+    let first = tokio::select! {
+        biased;
+        r = &mut run => Err(r),
+        c = chunk_rx.recv() => match c {
+            Some(c) => Ok(c),
+            None => Err((&mut run).await),
+        },
+    };
+    let first = match first {
+        Ok(c) => c,
+        Err(r) => {
+            // Ended before streaming anything: refusals are still HTTP errors.
+            let result = r
+                .map_err(|e| ApiError::Service(format!("invocation task failed: {e}")))?
+                .map_err(|e| invoke_error(e, &target))?;
+            let mut frames = Vec::new();
+            while let Ok(c) = chunk_rx.try_recv() {
+                frames.extend(eventstream::payload_chunk(&c));
+            }
+            frames.extend(closing_frames(&result));
+            return Ok(answer(
+                Body::from(frames),
+                &request_id,
+                Some(&result.executed_version),
+            ));
+        }
+    };
+    let (frame_tx, frame_rx) = mpsc::channel::<bytes::Bytes>(16);
+    tokio::spawn(async move {
+        let mut next = Some(first);
+        while let Some(c) = next {
+            if frame_tx
+                .send(eventstream::payload_chunk(&c).into())
+                .await
+                .is_err()
+            {
+                break; // the caller went away; the invocation still runs to its end
+            }
+            next = chunk_rx.recv().await;
+        }
+        drop(chunk_rx);
+        let end = match run.await {
+            Ok(Ok(result)) => closing_frames(&result),
+            Ok(Err(e)) => eventstream::invoke_complete(&InvokeComplete {
+                error_code: Some("ServiceException".into()),
+                error_details: Some(e.to_string()),
+                log_result: None,
+            }),
+            Err(e) => eventstream::invoke_complete(&InvokeComplete {
+                error_code: Some("ServiceException".into()),
+                error_details: Some(format!("invocation task failed: {e}")),
+                log_result: None,
+            }),
+        };
+        let _ = frame_tx.send(end.into()).await;
+    });
+    Ok(answer(
+        Body::new(FrameBody(frame_rx)),
+        &request_id,
+        version.as_deref(),
+    ))
+}
+
+/// A response body fed by a channel of already-framed messages.
+struct FrameBody(mpsc::Receiver<bytes::Bytes>);
+
+impl hyper::body::Body for FrameBody {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, Self::Error>>> {
+        self.get_mut()
+            .0
+            .poll_recv(cx)
+            .map(|c| c.map(|b| Ok(hyper::body::Frame::data(b))))
+    }
+}
+
+/// 200 with the event-stream content type and Lambda's headers.
+fn answer(body: Body, request_id: &str, version: Option<&str>) -> Response {
+    let mut resp = (StatusCode::OK, body).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        "content-type",
+        HeaderValue::from_static("application/vnd.amazon.eventstream"),
+    );
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        h.insert("x-amzn-RequestId", v);
+    }
+    if let Some(v) = version.and_then(|v| HeaderValue::from_str(v).ok()) {
+        h.insert("X-Amz-Executed-Version", v);
+    }
+    resp
+}
+
+/// What follows the streamed chunks: the collected payload of a function that did not
+/// stream (one chunk), then `InvokeComplete`.
+fn closing_frames(result: &quiver_engine::InvokeResult) -> Vec<u8> {
     let mut complete = InvokeComplete {
         log_result: result
             .log_tail
@@ -117,19 +225,7 @@ pub async fn invoke_with_response_stream(
         frames.extend(eventstream::payload_chunk(&result.payload));
     }
     frames.extend(eventstream::invoke_complete(&complete));
-    let mut resp = (StatusCode::OK, Body::from(frames)).into_response();
-    let h = resp.headers_mut();
-    h.insert(
-        "content-type",
-        HeaderValue::from_static("application/vnd.amazon.eventstream"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        h.insert("x-amzn-RequestId", v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&result.executed_version) {
-        h.insert("X-Amz-Executed-Version", v);
-    }
-    Ok(resp)
+    frames
 }
 
 #[cfg(test)]
