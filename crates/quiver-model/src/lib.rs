@@ -13,6 +13,7 @@ pub mod error;
 pub mod event_config;
 pub mod function;
 pub mod function_url;
+pub mod image_function;
 pub mod image_ref;
 pub mod layer;
 pub mod lifecycle;
@@ -33,6 +34,7 @@ pub use event_config::{
     StoredEventInvokeConfig,
 };
 pub use function::{FunctionConfig, FunctionSettings};
+pub use image_function::{ImageConfig, PackageType};
 pub use lifecycle::Lifecycle;
 pub use recursion::{Chain, RecursiveLoop};
 pub use runtime::{AvailableRuntime, ImageRuntime, RuntimeCatalogue, RuntimeKind, RuntimeSource};
