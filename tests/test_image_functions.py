@@ -1,12 +1,13 @@
 """Container-image functions (PackageType Image): Lambda's refusals of what an image
 function cannot carry. Handler, Runtime and Layers describe a .zip package's environment;
 an image brings its own, so Lambda refuses them with one message, before anything else is
-looked at (the image is not fetched), and nothing is stored.
+looked at (the image is not fetched), and nothing is stored. A function keeps its package
+type: a .zip function's UpdateFunctionCode refuses an ImageUri.
 """
 import botocore.exceptions
 import pytest
 
-from apiutil import ROLE, unique_name
+from apiutil import ROLE, create, unique_name
 
 IMAGE_URI = "127.0.0.1:5000/fn:v1"
 LAMBDA_REFUSAL = (
@@ -60,3 +61,19 @@ def test_image_config_limits_are_checked(lam):
     assert "imageConfig.workingDirectory" in err["Error"]["Message"]
     assert "Member must have length less than or equal to 1000" in err["Error"]["Message"]
     _assert_not_stored(lam, name)
+
+
+def test_zip_function_refuses_an_image_uri_update(lam):
+    name, _ = create(lam)
+    before = lam.get_function_configuration(FunctionName=name)
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        lam.update_function_code(FunctionName=name, ImageUri=IMAGE_URI)
+    err = exc.value.response
+    assert err["ResponseMetadata"]["HTTPStatusCode"] == 400, err
+    assert err["Error"]["Code"] == "InvalidParameterValueException", err
+    assert err["Error"]["Message"] == (
+        "Please don't provide ImageUri when updating a function with packageType Zip."
+    )
+    cfg = lam.get_function_configuration(FunctionName=name)
+    assert cfg["PackageType"] == "Zip"
+    assert (cfg["CodeSha256"], cfg["RevisionId"]) == (before["CodeSha256"], before["RevisionId"])
