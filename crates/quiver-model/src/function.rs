@@ -81,6 +81,9 @@ pub struct FunctionSettings {
     /// Layer version ARNs; resolved against the store by the API (the model only
     /// checks their shape: [`crate::layer::check_function_layers`]).
     pub layers: Option<Vec<String>>,
+    /// Overrides of an image function's EntryPoint / Command / WorkingDirectory
+    /// ([`crate::image_function`]).
+    pub image_config: Option<crate::image_function::ImageConfigInput>,
 }
 
 /// A validated, complete function configuration (one per version). `Default` is the
@@ -347,6 +350,16 @@ impl FunctionConfig {
             return Err(v.into_result().unwrap_err());
         };
         if s.package_type.as_deref() == Some("Image") {
+            // Lambda's own refusals come first, so a client learns what it would
+            // have to change for Lambda too; hosting the image is the refusal after them.
+            crate::image_function::check_image_settings(
+                s.handler.as_deref(),
+                s.runtime.as_deref(),
+                s.layers.as_deref(),
+            )?;
+            if let Some(i) = &s.image_config {
+                crate::image_function::ImageConfig::from_input(i)?;
+            }
             return Err(ModelError::InvalidParameter(
                 "PackageType Image is not supported by Quiver; upload a .zip package (PackageType Zip).".into(),
             ));
@@ -506,6 +519,30 @@ mod tests {
             Err(ModelError::InvalidParameter(m)) => m,
             other => panic!("expected InvalidParameterValueException for {extra}, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn image_functions_get_lambdas_refusals_first() {
+        let role = r#""Role":"arn:aws:iam::123456789012:role/r","PackageType":"Image""#;
+        let image = |extra: &str| {
+            FunctionConfig::create(&settings(&format!("{{{role}{extra}}}")), &catalogue())
+        };
+        let lambda = "Please don't provide Handler or Runtime or Layer when the intended function PackageType is Image.";
+        for extra in [
+            r#","Handler":"app.handler""#,
+            r#","Runtime":"python3.11""#,
+            r#","Layers":["arn:aws:lambda:us-east-1:123456789012:layer:l:1"]"#,
+        ] {
+            match image(extra) {
+                Err(ModelError::InvalidParameter(m)) => assert_eq!(m, lambda, "{extra}"),
+                other => panic!("{extra}: {other:?}"),
+            }
+        }
+        let long = format!(
+            r#","ImageConfig":{{"WorkingDirectory":"{}"}}"#,
+            "d".repeat(1001)
+        );
+        assert!(matches!(image(&long), Err(ModelError::Validation(_))));
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod event_config;
 pub mod eventstream;
 pub mod function;
 pub mod function_url;
+pub mod image_function;
 pub mod image_ref;
 pub mod layer;
 pub mod lifecycle;
@@ -34,6 +35,7 @@ pub use event_config::{
     StoredEventInvokeConfig,
 };
 pub use function::{FunctionConfig, FunctionSettings};
+pub use image_function::{ImageConfig, PackageType};
 pub use lifecycle::Lifecycle;
 pub use recursion::{Chain, RecursiveLoop};
 pub use runtime::{AvailableRuntime, ImageRuntime, RuntimeCatalogue, RuntimeKind, RuntimeSource};

@@ -330,6 +330,14 @@ pub async fn update_code(
         };
         config = config.update(&s, &state.runtimes)?;
     }
+    // Every stored function is a .zip one today: Lambda keeps a function's package type,
+    // so an ImageUri here gets its refusal, not the generic one of CodeInput::zip.
+    let c = &input.code;
+    quiver_model::image_function::check_update_source(
+        quiver_model::PackageType::Zip,
+        c.zip_file.is_some() || c.s3_bucket.is_some() || c.s3_key.is_some(),
+        c.image_uri.is_some(),
+    )?;
     let zip = input.code.zip()?;
     let dry_run = input.dry_run.unwrap_or(false);
     let code = super::layers::ingest_beside(&state, zip, dry_run, &arn, &config.layers).await?;

@@ -15,6 +15,7 @@
 //! refers to them: a record is written (tmp + rename) only after its root exists.
 
 mod archive;
+pub mod registry;
 mod seal;
 pub mod unpack;
 
@@ -48,6 +49,14 @@ pub enum ImageError {
     /// No image runtime of this id.
     #[error("no image runtime {0} (see `quiver runtime ls`)")]
     NotFound(String),
+    /// A registry pull failed (unreachable, refused, or an answer that breaks the
+    /// distribution API's rules), in words an operator can act on.
+    #[error("{0}")]
+    Registry(String),
+    /// The registry has no manifest for the reference (unknown repository or tag):
+    /// CreateFunction answers Lambda's "Source image … does not exist".
+    #[error("{0}")]
+    ImageNotFound(String),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
 }

@@ -4,7 +4,6 @@ pub mod client;
 pub mod invoke;
 pub mod logs;
 pub mod ps;
-pub mod registry;
 pub mod runtime;
 pub mod sandbox;
 pub mod serve;

@@ -147,7 +147,7 @@ fn pull(a: PullArgs) -> anyhow::Result<std::process::ExitCode> {
     let image = ImageRef::parse(&asked).map_err(anyhow::Error::msg)?;
     let credentials = match (a.username, std::env::var("QUIVER_REGISTRY_PASSWORD").ok()) {
         (Some(username), Some(password)) => {
-            Some(super::registry::Credentials { username, password })
+            Some(quiver_store::image::registry::Credentials { username, password })
         }
         (Some(_), None) => {
             anyhow::bail!("--username needs the password in QUIVER_REGISTRY_PASSWORD")
@@ -157,7 +157,7 @@ fn pull(a: PullArgs) -> anyhow::Result<std::process::ExitCode> {
     let (_lock, store) = image_store(&a.data_dir)?;
     let started = std::time::Instant::now();
     let layout = Layout(store.work_dir()?);
-    let mut registry = super::registry::Registry::new(image, credentials);
+    let mut registry = quiver_store::image::registry::Registry::new(image, credentials);
     let pulled = registry
         .pull(quiver_store::image::host_arch(), &layout.0, |config| {
             store.root_of(config).is_dir()

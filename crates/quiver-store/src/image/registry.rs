@@ -14,10 +14,23 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context};
 use quiver_model::image_ref::{is_sha256_digest, ImageRef, Reference};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+
+use super::ImageError;
+
+type Result<T> = std::result::Result<T, ImageError>;
+
+/// An [`ImageError::Registry`] worded like `format!`.
+macro_rules! fail {
+    ($($t:tt)*) => { ImageError::Registry(format!($($t)*)) };
+}
+
+/// Returns early with [`fail!`].
+macro_rules! bail {
+    ($($t:tt)*) => { return Err(fail!($($t)*)) };
+}
 
 /// Largest manifest or index read (the image store reads JSON documents up to the same).
 const MAX_MANIFEST: u64 = 4 * 1024 * 1024;
@@ -121,12 +134,12 @@ fn error_text(resp: ureq::Response) -> String {
 }
 
 /// Reads at most `max` bytes of a body, refusing a longer one.
-fn read_capped(resp: ureq::Response, max: u64, what: &str) -> anyhow::Result<Vec<u8>> {
+fn read_capped(resp: ureq::Response, max: u64, what: &str) -> Result<Vec<u8>> {
     let mut buf = Vec::new();
     resp.into_reader()
         .take(max + 1)
         .read_to_end(&mut buf)
-        .with_context(|| format!("reading {what}"))?;
+        .map_err(|e| fail!("reading {what}: {e}"))?;
     if buf.len() as u64 > max {
         bail!("{what} is larger than {max} bytes");
     }
@@ -163,7 +176,7 @@ impl Registry {
 
     /// GET with the authorization earned so far; on a 401, answers its challenge once
     /// and tries again. A 404 is `Ok(None)`.
-    fn get(&mut self, url: &str, accept: &str) -> anyhow::Result<Option<ureq::Response>> {
+    fn get(&mut self, url: &str, accept: &str) -> Result<Option<ureq::Response>> {
         for attempt in 0..2 {
             let mut req = self.agent.get(url).set("Accept", accept);
             if let Some(a) = &self.authorization {
@@ -202,7 +215,7 @@ impl Registry {
     }
 
     /// Earns an authorization for a `WWW-Authenticate` challenge.
-    fn answer(&mut self, challenge: &str) -> anyhow::Result<()> {
+    fn answer(&mut self, challenge: &str) -> Result<()> {
         let (scheme, rest) = challenge.split_once(' ').unwrap_or((challenge, ""));
         match scheme.to_ascii_lowercase().as_str() {
             "bearer" => {
@@ -214,7 +227,7 @@ impl Registry {
                         .map(|(_, v)| v.clone())
                 };
                 let realm = param("realm")
-                    .ok_or_else(|| anyhow!("the registry's Bearer challenge names no realm"))?;
+                    .ok_or_else(|| fail!("the registry's Bearer challenge names no realm"))?;
                 let realm_ok = realm.starts_with("https://")
                     || (realm.starts_with("http://") && self.image.is_loopback());
                 if !realm_ok {
@@ -241,12 +254,12 @@ impl Registry {
                 };
                 let body = read_capped(resp, MAX_TOKEN, "the token answer")?;
                 let v: Value = serde_json::from_slice(&body)
-                    .context("the token service's answer is not JSON")?;
+                    .map_err(|e| fail!("the token service's answer is not JSON: {e}"))?;
                 let token = v["token"]
                     .as_str()
                     .or(v["access_token"].as_str())
                     .filter(|t| !t.is_empty())
-                    .ok_or_else(|| anyhow!("the token service's answer has no token"))?;
+                    .ok_or_else(|| fail!("the token service's answer has no token"))?;
                 self.authorization = Some(format!("Bearer {token}"));
                 Ok(())
             }
@@ -269,15 +282,13 @@ impl Registry {
 
     /// A manifest (or index) by tag or digest: its bytes, media type and digest, the
     /// digest checked when it was asked for by digest.
-    fn manifest(&mut self, reference: &str) -> anyhow::Result<(Vec<u8>, String, String, Value)> {
+    fn manifest(&mut self, reference: &str) -> Result<(Vec<u8>, String, String, Value)> {
         let url = self.url("manifests", reference);
         let resp = self.get(&url, &MANIFEST_TYPES.join(", "))?.ok_or_else(|| {
-            anyhow!(
+            ImageError::ImageNotFound(format!(
                 "{} has no image {}:{} (manifest unknown)",
-                self.image.registry,
-                self.image.repository,
-                reference
-            )
+                self.image.registry, self.image.repository, reference
+            ))
         })?;
         let header_digest = resp.header("docker-content-digest").map(String::from);
         let content_type = resp.content_type().to_string();
@@ -291,7 +302,8 @@ impl Registry {
                 bail!("image refused: digest mismatch: the registry calls the manifest {h}, it hashes to {digest}");
             }
         }
-        let doc: Value = serde_json::from_slice(&bytes).context("the manifest is not JSON")?;
+        let doc: Value =
+            serde_json::from_slice(&bytes).map_err(|e| fail!("the manifest is not JSON: {e}"))?;
         if doc["schemaVersion"].as_i64() == Some(1) {
             bail!("the image has a Docker schema 1 manifest, which is not supported: push it again with a current client");
         }
@@ -304,14 +316,14 @@ impl Registry {
     }
 
     /// Downloads a blob into `dest`, checking its size and digest as it streams.
-    fn blob(&mut self, digest: &str, size: u64, dest: &Path) -> anyhow::Result<()> {
+    fn blob(&mut self, digest: &str, size: u64, dest: &Path) -> Result<()> {
         if !is_sha256_digest(digest) {
             bail!("the manifest names the blob {digest:?}: only sha256 digests are supported");
         }
         let url = self.url("blobs", digest);
         let resp = self
             .get(&url, "*/*")?
-            .ok_or_else(|| anyhow!("the registry has no blob {digest} (blob unknown)"))?;
+            .ok_or_else(|| fail!("the registry has no blob {digest} (blob unknown)"))?;
         let tmp = dest.with_extension("part");
         let mut out = fs::File::create(&tmp)?;
         let mut reader = resp.into_reader().take(size + 1);
@@ -321,7 +333,7 @@ impl Registry {
         loop {
             let n = reader
                 .read(&mut buf)
-                .with_context(|| format!("downloading blob {digest}"))?;
+                .map_err(|e| fail!("downloading blob {digest}: {e}"))?;
             if n == 0 {
                 break;
             }
@@ -352,10 +364,10 @@ impl Registry {
         arch: &str,
         layout: &Path,
         have_root: impl Fn(&str) -> bool,
-    ) -> anyhow::Result<Pulled> {
+    ) -> Result<Pulled> {
         let blobs = layout.join("blobs/sha256");
         fs::create_dir_all(&blobs)?;
-        let put = |digest: &str, bytes: &[u8]| -> anyhow::Result<()> {
+        let put = |digest: &str, bytes: &[u8]| -> Result<()> {
             let hex = digest.trim_start_matches("sha256:");
             fs::write(blobs.join(hex), bytes)?;
             Ok(())
@@ -383,7 +395,7 @@ impl Registry {
                             )
                         })
                         .collect();
-                    anyhow!(
+                    fail!(
                         "the image has no manifest for linux/{arch} (it has {})",
                         platforms.join(", ")
                     )
@@ -402,11 +414,11 @@ impl Registry {
             bail!("the registry answered a manifest of type {media:?}, not an image manifest");
         }
         put(&digest, &bytes)?;
-        let descriptor = |d: &Value, what: &str| -> anyhow::Result<(String, u64)> {
+        let descriptor = |d: &Value, what: &str| -> Result<(String, u64)> {
             let digest = d["digest"].as_str().unwrap_or("").to_string();
             let size = d["size"]
                 .as_u64()
-                .ok_or_else(|| anyhow!("the manifest's {what} has no size"))?;
+                .ok_or_else(|| fail!("the manifest's {what} has no size"))?;
             Ok((digest, size))
         };
         let (config_digest, config_size) = descriptor(&doc["config"], "config")?;
@@ -418,7 +430,7 @@ impl Registry {
         downloaded += config_size;
         let layers = doc["layers"]
             .as_array()
-            .ok_or_else(|| anyhow!("the manifest has no layers"))?;
+            .ok_or_else(|| fail!("the manifest has no layers"))?;
         let total: u64 = layers.iter().map(|l| l["size"].as_u64().unwrap_or(0)).sum();
         if total > MAX_TOTAL {
             bail!("image refused: its layers are {total} bytes compressed (at most {MAX_TOTAL})");
@@ -437,7 +449,7 @@ impl Registry {
             "schemaVersion": 2,
             "manifests": [{ "mediaType": media, "digest": digest, "size": bytes.len() }],
         });
-        fs::write(layout.join("index.json"), serde_json::to_vec(&index)?)?;
+        fs::write(layout.join("index.json"), index.to_string())?;
         fs::write(
             layout.join("oci-layout"),
             br#"{"imageLayoutVersion":"1.0.0"}"#,
