@@ -320,8 +320,9 @@ mod tests {
         let methods = table(&["ANY /items/{id}", "GET /items/{id}", "POST /items"]);
         let no_default = table(&["GET /items", "GET /items/{id}"]);
         let mixed = table(&["ANY /a/b", "GET /a/{x}", "GET /{proxy+}"]);
+        type Row<'a> = (&'a [(RouteKey, String)], &'a str, &'a str, Option<&'a str>);
         #[rustfmt::skip]
-        let rows: &[(&[(RouteKey, String)], &str, &str, Option<&str>)] = &[
+        let rows: &[Row] = &[
             // 1. full match of path and method wins over everything else.
             (&aws, "GET", "/pets/dog/1", Some("GET /pets/dog/1")),
             // 2. a path variable beats a greedy variable.
