@@ -13,6 +13,7 @@ pub mod error;
 pub mod event_config;
 pub mod function;
 pub mod function_url;
+pub mod http_api;
 pub mod http_api_event;
 pub mod http_api_route;
 pub mod image_ref;
