@@ -48,7 +48,7 @@ pub fn http_apis_round_trip_edit_and_delete(s: &dyn Store) {
             Ok(())
         })
         .unwrap();
-    assert_eq!(edited.routes, [route.clone()]);
+    assert_eq!(edited.routes, std::slice::from_ref(&route));
     assert_eq!(
         s.get_http_api("a000000001").unwrap().unwrap().routes,
         [route]
