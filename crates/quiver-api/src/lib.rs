@@ -9,6 +9,7 @@
 //! - [`server`]: the connection loop and its limits (timeouts, connection cap).
 #![forbid(unsafe_code)]
 
+pub mod apigatewayv2;
 pub mod auth;
 pub mod body;
 pub mod denied;
@@ -215,6 +216,7 @@ pub fn router(state: AppState) -> Router {
             "/2021-10-31/functions/{name}/urls",
             get(function_urls::list),
         )
+        .merge(apigatewayv2::routes())
         .route("/2016-08-19/account-settings", get(account::settings))
         .route("/2016-08-19/account-settings/", get(account::settings))
         .fallback(unknown)
