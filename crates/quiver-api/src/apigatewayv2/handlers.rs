@@ -172,24 +172,30 @@ async fn load(state: &AppState, api_id: &str) -> Result<HttpApi> {
         .ok_or_else(api_not_found)
 }
 
-async fn edit<T: Send + 'static>(
+/// Applies `f` to the stored API in one store transaction; a refusal by `f` (a
+/// duplicate, an unknown id) comes back as it was given and nothing is written.
+async fn edit(
     state: &AppState,
     api_id: &str,
-    f: impl FnMut(&mut HttpApi) -> std::result::Result<T, StoreError> + Send + 'static,
-) -> Result<(HttpApi, T)> {
+    f: impl FnMut(&mut HttpApi) -> Result<()> + Send + 'static,
+) -> Result<HttpApi> {
     let id = checked_api_id(api_id)?;
     let mut f = f;
     state
         .store(move |s| {
-            let mut out = None;
-            let api = s.update_http_api(&id, &mut |a| {
-                out = Some(f(a)?);
-                Ok(())
-            })?;
-            Ok((api, out.expect("set by a successful edit")))
+            let mut refusal = None;
+            let written = s.update_http_api(&id, &mut |a| {
+                f(a).map_err(|e| {
+                    refusal = Some(e);
+                    StoreError::Conflict("refused by the edit".into())
+                })
+            });
+            match refusal {
+                Some(e) => Ok(Err(e)),
+                None => Ok(Ok(written?)),
+            }
         })
-        .await?
-        .map_err(GatewayError::from)
+        .await??
 }
 
 fn default_stage() -> HttpStage {
@@ -296,28 +302,17 @@ pub async fn delete_api(
     }
 }
 
-fn check_target(api: &HttpApi, target: &str) -> std::result::Result<(), StoreError> {
+/// A route's `target` must name an integration of the same API.
+fn check_target(api: &HttpApi, target: &str) -> Result<()> {
     let known = target
         .strip_prefix("integrations/")
         .is_some_and(|id| api.integrations.iter().any(|i| i.integration_id == id));
     if known {
         Ok(())
     } else {
-        Err(StoreError::Conflict(format!("target:{target}")))
-    }
-}
-
-/// A store refusal from inside an edit, turned back into the wire's error.
-fn edit_error(e: GatewayError) -> GatewayError {
-    match e {
-        GatewayError::Conflict(m) if m.starts_with("target:") => GatewayError::BadRequest(format!(
-            "Invalid target specified: {}",
-            &m["target:".len()..]
-        )),
-        GatewayError::Conflict(m) if m.starts_with("missing:") => {
-            GatewayError::NotFound(m["missing:".len()..].to_string())
-        }
-        other => other,
+        Err(GatewayError::BadRequest(format!(
+            "Invalid target specified: {target}"
+        )))
     }
 }
 
@@ -339,7 +334,7 @@ pub async fn create_route(
     let stored = route.clone();
     edit(&state, &api, move |a| {
         if a.routes.iter().any(|r| r.route_key == stored.route_key) {
-            return Err(StoreError::Conflict(format!(
+            return Err(GatewayError::Conflict(format!(
                 "Route with key {} already exists for this API",
                 stored.route_key
             )));
@@ -350,8 +345,7 @@ pub async fn create_route(
         a.routes.push(stored.clone());
         Ok(())
     })
-    .await
-    .map_err(edit_error)?;
+    .await?;
     Ok((StatusCode::CREATED, Json(render_route(&route))).into_response())
 }
 
@@ -372,14 +366,13 @@ pub async fn delete_route(
         let before = a.routes.len();
         a.routes.retain(|r| r.route_id != route);
         if a.routes.len() == before {
-            return Err(StoreError::Conflict(
-                "missing:Invalid Route identifier specified".into(),
+            return Err(GatewayError::NotFound(
+                "Invalid Route identifier specified".into(),
             ));
         }
         Ok(())
     })
-    .await
-    .map_err(edit_error)?;
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -505,7 +498,7 @@ pub async fn create_stage(
     let stored = stage.clone();
     edit(&state, &api, move |a| {
         if a.stages.iter().any(|s| s.stage_name == stored.stage_name) {
-            return Err(StoreError::Conflict(format!(
+            return Err(GatewayError::Conflict(format!(
                 "Stage already exists: {}",
                 stored.stage_name
             )));
