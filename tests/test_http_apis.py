@@ -167,3 +167,31 @@ def test_routes_integrations_stages(gw, lam):
         gw.create_stage(ApiId=api_id, StageName="bad stage!")
     assert_client_error(e, "BadRequestException", 400, "stage name")
     assert [x["StageName"] for x in gw.get_stages(ApiId=api_id)["Items"]] == ["prod"]
+
+
+def test_aws_cli(srv, lam):
+    import json
+
+    name, _ = create(lam)
+    made = json.loads(srv.cli("apigatewayv2", "create-api", "--name", "cli", "--protocol-type", "HTTP").stdout)
+    api_id = made["ApiId"]
+    assert ID_RE.match(api_id)
+    integ = json.loads(
+        srv.cli(
+            "apigatewayv2", "create-integration", "--api-id", api_id, "--integration-type", "AWS_PROXY",
+            "--integration-uri", fn_arn(name), "--payload-format-version", "2.0",
+        ).stdout
+    )
+    srv.cli(
+        "apigatewayv2", "create-route", "--api-id", api_id, "--route-key", "ANY /{proxy+}",
+        "--target", "integrations/" + integ["IntegrationId"],
+    )
+    routes = json.loads(srv.cli("apigatewayv2", "get-routes", "--api-id", api_id).stdout)["Items"]
+    assert [r["RouteKey"] for r in routes] == ["ANY /{proxy+}"]
+    dup = srv.cli("apigatewayv2", "create-route", "--api-id", api_id, "--route-key", "ANY /{proxy+}", check=False)
+    assert dup.returncode != 0 and b"ConflictException" in dup.stderr
+    bad = srv.cli("apigatewayv2", "create-route", "--api-id", api_id, "--route-key", "GET nope", check=False)
+    assert bad.returncode != 0 and b"BadRequestException" in bad.stderr
+    srv.cli("apigatewayv2", "delete-api", "--api-id", api_id)
+    gone = srv.cli("apigatewayv2", "get-api", "--api-id", api_id, check=False)
+    assert gone.returncode != 0 and b"NotFoundException" in gone.stderr
