@@ -206,6 +206,47 @@ pub fn event_v2(req: &ApiRequest<'_>) -> Value {
     ev
 }
 
+/// The function's answer mapped as payload format 1.0 does. Unlike 2.0 nothing is
+/// inferred: the answer must be an object with `statusCode`; `headers` and
+/// `multiValueHeaders` both become response headers (each listed value its own
+/// header), `body` with `isBase64Encoded` as in 2.0. `cookies` is not a 1.0 member.
+pub fn response_v1(
+    payload: &[u8],
+) -> Result<crate::url_event::UrlResponse, crate::url_event::MalformedResponse> {
+    use crate::url_event::MalformedResponse;
+    let bad = |m: &str| MalformedResponse(m.to_string());
+    let Ok(Value::Object(mut obj)) = serde_json::from_slice::<Value>(payload) else {
+        return Err(bad("a 1.0 answer must be an object with statusCode"));
+    };
+    if !obj.contains_key("statusCode") {
+        return Err(bad("a 1.0 answer must be an object with statusCode"));
+    }
+    obj.remove("cookies");
+    let multi = obj.remove("multiValueHeaders");
+    let mut out = crate::url_event::response(Value::Object(obj).to_string().as_bytes())?;
+    match multi {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(m)) => {
+            for (name, values) in m {
+                let values = values
+                    .as_array()
+                    .ok_or_else(|| bad("multiValueHeaders values must be lists"))?;
+                for v in values {
+                    let v = match v {
+                        Value::String(s) => s.clone(),
+                        Value::Number(n) => n.to_string(),
+                        Value::Bool(b) => b.to_string(),
+                        _ => return Err(bad("multiValueHeaders values must be strings")),
+                    };
+                    out.headers.push((name.clone(), v));
+                }
+            }
+        }
+        Some(_) => return Err(bad("multiValueHeaders must be an object")),
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,6 +379,41 @@ mod tests {
         let ev = event_v2(&request(&f, "", b""));
         assert!(ev.get("pathParameters").is_none());
         assert!(ev.get("stageVariables").is_none());
+    }
+
+    #[test]
+    fn v1_responses() {
+        let r = response_v1(
+            br#"{"statusCode":201,"headers":{"x-one":"1"},"multiValueHeaders":{"x-many":["a","b"]},"body":"hi"}"#,
+        )
+        .unwrap();
+        assert_eq!(r.status, 201);
+        assert_eq!(r.body, b"hi");
+        let h = |n: &str| -> Vec<&str> {
+            r.headers
+                .iter()
+                .filter(|(k, _)| k == n)
+                .map(|(_, v)| v.as_str())
+                .collect()
+        };
+        assert_eq!(h("x-one"), ["1"]);
+        assert_eq!(h("x-many"), ["a", "b"]);
+        let r = response_v1(br#"{"statusCode":200,"body":"aGk=","isBase64Encoded":true}"#).unwrap();
+        assert_eq!(r.body, b"hi");
+        // Nothing is inferred in 1.0: these are failures (the client gets 502).
+        for bad in [
+            &b"\"just a string\""[..],
+            br#"{"body":"no status"}"#,
+            b"not json",
+            br#"{"statusCode":700}"#,
+            br#"{"statusCode":200,"multiValueHeaders":{"x":"not a list"}}"#,
+        ] {
+            assert!(
+                response_v1(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 
     #[test]
