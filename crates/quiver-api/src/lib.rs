@@ -15,6 +15,7 @@ pub mod body;
 pub mod denied;
 pub mod error;
 pub mod function_url;
+pub mod http_api;
 pub mod logs;
 pub mod members;
 pub mod query;
@@ -231,6 +232,10 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             function_url::dispatch,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            http_api::dispatch,
         ))
         .with_state(state)
 }
