@@ -131,3 +131,16 @@ def test_named_stage_and_too_large(srv, lam, gw):
     assert status == 404
     status, data = request(srv, "POST", f"/_api/{api_id}/prod/hello", body=b"x" * (10 * 1024 * 1024 + 1))
     assert status == 413
+
+
+def test_integration_timeout_is_504(srv, lam, gw):
+    slow = create_py(lam, b"import time\ndef handler(event, context):\n    time.sleep(3)\n    return 'late'\n")
+    api_id = gw.create_api(Name="slow", ProtocolType="HTTP")["ApiId"]
+    t = "integrations/" + gw.create_integration(
+        ApiId=api_id, IntegrationType="AWS_PROXY", IntegrationUri=fn_arn(slow),
+        PayloadFormatVersion="2.0", TimeoutInMillis=500,
+    )["IntegrationId"]
+    gw.create_route(ApiId=api_id, RouteKey="$default", Target=t)
+    gw.create_stage(ApiId=api_id, StageName="$default")
+    status, data = request(srv, "GET", f"/_api/{api_id}/anything")
+    assert (status, json.loads(data)) == (504, {"message": "Endpoint request timed out"})
