@@ -9,11 +9,13 @@
 //! - [`server`]: the connection loop and its limits (timeouts, connection cap).
 #![forbid(unsafe_code)]
 
+pub mod apigatewayv2;
 pub mod auth;
 pub mod body;
 pub mod denied;
 pub mod error;
 pub mod function_url;
+pub mod http_api;
 pub mod logs;
 pub mod members;
 pub mod query;
@@ -219,6 +221,7 @@ pub fn router(state: AppState) -> Router {
             "/2021-10-31/functions/{name}/urls",
             get(function_urls::list),
         )
+        .merge(apigatewayv2::routes())
         .route("/2016-08-19/account-settings", get(account::settings))
         .route("/2016-08-19/account-settings/", get(account::settings))
         .fallback(unknown)
@@ -233,6 +236,10 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             function_url::dispatch,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            http_api::dispatch,
         ))
         .with_state(state)
 }

@@ -45,6 +45,8 @@ pub struct Inner {
     pub public_url: String,
     /// Serves function URL requests (the listener in [`crate::function_url`]).
     pub function_urls: quiver_triggers::FunctionUrls,
+    /// Serves HTTP API requests (the listener in [`crate::http_api`]).
+    pub http_apis: quiver_triggers::HttpApis,
     /// The domain function URLs are served under: `<url-id>.lambda-url.<region>.<domain>`
     /// (`--domain`; `localhost` by default, which resolves to the loopback).
     pub url_domain: String,
@@ -68,8 +70,10 @@ impl AppState {
         let invoker =
             quiver_triggers::Invoker::new(store.clone(), code.clone(), partition.clone(), None);
         let function_urls = quiver_triggers::FunctionUrls::new(invoker.clone());
+        let http_apis = quiver_triggers::HttpApis::new(invoker.clone());
         Self(Arc::new(Inner {
             function_urls,
+            http_apis,
             url_domain: DEFAULT_URL_DOMAIN.to_string(),
             store,
             code,
@@ -91,6 +95,7 @@ impl AppState {
     pub fn with_invoker(mut self, invoker: quiver_triggers::Invoker) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.0) {
             inner.function_urls = quiver_triggers::FunctionUrls::new(invoker.clone());
+            inner.http_apis = quiver_triggers::HttpApis::new(invoker.clone());
             inner.invoker = invoker;
         }
         self
@@ -111,6 +116,11 @@ impl AppState {
             inner.url_domain = domain.trim_matches('.').to_ascii_lowercase();
         }
         self
+    }
+
+    /// `.execute-api.<region>.<domain>`: what an HTTP API's host ends with after its id.
+    pub fn api_host_suffix(&self) -> String {
+        format!(".execute-api.{}.{}", self.partition.region, self.url_domain)
     }
 
     /// `.lambda-url.<region>.<domain>`: what a URL's host ends with after its id.

@@ -28,7 +28,7 @@ pub struct UrlRequest<'a> {
 
 /// Whether a body of this content type reaches the function as text. Anything else
 /// (images, octet streams, no type with bytes that are not UTF-8) is base64.
-fn is_text(content_type: Option<&str>, body: &[u8]) -> bool {
+pub(crate) fn is_text(content_type: Option<&str>, body: &[u8]) -> bool {
     if std::str::from_utf8(body).is_err() {
         return false;
     }
@@ -50,7 +50,7 @@ fn is_text(content_type: Option<&str>, body: &[u8]) -> bool {
 }
 
 /// `%XX` and `+` decoded (query keys and values); invalid escapes are kept as sent.
-fn decode_component(s: &str) -> String {
+pub(crate) fn decode_component(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -77,7 +77,7 @@ fn decode_component(s: &str) -> String {
 }
 
 /// `12/Mar/2020:19:03:58 +0000`, the request time's documented form.
-fn clf_time(epoch_ms: i64) -> String {
+pub(crate) fn clf_time(epoch_ms: i64) -> String {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];

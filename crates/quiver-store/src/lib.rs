@@ -8,6 +8,7 @@
 
 pub mod code;
 mod conformance;
+pub mod http_apis;
 pub mod image;
 pub mod intake;
 pub mod layers;

@@ -19,6 +19,7 @@ use crate::StoreError;
 mod aliases;
 mod concurrency;
 mod event_configs;
+mod http_apis;
 mod layers;
 mod lifecycle;
 mod provisioned;
@@ -36,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0006_provisioned_concurrency.sql"),
     include_str!("../migrations/0007_layers.sql"),
     include_str!("../migrations/0008_function_urls.sql"),
+    include_str!("../migrations/0009_http_apis.sql"),
 ];
 
 pub struct SqliteStore {

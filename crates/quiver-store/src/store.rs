@@ -114,6 +114,7 @@ pub trait Store:
     + crate::provisioned::ProvisionedStore
     + crate::layers::LayerStore
     + crate::urls::UrlStore
+    + crate::http_apis::HttpApiStore
     + Send
     + Sync
     + 'static

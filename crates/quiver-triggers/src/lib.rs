@@ -14,10 +14,12 @@
 mod error;
 pub mod event_invoke;
 pub mod function_url;
+pub mod http_api;
 pub mod invoker;
 pub mod provisioned;
 
 pub use error::TriggerError;
 pub use event_invoke::{AsyncConfig, AsyncEvent, AsyncInvoker, MAX_ASYNC_PAYLOAD};
 pub use function_url::{FunctionUrls, UrlCall, UrlOutcome};
+pub use http_api::{ApiCall, HttpApis};
 pub use invoker::{FunctionTarget, Invocation, Invoker, Resolved, Source};

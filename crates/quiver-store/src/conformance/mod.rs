@@ -11,6 +11,7 @@ use crate::StoreError;
 
 mod aliases;
 mod concurrency;
+mod http_apis;
 mod provisioned;
 mod recursion;
 mod signing;
@@ -39,6 +40,7 @@ pub fn run_all(make: &dyn Fn() -> Box<dyn Store>) {
     signing::code_signing_configs_round_trip_and_guard_their_functions(make().as_ref());
     provisioned::provisioned_configs_are_checked_and_go_with_what_they_name(make().as_ref());
     urls::function_urls_round_trip_and_go_with_what_they_name(make().as_ref());
+    http_apis::http_apis_round_trip_edit_and_delete(make().as_ref());
 }
 
 pub fn empty_config() -> FunctionConfig {
