@@ -428,7 +428,8 @@ impl<E: PoolEnv, S> Pool<E, S> {
     }
 
     /// Makes room for `need_mb` more within the budget: pre-made sandboxes go first
-    /// (the cheapest thing to give up), then idle environments, least recently used
+    /// (the cheapest thing to give up: ready ones, then builds in progress), then idle
+    /// environments, least recently used
     /// first, of any function. Refuses (429) when even an empty pool would not do.
     pub(crate) fn make_room(
         &mut self,
@@ -438,6 +439,9 @@ impl<E: PoolEnv, S> Pool<E, S> {
         while self.reserved_mb + need_mb > self.limits.memory_budget_mb {
             if let Some(sb) = self.take_premade_charge() {
                 doomed.sandboxes.push(sb);
+                continue;
+            }
+            if self.cancel_premade_build() {
                 continue;
             }
             let lru = self

@@ -30,8 +30,14 @@ const REFILL_TICK: Duration = Duration::from_secs(1);
 pub(crate) struct Stock<S> {
     /// Ready sandboxes, newest last. Each counts [`PREMADE_CHARGE_MB`].
     pub ready: Vec<S>,
-    /// Sandboxes being built (already counted in the pool's reservation).
+    /// Sandboxes being built (already counted in the pool's reservation, unless
+    /// cancelled).
     pub building: usize,
+    /// How many of the `building` ones were given up for memory by
+    /// [`Pool::make_room`]: their charge is already released, and the sandboxes are
+    /// destroyed when their builds end. Without this a build in progress held budget
+    /// that no invocation could reclaim, and a call needing the last few MB got a 429.
+    pub cancelled: usize,
     /// Whether the stock should be kept full (from the first cold start until it
     /// idles out).
     pub wanted: bool,
@@ -44,6 +50,7 @@ impl<S> Default for Stock<S> {
         Stock {
             ready: Vec::new(),
             building: 0,
+            cancelled: 0,
             wanted: false,
             last_cold: None,
         }
@@ -56,6 +63,17 @@ impl<E, S> Pool<E, S> {
         let sb = self.premade.ready.pop()?;
         self.reserved_mb = self.reserved_mb.saturating_sub(PREMADE_CHARGE_MB);
         Some(sb)
+    }
+
+    /// Gives up one build in progress for memory (see [`Stock::cancelled`]): its charge
+    /// is released now; false when none is left to give up.
+    pub(crate) fn cancel_premade_build(&mut self) -> bool {
+        if self.premade.building <= self.premade.cancelled {
+            return false;
+        }
+        self.premade.cancelled += 1;
+        self.reserved_mb = self.reserved_mb.saturating_sub(PREMADE_CHARGE_MB);
+        true
     }
 }
 
@@ -82,6 +100,11 @@ impl<E: PoolEnv, S> Pool<E, S> {
     /// to be destroyed.
     pub(crate) fn premade_built(&mut self, sandbox: S, closed: bool) -> Result<(), S> {
         self.premade.building -= 1;
+        if self.premade.cancelled > 0 {
+            // Given up for memory while it was built: its charge is gone already.
+            self.premade.cancelled -= 1;
+            return Err(sandbox);
+        }
         if self.premade.wanted && !closed {
             self.premade.ready.push(sandbox);
             Ok(())
@@ -94,7 +117,11 @@ impl<E: PoolEnv, S> Pool<E, S> {
     /// A build failed: its charge goes.
     pub(crate) fn premade_failed(&mut self) {
         self.premade.building -= 1;
-        self.reserved_mb = self.reserved_mb.saturating_sub(PREMADE_CHARGE_MB);
+        if self.premade.cancelled > 0 {
+            self.premade.cancelled -= 1;
+        } else {
+            self.reserved_mb = self.reserved_mb.saturating_sub(PREMADE_CHARGE_MB);
+        }
     }
 }
 

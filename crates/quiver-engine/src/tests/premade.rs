@@ -74,3 +74,41 @@ async fn taking_one_releases_its_charge() {
     assert_eq!(h.pool.reserved_mb, 10);
     assert_eq!(h.pool.take_premade_charge(), None);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_build_in_progress_is_given_up_for_an_invocation_that_needs_its_memory() {
+    // The whole budget for one call: the 16 MB charge of a sandbox still being built
+    // must not turn that call into a 429.
+    let mut h = Harness::new(Limits {
+        memory_budget_mb: 256,
+        ..limits()
+    });
+    h.invoke(&spec("f", "r", 128), 10);
+    assert!(h.pool.premade_begin());
+    assert_eq!(h.pool.reserved_mb, 10 + 16);
+    let g = spec("g", "r", 256);
+    let lease = h
+        .begin(&g)
+        .expect("the build's charge is given up, f's idle env evicted");
+    assert_eq!(h.pool.reserved_mb, 256);
+    assert_eq!(
+        h.pool.premade_built(FakeSandbox(3), false),
+        Err(FakeSandbox(3)),
+        "the given-up build is destroyed when it ends"
+    );
+    assert_eq!(h.pool.reserved_mb, 256, "its charge was released only once");
+    assert!(h.pool.premade.ready.is_empty());
+    drop(lease);
+    // A failed build that was given up does not release its charge twice either.
+    let mut h = Harness::new(Limits {
+        memory_budget_mb: 256,
+        ..limits()
+    });
+    h.invoke(&spec("f", "r", 128), 10);
+    assert!(h.pool.premade_begin());
+    let lease = h.begin(&g).unwrap();
+    h.pool.premade_failed();
+    assert_eq!(h.pool.reserved_mb, 256);
+    assert!(!h.pool.cancel_premade_build(), "nothing left to give up");
+    drop(lease);
+}
