@@ -6,15 +6,13 @@
 //! machine running Quiver), or by path, `/_url/<url-id>/...`, for clients that cannot
 //! set `Host`. docs/wire.md §21.
 
-use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use quiver_model::function_url::is_url_id;
 use quiver_triggers::function_url::{UrlCall, MAX_URL_PAYLOAD};
 
-use crate::server::PeerAddr;
 use crate::state::AppState;
 
 /// The path prefix of path-based addressing.
@@ -66,54 +64,26 @@ pub async fn dispatch(State(state): State<AppState>, req: Request, next: Next) -
                 .into_response()
         }
     };
-    let headers = parts
-        .headers
-        .iter()
-        .map(|(n, v)| {
-            (
-                n.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    let source_ip = parts
-        .extensions
-        .get::<PeerAddr>()
-        .map(|p| p.0.ip().to_string())
-        .unwrap_or_default();
-    let protocol = match parts.version {
-        axum::http::Version::HTTP_10 => "HTTP/1.0",
-        axum::http::Version::HTTP_2 => "HTTP/2",
-        _ => "HTTP/1.1",
-    };
+    let meta = crate::http_front::request_meta(&parts);
     let call = UrlCall {
         domain_name: format!("{url_id}{}", state.url_host_suffix()),
         url_id,
         method: parts.method.as_str().to_string(),
         raw_path,
         raw_query: parts.uri.query().unwrap_or("").to_string(),
-        headers,
+        headers: meta.headers,
         body,
-        protocol: protocol.to_string(),
-        source_ip,
+        protocol: meta.protocol,
+        source_ip: meta.source_ip,
     };
     let out = state.function_urls.handle(call).await;
-    let mut resp = Response::new(Body::from(out.body));
-    *resp.status_mut() = StatusCode::from_u16(out.status).unwrap_or(StatusCode::BAD_GATEWAY);
-    let h = resp.headers_mut();
-    for (name, value) in out.headers {
-        // Headers that HTTP cannot carry are dropped rather than failing the answer.
-        if let (Ok(n), Ok(v)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(&value),
-        ) {
-            h.append(n, v);
-        }
-    }
-    if let Some(id) = out.request_id.and_then(|i| HeaderValue::from_str(&i).ok()) {
-        h.insert("x-amzn-RequestId", id);
-    }
-    resp
+    crate::http_front::answer(
+        out.status,
+        out.headers,
+        out.body,
+        out.request_id,
+        "x-amzn-RequestId",
+    )
 }
 
 #[cfg(test)]

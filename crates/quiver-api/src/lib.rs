@@ -16,6 +16,7 @@ pub mod denied;
 pub mod error;
 pub mod function_url;
 pub mod http_api;
+mod http_front;
 pub mod logs;
 pub mod members;
 pub mod query;
