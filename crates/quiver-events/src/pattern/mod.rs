@@ -1,0 +1,1 @@
+//! EventBridge's event pattern language: parsing a pattern and matching an event.

@@ -1,0 +1,1 @@
+//! Schedule expressions (`rate(...)`, `cron(...)`, `at(...)`) and their fire times.
