@@ -50,4 +50,15 @@ fi
 echo "== end-to-end tests"
 export QUIVER_BIN="$ROOT/target/debug/quiver"
 export PATH="$VENV/bin:$PATH"
-exec "$VENV/bin/python" -m pytest tests -q -p no:cacheprovider --timeout=180 "$@"
+# Most tests wait on servers and sandboxes, not on the CPU, so they run in parallel
+# workers (a file stays on one worker: its module fixtures are built once); the few
+# marked `serial` measure CPU shares and run alone afterwards. pytest's exit code 5
+# ("nothing selected") is not a failure when extra args narrow the run to one part.
+WORKERS="${QUIVER_TEST_WORKERS:-4}"
+part() {
+  local rc=0
+  "$VENV/bin/python" -m pytest tests -q -p no:cacheprovider --timeout=180 "$@" || rc=$?
+  if [ "$rc" -ne 0 ] && [ "$rc" -ne 5 ]; then exit "$rc"; fi
+}
+part -n "$WORKERS" --dist loadfile -m "not serial" "$@"
+part -m serial "$@"

@@ -557,3 +557,26 @@ class StoreSnapshot:
 def skip_if_host_has(path):
     if os.path.exists(path):
         pytest.skip(f"{path} exists on this host, so the runtime is available")
+
+
+class CallCounter:
+    """Counts the requests a boto3 client sends, by operation name, while registered:
+    a waiter that settles on its first poll sends exactly one (a count, unlike a stopwatch,
+    does not depend on how loaded the machine is)."""
+
+    def __init__(self, client):
+        self.client = client
+        self.counts = {}
+
+    def _seen(self, model, **_):
+        self.counts[model.name] = self.counts.get(model.name, 0) + 1
+
+    def __enter__(self):
+        self.client.meta.events.register("before-call", self._seen)
+        return self
+
+    def __exit__(self, *exc):
+        self.client.meta.events.unregister("before-call", self._seen)
+
+    def total(self):
+        return sum(self.counts.values())

@@ -172,3 +172,9 @@ def server(server_factory):
 @pytest.fixture
 def lam(server):
     return server.client("lambda")
+
+
+def pytest_configure(config):
+    # scripts/test.sh runs the suite in parallel workers, then the tests marked `serial`
+    # alone: those measure CPU shares, which other workers' load would distort.
+    config.addinivalue_line("markers", "serial: run alone, after the parallel part of the suite")

@@ -116,19 +116,17 @@ def test_versions_have_their_own_warm_environments(lam):
 def test_concurrent_invokes_each_get_an_environment(lam):
     name = create_py(lam, PY_COUNTER, timeout=10)
     assert invoke(lam, name)[2]["count"] == 1  # warm one up
-    started = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(3) as pool:
         results = list(pool.map(lambda _: invoke(lam, name, {"sleep": 1.0}), range(3)))
-    elapsed = time.monotonic() - started
     rids = set()
     for resp, _, doc in results:
         assert_ok(resp, doc)
         assert doc["rid"] == request_id(resp)
         rids.add(doc["rid"])
     assert len(rids) == 3
-    # Concurrent, not queued one after the other on the single warm environment.
-    assert elapsed < 2.9, f"3 concurrent 1-s invokes took {elapsed:.1f}s"
-    assert sorted(doc["count"] for _, _, doc in results)[0] in (1, 2)
+    # Concurrent, not queued one after the other on the single warm environment: the
+    # warm one served one call (its counter reaches 2), two new ones served one each.
+    assert sorted(doc["count"] for _, _, doc in results) == [1, 1, 2]
 
 
 def test_deleted_function_releases_its_environments(server, lam):

@@ -1,4 +1,5 @@
 """cgroup limits seen from inside: OOM kill of the whole sandbox, pids.max, CPU quota."""
+import pytest
 import os
 import sys
 
@@ -36,6 +37,7 @@ def test_fork_bomb_stops_at_pids_max_and_is_cleaned_up(sbx_dir):
     assert sandbox_cgroups(instance_id(sbx_dir)) == []
 
 
+@pytest.mark.serial
 def test_cpu_quota_caps_a_spinner(sbx_dir):
     # 442 MB = 0.25 vCPU; the quota applies right away with --cpu-quota.
     r = run(sbx_dir, ["spin", "1.0"], memory=442, extra=["--cpu-quota"])
@@ -47,6 +49,7 @@ def test_cpu_quota_caps_a_spinner(sbx_dir):
     assert abs(r.report["cpu_usage_ns"] / 1e9 - r.probe["cpu_s"]) < 0.15, r
 
 
+@pytest.mark.serial
 def test_without_quota_a_spinner_gets_a_cpu(sbx_dir):
     r = run(sbx_dir, ["spin", "0.5"], memory=442)
     assert r.returncode == 0, r
