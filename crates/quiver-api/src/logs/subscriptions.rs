@@ -26,8 +26,8 @@ fn filter_name(req: &Value) -> Result<String, LogsApiError> {
 /// blocking part: the ARN names a function of this server that exists, and that
 /// function does not write to the group itself. A function subscribed to its own log
 /// group would be invoked for the lines its own invocations print, without end:
-/// CloudWatch Logs accepts such a filter (its documentation only warns about log
-/// recursion); Quiver refuses it.
+/// CloudWatch Logs documents no such refusal (it warns about log recursion); Quiver
+/// refuses it (docs/wire.md §27.2).
 pub(super) async fn check_destination(state: &AppState, req: &Value) -> Result<(), LogsApiError> {
     let group = group_name(req, "logGroupName")?;
     let dest = string(req, "destinationArn")?.ok_or_else(|| missing("destinationArn"))?;
