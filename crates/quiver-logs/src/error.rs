@@ -15,6 +15,21 @@ pub enum LogError {
     /// CreateLogGroup of an existing group.
     #[error("The specified log group already exists")]
     GroupExists,
+    /// CreateLogStream of an existing stream.
+    #[error("The specified log stream already exists")]
+    StreamExists,
+    /// The subscription filter named does not exist.
+    #[error("The specified subscription filter does not exist.")]
+    FilterNotFound,
+    /// A per-group limit (two subscription filters) would be exceeded.
+    #[error("{0}")]
+    LimitExceeded(String),
+    /// `logs.db` cannot be used by this build (a newer schema).
+    #[error("{0}")]
+    Schema(String),
+    /// PutLogEvents' batch could not be committed.
+    #[error("the log events could not be stored")]
+    NotStored,
     /// A parameter the caller can fix (bad token, bad retention value, bad pattern).
     #[error("{0}")]
     InvalidParameter(String),

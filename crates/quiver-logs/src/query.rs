@@ -126,7 +126,7 @@ fn parse_token(t: &str) -> Result<(Dir, (i64, i64)), LogError> {
     }
 }
 
-fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
+pub(crate) fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
     Ok(Event {
         id: r.get(0)?,
         stream: r.get(1)?,
@@ -172,6 +172,10 @@ impl LogStore {
         )?;
         tx.execute("DELETE FROM events WHERE group_id = ?1", [gid])?;
         tx.execute("DELETE FROM streams WHERE group_id = ?1", [gid])?;
+        tx.execute(
+            "DELETE FROM subscription_filters WHERE group_id = ?1",
+            [gid],
+        )?;
         tx.execute("DELETE FROM groups WHERE id = ?1", [gid])?;
         tx.commit()?;
         self.shared

@@ -43,6 +43,9 @@ pub(crate) enum Msg {
     Events(Batch),
     /// Answered once everything sent before it is committed.
     Flush(std::sync::mpsc::Sender<()>),
+    /// Events that must be stored before the caller answers (PutLogEvents): committed
+    /// with the next batch, then answered with whether the commit succeeded.
+    Put(Batch, std::sync::mpsc::Sender<bool>),
     /// Commit what is queued before it, then stop.
     Close,
 }

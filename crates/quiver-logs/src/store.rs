@@ -76,7 +76,7 @@ pub(crate) struct Shared {
 pub struct LogStore {
     pub(crate) read: Mutex<Connection>,
     pub(crate) shared: Arc<Shared>,
-    sink: LogSink,
+    pub(crate) sink: LogSink,
     threads: Mutex<Vec<JoinHandle<()>>>,
     stop_retention: Mutex<Option<std::sync::mpsc::Sender<()>>>,
 }
@@ -90,41 +90,12 @@ fn connect(path: &Path) -> Result<Connection, LogError> {
     Ok(c)
 }
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS groups (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    created_ms INTEGER NOT NULL,
-    retention_days INTEGER
-);
-CREATE TABLE IF NOT EXISTS streams (
-    id INTEGER PRIMARY KEY,
-    group_id INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    created_ms INTEGER NOT NULL,
-    first_ts INTEGER,
-    last_ts INTEGER,
-    last_ingest INTEGER,
-    stored_bytes INTEGER NOT NULL DEFAULT 0,
-    UNIQUE (group_id, name)
-);
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY,
-    group_id INTEGER NOT NULL,
-    stream_id INTEGER NOT NULL,
-    ts INTEGER NOT NULL,
-    ingest INTEGER NOT NULL,
-    message TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_stream_ts ON events (stream_id, ts, id);
-CREATE INDEX IF NOT EXISTS events_group_ts ON events (group_id, ts, id);
-";
-
 impl LogStore {
     /// Opens (creating) the database and starts the writer and retention threads.
     pub fn open(cfg: LogConfig) -> Result<LogStore, LogError> {
-        let write = connect(&cfg.path)?;
-        write.execute_batch(SCHEMA)?;
+        let mut write = connect(&cfg.path)?;
+        crate::schema::migrate(&mut write)?;
+        let next_id = crate::schema::next_event_id(&write)?;
         let total: i64 = write.query_row(
             &format!("SELECT COALESCE(SUM(length(CAST(message AS BLOB))), 0) + COUNT(*) * {EVENT_OVERHEAD} FROM events"),
             [],
@@ -155,7 +126,7 @@ impl LogStore {
                 std::thread::Builder::new()
                     .name("quiver-logs-writer".into())
                     .spawn(move || {
-                        writer_loop(write, rx, &shared, &stats);
+                        writer_loop(write, rx, &shared, &stats, next_id);
                     })?,
             );
         }
@@ -228,12 +199,19 @@ impl Drop for LogStore {
     }
 }
 
-fn writer_loop(mut conn: Connection, rx: Receiver<Msg>, shared: &Shared, stats: &Stats) {
+fn writer_loop(
+    mut conn: Connection,
+    rx: Receiver<Msg>,
+    shared: &Shared,
+    stats: &Stats,
+    mut next_id: i64,
+) {
     loop {
         let Ok(first) = rx.recv() else { return };
         let linger_until = std::time::Instant::now() + WRITE_LINGER;
         let mut batches = Vec::new();
         let mut acks = Vec::new();
+        let mut put_acks = Vec::new();
         let mut close = false;
         let mut n = 0;
         let mut next = Some(first);
@@ -244,12 +222,17 @@ fn writer_loop(mut conn: Connection, rx: Receiver<Msg>, shared: &Shared, stats: 
                     batches.push(b);
                 }
                 Msg::Flush(ack) => acks.push(ack),
+                Msg::Put(b, ack) => {
+                    n += b.events.len();
+                    batches.push(b);
+                    put_acks.push(ack);
+                }
                 Msg::Close => {
                     close = true;
                     break;
                 }
             }
-            if n < MAX_BATCH_EVENTS && acks.is_empty() {
+            if n < MAX_BATCH_EVENTS && acks.is_empty() && put_acks.is_empty() {
                 // Linger briefly so that one transaction carries many invocations'
                 // lines: a commit per invoke costs more CPU than the invoke itself.
                 let left = linger_until.saturating_duration_since(std::time::Instant::now());
@@ -262,13 +245,17 @@ fn writer_loop(mut conn: Connection, rx: Receiver<Msg>, shared: &Shared, stats: 
                 next = rx.try_recv().ok();
             }
         }
+        let mut written = true;
         if !batches.is_empty() {
-            match write_batches(&mut conn, &batches, shared) {
+            match write_batches(&mut conn, &batches, shared, &mut next_id) {
                 Ok(bytes) => {
                     shared.total_bytes.fetch_add(bytes, Ordering::Relaxed);
                     stats.written_events.fetch_add(n as u64, Ordering::Relaxed);
                 }
-                Err(e) => tracing::error!(events = n, "could not store log events: {e}"),
+                Err(e) => {
+                    written = false;
+                    tracing::error!(events = n, "could not store log events: {e}");
+                }
             }
             if shared.total_bytes.load(Ordering::Relaxed) > shared.max_bytes {
                 match enforce_budget(&conn, shared) {
@@ -281,6 +268,9 @@ fn writer_loop(mut conn: Connection, rx: Receiver<Msg>, shared: &Shared, stats: 
         }
         for ack in acks {
             let _ = ack.send(());
+        }
+        for ack in put_acks {
+            let _ = ack.send(written);
         }
         if close {
             return;
@@ -299,17 +289,21 @@ pub(crate) fn ensure_group(c: &Connection, name: &str, now: i64) -> Result<i64, 
     })
 }
 
+/// Commits the batches in one transaction. Event ids come from `next_id` (see
+/// `schema.rs` V1: never reused), which moves only when the transaction commits.
 fn write_batches(
     conn: &mut Connection,
     batches: &[Batch],
     shared: &Shared,
+    next_id: &mut i64,
 ) -> Result<i64, rusqlite::Error> {
     let now = shared.clock.now_ms();
+    let mut id = *next_id;
     let tx = conn.transaction()?;
     let mut total = 0i64;
     {
         let mut ins = tx.prepare_cached(
-            "INSERT INTO events (group_id, stream_id, ts, ingest, message) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO events (id, group_id, stream_id, ts, ingest, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?;
         let mut upd = tx.prepare_cached(
             "UPDATE streams SET first_ts = MIN(COALESCE(first_ts, ?2), ?2), last_ts = MAX(COALESCE(last_ts, ?3), ?3),
@@ -340,7 +334,8 @@ fn write_batches(
             let mut bytes = 0i64;
             let (mut lo, mut hi) = (i64::MAX, i64::MIN);
             for (ts, msg) in &b.events {
-                ins.execute(params![gid, sid, ts, now, msg])?;
+                ins.execute(params![id, gid, sid, ts, now, msg])?;
+                id += 1;
                 bytes += msg.len() as i64;
                 lo = lo.min(*ts);
                 hi = hi.max(*ts);
@@ -348,8 +343,13 @@ fn write_batches(
             upd.execute(params![sid, lo, hi, now, bytes])?;
             total += bytes + EVENT_OVERHEAD * b.events.len() as i64;
         }
+        tx.execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'next_event_id'",
+            [id],
+        )?;
     }
     tx.commit()?;
+    *next_id = id;
     Ok(total)
 }
 

@@ -231,3 +231,181 @@ fn disk_budget_drops_oldest_first() {
         "the newest events are kept"
     );
 }
+
+fn filter(group: &str, name: &str, pattern: &str) -> SubscriptionFilter {
+    SubscriptionFilter {
+        name: name.into(),
+        group: group.into(),
+        pattern: pattern.into(),
+        destination: "arn:aws:lambda:us-east-1:000000000000:function:b".into(),
+        distribution: "ByLogStream".into(),
+        role_arn: None,
+        created_ms: 0,
+    }
+}
+
+#[test]
+fn put_events_need_group_and_stream_and_are_stored_before_the_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir, |_| {});
+    let now = store.sink().now_ms();
+    assert!(matches!(
+        store.create_stream("/app", "s"),
+        Err(LogError::GroupNotFound)
+    ));
+    store.create_group("/app").unwrap();
+    assert!(matches!(
+        store.put_events("/app", "s", vec![(now, "x".into())]),
+        Err(LogError::StreamNotFound)
+    ));
+    store.create_stream("/app", "s").unwrap();
+    assert!(matches!(
+        store.create_stream("/app", "s"),
+        Err(LogError::StreamExists)
+    ));
+    let c = store
+        .put_events("/app", "s", vec![(now - 1, "a".into()), (now, "b".into())])
+        .unwrap();
+    assert!(!c.rejected());
+    // No flush: PutLogEvents returns after the commit.
+    let page = store
+        .get_events(
+            "/app",
+            "s",
+            &GetEvents {
+                from_head: true,
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let msgs: Vec<_> = page.events.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(msgs, vec!["a", "b"]);
+}
+
+#[test]
+fn subscription_filters_limit_update_describe_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir, |_| {});
+    assert!(matches!(
+        store.put_subscription_filter(&filter("/g", "a", "")),
+        Err(LogError::GroupNotFound)
+    ));
+    store.create_group("/g").unwrap();
+    assert!(store
+        .put_subscription_filter(&filter("/g", "a", ""))
+        .unwrap());
+    assert!(store
+        .put_subscription_filter(&filter("/g", "b", "x"))
+        .unwrap());
+    // Updating one of the two is not a third.
+    assert!(!store
+        .put_subscription_filter(&filter("/g", "b", "y"))
+        .unwrap());
+    assert!(matches!(
+        store.put_subscription_filter(&filter("/g", "c", "")),
+        Err(LogError::LimitExceeded(_))
+    ));
+    assert!(matches!(
+        store.put_subscription_filter(&filter("/g", "c", "{ $.x = 1 }")),
+        Err(LogError::InvalidParameter(_))
+    ));
+    let (page, more) = store.subscription_filters("/g", "", None, 1).unwrap();
+    assert_eq!(page.len(), 1);
+    assert!(more);
+    assert_eq!(page[0].name, "a");
+    let (page, more) = store.subscription_filters("/g", "", Some("a"), 1).unwrap();
+    assert_eq!(
+        (page[0].name.as_str(), page[0].pattern.as_str(), more),
+        ("b", "y", false)
+    );
+    assert_eq!(
+        store
+            .subscription_filters("/g", "b", None, 50)
+            .unwrap()
+            .0
+            .len(),
+        1
+    );
+    store.delete_subscription_filter("/g", "a").unwrap();
+    assert!(matches!(
+        store.delete_subscription_filter("/g", "a"),
+        Err(LogError::FilterNotFound)
+    ));
+    store.delete_group("/g").unwrap();
+    store.create_group("/g").unwrap();
+    assert!(store
+        .subscription_filters("/g", "", None, 50)
+        .unwrap()
+        .0
+        .is_empty());
+}
+
+#[test]
+fn subscription_work_sees_only_new_matching_events_and_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink;
+    {
+        let store = open(&dir, |_| {});
+        sink = store.sink();
+        sink.send("/aws/lambda/a", "s1", vec![(1, "ERROR before".into())]);
+        sink.flush();
+        store.create_group("/other").unwrap();
+        store
+            .put_subscription_filter(&filter("/aws/lambda/a", "f", "ERROR"))
+            .unwrap();
+        sink.send(
+            "/aws/lambda/a",
+            "s1",
+            vec![(2, "ERROR one".into()), (3, "INFO two".into())],
+        );
+        sink.send("/other", "x", vec![(2, "ERROR elsewhere".into())]);
+        sink.send("/aws/lambda/a", "s2", vec![(4, "ERROR three".into())]);
+        sink.flush();
+        let work = store.subscription_work(1000).unwrap();
+        assert_eq!(work.len(), 1);
+        let w = &work[0];
+        assert!(w.control);
+        let got: Vec<(&str, Vec<&str>)> = w
+            .streams
+            .iter()
+            .map(|(s, ev)| (s.as_str(), ev.iter().map(|e| e.message.as_str()).collect()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![("s1", vec!["ERROR one"]), ("s2", vec!["ERROR three"])]
+        );
+        store
+            .advance_subscription(w.filter_id, w.cursor, true)
+            .unwrap();
+        let again = store.subscription_work(1000).unwrap();
+        assert!(again.is_empty(), "{again:?}");
+        // The newest events go with their group; their ids are not handed out again.
+        sink.send("/other", "x", vec![(5, "ERROR elsewhere".into())]);
+        sink.flush();
+        let w = store.subscription_work(1000).unwrap().remove(0);
+        assert!(w.streams.is_empty());
+        // The cursor now stands on /other's event, the newest of the store.
+        store
+            .advance_subscription(w.filter_id, w.cursor, false)
+            .unwrap();
+        store.delete_group("/other").unwrap();
+    }
+    let store = open(&dir, |_| {});
+    store.sink().send(
+        "/aws/lambda/a",
+        "s3",
+        vec![(6, "ERROR after reopen".into())],
+    );
+    store.sink().flush();
+    let work = store.subscription_work(1000).unwrap();
+    assert_eq!(work.len(), 1);
+    assert!(!work[0].control);
+    let msgs: Vec<&str> = work[0].streams[0]
+        .1
+        .iter()
+        .map(|e| e.message.as_str())
+        .collect();
+    assert_eq!(msgs, vec!["ERROR after reopen"]);
+    drop(sink);
+}

@@ -7,6 +7,8 @@
 //! - [`event_invoke`]: asynchronous invocation (`InvocationType: Event`).
 //! - [`function_url`]: function URL requests: the URL's config found by its id, the
 //!   access check, CORS, the payload 2.0 event in and the HTTP answer out.
+//! - [`log_subscription`]: CloudWatch Logs subscription filters delivered to a
+//!   function as asynchronous invocations (`{"awslogs": {"data": …}}`).
 //! - [`provisioned`]: provisioned concurrency, the stored configs reconciled with the
 //!   environments the engine keeps initialised.
 #![forbid(unsafe_code)]
@@ -16,6 +18,7 @@ pub mod event_invoke;
 pub mod function_url;
 pub mod http_api;
 pub mod invoker;
+pub mod log_subscription;
 pub mod provisioned;
 
 pub use error::TriggerError;
@@ -23,3 +26,4 @@ pub use event_invoke::{AsyncConfig, AsyncEvent, AsyncInvoker, MAX_ASYNC_PAYLOAD}
 pub use function_url::{FunctionUrls, UrlCall, UrlOutcome};
 pub use http_api::{ApiCall, HttpApis};
 pub use invoker::{FunctionTarget, Invocation, Invoker, Resolved, Source};
+pub use log_subscription::LogSubscriptions;

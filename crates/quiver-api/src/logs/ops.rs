@@ -33,6 +33,15 @@ pub fn dispatch(store: &LogStore, p: &Partition, op: &str, req: &Value) -> R {
             store.set_retention(&group_name(req, "logGroupName")?, None)?;
             Ok(json!({}))
         }
+        "CreateLogStream" => {
+            let group = group_name(req, "logGroupName")?;
+            store.create_stream(&group, &stream_name(req)?)?;
+            Ok(json!({}))
+        }
+        "PutLogEvents" => put_log_events(store, req),
+        "PutSubscriptionFilter" => super::subscriptions::put(store, req),
+        "DescribeSubscriptionFilters" => super::subscriptions::describe(store, req),
+        "DeleteSubscriptionFilter" => super::subscriptions::delete(store, req),
         other => Err(LogsApiError {
             status: axum::http::StatusCode::BAD_REQUEST,
             code: "UnknownOperationException",
@@ -41,11 +50,11 @@ pub fn dispatch(store: &LogStore, p: &Partition, op: &str, req: &Value) -> R {
     }
 }
 
-fn missing(member: &str) -> LogsApiError {
+pub(super) fn missing(member: &str) -> LogsApiError {
     LogsApiError::invalid(format!("1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"))
 }
 
-fn string(req: &Value, member: &str) -> Result<Option<String>, LogsApiError> {
+pub(super) fn string(req: &Value, member: &str) -> Result<Option<String>, LogsApiError> {
     match req.get(member) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -53,7 +62,7 @@ fn string(req: &Value, member: &str) -> Result<Option<String>, LogsApiError> {
     }
 }
 
-fn int(req: &Value, member: &str) -> Result<Option<i64>, LogsApiError> {
+pub(super) fn int(req: &Value, member: &str) -> Result<Option<i64>, LogsApiError> {
     match req.get(member) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => v
@@ -72,7 +81,7 @@ fn boolean(req: &Value, member: &str) -> Result<Option<bool>, LogsApiError> {
 }
 
 /// `limit` within [1, max], `default` when absent.
-fn limit(req: &Value, default: usize, max: usize) -> Result<usize, LogsApiError> {
+pub(super) fn limit(req: &Value, default: usize, max: usize) -> Result<usize, LogsApiError> {
     match int(req, "limit")? {
         None => Ok(default),
         Some(n) if n >= 1 && n as usize <= max => Ok(n as usize),
@@ -85,7 +94,7 @@ fn limit(req: &Value, default: usize, max: usize) -> Result<usize, LogsApiError>
 
 /// A log group name (1–512 of `[\.\-_/#A-Za-z0-9]`), also accepted as an ARN in
 /// `logGroupIdentifier`.
-fn group_name(req: &Value, member: &str) -> Result<String, LogsApiError> {
+pub(super) fn group_name(req: &Value, member: &str) -> Result<String, LogsApiError> {
     let name = match string(req, member)? {
         Some(n) => n,
         None => match string(req, "logGroupIdentifier")? {
@@ -107,6 +116,59 @@ fn group_name(req: &Value, member: &str) -> Result<String, LogsApiError> {
         )));
     }
     Ok(name)
+}
+
+/// A log stream name: 1–512 characters, no `:` or `*` (botocore `LogStreamName`).
+fn stream_name(req: &Value) -> Result<String, LogsApiError> {
+    let name = string(req, "logStreamName")?.ok_or_else(|| missing("logStreamName"))?;
+    if name.is_empty() || name.chars().count() > 512 || name.contains([':', '*']) {
+        return Err(LogsApiError::invalid(format!(
+            "1 validation error detected: Value '{name}' at 'logStreamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [^:*]*"
+        )));
+    }
+    Ok(name)
+}
+
+/// PutLogEvents (docs/wire.md §7, §27). `sequenceToken` is accepted and ignored; the
+/// answer carries a `nextSequenceToken` all the same, for clients that still read it.
+fn put_log_events(store: &LogStore, req: &Value) -> R {
+    let group = group_name(req, "logGroupName")?;
+    let stream = stream_name(req)?;
+    let Some(list) = req.get("logEvents") else {
+        return Err(missing("logEvents"));
+    };
+    let list = list
+        .as_array()
+        .ok_or_else(|| LogsApiError::invalid("logEvents must be a list"))?;
+    let mut events = Vec::with_capacity(list.len());
+    for (i, e) in list.iter().enumerate() {
+        let member = |m: &str| format!("logEvents.{}.member.{m}", i + 1);
+        let ts = int(e, "timestamp")?.ok_or_else(|| missing(&member("timestamp")))?;
+        if ts < 0 {
+            return Err(LogsApiError::invalid(format!(
+                "1 validation error detected: Value '{ts}' at '{}' failed to satisfy constraint: Member must have value greater than or equal to 0",
+                member("timestamp")
+            )));
+        }
+        let message = string(e, "message")?.ok_or_else(|| missing(&member("message")))?;
+        events.push((ts, message));
+    }
+    let check = store.put_events(&group, &stream, events)?;
+    let mut out = json!({ "nextSequenceToken": format!("{:056}", check.accepted.end) });
+    if check.rejected() {
+        let mut info = Map::new();
+        if let Some(i) = check.too_new_start {
+            info.insert("tooNewLogEventStartIndex".into(), json!(i));
+        }
+        if let Some(i) = check.too_old_end {
+            info.insert("tooOldLogEventEndIndex".into(), json!(i));
+        }
+        if let Some(i) = check.expired_end {
+            info.insert("expiredLogEventEndIndex".into(), json!(i));
+        }
+        out["rejectedLogEventsInfo"] = Value::Object(info);
+    }
+    Ok(out)
 }
 
 fn group_arn(p: &Partition, name: &str) -> String {

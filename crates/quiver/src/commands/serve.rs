@@ -340,6 +340,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     .await
     .context("cannot open the async invocation queue")?;
     async_invoker.start();
+    // Subscription filters: new log events delivered as async invokes (docs/wire.md §27).
+    let log_subscriptions = quiver_triggers::LogSubscriptions::spawn(
+        log_store.clone(),
+        async_invoker.clone(),
+        partition.clone(),
+    );
     // Provisioned concurrency: the stored configs are provisioned now and followed on
     // every change (quiver-triggers' provisioned module).
     invoker.spawn_provisioner();
@@ -393,7 +399,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
             Ok(())
         }
     };
-    // No new async work; events in flight stay queued and come back after a restart.
+    // No new deliveries (what is not queued keeps its cursor), then no new async work;
+    // events in flight stay queued and come back after a restart.
+    log_subscriptions.shutdown().await;
     async_invoker.shutdown().await;
     // Stop every environment (SIGTERM, 2 s grace, kill) before releasing the data dir.
     engine.shutdown().await;
