@@ -156,7 +156,6 @@ def _zip():
         ),
         ({"AuthType": "NONE", "Cors": {"AllowOrigins": ["x" * 254]}}, "ValidationException", "cors.allowOrigins.member"),
         ({"AuthType": "NONE", "InvokeMode": "FAST"}, "ValidationException", "invokeMode"),
-        ({"AuthType": "NONE", "InvokeMode": "RESPONSE_STREAM"}, "InvalidParameterValueException", "RESPONSE_STREAM"),
     ],
 )
 def test_bad_values(lam, kwargs, code, needle):

@@ -6,12 +6,14 @@
 //! machine running Quiver), or by path, `/_url/<url-id>/...`, for clients that cannot
 //! set `Host`. docs/wire.md §21.
 
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use quiver_model::function_url::is_url_id;
 use quiver_triggers::function_url::{UrlCall, MAX_URL_PAYLOAD};
+use quiver_triggers::UrlAnswer;
 
 use crate::state::AppState;
 
@@ -76,14 +78,22 @@ pub async fn dispatch(State(state): State<AppState>, req: Request, next: Next) -
         protocol: meta.protocol,
         source_ip: meta.source_ip,
     };
-    let out = state.function_urls.handle(call).await;
-    crate::http_front::answer(
-        out.status,
-        out.headers,
-        out.body,
-        out.request_id,
-        "x-amzn-RequestId",
-    )
+    match state.function_urls.handle(call).await {
+        UrlAnswer::Whole(out) => crate::http_front::answer(
+            out.status,
+            out.headers,
+            out.body,
+            out.request_id,
+            "x-amzn-RequestId",
+        ),
+        UrlAnswer::Streamed(s) => crate::http_front::answer_with(
+            s.status,
+            s.headers,
+            Body::new(crate::http_front::ChannelBody(s.body)),
+            Some(s.request_id),
+            "x-amzn-RequestId",
+        ),
+    }
 }
 
 #[cfg(test)]

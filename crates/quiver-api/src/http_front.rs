@@ -6,6 +6,8 @@ use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 
+use tokio::sync::mpsc;
+
 use crate::server::PeerAddr;
 
 /// A request's headers (names lower-cased by the HTTP stack, values lossily decoded),
@@ -52,7 +54,36 @@ pub(crate) fn answer(
     request_id: Option<String>,
     id_header: &'static str,
 ) -> Response {
-    let mut resp = Response::new(Body::from(body));
+    answer_with(status, headers, Body::from(body), request_id, id_header)
+}
+
+/// A response body fed by a channel as a function streams; an `Err` aborts the
+/// response (the client sees a body cut short, never a complete-looking one).
+pub(crate) struct ChannelBody(pub mpsc::Receiver<Result<Bytes, quiver_triggers::StreamCut>>);
+
+impl hyper::body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = quiver_triggers::StreamCut;
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        self.get_mut()
+            .0
+            .poll_recv(cx)
+            .map(|c| c.map(|r| r.map(hyper::body::Frame::data)))
+    }
+}
+
+/// As [`answer`], with any body (a streamed one).
+pub(crate) fn answer_with(
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Body,
+    request_id: Option<String>,
+    id_header: &'static str,
+) -> Response {
+    let mut resp = Response::new(body);
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
     let h = resp.headers_mut();
     for (name, value) in headers {

@@ -35,7 +35,7 @@ pub use engine::Engine;
 pub use environment::ColdStart;
 pub use error::EngineError;
 pub use provisioned::{ProvisionedStatus, ProvisionedTarget};
-pub use quiver_runtime_api::ChunkSink;
+pub use quiver_runtime_api::{ChunkSink, ChunkStream};
 pub use report::EnvInfo;
 pub use spec::{FunctionSpec, InvokeRequest, InvokeResult};
 pub use state::EnvState;

@@ -232,9 +232,38 @@ pub struct FunctionUrlConfig {
     pub qualifier: Option<String>,
     pub auth_type: AuthType,
     pub cors: Option<Cors>,
+    pub invoke_mode: InvokeMode,
     /// ISO-8601 with milliseconds, like Lambda's `2021-10-31T12:00:00.000000Z` members.
     pub creation_time: String,
     pub last_modified_time: String,
+}
+
+/// How a URL invokes its function: `Buffered` waits for the whole answer (6 MB) and
+/// maps it as a payload 2.0 response; `ResponseStream` passes the function's streamed
+/// output on as it is written (docs/wire.md §21.6).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum InvokeMode {
+    #[default]
+    Buffered,
+    ResponseStream,
+}
+
+impl InvokeMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvokeMode::Buffered => "BUFFERED",
+            InvokeMode::ResponseStream => "RESPONSE_STREAM",
+        }
+    }
+
+    /// The stored or given name; None for anything else.
+    pub fn from_name(raw: &str) -> Option<Self> {
+        match raw {
+            "BUFFERED" => Some(InvokeMode::Buffered),
+            "RESPONSE_STREAM" => Some(InvokeMode::ResponseStream),
+            _ => None,
+        }
+    }
 }
 
 /// The body members of Create/UpdateFunctionUrlConfig, before validation.
@@ -251,11 +280,11 @@ pub struct FunctionUrlInput {
 pub struct FunctionUrlChange {
     pub auth_type: Option<AuthType>,
     pub cors: Option<Cors>,
+    pub invoke_mode: Option<InvokeMode>,
 }
 
 impl FunctionUrlInput {
-    /// Checks every member; `AuthType` is required on create. `InvokeMode` must be
-    /// `BUFFERED` (response streaming is not served yet).
+    /// Checks every member; `AuthType` is required on create.
     pub fn validate(&self, creating: bool) -> Result<FunctionUrlChange, ModelError> {
         let mut v = Violations::new();
         let auth_type = match &self.auth_type {
@@ -266,27 +295,28 @@ impl FunctionUrlInput {
             }
             None => None,
         };
-        if let Some(mode) = &self.invoke_mode {
-            if mode != "BUFFERED" && mode != "RESPONSE_STREAM" {
-                v.push(
-                    mode.as_str(),
-                    "invokeMode",
-                    "Member must satisfy enum value set: [BUFFERED, RESPONSE_STREAM]",
-                );
+        let invoke_mode = match self.invoke_mode.as_deref() {
+            None => None,
+            Some(raw) => {
+                let m = InvokeMode::from_name(raw);
+                if m.is_none() {
+                    v.push(
+                        raw,
+                        "invokeMode",
+                        "Member must satisfy enum value set: [BUFFERED, RESPONSE_STREAM]",
+                    );
+                }
+                m
             }
-        }
+        };
         if let Some(c) = &self.cors {
             c.validate(&mut v);
         }
         v.into_result()?;
-        if self.invoke_mode.as_deref() == Some("RESPONSE_STREAM") {
-            return Err(ModelError::InvalidParameter(
-                "InvokeMode RESPONSE_STREAM is not supported by this server; use BUFFERED.".into(),
-            ));
-        }
         Ok(FunctionUrlChange {
             auth_type,
             cors: self.cors.clone(),
+            invoke_mode,
         })
     }
 }
@@ -392,6 +422,15 @@ mod tests {
                 },
                 true,
                 Some("Value 'FAST' at 'invokeMode'"),
+            ),
+            (
+                FunctionUrlInput {
+                    auth_type: Some("NONE".into()),
+                    invoke_mode: Some("RESPONSE_STREAM".into()),
+                    ..Default::default()
+                },
+                true,
+                None,
             ),
         ];
         for (input, creating, want) in cases {

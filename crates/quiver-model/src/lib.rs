@@ -28,6 +28,7 @@ pub mod runtime;
 pub mod runtime_config;
 pub mod tags;
 pub mod url_event;
+pub mod url_stream;
 pub mod version;
 
 pub use alias::{Alias, AliasDraft, AliasInput, AliasRouting, Pick};

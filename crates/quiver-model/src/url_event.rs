@@ -236,6 +236,36 @@ pub fn response(payload: &[u8]) -> Result<UrlResponse, MalformedResponse> {
         .filter(|s| (100..=599).contains(s))
         .ok_or_else(|| bad("statusCode must be an integer from 100 to 599"))?
         as u16;
+    let (headers, cookies) = head_parts(&obj)?;
+    let b64 = obj
+        .get("isBase64Encoded")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let body = match obj.get("body") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(s)) if b64 => base64::engine::general_purpose::STANDARD
+            .decode(s.trim())
+            .map_err(|_| bad("body is not valid base64"))?,
+        Some(Value::String(s)) => s.clone().into_bytes(),
+        Some(other) => other.to_string().into_bytes(),
+    };
+    Ok(UrlResponse {
+        status,
+        headers,
+        cookies,
+        body,
+    })
+}
+
+/// A response description's headers (in order) and cookies.
+pub(crate) type HeadParts = (Vec<(String, String)>, Vec<String>);
+
+/// The `headers` (scalar values) and `cookies` (strings) of a response description,
+/// shared with the prelude of a streamed answer ([`crate::url_stream`]).
+pub(crate) fn head_parts(
+    obj: &serde_json::Map<String, Value>,
+) -> Result<HeadParts, MalformedResponse> {
+    let bad = |m: &str| MalformedResponse(m.to_string());
     let mut headers = Vec::new();
     match obj.get("headers") {
         None | Some(Value::Null) => {}
@@ -261,24 +291,7 @@ pub fn response(payload: &[u8]) -> Result<UrlResponse, MalformedResponse> {
         }
         Some(_) => return Err(bad("cookies must be an array")),
     }
-    let b64 = obj
-        .get("isBase64Encoded")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let body = match obj.get("body") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::String(s)) if b64 => base64::engine::general_purpose::STANDARD
-            .decode(s.trim())
-            .map_err(|_| bad("body is not valid base64"))?,
-        Some(Value::String(s)) => s.clone().into_bytes(),
-        Some(other) => other.to_string().into_bytes(),
-    };
-    Ok(UrlResponse {
-        status,
-        headers,
-        cookies,
-        body,
-    })
+    Ok((headers, cookies))
 }
 
 #[cfg(test)]

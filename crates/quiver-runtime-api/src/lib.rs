@@ -22,6 +22,6 @@ mod wire;
 pub use error::RuntimeApiError;
 pub use server::RuntimeApi;
 pub use types::{
-    ChunkSink, InitOutcome, Invocation, InvokeOutcome, RuntimeApiConfig, MAX_RESPONSE_BYTES,
-    MAX_STREAMED_BYTES,
+    ChunkSink, ChunkStream, InitOutcome, Invocation, InvokeOutcome, RuntimeApiConfig,
+    MAX_RESPONSE_BYTES, MAX_STREAMED_BYTES,
 };

@@ -271,6 +271,12 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Resp {
                 None
             };
             if let Some(sink) = sink {
+                let content_type = parts
+                    .headers
+                    .get(CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("application/octet-stream");
+                sink.set_content_type(content_type);
                 return streamed(shared, id, body, sink).await;
             }
             let read = read_capped(

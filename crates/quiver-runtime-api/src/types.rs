@@ -1,5 +1,7 @@
 //! Values exchanged between the host and a [`crate::RuntimeApi`]; no IO here.
 
+use std::sync::{Arc, OnceLock};
+
 use bytes::Bytes;
 
 /// Largest function response (and error body) accepted: 6 MiB + 100 bytes, as RIE
@@ -11,8 +13,61 @@ pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024 + 100;
 pub const MAX_STREAMED_BYTES: usize = 20 * 1024 * 1024;
 
 /// Where the chunks of a streamed response go as they arrive (bounded: a slow reader
-/// slows the runtime down instead of growing a buffer).
-pub type ChunkSink = tokio::sync::mpsc::Sender<Bytes>;
+/// slows the runtime down instead of growing a buffer), with the stream's content type.
+///
+/// The content type travels beside the chunks because a function URL in
+/// `RESPONSE_STREAM` mode answers differently by it: the
+/// `application/vnd.awslambda.http-integration-response` type means the stream starts
+/// with a JSON prelude (status, headers, cookies), any other is the body's own type
+/// (docs/wire.md §21.6). It is set before the first chunk is sent, so a reader that has
+/// received a chunk can read it.
+#[derive(Debug, Clone)]
+pub struct ChunkSink {
+    tx: tokio::sync::mpsc::Sender<Bytes>,
+    content_type: Arc<OnceLock<String>>,
+}
+
+/// The reading end of a [`ChunkSink`].
+#[derive(Debug)]
+pub struct ChunkStream {
+    pub chunks: tokio::sync::mpsc::Receiver<Bytes>,
+    content_type: Arc<OnceLock<String>>,
+}
+
+impl ChunkSink {
+    /// A sink holding at most `depth` chunks in flight, and its reader.
+    pub fn channel(depth: usize) -> (ChunkSink, ChunkStream) {
+        let (tx, chunks) = tokio::sync::mpsc::channel(depth);
+        let content_type = Arc::new(OnceLock::new());
+        (
+            ChunkSink {
+                tx,
+                content_type: content_type.clone(),
+            },
+            ChunkStream {
+                chunks,
+                content_type,
+            },
+        )
+    }
+
+    /// Records the stream's content type (the first call wins).
+    pub fn set_content_type(&self, content_type: &str) {
+        let _ = self.content_type.set(content_type.to_string());
+    }
+
+    /// Sends one chunk; `Err` when the reader went away.
+    pub async fn send(&self, chunk: Bytes) -> Result<(), Bytes> {
+        self.tx.send(chunk).await.map_err(|e| e.0)
+    }
+}
+
+impl ChunkStream {
+    /// The stream's content type, once the runtime has opened the stream.
+    pub fn content_type(&self) -> Option<&str> {
+        self.content_type.get().map(String::as_str)
+    }
+}
 
 /// Tunables of one Runtime API server.
 #[derive(Debug, Clone)]

@@ -38,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0007_layers.sql"),
     include_str!("../migrations/0008_function_urls.sql"),
     include_str!("../migrations/0009_http_apis.sql"),
+    include_str!("../migrations/0015_function_url_invoke_mode.sql"),
 ];
 
 pub struct SqliteStore {

@@ -23,7 +23,8 @@ pub mod provisioned;
 
 pub use error::TriggerError;
 pub use event_invoke::{AsyncConfig, AsyncEvent, AsyncInvoker, MAX_ASYNC_PAYLOAD};
-pub use function_url::{FunctionUrls, UrlCall, UrlOutcome};
+pub use function_url::stream::{StreamCut, StreamedAnswer};
+pub use function_url::{FunctionUrls, UrlAnswer, UrlCall, UrlOutcome};
 pub use http_api::{ApiCall, HttpApis};
 pub use invoker::{FunctionTarget, Invocation, Invoker, Resolved, Source};
 pub use log_subscription::LogSubscriptions;

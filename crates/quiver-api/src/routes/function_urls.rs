@@ -47,7 +47,7 @@ pub fn render(state: &AppState, c: &FunctionUrlConfig, with_modified: bool) -> V
         "FunctionArn": state.partition.function_arn(&c.function_name, c.qualifier.as_deref()),
         "AuthType": c.auth_type.as_str(),
         "CreationTime": c.creation_time,
-        "InvokeMode": "BUFFERED",
+        "InvokeMode": c.invoke_mode.as_str(),
     });
     if let Some(cors) = &c.cors {
         v["Cors"] = json!(cors);
@@ -97,6 +97,7 @@ pub async fn create(
             .auth_type
             .ok_or_else(|| ApiError::Validation("authType is required".into()))?,
         cors: change.cors,
+        invoke_mode: change.invoke_mode.unwrap_or_default(),
         creation_time: now.clone(),
         last_modified_time: now,
     };

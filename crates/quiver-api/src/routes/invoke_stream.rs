@@ -100,7 +100,8 @@ pub async fn invoke_with_response_stream(
     // The function's chunks come in on `chunks` while it runs; the answer (status and
     // headers) waits for the first chunk or the end, so a refusal (not found, throttled)
     // is still an HTTP error and the executed version is known.
-    let (chunk_tx, mut chunk_rx) = mpsc::channel::<bytes::Bytes>(16);
+    let (chunk_tx, stream) = quiver_engine::ChunkSink::channel(16);
+    let mut chunk_rx = stream.chunks;
     let invoker = state.invoker.clone();
     let mut run = tokio::spawn(async move { invoker.invoke_streaming(call, Some(chunk_tx)).await });
     let version = state

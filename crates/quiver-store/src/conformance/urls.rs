@@ -1,6 +1,8 @@
 //! The shared suite's check of function URL configs.
 
-use quiver_model::function_url::{AuthType, Cors, FunctionUrlChange, FunctionUrlConfig};
+use quiver_model::function_url::{
+    AuthType, Cors, FunctionUrlChange, FunctionUrlConfig, InvokeMode,
+};
 use quiver_model::Version;
 
 use crate::conformance::aliases::draft;
@@ -15,6 +17,7 @@ fn cfg(name: &str, qualifier: Option<&str>, id: &str) -> FunctionUrlConfig {
         qualifier: qualifier.map(str::to_string),
         auth_type: AuthType::None,
         cors: None,
+        invoke_mode: InvokeMode::Buffered,
         creation_time: "2026-01-01T00:00:00.000Z".into(),
         last_modified_time: "2026-01-01T00:00:00.000Z".into(),
     }
@@ -65,17 +68,19 @@ pub fn function_urls_round_trip_and_go_with_what_they_name(s: &dyn Store) {
             &FunctionUrlChange {
                 auth_type: Some(AuthType::AwsIam),
                 cors: Some(cors.clone()),
+                invoke_mode: Some(InvokeMode::ResponseStream),
             },
         )
         .unwrap();
     assert_eq!(changed.auth_type, AuthType::AwsIam);
+    assert_eq!(changed.invoke_mode, InvokeMode::ResponseStream);
     assert_eq!(changed.url_id, a);
     let again = s
         .update_function_url("f", None, &FunctionUrlChange::default())
         .unwrap();
     assert_eq!(
-        (again.auth_type, again.cors),
-        (AuthType::AwsIam, Some(cors))
+        (again.auth_type, again.cors, again.invoke_mode),
+        (AuthType::AwsIam, Some(cors), InvokeMode::ResponseStream)
     );
     assert!(matches!(
         s.update_function_url("f", Some("other"), &FunctionUrlChange::default()),

@@ -1,9 +1,12 @@
 //! Function URL configs in SQLite (migration 10): the unqualified function's config is
 //! stored under qualifier `''`; the alias's existence is checked in the create's
-//! IMMEDIATE transaction, and the alias delete trigger removes its config.
+//! IMMEDIATE transaction, and the alias delete trigger removes its config. The invoke
+//! mode is a later column (migration 0015, `BUFFERED` for rows written before it).
 
 use quiver_model::format_iso_millis;
-use quiver_model::function_url::{AuthType, Cors, FunctionUrlChange, FunctionUrlConfig};
+use quiver_model::function_url::{
+    AuthType, Cors, FunctionUrlChange, FunctionUrlConfig, InvokeMode,
+};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::{require_function, SqliteStore};
@@ -11,7 +14,7 @@ use crate::urls::UrlStore;
 use crate::StoreError;
 
 const COLS: &str =
-    "function_name, qualifier, url_id, auth_type, cors, creation_time, last_modified";
+    "function_name, qualifier, url_id, auth_type, cors, creation_time, last_modified, invoke_mode";
 
 fn now() -> String {
     format_iso_millis(time::OffsetDateTime::now_utc())
@@ -25,6 +28,7 @@ type RawRow = (
     Option<String>,
     String,
     String,
+    String,
 );
 
 fn raw(r: &Row<'_>) -> rusqlite::Result<RawRow> {
@@ -36,11 +40,12 @@ fn raw(r: &Row<'_>) -> rusqlite::Result<RawRow> {
         r.get(4)?,
         r.get(5)?,
         r.get(6)?,
+        r.get(7)?,
     ))
 }
 
 fn decode(
-    (name, q, id, auth, cors, created, modified): RawRow,
+    (name, q, id, auth, cors, created, modified, mode): RawRow,
 ) -> Result<FunctionUrlConfig, StoreError> {
     let corrupt = |m: String| StoreError::Corrupt(format!("function URL {id}: {m}"));
     let auth_type = match auth.as_str() {
@@ -48,6 +53,8 @@ fn decode(
         "AWS_IAM" => AuthType::AwsIam,
         other => return Err(corrupt(format!("auth type {other}"))),
     };
+    let invoke_mode =
+        InvokeMode::from_name(&mode).ok_or_else(|| corrupt(format!("invoke mode {mode}")))?;
     let cors: Option<Cors> = cors
         .map(|c| serde_json::from_str(&c))
         .transpose()
@@ -58,6 +65,7 @@ fn decode(
         qualifier: (!q.is_empty()).then_some(q),
         auth_type,
         cors,
+        invoke_mode,
         creation_time: created,
         last_modified_time: modified,
     })
@@ -107,7 +115,7 @@ impl UrlStore for SqliteStore {
             return Err(StoreError::AlreadyExists);
         }
         tx.execute(
-            &format!("INSERT INTO function_urls ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+            &format!("INSERT INTO function_urls ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
             params![
                 config.function_name,
                 q,
@@ -115,7 +123,8 @@ impl UrlStore for SqliteStore {
                 config.auth_type.as_str(),
                 cors_doc(&config.cors)?,
                 config.creation_time,
-                config.last_modified_time
+                config.last_modified_time,
+                config.invoke_mode.as_str()
             ],
         )?;
         tx.commit()?;
@@ -156,16 +165,20 @@ impl UrlStore for SqliteStore {
         if change.cors.is_some() {
             cfg.cors = change.cors.clone();
         }
+        if let Some(m) = change.invoke_mode {
+            cfg.invoke_mode = m;
+        }
         cfg.last_modified_time = now();
         tx.execute(
-            "UPDATE function_urls SET auth_type = ?3, cors = ?4, last_modified = ?5 \
-             WHERE function_name = ?1 AND qualifier = ?2",
+            "UPDATE function_urls SET auth_type = ?3, cors = ?4, last_modified = ?5, \
+             invoke_mode = ?6 WHERE function_name = ?1 AND qualifier = ?2",
             params![
                 name,
                 q,
                 cfg.auth_type.as_str(),
                 cors_doc(&cfg.cors)?,
-                cfg.last_modified_time
+                cfg.last_modified_time,
+                cfg.invoke_mode.as_str()
             ],
         )?;
         tx.commit()?;

@@ -2,12 +2,15 @@
 //! [`Invoker`], one HTTP answer out. The HTTP server (quiver-api) hands over the
 //! request as plain values ([`UrlCall`]) and writes back the [`UrlOutcome`]; the
 //! mapping itself is the model's ([`quiver_model::url_event`]). docs/wire.md §21.
+//! A URL in `RESPONSE_STREAM` mode answers as the function writes ([`stream`], §21.6).
+
+pub mod stream;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use quiver_model::function_url::{AuthType, FunctionUrlConfig};
+use quiver_model::function_url::{AuthType, FunctionUrlConfig, InvokeMode};
 use quiver_model::url_event::{self, UrlRequest};
 use quiver_model::Chain;
 
@@ -55,9 +58,23 @@ pub struct UrlOutcome {
     pub request_id: Option<String>,
 }
 
+/// A URL's answer: whole (BUFFERED, refusals, preflights) or streamed as the function
+/// writes it (RESPONSE_STREAM).
+#[derive(Debug)]
+pub enum UrlAnswer {
+    Whole(UrlOutcome),
+    Streamed(stream::StreamedAnswer),
+}
+
+impl From<UrlOutcome> for UrlAnswer {
+    fn from(o: UrlOutcome) -> Self {
+        UrlAnswer::Whole(o)
+    }
+}
+
 impl UrlOutcome {
     /// Lambda's JSON error answers of a URL (`{"Message":"Forbidden"}` and the like).
-    fn message(status: u16, message: &str) -> Self {
+    pub(crate) fn message(status: u16, message: &str) -> Self {
         UrlOutcome {
             status,
             headers: vec![("content-type".into(), "application/json".into())],
@@ -130,18 +147,18 @@ impl FunctionUrls {
 
     /// Answers one request: unknown id → 404, refused → 403, a CORS preflight from
     /// the config (no invocation), too large → 413, else the function's answer (its
-    /// failure → 502, throttled → 429).
-    pub async fn handle(&self, call: UrlCall) -> UrlOutcome {
+    /// failure → 502, throttled → 429), streamed when the URL's mode says so.
+    pub async fn handle(&self, call: UrlCall) -> UrlAnswer {
         let config = match self.config(&call.url_id).await {
             Ok(Some(c)) => c,
-            Ok(None) => return UrlOutcome::message(404, "Not Found"),
+            Ok(None) => return UrlOutcome::message(404, "Not Found").into(),
             Err(e) => {
                 tracing::warn!(url_id = %call.url_id, "function URL lookup failed: {e}");
-                return UrlOutcome::message(500, "Internal Server Error");
+                return UrlOutcome::message(500, "Internal Server Error").into();
             }
         };
         if !authorize(&config, &call) {
-            return UrlOutcome::message(403, "Forbidden");
+            return UrlOutcome::message(403, "Forbidden").into();
         }
         let origin = call.header("origin").map(str::to_string);
         if let (Some(cors), Some(origin), true) = (
@@ -160,23 +177,36 @@ impl FunctionUrls {
                     headers,
                     body: Bytes::new(),
                     request_id: None,
-                };
+                }
+                .into();
             }
         }
-        let mut out = self.invoke(&config, &call).await;
+        let mut answer = match config.invoke_mode {
+            InvokeMode::Buffered => self.invoke(&config, &call).await.into(),
+            InvokeMode::ResponseStream => self.invoke_streamed(&config, &call).await,
+        };
         if let (Some(cors), Some(origin)) = (config.cors.as_ref(), origin.as_deref()) {
             let added = cors.simple(origin);
+            let headers = match &mut answer {
+                UrlAnswer::Whole(o) => &mut o.headers,
+                UrlAnswer::Streamed(s) => &mut s.headers,
+            };
             // The URL's CORS settings win over headers of the same name from the function.
-            out.headers
-                .retain(|(n, _)| !added.iter().any(|(a, _)| a.eq_ignore_ascii_case(n)));
-            out.headers.extend(added);
+            headers.retain(|(n, _)| !added.iter().any(|(a, _)| a.eq_ignore_ascii_case(n)));
+            headers.extend(added);
         }
-        out
+        answer
     }
 
-    async fn invoke(&self, config: &FunctionUrlConfig, call: &UrlCall) -> UrlOutcome {
+    /// The invocation of one request: its event (payload 2.0) and request id, or the
+    /// answer that refuses it (413).
+    fn invocation(
+        &self,
+        config: &FunctionUrlConfig,
+        call: &UrlCall,
+    ) -> Result<(Invocation, String), UrlOutcome> {
         if call.body.len() > MAX_URL_PAYLOAD {
-            return UrlOutcome::message(413, "Request Entity Too Large");
+            return Err(UrlOutcome::message(413, "Request Entity Too Large"));
         }
         let request_id = uuid::Uuid::new_v4().to_string();
         let now = time::OffsetDateTime::now_utc();
@@ -197,7 +227,7 @@ impl FunctionUrls {
         };
         let event = url_event::event(&req).to_string();
         if event.len() > MAX_URL_PAYLOAD {
-            return UrlOutcome::message(413, "Request Entity Too Large");
+            return Err(UrlOutcome::message(413, "Request Entity Too Large"));
         }
         let invocation = Invocation {
             target: FunctionTarget {
@@ -212,23 +242,39 @@ impl FunctionUrls {
             source: Source::Url,
             chain: Chain::start(now.unix_timestamp().max(0) as u64, fastrand::u128(..)),
         };
+        Ok((invocation, request_id))
+    }
+
+    /// Lambda's answer when the invocation did not run.
+    fn not_run(config: &FunctionUrlConfig, request_id: &str, e: TriggerError) -> UrlOutcome {
+        match e {
+            TriggerError::Throttled { .. } => UrlOutcome::message(429, "Rate Exceeded."),
+            TriggerError::NotFound => UrlOutcome::message(404, "Not Found"),
+            e => {
+                tracing::warn!(url_id = %config.url_id, %request_id, "function URL invocation failed: {e}");
+                UrlOutcome::message(502, "Internal Server Error")
+            }
+        }
+    }
+
+    /// The 502 of a function that failed or answered what cannot be mapped.
+    fn failed(config: &FunctionUrlConfig, request_id: &str, why: &str) -> UrlOutcome {
+        tracing::info!(url_id = %config.url_id, %request_id, "function URL answer is a failure: {why}");
+        let mut o = UrlOutcome::message(502, "Internal Server Error");
+        o.request_id = Some(request_id.to_string());
+        o
+    }
+
+    async fn invoke(&self, config: &FunctionUrlConfig, call: &UrlCall) -> UrlOutcome {
+        let (invocation, request_id) = match self.invocation(config, call) {
+            Ok(i) => i,
+            Err(refused) => return refused,
+        };
         let result = match self.invoker.invoke(invocation).await {
             Ok(r) => r,
-            Err(TriggerError::Throttled { .. }) => {
-                return UrlOutcome::message(429, "Rate Exceeded.")
-            }
-            Err(TriggerError::NotFound) => return UrlOutcome::message(404, "Not Found"),
-            Err(e) => {
-                tracing::warn!(url_id = %config.url_id, %request_id, "function URL invocation failed: {e}");
-                return UrlOutcome::message(502, "Internal Server Error");
-            }
+            Err(e) => return Self::not_run(config, &request_id, e),
         };
-        let bad = |why: &str| {
-            tracing::info!(url_id = %config.url_id, %request_id, "function URL answer is a failure: {why}");
-            let mut o = UrlOutcome::message(502, "Internal Server Error");
-            o.request_id = Some(request_id.clone());
-            o
-        };
+        let bad = |why: &str| Self::failed(config, &request_id, why);
         if result.function_error.is_some() {
             return bad("the function failed");
         }
