@@ -100,14 +100,23 @@ impl Engine {
         }
         let _admission = admit(&self.pools, spec)?;
         let key = spec.pool_key();
-        let (mut env, cold, created) = self.acquire(spec, &key).await?;
-        let (result, reusable) = crate::run::run(&mut env, spec, &req, cold).await;
-        let closed = self.closed.load(Ordering::SeqCst);
-        let unwanted = lock(&self.pools).release(env, spec, &key, created, reusable, closed);
-        if let Some(env) = unwanted {
-            tokio::spawn(env.destroy());
+        // Two attempts at most: the second only when the first environment's runtime
+        // ended before it took the event (a one-shot runtime whose exit came late).
+        let mut may_retry = true;
+        loop {
+            let (mut env, cold, created) = self.acquire(spec, &key).await?;
+            let ran = crate::run::run(&mut env, spec, &req, cold, may_retry).await;
+            let closed = self.closed.load(Ordering::SeqCst);
+            let reusable = ran.as_ref().is_some_and(|(_, r)| *r);
+            let unwanted = lock(&self.pools).release(env, spec, &key, created, reusable, closed);
+            if let Some(env) = unwanted {
+                tokio::spawn(env.destroy());
+            }
+            match ran {
+                Some((result, _)) => return Ok(result),
+                None => may_retry = false,
+            }
         }
-        Ok(result)
     }
 
     /// A warm environment of `key` (thawed) or a new one; true when new.

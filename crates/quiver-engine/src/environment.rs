@@ -35,6 +35,11 @@ pub enum Handoff {
     Timeout,
     /// The runtime process ended.
     Exited(ExitReport),
+    /// The runtime of a warm environment ended before it took the event with `/next`
+    /// (it answered its last event and exited, and the exit came later than
+    /// [`Environment::ready_for_event`] waits for): the function never saw this event,
+    /// so the engine runs it on another environment.
+    Undelivered(ExitReport),
 }
 
 impl Handoff {
@@ -213,10 +218,11 @@ impl Environment {
     /// Hands one event to the runtime and waits for its answer, its death or the deadline.
     pub async fn invoke(&mut self, inv: Invocation, deadline: Instant) -> Handoff {
         self.invocations += 1;
+        let before = self.api.deliveries();
         let sleep = tokio::time::sleep_until(deadline.into());
         let outcome = tokio::select! {
             r = self.api.invoke(inv) => r,
-            report = self.sandbox.wait() => return Handoff::Exited(report),
+            report = self.sandbox.wait() => return self.exited(report, before),
             _ = sleep => return Handoff::Timeout,
         };
         match outcome {
@@ -235,7 +241,20 @@ impl Environment {
                 }
             }
             Ok(InvokeOutcome::ResponseTooLarge { size }) => Handoff::TooLarge(size),
-            Err(_) => Handoff::Exited(self.sandbox.wait().await),
+            Err(_) => {
+                let report = self.sandbox.wait().await;
+                self.exited(report, before)
+            }
+        }
+    }
+
+    /// The runtime ended during a hand-off: `Undelivered` when it was initialised and
+    /// never took the event (deliveries still at `before`), else `Exited`.
+    fn exited(&self, report: ExitReport, before: u64) -> Handoff {
+        if self.initialised() && self.api.deliveries() == before {
+            Handoff::Undelivered(report)
+        } else {
+            Handoff::Exited(report)
         }
     }
 

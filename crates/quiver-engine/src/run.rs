@@ -14,13 +14,16 @@ use crate::{FunctionSpec, InvokeRequest, InvokeResult};
 /// Largest log tail returned with `X-Amz-Log-Type: Tail`.
 const TAIL_BYTES: usize = 4096;
 
-/// Runs `req` on `env`. Returns the result and whether the environment may serve again.
+/// Runs `req` on `env`. Returns the result and whether the environment may serve again,
+/// or None when the runtime ended before it took the event (`Handoff::Undelivered`) and
+/// `may_retry`: the function never saw it, so the caller runs it elsewhere.
 pub(crate) async fn run(
     env: &mut Environment,
     spec: &FunctionSpec,
     req: &InvokeRequest,
     cold: bool,
-) -> (InvokeResult, bool) {
+    may_retry: bool,
+) -> Option<(InvokeResult, bool)> {
     let timeout = Duration::from_secs(u64::from(spec.timeout_s));
     let mut handoff = if cold { env.wait_init().await } else { None };
     // What the runtime printed during INIT comes before START, as on Lambda.
@@ -47,6 +50,10 @@ pub(crate) async fn run(
         handoff = Some(env.invoke(inv, deadline).await);
     }
     let handoff = handoff.expect("set above");
+    if may_retry && matches!(handoff, Handoff::Undelivered(_)) {
+        tracing::info!(env = %env.id, request_id = %req.request_id, "runtime ended before taking the event; running it on another environment");
+        return None;
+    }
     let elapsed = invoke_start.elapsed();
     let duration_ms = elapsed.as_secs_f64() * 1000.0;
     log.extend(env.drain_logs());
@@ -82,7 +89,7 @@ pub(crate) async fn run(
                 Some(outcome::timeout_log_line(rid, secs, now)),
             )
         }
-        Handoff::Exited(report) => {
+        Handoff::Exited(report) | Handoff::Undelivered(report) => {
             let body = outcome::exit_body(rid, &report.description, report.oom_killed);
             let t = if report.oom_killed {
                 "Runtime.OutOfMemory"
@@ -133,7 +140,7 @@ pub(crate) async fn run(
             .then(|| outcome::log_tail(&log, TAIL_BYTES)),
         cold_start: cold,
     };
-    (result, handoff.reusable())
+    Some((result, handoff.reusable()))
 }
 
 /// `errorType` of a runtime's error JSON, for REPORT's `Error Type`.

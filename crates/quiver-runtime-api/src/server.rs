@@ -140,6 +140,12 @@ impl RuntimeApi {
         }
     }
 
+    /// How many events the runtime has taken with `/next` so far. An invocation whose
+    /// runtime ended while this count had not moved was never seen by the function.
+    pub fn deliveries(&self) -> u64 {
+        self.shared.core().delivered()
+    }
+
     /// True while the runtime waits in `/next` with no event queued or in flight: the
     /// environment is idle and may be frozen.
     pub fn is_idle(&self) -> bool {

@@ -76,6 +76,9 @@ pub(crate) struct Core {
     next_gen: u64,
     /// `/next` polls currently parked (any generation).
     waiting: usize,
+    /// Events handed to the runtime so far: an event the runtime never took (it ended
+    /// first) can be retried elsewhere without the function having seen it.
+    delivered: u64,
 }
 
 impl Core {
@@ -86,6 +89,7 @@ impl Core {
             in_flight: None,
             next_gen: 0,
             waiting: 0,
+            delivered: 0,
         }
     }
 
@@ -168,6 +172,7 @@ impl Core {
         } else {
             q.inv.payload
         };
+        self.delivered += 1;
         self.in_flight = Some(InFlight {
             request_id: q.inv.request_id,
             reply: q.reply,
@@ -177,6 +182,11 @@ impl Core {
             headers: q.headers,
             payload,
         }
+    }
+
+    /// How many events `/next` has handed to the runtime.
+    pub(crate) fn delivered(&self) -> u64 {
+        self.delivered
     }
 
     /// Whether `id` is the invocation the runtime is working on.
