@@ -141,6 +141,6 @@ def test_integration_timeout_is_504(srv, lam, gw):
         PayloadFormatVersion="2.0", TimeoutInMillis=500,
     )["IntegrationId"]
     gw.create_route(ApiId=api_id, RouteKey="$default", Target=t)
-    gw.create_stage(ApiId=api_id, StageName="$default")
+    gw.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
     status, data = request(srv, "GET", f"/_api/{api_id}/anything")
     assert (status, json.loads(data)) == (504, {"message": "Endpoint request timed out"})
