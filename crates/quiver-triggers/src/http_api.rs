@@ -120,40 +120,40 @@ impl HttpApis {
         let Some(served) = api.served_by(stage) else {
             return message(404, "Not Found");
         };
-        let mut out = self.route(&call, stage, &route_path, &served).await;
-        if let Some(cors) = &served.cors {
-            http_api_cors::apply(cors, &call.headers, &mut out.headers);
-        }
-        out
-    }
-
-    /// The answer before CORS headers are applied: a preflight answered here (204), or
-    /// the chosen route's integration invoked.
-    async fn route(
-        &self,
-        call: &ApiCall,
-        stage: &HttpStage,
-        route_path: &str,
-        served: &HttpApiSnapshot,
-    ) -> UrlOutcome {
         let table: Vec<(RouteKey, &HttpRoute)> = served
             .routes
             .iter()
             .filter_map(|r| RouteKey::parse(&r.route_key).ok().map(|k| (k, r)))
             .collect();
-        if let Some(cors) = &served.cors {
-            if http_api_cors::is_preflight(&call.method, &call.headers)
-                && !explicit_options_route(&table, route_path)
-            {
-                return UrlOutcome {
-                    status: 204,
-                    headers: http_api_cors::preflight(cors, &call.headers),
-                    body: Bytes::new(),
-                    request_id: None,
-                };
-            }
+        let Some(cors) = &served.cors else {
+            return self.route(&call, stage, &route_path, &table, &served).await;
+        };
+        if http_api_cors::is_preflight(&call.method, &call.headers)
+            && !explicit_options_route(&table, &route_path)
+        {
+            return UrlOutcome {
+                status: 204,
+                headers: http_api_cors::preflight(cors, &call.headers),
+                body: Bytes::new(),
+                request_id: None,
+            };
         }
-        let Some(selected) = select(&table, &call.method, route_path) else {
+        let mut out = self.route(&call, stage, &route_path, &table, &served).await;
+        http_api_cors::apply(cors, &call.headers, &mut out.headers);
+        out
+    }
+
+    /// The answer before CORS headers are applied: the chosen route's integration
+    /// invoked, or API Gateway's 404.
+    async fn route(
+        &self,
+        call: &ApiCall,
+        stage: &HttpStage,
+        route_path: &str,
+        table: &[(RouteKey, &HttpRoute)],
+        served: &HttpApiSnapshot,
+    ) -> UrlOutcome {
+        let Some(selected) = select(table, &call.method, route_path) else {
             return message(404, "Not Found");
         };
         let route = *selected.route;
