@@ -119,3 +119,65 @@ impl HttpApi {
             .map(|d| d.snapshot.clone())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(id: &str, key: &str) -> HttpRoute {
+        HttpRoute {
+            route_id: id.into(),
+            route_key: key.into(),
+            target: None,
+        }
+    }
+
+    #[test]
+    fn a_stage_serves_its_deployment_or_the_current_routes() {
+        let mut api = HttpApi {
+            routes: vec![route("r1", "GET /old")],
+            ..Default::default()
+        };
+        let pinned = HttpStage {
+            stage_name: "pinned".into(),
+            ..Default::default()
+        };
+        // Nothing deployed: nothing served.
+        assert_eq!(api.served_by(&pinned), None);
+        api.deployments.push(HttpDeployment {
+            deployment_id: "d1".into(),
+            description: None,
+            created_date: String::new(),
+            snapshot: api.snapshot(),
+        });
+        api.routes.push(route("r2", "GET /new"));
+        let pinned = HttpStage {
+            deployment_id: Some("d1".into()),
+            ..pinned
+        };
+        let keys = |s: Option<HttpApiSnapshot>| -> Vec<String> {
+            s.unwrap().routes.into_iter().map(|r| r.route_key).collect()
+        };
+        assert_eq!(keys(api.served_by(&pinned)), ["GET /old"]);
+        let auto = HttpStage {
+            auto_deploy: true,
+            ..pinned.clone()
+        };
+        assert_eq!(keys(api.served_by(&auto)), ["GET /old", "GET /new"]);
+        let gone = HttpStage {
+            deployment_id: Some("d9".into()),
+            ..pinned
+        };
+        assert_eq!(api.served_by(&gone), None);
+    }
+
+    #[test]
+    fn documents_from_before_deployments_still_read() {
+        let old = r#"{"api_id":"a","name":"n","description":null,"created_date":"t",
+            "routes":[],"integrations":[],"stages":[{"stage_name":"$default","auto_deploy":true,
+            "stage_variables":{},"created_date":"t","last_updated_date":"t"}]}"#;
+        let api: HttpApi = serde_json::from_str(old).unwrap();
+        assert!(api.cors.is_none() && api.deployments.is_empty() && api.tags.is_empty());
+        assert_eq!(api.stages[0].deployment_id, None);
+    }
+}

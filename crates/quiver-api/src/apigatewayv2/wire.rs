@@ -317,3 +317,29 @@ pub fn page(raw_query: Option<&str>, mut items: Vec<(String, Value)>) -> Result<
     }
     Ok(v)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn items(keys: &[&str]) -> Vec<(String, Value)> {
+        keys.iter().map(|k| (k.to_string(), json!(k))).collect()
+    }
+
+    #[test]
+    fn pages_follow_the_token_and_survive_removals() {
+        let first = page(Some("maxResults=2"), items(&["c", "a", "b", "d"])).unwrap();
+        assert_eq!(first["items"], json!(["a", "b"]));
+        let token = first["nextToken"].as_str().unwrap().to_string();
+        // "b" (the token's key) removed meanwhile: the next page still starts at "c".
+        let q = format!("maxResults=2&nextToken={token}");
+        let second = page(Some(&q), items(&["a", "c", "d"])).unwrap();
+        assert_eq!(second["items"], json!(["c", "d"]));
+        assert!(second.get("nextToken").is_none());
+        let all = page(None, items(&["b", "a"])).unwrap();
+        assert_eq!(all, json!({"items": ["a", "b"]}));
+        for bad in ["maxResults=0", "maxResults=x", "nextToken=%25%25"] {
+            assert!(page(Some(bad), items(&["a"])).is_err(), "{bad}");
+        }
+    }
+}
