@@ -145,6 +145,10 @@ def test_integrations_get_update_delete(gw, lam):
 def test_stages_and_deployments(gw):
     api_id = gw.create_api(Name="stages", ProtocolType="HTTP")["ApiId"]
     gw.create_stage(ApiId=api_id, StageName="prod", StageVariables={"a": "1"})
+    refused(lambda: gw.create_deployment(ApiId=api_id, StageName="prod"), "BadRequestException", 400,
+            "Unable to deploy API because no routes exist in this API")
+    assert gw.get_deployments(ApiId=api_id)["Items"] == []
+    gw.create_route(ApiId=api_id, RouteKey="GET /x")
     s = gw.get_stage(ApiId=api_id, StageName="prod")
     assert (s["StageName"], s["AutoDeploy"], s["StageVariables"]) == ("prod", False, {"a": "1"})
     assert "DeploymentId" not in s
@@ -185,6 +189,14 @@ def test_stages_and_deployments(gw):
     # With no stage left on it, the deployment can go.
     gw.delete_deployment(ApiId=api_id, DeploymentId=d2["DeploymentId"])
     assert gw.get_deployments(ApiId=api_id)["Items"] == []
+
+
+def test_default_stage_by_name(gw, lam):
+    name, _ = create(lam)
+    api_id = gw.create_api(Name="quick", ProtocolType="HTTP", Target=fn_arn(name))["ApiId"]
+    assert gw.get_stage(ApiId=api_id, StageName="$default")["AutoDeploy"] is True
+    u = gw.update_stage(ApiId=api_id, StageName="$default", StageVariables={"v": "1"})
+    assert u["StageVariables"] == {"v": "1"}
 
 
 def test_tags(gw):

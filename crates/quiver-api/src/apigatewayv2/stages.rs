@@ -172,8 +172,9 @@ pub async fn delete_stage(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// CreateDeployment: snapshots the API now; with `stageName` (an existing stage that
-/// does not deploy automatically) the stage is switched to it in the same write.
+/// CreateDeployment: snapshots the API now (it needs a route); with `stageName` (an
+/// existing stage that does not deploy automatically) the stage is switched to it in
+/// the same write.
 pub async fn create_deployment(
     State(state): State<AppState>,
     Path(api): Path<String>,
@@ -197,6 +198,11 @@ pub async fn create_deployment(
                     "Stage {name} has auto deploy enabled; it cannot be deployed to manually"
                 )));
             }
+        }
+        if a.routes.is_empty() {
+            return Err(bad(
+                "Unable to deploy API because no routes exist in this API",
+            ));
         }
         a.deployments.push(HttpDeployment {
             deployment_id: made.clone(),
