@@ -194,3 +194,19 @@ def test_pinned_stage_serves_its_deployment(srv, gw, app):
     assert request(srv, "GET", f"/_api/{api_id}/pinned/newer")[0] == 404
     gw.update_stage(ApiId=api_id, StageName="pinned", AutoDeploy=True)
     assert request(srv, "GET", f"/_api/{api_id}/pinned/newer")[0] == 200
+
+
+def test_deployment_keeps_its_cors_settings(srv, gw, app):
+    api_id, _ = api_with_routes(gw, app, ["GET /items"], cors=CORS)
+    gw.create_stage(ApiId=api_id, StageName="pinned")
+    gw.create_deployment(ApiId=api_id, StageName="pinned")
+    gw.update_api(ApiId=api_id, CorsConfiguration={**CORS, "AllowOrigins": ["https://new.example"]})
+    pre = {"Access-Control-Request-Method": "GET"}
+    # The pinned stage answers with the CORS settings it was deployed with...
+    _, h, _ = request(srv, "OPTIONS", f"/_api/{api_id}/pinned/items", {**pre, "Origin": "https://app.example"})
+    assert h.get("access-control-allow-origin") == "https://app.example"
+    _, h, _ = request(srv, "OPTIONS", f"/_api/{api_id}/pinned/items", {**pre, "Origin": "https://new.example"})
+    assert "access-control-allow-origin" not in h
+    # ...the autoDeploy $default stage with the current ones.
+    _, h, _ = request(srv, "OPTIONS", f"/_api/{api_id}/items", {**pre, "Origin": "https://new.example"})
+    assert h.get("access-control-allow-origin") == "https://new.example"
