@@ -15,7 +15,7 @@ import tempfile
 import botocore.exceptions
 import pytest
 
-from apiutil import assert_client_error, create, fn_arn, unique_name
+from apiutil import ACCOUNT, assert_client_error, create, fn_arn, unique_name
 from conftest import Server
 
 ID_RE = re.compile(r"^[a-z0-9]{10}$")
@@ -58,7 +58,7 @@ def test_create_get_list_delete(gw):
     assert api_id not in [a["ApiId"] for a in gw.get_apis()["Items"]]
     with pytest.raises(botocore.exceptions.ClientError) as e:
         gw.get_api(ApiId=api_id)
-    assert_client_error(e, "NotFoundException", 404, "Invalid API identifier specified")
+    assert_client_error(e, "NotFoundException", 404, f"Invalid API identifier specified {ACCOUNT}:{api_id}")
 
 
 def test_unknown_api_everywhere(gw):

@@ -141,6 +141,46 @@ def test_integration_timeout_is_504(srv, lam, gw):
         PayloadFormatVersion="2.0", TimeoutInMillis=500,
     )["IntegrationId"]
     gw.create_route(ApiId=api_id, RouteKey="$default", Target=t)
-    gw.create_stage(ApiId=api_id, StageName="$default")
+    gw.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
     status, data = request(srv, "GET", f"/_api/{api_id}/anything")
     assert (status, json.loads(data)) == (504, {"message": "Endpoint request timed out"})
+
+
+# API Gateway's route precedence (HTTP API developer guide, "Routing API requests"):
+# the most specific path wins (literal before {var} before {var+}), then the method's
+# own route before ANY, then $default. (method, path, route expected, path parameters).
+PRECEDENCE = [
+    ("GET", "/pets", "GET /pets", None),
+    ("POST", "/pets", "ANY /pets", None),
+    ("GET", "/pets/7", "GET /pets/{id}", {"id": "7"}),
+    ("GET", "/pets/dog", "GET /pets/dog", None),
+    ("POST", "/pets/7", "POST /pets/{id}", {"id": "7"}),
+    ("DELETE", "/pets/7", "ANY /pets/{proxy+}", {"proxy": "7"}),
+    ("PATCH", "/pets/dog", "ANY /pets/{proxy+}", {"proxy": "dog"}),
+    ("GET", "/pets/7/toys", "GET /pets/{id}/toys", {"id": "7"}),
+    ("GET", "/pets/7/toys/1", "ANY /pets/{proxy+}", {"proxy": "7/toys/1"}),
+    ("GET", "/", "GET /", None),
+    ("POST", "/", "$default", None),
+    ("GET", "/other/x", "ANY /{proxy+}", {"proxy": "other/x"}),
+    ("GET", "/a/b/c", "GET /a/b/{c}", {"c": "c"}),
+    ("GET", "/a/x/c", "GET /a/{b}/c", {"b": "x"}),
+    ("GET", "/pets/dog%20s", "GET /pets/{id}", {"id": "dog s"}),
+]
+
+
+def test_route_precedence_table(srv, lam, gw):
+    echo = create_py(lam, ECHO)
+    api_id = gw.create_api(Name="precedence", ProtocolType="HTTP")["ApiId"]
+    target = integration(gw, api_id, echo, "2.0")
+    keys = sorted({want for _, _, want, _ in PRECEDENCE})
+    # Created in reverse order: precedence does not depend on creation order.
+    for k in reversed(keys):
+        gw.create_route(ApiId=api_id, RouteKey=k, Target=target)
+    gw.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
+    got = []
+    for method, path, _, _ in PRECEDENCE:
+        status, data = request(srv, method, f"/_api/{api_id}{path}")
+        assert status == 200, (method, path, data)
+        ev = json.loads(data)
+        got.append((method, path, ev["routeKey"], ev.get("pathParameters")))
+    assert got == PRECEDENCE

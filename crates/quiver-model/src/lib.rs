@@ -15,6 +15,7 @@ pub mod eventstream;
 pub mod function;
 pub mod function_url;
 pub mod http_api;
+pub mod http_api_cors;
 pub mod http_api_event;
 pub mod http_api_route;
 pub mod image_function;

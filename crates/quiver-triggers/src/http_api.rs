@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Bytes;
-use quiver_model::http_api::{HttpApi, HttpIntegration};
+use quiver_model::http_api::{HttpApi, HttpApiSnapshot, HttpIntegration, HttpRoute, HttpStage};
+use quiver_model::http_api_cors;
 use quiver_model::http_api_event::{self, ApiRequest};
 use quiver_model::http_api_route::{select, RouteKey};
 use quiver_model::{url_event, Chain, FunctionRef};
@@ -54,10 +55,7 @@ pub struct HttpApis {
 
 /// The stage a path addresses and the path the routes see: a named stage is the
 /// path's first segment; anything else goes to `$default` when the API has it.
-fn stage_of<'a>(
-    api: &'a HttpApi,
-    raw_path: &str,
-) -> Option<(&'a str, String, BTreeMap<String, String>)> {
+fn stage_of<'a>(api: &'a HttpApi, raw_path: &str) -> Option<(&'a HttpStage, String)> {
     let rest = raw_path.strip_prefix('/').unwrap_or(raw_path);
     let (first, tail) = rest.split_once('/').map_or((rest, ""), |(f, t)| (f, t));
     if let Some(s) = api
@@ -65,18 +63,23 @@ fn stage_of<'a>(
         .iter()
         .find(|s| s.stage_name != "$default" && s.stage_name == first)
     {
-        return Some((&s.stage_name, format!("/{tail}"), s.stage_variables.clone()));
+        return Some((s, format!("/{tail}")));
     }
     api.stages
         .iter()
         .find(|s| s.stage_name == "$default")
-        .map(|s| {
-            (
-                s.stage_name.as_str(),
-                raw_path.to_string(),
-                s.stage_variables.clone(),
-            )
-        })
+        .map(|s| (s, raw_path.to_string()))
+}
+
+/// Whether a preflight goes to a route rather than being answered by API Gateway:
+/// only when a route names `OPTIONS` itself (not `ANY`, not `$default`) and matches.
+fn explicit_options_route(table: &[(RouteKey, &HttpRoute)], route_path: &str) -> bool {
+    let options: Vec<(RouteKey, &HttpRoute)> = table
+        .iter()
+        .filter(|(k, _)| matches!(k, RouteKey::Path { method, .. } if method == "OPTIONS"))
+        .cloned()
+        .collect();
+    select(&options, "OPTIONS", route_path).is_some()
 }
 
 impl HttpApis {
@@ -84,9 +87,11 @@ impl HttpApis {
         Self { invoker }
     }
 
-    /// Answers one request: unknown API, stage or route → 404 `Not Found`, too large →
-    /// 413, the function failed or answered malformed → 502, slower than the
-    /// integration's TimeoutInMillis → 504, throttled → 429.
+    /// Answers one request: unknown API, stage or route (or a stage with nothing
+    /// deployed) → 404 `Not Found`, the endpoint disabled → 403, too large → 413, the
+    /// function failed or answered malformed → 502, slower than the integration's
+    /// TimeoutInMillis → 504, throttled → 429. With CORS configured, a preflight is
+    /// answered here (204) and every answer gets the configured CORS headers.
     pub async fn handle(&self, call: ApiCall) -> UrlOutcome {
         if call.body.len() > MAX_API_PAYLOAD {
             return message(413, "Request Entity Too Large");
@@ -105,16 +110,50 @@ impl HttpApis {
                 return message(500, "Internal Server Error");
             }
         };
-        let Some((stage, route_path, stage_variables)) = stage_of(&api, &call.raw_path) else {
+        if api.disable_execute_api_endpoint {
+            return message(403, "Forbidden");
+        }
+        let Some((stage, route_path)) = stage_of(&api, &call.raw_path) else {
             return message(404, "Not Found");
         };
-        let stage = stage.to_string();
-        let table: Vec<(RouteKey, &quiver_model::http_api::HttpRoute)> = api
+        // A stage without autoDeploy serves its deployment; nothing deployed is a 404.
+        let Some(served) = api.served_by(stage) else {
+            return message(404, "Not Found");
+        };
+        let table: Vec<(RouteKey, &HttpRoute)> = served
             .routes
             .iter()
             .filter_map(|r| RouteKey::parse(&r.route_key).ok().map(|k| (k, r)))
             .collect();
-        let Some(selected) = select(&table, &call.method, &route_path) else {
+        let Some(cors) = &served.cors else {
+            return self.route(&call, stage, &route_path, &table, &served).await;
+        };
+        if http_api_cors::is_preflight(&call.method, &call.headers)
+            && !explicit_options_route(&table, &route_path)
+        {
+            return UrlOutcome {
+                status: 204,
+                headers: http_api_cors::preflight(cors, &call.headers),
+                body: Bytes::new(),
+                request_id: None,
+            };
+        }
+        let mut out = self.route(&call, stage, &route_path, &table, &served).await;
+        http_api_cors::apply(cors, &call.headers, &mut out.headers);
+        out
+    }
+
+    /// The answer before CORS headers are applied: the chosen route's integration
+    /// invoked, or API Gateway's 404.
+    async fn route(
+        &self,
+        call: &ApiCall,
+        stage: &HttpStage,
+        route_path: &str,
+        table: &[(RouteKey, &HttpRoute)],
+        served: &HttpApiSnapshot,
+    ) -> UrlOutcome {
+        let Some(selected) = select(table, &call.method, route_path) else {
             return message(404, "Not Found");
         };
         let route = *selected.route;
@@ -122,17 +161,17 @@ impl HttpApis {
             .target
             .as_deref()
             .and_then(|t| t.strip_prefix("integrations/"))
-            .and_then(|id| api.integrations.iter().find(|i| i.integration_id == id));
+            .and_then(|id| served.integrations.iter().find(|i| i.integration_id == id));
         let Some(integration) = integration else {
             return message(404, "Not Found");
         };
         self.invoke(
-            &call,
+            call,
             integration,
             &route.route_key,
-            &stage,
+            &stage.stage_name,
             &selected.path_parameters,
-            &stage_variables,
+            &stage.stage_variables,
         )
         .await
     }

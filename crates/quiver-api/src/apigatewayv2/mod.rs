@@ -1,11 +1,16 @@
 //! The apigatewayv2 control plane for HTTP APIs (restJson1 under `/v2/`, SigV4 scope
-//! `apigateway`): Create/Get/Delete Api(s), Route(s), Integration(s) and Stage(s).
+//! `apigateway`): Apis, Routes, Integrations, Stages, Deployments and tags, each in its
+//! own file over the shared parsing and rendering of `wire.rs`.
 //! Its errors have their own shape (`{"message": ...}` with `x-amzn-ErrorType`), so this
 //! module maps them itself instead of through Lambda's [`crate::ApiError`].
 //! Rules are `quiver-model`'s `http_api_route`; the value stored is `http_api`'s.
 //! docs/wire.md §22.
 
-mod handlers;
+mod apis;
+mod integrations;
+mod routes;
+mod stages;
+mod wire;
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -15,7 +20,10 @@ use quiver_store::StoreError;
 
 use crate::state::AppState;
 
-pub use handlers::*;
+pub use apis::*;
+pub use integrations::*;
+pub use routes::*;
+pub use stages::*;
 
 /// Every way an apigatewayv2 request fails, as API Gateway names it.
 #[derive(Debug, thiserror::Error)]
@@ -75,17 +83,48 @@ impl IntoResponse for GatewayError {
     }
 }
 
-/// The `/v2/apis` routes; Lambda's paths never start with `/v2/`, so they merge into
-/// the one router under the same SigV4 layer.
+/// The `/v2/apis` and `/v2/tags` routes; Lambda's paths never start with `/v2/`, so
+/// they merge into the one router under the same SigV4 layer.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v2/apis", get(get_apis).post(create_api))
-        .route("/v2/apis/{api}", get(get_api).delete(delete_api))
+        .route(
+            "/v2/apis/{api}",
+            get(get_api).patch(update_api).delete(delete_api),
+        )
+        .route("/v2/apis/{api}/cors", delete(delete_cors))
         .route("/v2/apis/{api}/routes", get(get_routes).post(create_route))
-        .route("/v2/apis/{api}/routes/{route}", delete(delete_route))
+        .route(
+            "/v2/apis/{api}/routes/{route}",
+            get(get_route).patch(update_route).delete(delete_route),
+        )
         .route(
             "/v2/apis/{api}/integrations",
             get(get_integrations).post(create_integration),
         )
+        .route(
+            "/v2/apis/{api}/integrations/{integration}",
+            get(get_integration)
+                .patch(update_integration)
+                .delete(delete_integration),
+        )
         .route("/v2/apis/{api}/stages", get(get_stages).post(create_stage))
+        .route(
+            "/v2/apis/{api}/stages/{stage}",
+            get(get_stage).patch(update_stage).delete(delete_stage),
+        )
+        .route(
+            "/v2/apis/{api}/deployments",
+            get(get_deployments).post(create_deployment),
+        )
+        .route(
+            "/v2/apis/{api}/deployments/{deployment}",
+            get(get_deployment)
+                .patch(update_deployment)
+                .delete(delete_deployment),
+        )
+        .route(
+            "/v2/tags/{arn}",
+            get(get_tags).post(tag_resource).delete(untag_resource),
+        )
 }

@@ -14,6 +14,7 @@ fn api(id: &str) -> HttpApi {
         routes: vec![],
         integrations: vec![],
         stages: vec![],
+        ..Default::default()
     }
 }
 
