@@ -6,12 +6,14 @@
 //! [`Dialect`]. Fire times have whole-minute precision, as both services document.
 
 pub mod cron;
+mod event;
 mod next;
 #[cfg(test)]
 mod tests;
 
 use crate::EventsError;
 pub use cron::Cron;
+pub use event::scheduled_event;
 use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
 
