@@ -200,6 +200,8 @@ def test_schedule_create_get_update_list_delete(sch, sqs):
     ({"ScheduleExpression": "rate(5 minutes)", "FlexibleTimeWindow": {"Mode": "FLEXIBLE"}}, "MaximumWindowInMinutes"),
     ({"ScheduleExpression": "rate(5 minutes)", "Target": {"Arn": "arn:aws:sns:us-east-1:000000000000:t", "RoleArn": SCHED_ROLE}}, "Invalid target ARN"),
     ({"ScheduleExpression": "rate(5 minutes)", "Target": {"Arn": "arn:aws:sqs:us-east-1:000000000000:q", "RoleArn": "role"}}, "roleArn"),
+    ({"ScheduleExpression": "rate(5 minutes)", "Target": {"Arn": "arn:aws:sqs:eu-west-1:000000000000:q", "RoleArn": SCHED_ROLE}}, "outside this server"),
+    ({"ScheduleExpression": "rate(5 minutes)", "Target": {"Arn": "arn:aws:lambda:us-east-1:111111111111:function:f", "RoleArn": SCHED_ROLE}}, "outside this server"),
     ({"ScheduleExpression": "rate(5 minutes)", "Target": {"Arn": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:f", "RoleArn": SCHED_ROLE, "Input": "not json"}}, "well-formed JSON"),
 ])
 def test_create_schedule_refusals(sch, kw, message):

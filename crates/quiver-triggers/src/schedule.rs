@@ -542,6 +542,31 @@ mod tests {
     }
 
     #[test]
+    fn a_flexible_window_delays_each_fire_within_the_window() {
+        let mut t = timing("rate(1 hour)", 0);
+        t.window_minutes = Some(15);
+        for _ in 0..200 {
+            let mut e = Entry {
+                job: Job {
+                    timing: t.clone(),
+                    delivery: Delivery::Queue { name: "q".into() },
+                    payload: Payload::Fixed("{}".into()),
+                    dead_letter_queue: None,
+                    record: None,
+                    delete_after_completion: false,
+                },
+                cursor_ms: 0,
+                pending: None,
+                generation: 0,
+            };
+            Inner::ensure_pending(&mut e);
+            let (nominal, due) = e.pending.unwrap();
+            assert_eq!(nominal, 3_600_000);
+            assert!((nominal..nominal + 15 * 60_000).contains(&due));
+        }
+    }
+
+    #[test]
     fn deliveries_are_functions_and_queues_only() {
         assert_eq!(
             Delivery::parse("arn:aws:sqs:us-east-1:123456789012:q"),

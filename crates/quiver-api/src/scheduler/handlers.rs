@@ -80,7 +80,7 @@ pub async fn create_schedule(
     check_name(&name, "name")?;
     let body = body_object(&headers, body, "CreateSchedule").await?;
     let group = group_of(Some(&body), &[])?;
-    let schedule = wire::parse_schedule(&body, &name, &group, None, now_ms())?;
+    let schedule = wire::parse_schedule(&state.partition, &body, &name, &group, None, now_ms())?;
     let s = schedule.clone();
     match state.store(move |st| st.create_schedule(&s)).await? {
         Ok(()) => {}
@@ -117,6 +117,7 @@ pub async fn update_schedule(
         return Err(schedule_missing(&name));
     };
     let schedule = wire::parse_schedule(
+        &state.partition,
         &body,
         &name,
         &group,

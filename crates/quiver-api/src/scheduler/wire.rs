@@ -145,7 +145,7 @@ fn enum_member<'a>(
     }
 }
 
-fn parse_target(t: &Map<String, Value>) -> Result<ScheduleTarget> {
+fn parse_target(t: &Map<String, Value>, partition: &Partition) -> Result<ScheduleTarget> {
     let arn = required_str(t, "Arn", "target.arn")?;
     let role_arn = required_str(t, "RoleArn", "target.roleArn")?;
     let role_ok = ROLE_RE.is_match(role_arn);
@@ -161,6 +161,26 @@ fn parse_target(t: &Map<String, Value>) -> Result<ScheduleTarget> {
             "Invalid target ARN {arn}: this server delivers schedules to Lambda functions and SQS queues."
         )));
     };
+    // A target of another region or account is not on this server.
+    let own = match quiver_model::event_config::Destination::parse(arn) {
+        Some(d) => {
+            let (region, account) = match &d {
+                quiver_model::event_config::Destination::Queue {
+                    region, account, ..
+                }
+                | quiver_model::event_config::Destination::Function {
+                    region, account, ..
+                } => (region, account),
+            };
+            region == &partition.region && account == &partition.account
+        }
+        None => false,
+    };
+    if !own {
+        return Err(bad(format!(
+            "Invalid target ARN {arn}: it names a resource outside this server's region and account."
+        )));
+    }
     let input = opt_str(t, "Input")?;
     if let Some(i) = input {
         if i.is_empty() {
@@ -226,6 +246,7 @@ fn parse_target(t: &Map<String, Value>) -> Result<ScheduleTarget> {
 /// CreateSchedule's / UpdateSchedule's body as the schedule it defines. `created_ms`
 /// is kept from the stored one on update; `now_ms` stamps the change.
 pub fn parse_schedule(
+    partition: &Partition,
     body: &Map<String, Value>,
     name: &str,
     group: &str,
@@ -272,7 +293,7 @@ pub fn parse_schedule(
     };
     let target = parse_target(opt_obj(body, "Target")?.ok_or_else(|| {
         bad("1 validation error detected: Value null at 'target' failed to satisfy constraint: Member must not be null")
-    })?)?;
+    })?, partition)?;
     let description = opt_str(body, "Description")?;
     if description.is_some_and(|d| d.chars().count() > 512) {
         return Err(bad("1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 512"));
