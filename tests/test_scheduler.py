@@ -328,3 +328,22 @@ def test_aws_cli_create_get_delete(srv, sqs):
     srv.cli("scheduler", "delete-schedule", "--name", name)
     gone = srv.cli("scheduler", "get-schedule", "--name", name, check=False)
     assert gone.returncode != 0 and b"ResourceNotFoundException" in gone.stderr
+
+
+def test_a_retried_create_with_the_same_client_token_succeeds(sch):
+    name = unique_name("idem")
+    params = dict(Name=name, ScheduleExpression="rate(1 day)", FlexibleTimeWindow=OFF, State="DISABLED",
+                  Target=target(f"arn:aws:sqs:{REGION}:{ACCOUNT}:q"), ClientToken="token-1")
+    first = sch.create_schedule(**params)["ScheduleArn"]
+    assert sch.create_schedule(**params)["ScheduleArn"] == first
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        sch.create_schedule(**{**params, "ClientToken": "token-2"})
+    assert_client_error(e, "ConflictException", 409)
+    group = unique_name("grp")
+    garn = sch.create_schedule_group(Name=group, ClientToken="g-1")["ScheduleGroupArn"]
+    assert sch.create_schedule_group(Name=group, ClientToken="g-1")["ScheduleGroupArn"] == garn
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        sch.create_schedule_group(Name=group)
+    assert_client_error(e, "ConflictException", 409)
+    sch.delete_schedule(Name=name)
+    sch.delete_schedule_group(Name=group)

@@ -54,6 +54,10 @@ pub struct Schedule {
     /// ActionAfterCompletion DELETE: a one-time schedule removes itself once fired.
     pub delete_after_completion: bool,
     pub kms_key_arn: Option<String>,
+    /// The ClientToken of the create: a retry of that create (same token) succeeds
+    /// instead of conflicting with the schedule it made.
+    #[serde(default)]
+    pub client_token: Option<String>,
     pub created_ms: i64,
     pub modified_ms: i64,
 }
@@ -73,6 +77,9 @@ impl Schedule {
 pub struct ScheduleGroup {
     pub name: String,
     pub tags: BTreeMap<String, String>,
+    /// The ClientToken of the create (see [`Schedule::client_token`]).
+    #[serde(default)]
+    pub client_token: Option<String>,
     pub created_ms: i64,
     pub modified_ms: i64,
 }

@@ -86,9 +86,22 @@ pub async fn create_schedule(
         Ok(()) => {}
         Err(StoreError::NotFound) => return Err(group_missing(&group)),
         Err(StoreError::AlreadyExists) => {
-            return Err(SchedulerError::Conflict(format!(
-                "Schedule {name} already exists."
-            )))
+            // A retry of the create that made it (same ClientToken) succeeds.
+            let (g, n) = (group.clone(), name.clone());
+            let existing = state.store(move |st| st.get_schedule(&g, &n)).await??;
+            return match existing {
+                Some(e)
+                    if e.schedule.client_token.is_some()
+                        && e.schedule.client_token == schedule.client_token =>
+                {
+                    Ok(Json(
+                        json!({ "ScheduleArn": wire::schedule_arn(&state.partition, &e.schedule) }),
+                    ))
+                }
+                _ => Err(SchedulerError::Conflict(format!(
+                    "Schedule {name} already exists."
+                ))),
+            };
         }
         Err(e) => return Err(e.into()),
     }
@@ -260,9 +273,11 @@ pub async fn create_group(
     let body = body_object(&headers, body, "CreateScheduleGroup").await?;
     let tags = wire::parse_tags(body.get("Tags"))?;
     let now = now_ms();
+    let client_token = wire::client_token(&body)?;
     let group = ScheduleGroup {
         name: name.clone(),
         tags: tags.into_iter().collect(),
+        client_token: client_token.clone(),
         created_ms: now,
         modified_ms: now,
     };
@@ -271,9 +286,17 @@ pub async fn create_group(
         Ok(()) => Ok(Json(
             json!({ "ScheduleGroupArn": wire::group_arn(&state.partition, &group) }),
         )),
-        Err(StoreError::AlreadyExists) => Err(SchedulerError::Conflict(format!(
-            "Schedule group {name} already exists."
-        ))),
+        Err(StoreError::AlreadyExists) => {
+            let n = name.clone();
+            match state.store(move |st| st.get_schedule_group(&n)).await?? {
+                Some(g) if g.client_token.is_some() && g.client_token == client_token => Ok(Json(
+                    json!({ "ScheduleGroupArn": wire::group_arn(&state.partition, &g) }),
+                )),
+                _ => Err(SchedulerError::Conflict(format!(
+                    "Schedule group {name} already exists."
+                ))),
+            }
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -145,6 +145,25 @@ fn enum_member<'a>(
     }
 }
 
+/// `ClientToken`: 1-64 of `[a-zA-Z0-9-_]` (botocore fills one in for every create).
+pub fn client_token(body: &Map<String, Value>) -> Result<Option<String>> {
+    let Some(token) = opt_str(body, "ClientToken")? else {
+        return Ok(None);
+    };
+    let ok = (1..=64).contains(&token.len())
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !ok {
+        return Err(constraint(
+            token,
+            "clientToken",
+            "Member must satisfy regular expression pattern: ^[a-zA-Z0-9-_]+$",
+        ));
+    }
+    Ok(Some(token.to_string()))
+}
+
 fn parse_target(t: &Map<String, Value>, partition: &Partition) -> Result<ScheduleTarget> {
     let arn = required_str(t, "Arn", "target.arn")?;
     let role_arn = required_str(t, "RoleArn", "target.roleArn")?;
@@ -305,19 +324,7 @@ pub fn parse_schedule(
         "actionAfterCompletion",
         &["NONE", "DELETE"],
     )?;
-    if let Some(token) = opt_str(body, "ClientToken")? {
-        let ok = (1..=64).contains(&token.len())
-            && token
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if !ok {
-            return Err(constraint(
-                token,
-                "clientToken",
-                "Member must satisfy regular expression pattern: ^[a-zA-Z0-9-_]+$",
-            ));
-        }
-    }
+    let client_token = client_token(body)?;
     let kms_key_arn = opt_str(body, "KmsKeyArn")?.map(str::to_string);
     let start_date_ms = opt_time(body, "StartDate")?;
     let end_date_ms = opt_time(body, "EndDate")?;
@@ -357,6 +364,7 @@ pub fn parse_schedule(
         end_date_ms,
         delete_after_completion: action == Some("DELETE"),
         kms_key_arn,
+        client_token,
         created_ms: created_ms.unwrap_or(now_ms),
         modified_ms: now_ms,
     })

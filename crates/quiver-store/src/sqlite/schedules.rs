@@ -211,6 +211,7 @@ mod tests {
             end_date_ms: None,
             delete_after_completion: false,
             kms_key_arn: None,
+            client_token: None,
             created_ms: 1,
             modified_ms: 1,
         }
@@ -239,6 +240,7 @@ mod tests {
             let g = ScheduleGroup {
                 name: "g".into(),
                 tags: Default::default(),
+                client_token: None,
                 created_ms: 1,
                 modified_ms: 1,
             };
