@@ -203,6 +203,9 @@ def test_schedule_create_get_update_list_delete(sch, sqs):
     ({"ScheduleExpression": "rate(5 minutes)", "Target": {"Arn": "arn:aws:sqs:eu-west-1:000000000000:q", "RoleArn": SCHED_ROLE}}, "outside this server"),
     ({"ScheduleExpression": "rate(5 minutes)", "Target": {"Arn": "arn:aws:lambda:us-east-1:111111111111:function:f", "RoleArn": SCHED_ROLE}}, "outside this server"),
     ({"ScheduleExpression": "rate(5 minutes)", "Target": {"Arn": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:f", "RoleArn": SCHED_ROLE, "Input": "not json"}}, "well-formed JSON"),
+    ({"ScheduleExpression": "rate(5 minutes)", "StartDate": datetime.datetime(2031, 1, 2, tzinfo=datetime.timezone.utc),
+      "EndDate": datetime.datetime(2031, 1, 1, tzinfo=datetime.timezone.utc)}, "EndDate you specify must be after the StartDate"),
+    ({"ScheduleExpression": "rate(5 minutes)", "EndDate": datetime.datetime(2001, 1, 1, tzinfo=datetime.timezone.utc)}, "cannot be earlier than the current time"),
 ])
 def test_create_schedule_refusals(sch, kw, message):
     params = dict(Name=unique_name("bad"), FlexibleTimeWindow=OFF,
@@ -347,3 +350,23 @@ def test_a_retried_create_with_the_same_client_token_succeeds(sch):
     assert_client_error(e, "ConflictException", 409)
     sch.delete_schedule(Name=name)
     sch.delete_schedule_group(Name=group)
+
+
+def test_an_undeliverable_fire_goes_to_the_dead_letter_queue(sch, sqs):
+    url, qarn = queue(sqs)
+    name = unique_name("dlq")
+    missing = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{unique_name('missing')}"
+    sch.create_schedule(Name=name, ScheduleExpression="rate(1 hour)", FlexibleTimeWindow=OFF,
+                        Target=target(missing, Input='{"lost": true}', DeadLetterConfig={"Arn": qarn}))
+    try:
+        deadline = time.time() + 30
+        got = []
+        while time.time() < deadline and not got:
+            got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5, MessageAttributeNames=["All"]).get("Messages", [])
+        assert got, "the undeliverable fire did not reach the dead-letter queue"
+        m = got[0]
+        assert m["Body"] == '{"lost": true}'
+        assert m["MessageAttributes"]["ERROR_CODE"]["StringValue"] == "TargetDeliveryFailed"
+        assert m["MessageAttributes"]["ERROR_MESSAGE"]["StringValue"]
+    finally:
+        sch.delete_schedule(Name=name)
