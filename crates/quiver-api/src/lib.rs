@@ -22,6 +22,7 @@ pub mod members;
 pub mod query;
 pub mod render;
 pub mod routes;
+pub mod scheduler;
 pub mod server;
 pub mod sqs;
 pub mod state;
@@ -223,6 +224,7 @@ pub fn router(state: AppState) -> Router {
             get(function_urls::list),
         )
         .merge(apigatewayv2::routes())
+        .merge(scheduler::routes())
         .route("/2016-08-19/account-settings", get(account::settings))
         .route("/2016-08-19/account-settings/", get(account::settings))
         .fallback(unknown)

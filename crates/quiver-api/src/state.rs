@@ -45,6 +45,9 @@ pub struct Inner {
     pub public_url: String,
     /// Serves function URL requests (the listener in [`crate::function_url`]).
     pub function_urls: quiver_triggers::FunctionUrls,
+    /// The schedule ticker the Scheduler API tells of every change; None in a server
+    /// without one (schedules are then only stored).
+    pub schedules: Option<quiver_triggers::Schedules>,
     /// Serves HTTP API requests (the listener in [`crate::http_api`]).
     pub http_apis: quiver_triggers::HttpApis,
     /// The domain function URLs are served under: `<url-id>.lambda-url.<region>.<domain>`
@@ -85,6 +88,7 @@ impl AppState {
             logs: None,
             queues: None,
             async_invoker: None,
+            schedules: None,
             public_url: DEFAULT_PUBLIC_URL.to_string(),
             echo_route: false,
             account_concurrency: quiver_model::limits::CONCURRENT_EXECUTIONS,
@@ -162,6 +166,14 @@ impl AppState {
     pub fn with_async(mut self, invoker: quiver_triggers::AsyncInvoker) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.0) {
             inner.async_invoker = Some(invoker);
+        }
+        self
+    }
+
+    /// The same state with the schedule ticker (call before cloning).
+    pub fn with_schedules(mut self, schedules: quiver_triggers::Schedules) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.schedules = Some(schedules);
         }
         self
     }

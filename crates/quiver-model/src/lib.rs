@@ -27,6 +27,7 @@ pub mod provisioned;
 pub mod recursion;
 pub mod runtime;
 pub mod runtime_config;
+pub mod schedule;
 pub mod tags;
 pub mod url_event;
 pub mod url_stream;

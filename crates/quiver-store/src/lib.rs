@@ -13,6 +13,7 @@ pub mod image;
 pub mod intake;
 pub mod layers;
 pub mod provisioned;
+pub mod schedules;
 pub mod signing;
 pub mod sqlite;
 pub mod store;
@@ -23,6 +24,7 @@ pub use image::{ImageError, ImageRecord, ImageStore};
 pub use intake::IntakeError;
 pub use layers::{LayerPolicy, LayerStore};
 pub use provisioned::ProvisionedStore;
+pub use schedules::{ScheduleStore, StoredSchedule};
 pub use signing::SigningStore;
 pub use sqlite::SqliteStore;
 pub use store::{

@@ -24,6 +24,7 @@ mod layers;
 mod lifecycle;
 mod provisioned;
 mod recursion;
+mod schedules;
 mod signing;
 mod urls;
 
@@ -38,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0007_layers.sql"),
     include_str!("../migrations/0008_function_urls.sql"),
     include_str!("../migrations/0009_http_apis.sql"),
+    include_str!("../migrations/0011_schedules.sql"),
     include_str!("../migrations/0015_function_url_invoke_mode.sql"),
 ];
 

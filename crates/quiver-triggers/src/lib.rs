@@ -9,6 +9,8 @@
 //!   access check, CORS, the payload 2.0 event in and the HTTP answer out.
 //! - [`log_subscription`]: CloudWatch Logs subscription filters delivered to a
 //!   function as asynchronous invocations (`{"awslogs": {"data": …}}`).
+//! - [`schedule`]: the schedule ticker: EventBridge Scheduler's schedules (and, later,
+//!   rules with a ScheduleExpression) fired to functions and queues.
 //! - [`provisioned`]: provisioned concurrency, the stored configs reconciled with the
 //!   environments the engine keeps initialised.
 #![forbid(unsafe_code)]
@@ -20,6 +22,7 @@ pub mod http_api;
 pub mod invoker;
 pub mod log_subscription;
 pub mod provisioned;
+pub mod schedule;
 
 pub use error::TriggerError;
 pub use event_invoke::{AsyncConfig, AsyncEvent, AsyncInvoker, MAX_ASYNC_PAYLOAD};
@@ -28,3 +31,4 @@ pub use function_url::{FunctionUrls, UrlAnswer, UrlCall, UrlOutcome};
 pub use http_api::{ApiCall, HttpApis};
 pub use invoker::{FunctionTarget, Invocation, Invoker, Resolved, Source};
 pub use log_subscription::LogSubscriptions;
+pub use schedule::Schedules;

@@ -53,6 +53,10 @@ pub struct ServeArgs {
     /// Development: shift the clock used for async event ages ("restarted this much later").
     #[arg(long, hide = true, default_value_t = 0)]
     pub async_clock_offset_secs: i64,
+    /// Test-only: shift the schedule ticker's clock ("as if the server ran this much
+    /// later"), so catch-up after a restart is tested without waiting (docs/wire.md §25).
+    #[arg(long, hide = true, default_value_t = 0)]
+    pub schedule_clock_offset_secs: i64,
     /// Development: how long a new function/version stays `Pending` and an update
     /// `InProgress` (ms). 0 = settled by the first request after the answer.
     #[arg(long, hide = true, default_value_t = 0)]
@@ -349,7 +353,23 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     // Provisioned concurrency: the stored configs are provisioned now and followed on
     // every change (quiver-triggers' provisioned module).
     invoker.spawn_provisioner();
+    // Schedules (EventBridge Scheduler): the stored ones loaded, one ticker firing them.
+    let schedules = quiver_triggers::Schedules::new(
+        store.clone(),
+        invoker.clone(),
+        Some(async_invoker.clone()),
+        Some(queues.clone()),
+        partition.clone(),
+        args.schedule_clock_offset_secs * 1000,
+    );
+    let enabled = schedules
+        .load()
+        .await
+        .context("cannot load the stored schedules")?;
+    tracing::info!(enabled, "schedules loaded");
+    let ticker = schedules.start();
     let state = AppState::new(store, code, partition, runtimes.clone())
+        .with_schedules(schedules.clone())
         .with_invoker(invoker)
         .with_async(async_invoker.clone())
         .with_engine(engine.clone())
@@ -402,6 +422,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     // No new deliveries (what is not queued keeps its cursor), then no new async work;
     // events in flight stay queued and come back after a restart.
     log_subscriptions.shutdown().await;
+    // No new fires, then no new async work; events in flight stay queued and come back
+    // after a restart.
+    schedules.shutdown();
+    let _ = ticker.await;
     async_invoker.shutdown().await;
     // Stop every environment (SIGTERM, 2 s grace, kill) before releasing the data dir.
     engine.shutdown().await;
