@@ -26,6 +26,7 @@ pub mod provisioned;
 pub mod recursion;
 pub mod runtime;
 pub mod runtime_config;
+pub mod sns;
 pub mod tags;
 pub mod url_event;
 pub mod version;

@@ -14,6 +14,7 @@ pub mod intake;
 pub mod layers;
 pub mod provisioned;
 pub mod signing;
+pub mod sns;
 pub mod sqlite;
 pub mod store;
 pub mod urls;
@@ -24,6 +25,7 @@ pub use intake::IntakeError;
 pub use layers::{LayerPolicy, LayerStore};
 pub use provisioned::ProvisionedStore;
 pub use signing::SigningStore;
+pub use sns::SnsStore;
 pub use sqlite::SqliteStore;
 pub use store::{
     Cursor, LatestUpdate, NewFunction, PublishRequest, Resolution, Store, Usage, Written,

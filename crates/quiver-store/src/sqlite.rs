@@ -25,6 +25,7 @@ mod lifecycle;
 mod provisioned;
 mod recursion;
 mod signing;
+mod sns;
 mod urls;
 
 /// Migrations in order; `user_version` = how many have been applied.
@@ -38,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0007_layers.sql"),
     include_str!("../migrations/0008_function_urls.sql"),
     include_str!("../migrations/0009_http_apis.sql"),
+    include_str!("../migrations/0012_sns.sql"),
 ];
 
 pub struct SqliteStore {
