@@ -7,6 +7,8 @@
 //! - [`event_invoke`]: asynchronous invocation (`InvocationType: Event`).
 //! - [`function_url`]: function URL requests: the URL's config found by its id, the
 //!   access check, CORS, the payload 2.0 event in and the HTTP answer out.
+//! - [`sns`]: SNS-compatible topics' delivery: published messages made durable, then
+//!   fanned out to functions, queues and HTTP endpoints.
 //! - [`provisioned`]: provisioned concurrency, the stored configs reconciled with the
 //!   environments the engine keeps initialised.
 #![forbid(unsafe_code)]
@@ -17,9 +19,11 @@ pub mod function_url;
 pub mod http_api;
 pub mod invoker;
 pub mod provisioned;
+pub mod sns;
 
 pub use error::TriggerError;
 pub use event_invoke::{AsyncConfig, AsyncEvent, AsyncInvoker, MAX_ASYNC_PAYLOAD};
 pub use function_url::{FunctionUrls, UrlCall, UrlOutcome};
 pub use http_api::{ApiCall, HttpApis};
 pub use invoker::{FunctionTarget, Invocation, Invoker, Resolved, Source};
+pub use sns::{Published, SnsConfig, Topics};

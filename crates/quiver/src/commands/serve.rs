@@ -340,6 +340,22 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     .await
     .context("cannot open the async invocation queue")?;
     async_invoker.start();
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    // SNS-compatible topics: published messages durable in sns.db, then delivered.
+    let topics = quiver_triggers::Topics::open(
+        &data.path,
+        store.clone(),
+        async_invoker.clone(),
+        queues.clone(),
+        &public_url,
+        quiver_triggers::SnsConfig::default(),
+    )
+    .await
+    .context("cannot open the SNS delivery queue")?;
+    topics.start();
     // Provisioned concurrency: the stored configs are provisioned now and followed on
     // every change (quiver-triggers' provisioned module).
     invoker.spawn_provisioner();
@@ -349,12 +365,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         .with_engine(engine.clone())
         .with_logs(log_store.clone())
         .with_queues(queues.clone())
-        .with_public_url(
-            &args
-                .public_url
-                .clone()
-                .unwrap_or_else(|| format!("http://{addr}")),
-        )
+        .with_sns(topics.clone())
+        .with_public_url(&public_url)
         .with_url_domain(&args.domain)
         .with_echo_route(args.enable_echo_route);
     let app = quiver_api::router(state);
@@ -393,7 +405,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
             Ok(())
         }
     };
-    // No new async work; events in flight stay queued and come back after a restart.
+    // No new deliveries (they may still queue async events), then no new async work;
+    // what is in flight stays queued and comes back after a restart.
+    topics.shutdown().await;
     async_invoker.shutdown().await;
     // Stop every environment (SIGTERM, 2 s grace, kill) before releasing the data dir.
     engine.shutdown().await;
