@@ -43,7 +43,10 @@ async fn deliver(ctx: &Ctx, topic: &Topic, msgs: Vec<Published>) -> Result<Vec<S
     ctx.topics()?
         .publish(&topic.arn, &topic.name, msgs)
         .await
-        .map_err(super::internal)
+        .map_err(|e| match e {
+            quiver_triggers::TriggerError::NotFound => SnsError::topic_not_found(),
+            e => super::internal(e),
+        })
 }
 
 pub async fn publish(ctx: &Ctx, f: &Form) -> Result<Xml, SnsError> {

@@ -276,11 +276,11 @@ mod tests {
         ));
         assert_eq!(
             s.list_subscriptions(Some("a"), None, 1).unwrap(),
-            [s1.clone()]
+            std::slice::from_ref(&s1)
         );
         assert_eq!(
             s.list_subscriptions(None, Some(&s1.arn), 10).unwrap(),
-            [s2.clone()]
+            std::slice::from_ref(&s2)
         );
         let edited = s
             .update_subscription(&s1.arn, &mut |x| {

@@ -91,7 +91,7 @@ fn passes_filter(sub: &Subscription, n: &Notification) -> bool {
     true
 }
 
-struct Inner {
+pub(crate) struct Inner {
     store: Arc<dyn Store>,
     async_invoker: AsyncInvoker,
     user_queues: Arc<Queues>,
@@ -169,7 +169,11 @@ impl Topics {
         if self.inner.closed.load(Ordering::SeqCst) {
             return Err(TriggerError::ShuttingDown);
         }
-        let subs = self.inner.subscriptions(topic_name).await?;
+        let subs = self
+            .inner
+            .subscriptions(topic_name)
+            .await?
+            .ok_or(TriggerError::NotFound)?;
         let mut ids = Vec::with_capacity(messages.len());
         let mut records = Vec::new();
         for m in messages {
@@ -215,6 +219,14 @@ impl Topics {
             .await
     }
 
+    pub(crate) fn downgrade(&self) -> std::sync::Weak<Inner> {
+        Arc::downgrade(&self.inner)
+    }
+
+    pub(crate) fn upgrade(w: &std::sync::Weak<Inner>) -> Option<Topics> {
+        w.upgrade().map(|inner| Topics { inner })
+    }
+
     /// Starts the delivery workers.
     pub fn start(&self) {
         let mut workers = self.inner.workers.lock().unwrap_or_else(|p| p.into_inner());
@@ -242,10 +254,17 @@ impl Topics {
 }
 
 impl Inner {
-    async fn subscriptions(&self, topic_name: &str) -> Result<Vec<Subscription>, TriggerError> {
+    /// The topic's subscriptions; None when the topic does not exist.
+    async fn subscriptions(
+        &self,
+        topic_name: &str,
+    ) -> Result<Option<Vec<Subscription>>, TriggerError> {
         let store = self.store.clone();
         let name = topic_name.to_string();
         tokio::task::spawn_blocking(move || {
+            if store.get_topic(&name).map_err(platform)?.is_none() {
+                return Ok(None);
+            }
             let mut all = Vec::new();
             loop {
                 let after = all.last().map(|s: &Subscription| s.arn.clone());
@@ -255,7 +274,7 @@ impl Inner {
                 let done = page.len() < 1000;
                 all.extend(page);
                 if done {
-                    return Ok(all);
+                    return Ok(Some(all));
                 }
             }
         })

@@ -356,6 +356,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     .await
     .context("cannot open the SNS delivery queue")?;
     topics.start();
+    async_invoker.set_topics(&topics);
     // Provisioned concurrency: the stored configs are provisioned now and followed on
     // every change (quiver-triggers' provisioned module).
     invoker.spawn_provisioner();
