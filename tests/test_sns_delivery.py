@@ -253,3 +253,46 @@ def test_failed_async_invoke_lands_in_an_sns_dead_letter_topic(clients):
     assert record["requestContext"]["requestId"] == rid
     assert record["requestContext"]["condition"] == "RetriesExhausted"
     assert record["requestPayload"] == {"fail": 1, "id": "x1"}
+
+
+class FailingHook(Hook):
+    """Confirms, then answers every notification with a 500."""
+
+    def do_POST(self):
+        n = int(self.headers.get("content-length", 0))
+        body = self.rfile.read(n).decode()
+        kind = self.headers.get("x-amz-sns-message-type")
+        self.received.put((kind, body))
+        self.send_response(200 if kind == "SubscriptionConfirmation" else 500)
+        self.end_headers()
+
+
+def test_failed_http_deliveries_are_retried_then_redriven(server_factory):
+    server = server_factory(["--sns-retry-delay-secs", "1"])
+    sns, sqs = server.client("sns"), server.client("sqs")
+    got = queue.Queue()
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), type("F", (FailingHook,), {"received": got}))
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        endpoint = f"http://127.0.0.1:{srv.server_address[1]}/fails"
+        topic = sns.create_topic(Name="flaky")["TopicArn"]
+        dlq_url, dlq_arn = make_queue(sqs, "flaky-dlq")
+        arn = sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=endpoint, ReturnSubscriptionArn=True,
+                            Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn})})["SubscriptionArn"]
+        kind, body = got.get(timeout=60)
+        assert kind == "SubscriptionConfirmation"
+        sns.confirm_subscription(TopicArn=topic, Token=json.loads(body)["Token"])
+        mid = sns.publish(TopicArn=topic, Message="never accepted")["MessageId"]
+        [m] = receive(sqs, dlq_url, 1, timeout=120)
+        env = json.loads(m["Body"])
+        assert env["MessageId"] == mid and env["Message"] == "never accepted"
+        # Every try reached the endpoint before the redrive: 1 + 3 retries.
+        tries = []
+        while not got.empty():
+            tries.append(got.get())
+        assert [k for k, _ in tries] == ["Notification"] * 4
+        assert all(json.loads(b)["MessageId"] == mid for _, b in tries)
+        assert sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]["PendingConfirmation"] == "false"
+    finally:
+        srv.shutdown()
+        srv.server_close()

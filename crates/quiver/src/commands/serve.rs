@@ -50,6 +50,9 @@ pub struct ServeArgs {
     /// twice as long); Lambda waits about a minute.
     #[arg(long, env = "QUIVER_ASYNC_RETRY_BASE_SECS", default_value_t = 60)]
     pub async_retry_base_secs: u64,
+    /// Delay between tries of a failed SNS delivery (SNS's default HTTP policy: 20 s).
+    #[arg(long, env = "QUIVER_SNS_RETRY_DELAY_SECS", default_value_t = 20)]
+    pub sns_retry_delay_secs: u64,
     /// Development: shift the clock used for async event ages ("restarted this much later").
     #[arg(long, hide = true, default_value_t = 0)]
     pub async_clock_offset_secs: i64,
@@ -351,7 +354,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         async_invoker.clone(),
         queues.clone(),
         &public_url,
-        quiver_triggers::SnsConfig::default(),
+        quiver_triggers::SnsConfig {
+            retry_delay: std::time::Duration::from_secs(args.sns_retry_delay_secs),
+            ..quiver_triggers::SnsConfig::default()
+        },
     )
     .await
     .context("cannot open the SNS delivery queue")?;
