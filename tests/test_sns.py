@@ -52,6 +52,11 @@ def test_topic_names_and_unknown_topics(sns):
     assert_client_error(e, "NotFound", 404, "Topic does not exist")
     e = pytest.raises(botocore.exceptions.ClientError, sns.get_topic_attributes, TopicArn="not-an-arn")
     assert_client_error(e, "InvalidParameter", 400, "Invalid parameter: TopicArn")
+    e = pytest.raises(botocore.exceptions.ClientError, sns.publish,
+                      TopicArn="arn:aws:sns:eu-west-1:000000000000:t", Message="m")
+    assert_client_error(e, "InvalidParameter", 400, "Invalid parameter: TopicArn")
+    e = pytest.raises(botocore.exceptions.ClientError, sns.publish, PhoneNumber="+15550100", Message="m")
+    assert_client_error(e, "InvalidParameter", 400, "PhoneNumber")
     e = pytest.raises(botocore.exceptions.ClientError, sns.publish, TopicArn=TOPIC + "missing", Message="m")
     assert_client_error(e, "NotFound", 404, "Topic does not exist")
     # DeleteTopic is idempotent.
@@ -271,3 +276,17 @@ def test_cli(server):
     cli("unsubscribe", "--subscription-arn", sub)
     cli("delete-topic", "--topic-arn", arn)
     assert json.loads(cli("list-topics").stdout)["Topics"] == []
+
+
+def test_topics_and_subscriptions_survive_a_restart(server_factory):
+    s1 = server_factory()
+    sns = s1.client("sns")
+    arn = sns.create_topic(Name="kept", Attributes={"DisplayName": "Kept"},
+                           Tags=[{"Key": "k", "Value": "v"}])["TopicArn"]
+    sub = sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=QUEUE + "q",
+                        Attributes={"RawMessageDelivery": "true"})["SubscriptionArn"]
+    assert s1.stop() == 0 or s1.proc.returncode is not None
+    sns = server_factory().client("sns")
+    assert sns.get_topic_attributes(TopicArn=arn)["Attributes"]["DisplayName"] == "Kept"
+    assert sns.list_tags_for_resource(ResourceArn=arn)["Tags"] == [{"Key": "k", "Value": "v"}]
+    assert sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]["RawMessageDelivery"] == "true"

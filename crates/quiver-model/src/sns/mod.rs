@@ -121,14 +121,18 @@ pub fn topic_arn(p: &Partition, name: &str) -> String {
 }
 
 /// The topic name a `TopicArn` (or `TargetArn`, `ResourceArn`) of this server names;
-/// `InvalidParameter: <member>` when it is no topic ARN, NotFound for another
-/// region's or account's.
+/// `InvalidParameter: <member>` when it is no topic ARN or another region's,
+/// NotFound for another account's.
 pub fn topic_name_of(p: &Partition, arn: Option<&str>, member: &str) -> Result<String, SnsError> {
     let arn = arn.ok_or_else(|| SnsError::invalid(member))?;
     let c = TOPIC_ARN_RE
         .captures(arn)
         .ok_or_else(|| SnsError::invalid(member))?;
-    if c[1] != p.region || c[2] != p.account {
+    // SNS answers a topic of another region as a bad ARN for this endpoint.
+    if c[1] != p.region {
+        return Err(SnsError::invalid(member));
+    }
+    if c[2] != p.account {
         return Err(SnsError::topic_not_found());
     }
     Ok(c[3].to_string())
