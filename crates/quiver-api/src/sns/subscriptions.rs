@@ -21,6 +21,8 @@ pub async fn subscribe(ctx: &Ctx, f: &Form) -> Result<Xml, SnsError> {
     }
     let return_arn = f.bool("ReturnSubscriptionArn")?.unwrap_or(false);
     let pending = protocol.needs_confirmation();
+    // Refused before anything is stored when there is no delivery side to confirm with.
+    let topics = ctx.topics()?;
     let mut sub = Subscription {
         arn: format!("{}:{}", topic.arn, uuid::Uuid::new_v4()),
         topic_arn: topic.arn.clone(),
@@ -61,7 +63,7 @@ pub async fn subscribe(ctx: &Ctx, f: &Form) -> Result<Xml, SnsError> {
     if stored.pending {
         // A new pending subscription, or the same one subscribed again: (re)send the
         // SubscriptionConfirmation, as SNS does.
-        ctx.topics()?
+        topics
             .request_confirmation(&stored)
             .await
             .map_err(super::internal)?;
