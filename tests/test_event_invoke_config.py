@@ -140,7 +140,6 @@ def test_out_of_range_update_leaves_config_unchanged(lam):
 
 
 @pytest.mark.parametrize("arn", [
-    "arn:aws:sns:us-east-1:000000000000:my-topic",
     "arn:aws:events:us-east-1:000000000000:event-bus/default",
     "arn:aws:s3:::my-bucket",
 ])
@@ -286,7 +285,7 @@ def test_cli_put_update_get_list_delete(server):
                    "--maximum-retry-attempts", "5", check=False)
     assert p.returncode != 0  # the CLI or the server refuses it; never stored
     p = server.cli("lambda", "put-function-event-invoke-config", "--function-name", name,
-                   "--destination-config", json.dumps({"OnFailure": {"Destination": "arn:aws:sns:us-east-1:000000000000:t"}}),
+                   "--destination-config", json.dumps({"OnFailure": {"Destination": "arn:aws:events:us-east-1:000000000000:event-bus/b"}}),
                    check=False)
     assert p.returncode != 0 and b"InvalidParameterValueException" in p.stderr
 
@@ -315,10 +314,10 @@ def test_dead_letter_config_set_change_clear(lam):
 
 def test_dead_letter_config_refuses_what_quiver_cannot_deliver_to(lam):
     with pytest.raises(botocore.exceptions.ClientError) as e:
-        create(lam, DeadLetterConfig={"TargetArn": "arn:aws:sns:us-east-1:000000000000:topic"})
+        create(lam, DeadLetterConfig={"TargetArn": "arn:aws:events:us-east-1:000000000000:event-bus/b"})
     assert_client_error(e, "InvalidParameterValueException", 400, "Quiver supports SQS queues")
     name, _ = create(lam)
-    for bad in ("arn:aws:sns:us-east-1:000000000000:topic", OTHER_FN):
+    for bad in ("arn:aws:events:us-east-1:000000000000:event-bus/b", OTHER_FN):
         with pytest.raises(botocore.exceptions.ClientError) as e:
             lam.update_function_configuration(FunctionName=name, DeadLetterConfig={"TargetArn": bad})
         assert_client_error(e, "InvalidParameterValueException", 400, "SQS queues")

@@ -24,6 +24,7 @@ pub mod render;
 pub mod routes;
 pub mod scheduler;
 pub mod server;
+pub mod sns;
 pub mod sqs;
 pub mod state;
 
@@ -66,7 +67,7 @@ async fn request_id(req: Request, next: Next) -> Response {
 
 /// Authentication through [`auth::authenticate`]; the caller goes into the request extensions.
 async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if is_public(req.uri().path(), state.echo_route) {
+    if is_public(req.uri().path(), state.echo_route) || sns::is_link(&req) {
         return next.run(req).await;
     }
     let (mut parts, body) = req.into_parts();
@@ -90,7 +91,7 @@ pub fn router(state: AppState) -> Router {
     let f = "/2015-03-31/functions/{name}";
     let mut r = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
-        .route("/", post(target::dispatch));
+        .route("/", post(target::dispatch).get(sns::link));
     if state.echo_route {
         r = r.route(
             ECHO_PATH,

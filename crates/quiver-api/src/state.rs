@@ -37,6 +37,8 @@ pub struct Inner {
     pub queues: Option<Arc<quiver_queue::Queues>>,
     /// Asynchronous invocation (InvocationType Event); None without a dispatcher.
     pub async_invoker: Option<quiver_triggers::AsyncInvoker>,
+    /// SNS-compatible topics' delivery; None in a server without it.
+    pub sns: Option<quiver_triggers::Topics>,
     /// The one way to run a function (sync Invoke; the dispatcher holds a clone).
     pub invoker: quiver_triggers::Invoker,
     /// The server's own base URL (`http://host:port`, no trailing slash) for the URLs it
@@ -89,10 +91,19 @@ impl AppState {
             queues: None,
             async_invoker: None,
             schedules: None,
+            sns: None,
             public_url: DEFAULT_PUBLIC_URL.to_string(),
             echo_route: false,
             account_concurrency: quiver_model::limits::CONCURRENT_EXECUTIONS,
         }))
+    }
+
+    /// The same state delivering SNS topics' messages with `topics` (call before cloning).
+    pub fn with_sns(mut self, topics: quiver_triggers::Topics) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.sns = Some(topics);
+        }
+        self
     }
 
     /// The same state with the server's invoker (call before cloning).

@@ -35,6 +35,12 @@ static SQS_ARN_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^arn:aws[a-zA-Z-]*:sqs:([a-z]{2}(?:-gov)?-[a-z]+-\d):(\d{12}):([a-zA-Z0-9_-]{1,80}(?:\.fifo)?)$")
         .expect("static regex")
 });
+static SNS_ARN_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^arn:aws[a-zA-Z-]*:sns:([a-z]{2}(?:-gov)?-[a-z]+-\d):(\d{12}):([A-Za-z0-9_-]{1,256})$",
+    )
+    .expect("static regex")
+});
 static FUNCTION_ARN_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"^arn:aws[a-zA-Z-]*:lambda:([a-z]{2}(?:-gov)?-[a-z]+-\d):(\d{12}):function:([a-zA-Z0-9_-]{1,64})(?::(\$LATEST|[a-zA-Z0-9_-]{1,128}))?$",
@@ -47,6 +53,13 @@ static FUNCTION_ARN_RE: LazyLock<Regex> = LazyLock::new(|| {
 pub enum Destination {
     /// An SQS-compatible queue of this server: `arn:aws:sqs:<region>:<account>:<name>`.
     Queue {
+        arn: String,
+        region: String,
+        account: String,
+        name: String,
+    },
+    /// An SNS-compatible topic of this server: `arn:aws:sns:<region>:<account>:<name>`.
+    Topic {
         arn: String,
         region: String,
         account: String,
@@ -73,6 +86,14 @@ impl Destination {
                 name: c[3].to_string(),
             });
         }
+        if let Some(c) = SNS_ARN_RE.captures(arn) {
+            return Some(Destination::Topic {
+                arn: arn.to_string(),
+                region: c[1].to_string(),
+                account: c[2].to_string(),
+                name: c[3].to_string(),
+            });
+        }
         FUNCTION_ARN_RE
             .captures(arn)
             .map(|c| Destination::Function {
@@ -86,7 +107,9 @@ impl Destination {
 
     pub fn arn(&self) -> &str {
         match self {
-            Destination::Queue { arn, .. } | Destination::Function { arn, .. } => arn,
+            Destination::Queue { arn, .. }
+            | Destination::Topic { arn, .. }
+            | Destination::Function { arn, .. } => arn,
         }
     }
 }
@@ -145,7 +168,7 @@ pub struct EffectiveInvokeConfig {
     pub maximum_event_age_in_seconds: u32,
     pub on_success: Option<Destination>,
     pub on_failure: Option<Destination>,
-    /// `DeadLetterConfig.TargetArn` of the executed version (an SQS queue ARN), if any.
+    /// `DeadLetterConfig.TargetArn` of the executed version (a queue or topic), if any.
     pub dead_letter_queue: Option<Destination>,
 }
 
@@ -241,7 +264,7 @@ fn check_destination(arn: Option<&str>, function_name: &str) -> Result<Option<St
         }
         Some(_) => Ok(Some(arn.to_string())),
         None => Err(ModelError::InvalidParameter(format!(
-            "The destination ARN {arn} is invalid: Quiver supports SQS queues (arn:aws:sqs:<region>:<account>:<queue>) and Lambda functions (arn:aws:lambda:<region>:<account>:function:<name>) as destinations."
+            "The destination ARN {arn} is invalid: Quiver supports SQS queues (arn:aws:sqs:<region>:<account>:<queue>), SNS topics (arn:aws:sns:<region>:<account>:<topic>) and Lambda functions (arn:aws:lambda:<region>:<account>:function:<name>) as destinations."
         ))),
     }
 }
@@ -318,7 +341,7 @@ impl EventInvokeConfig {
     }
 }
 
-/// Validates `DeadLetterConfig.TargetArn`: an SQS queue ARN, or `""` to clear (→ None).
+/// Validates `DeadLetterConfig.TargetArn`: an SQS queue or SNS topic ARN, or `""` to clear (→ None).
 pub fn dead_letter_target(arn: Option<&str>) -> Result<Option<String>, ModelError> {
     let Some(arn) = arn.filter(|a| !a.is_empty()) else {
         return Ok(None);
@@ -339,9 +362,9 @@ pub fn dead_letter_target(arn: Option<&str>) -> Result<Option<String>, ModelErro
     }
     v.into_result()?;
     match Destination::parse(arn) {
-        Some(Destination::Queue { .. }) => Ok(Some(arn.to_string())),
+        Some(Destination::Queue { .. } | Destination::Topic { .. }) => Ok(Some(arn.to_string())),
         _ => Err(ModelError::InvalidParameter(format!(
-            "The provided target ARN {arn} is not supported as a dead-letter queue: Quiver supports SQS queues (arn:aws:sqs:<region>:<account>:<queue>) as DeadLetterConfig targets."
+            "The provided target ARN {arn} is not supported as a dead-letter queue: Quiver supports SQS queues (arn:aws:sqs:<region>:<account>:<queue>) and SNS topics (arn:aws:sns:<region>:<account>:<topic>) as DeadLetterConfig targets."
         ))),
     }
 }
@@ -383,8 +406,12 @@ mod tests {
         }
         assert!(Destination::parse("arn:aws:lambda:us-east-1:000000000000:function:f").is_some());
         assert!(Destination::parse("arn:aws:sqs:us-east-1:000000000000:q.fifo").is_some());
+        assert!(matches!(
+            Destination::parse("arn:aws:sns:us-east-1:000000000000:topic"),
+            Some(Destination::Topic { ref name, .. }) if name == "topic"
+        ));
         for bad in [
-            "arn:aws:sns:us-east-1:000000000000:topic",
+            "arn:aws:sns:us-east-1:000000000000:a.b",
             "arn:aws:events:us-east-1:000000000000:event-bus/default",
             "arn:aws:s3:::bucket",
             "arn:aws:sqs:us-east-1:000000000000:",
@@ -422,10 +449,13 @@ mod tests {
 
     #[test]
     fn unsupported_destinations_say_what_is_supported() {
-        let body = r#"{"DestinationConfig":{"OnFailure":{"Destination":"arn:aws:sns:us-east-1:000000000000:t"}}}"#;
+        let body = r#"{"DestinationConfig":{"OnFailure":{"Destination":"arn:aws:events:us-east-1:000000000000:event-bus/b"}}}"#;
         match put(body) {
             Err(ModelError::InvalidParameter(m)) => {
-                assert!(m.contains("arn:aws:sns:us-east-1:000000000000:t"), "{m}");
+                assert!(
+                    m.contains("arn:aws:events:us-east-1:000000000000:event-bus/b"),
+                    "{m}"
+                );
                 assert!(
                     m.contains("Quiver supports SQS queues") && m.contains("Lambda functions"),
                     "{m}"
@@ -522,7 +552,12 @@ mod tests {
         assert_eq!(dead_letter_target(Some(Q)).unwrap().as_deref(), Some(Q));
         assert_eq!(dead_letter_target(Some("")).unwrap(), None);
         assert_eq!(dead_letter_target(None).unwrap(), None);
-        match dead_letter_target(Some("arn:aws:sns:us-east-1:000000000000:topic")) {
+        let topic = "arn:aws:sns:us-east-1:000000000000:topic";
+        assert_eq!(
+            dead_letter_target(Some(topic)).unwrap().as_deref(),
+            Some(topic)
+        );
+        match dead_letter_target(Some("arn:aws:events:us-east-1:000000000000:event-bus/b")) {
             Err(ModelError::InvalidParameter(m)) => {
                 assert!(m.contains("Quiver supports SQS queues"), "{m}")
             }

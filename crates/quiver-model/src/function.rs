@@ -721,7 +721,7 @@ mod tests {
             .unwrap();
         assert_eq!(cleared.dead_letter_target, None);
         assert!(invalid(
-            r#""DeadLetterConfig":{"TargetArn":"arn:aws:sns:us-east-1:000000000000:t"}"#
+            r#""DeadLetterConfig":{"TargetArn":"arn:aws:events:us-east-1:000000000000:event-bus/b"}"#
         )
         .contains("SQS queues"));
         // documents stored before the member existed still load

@@ -28,6 +28,7 @@ pub mod recursion;
 pub mod runtime;
 pub mod runtime_config;
 pub mod schedule;
+pub mod sns;
 pub mod tags;
 pub mod url_event;
 pub mod url_stream;

@@ -15,6 +15,7 @@ pub mod layers;
 pub mod provisioned;
 pub mod schedules;
 pub mod signing;
+pub mod sns;
 pub mod sqlite;
 pub mod store;
 pub mod urls;
@@ -26,6 +27,7 @@ pub use layers::{LayerPolicy, LayerStore};
 pub use provisioned::ProvisionedStore;
 pub use schedules::{ScheduleStore, StoredSchedule};
 pub use signing::SigningStore;
+pub use sns::SnsStore;
 pub use sqlite::SqliteStore;
 pub use store::{
     Cursor, LatestUpdate, NewFunction, PublishRequest, Resolution, Store, Usage, Written,

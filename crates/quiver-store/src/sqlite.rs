@@ -26,6 +26,7 @@ mod provisioned;
 mod recursion;
 mod schedules;
 mod signing;
+mod sns;
 mod urls;
 
 /// Migrations in order; `user_version` = how many have been applied.
@@ -40,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0008_function_urls.sql"),
     include_str!("../migrations/0009_http_apis.sql"),
     include_str!("../migrations/0011_schedules.sql"),
+    include_str!("../migrations/0012_sns.sql"),
     include_str!("../migrations/0015_function_url_invoke_mode.sql"),
 ];
 

@@ -116,6 +116,7 @@ pub trait Store:
     + crate::urls::UrlStore
     + crate::http_apis::HttpApiStore
     + crate::schedules::ScheduleStore
+    + crate::sns::SnsStore
     + Send
     + Sync
     + 'static

@@ -11,6 +11,8 @@
 //!   function as asynchronous invocations (`{"awslogs": {"data": …}}`).
 //! - [`schedule`]: the schedule ticker: EventBridge Scheduler's schedules (and, later,
 //!   rules with a ScheduleExpression) fired to functions and queues.
+//! - [`sns`]: SNS-compatible topics' delivery: published messages made durable, then
+//!   fanned out to functions, queues and HTTP endpoints.
 //! - [`provisioned`]: provisioned concurrency, the stored configs reconciled with the
 //!   environments the engine keeps initialised.
 #![forbid(unsafe_code)]
@@ -23,6 +25,7 @@ pub mod invoker;
 pub mod log_subscription;
 pub mod provisioned;
 pub mod schedule;
+pub mod sns;
 
 pub use error::TriggerError;
 pub use event_invoke::{AsyncConfig, AsyncEvent, AsyncInvoker, MAX_ASYNC_PAYLOAD};
@@ -32,3 +35,4 @@ pub use http_api::{ApiCall, HttpApis};
 pub use invoker::{FunctionTarget, Invocation, Invoker, Resolved, Source};
 pub use log_subscription::LogSubscriptions;
 pub use schedule::Schedules;
+pub use sns::{Published, SnsConfig, Topics};

@@ -47,7 +47,7 @@ pub enum Delivery {
 }
 
 impl Delivery {
-    /// A function or SQS queue ARN; None for any other target.
+    /// A function or SQS queue ARN; None for any other target (SNS topics included).
     pub fn parse(arn: &str) -> Option<Self> {
         Some(match Destination::parse(arn)? {
             Destination::Function {
@@ -61,6 +61,9 @@ impl Delivery {
                 qualifier,
             },
             Destination::Queue { name, .. } => Delivery::Queue { name },
+            // Scheduler can target topics; this ticker does not deliver to them yet
+            // (docs/wire.md §25), so a topic target is refused like any other.
+            Destination::Topic { .. } => return None,
         })
     }
 }

@@ -126,13 +126,16 @@ async fn check_destinations(state: &AppState, config: &EventInvokeConfig) -> Res
             Destination::Queue {
                 region, account, ..
             }
+            | Destination::Topic {
+                region, account, ..
+            }
             | Destination::Function {
                 region, account, ..
             } => (region, account),
         };
         if region != &state.partition.region || account != &state.partition.account {
             return Err(ApiError::InvalidParameter(format!(
-                "The destination ARN {arn} is invalid: Quiver delivers only to queues and functions in its own region and account ({}, {}).",
+                "The destination ARN {arn} is invalid: Quiver delivers only to queues, topics and functions in its own region and account ({}, {}).",
                 state.partition.region, state.partition.account
             )));
         }

@@ -3,7 +3,7 @@
 //! like a region endpoint (docs/design.md §2). This file only dispatches by prefix.
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 
@@ -13,6 +13,7 @@ use crate::state::AppState;
 /// Dispatches on the `X-Amz-Target` prefix.
 pub async fn dispatch(
     State(state): State<AppState>,
+    caller: Option<Extension<crate::auth::Caller>>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -26,6 +27,10 @@ pub async fn dispatch(
     }
     if let Some(op) = target.strip_prefix("Logs_20140328.") {
         return Ok(crate::logs::handle(state, op.to_string(), headers, body).await);
+    }
+    // The AWS query protocol (no X-Amz-Target, a form body): SNS, by its signing scope.
+    if target.is_empty() && caller.is_some_and(|Extension(c)| c.service == "sns") {
+        return Ok(crate::sns::handle(state, headers, body).await);
     }
     Err(ApiError::UnknownOperation(if target.is_empty() {
         "POST / without X-Amz-Target".into()

@@ -189,6 +189,9 @@ fn parse_target(t: &Map<String, Value>, partition: &Partition) -> Result<Schedul
                 }
                 | quiver_model::event_config::Destination::Function {
                     region, account, ..
+                }
+                | quiver_model::event_config::Destination::Topic {
+                    region, account, ..
                 } => (region, account),
             };
             region == &partition.region && account == &partition.account

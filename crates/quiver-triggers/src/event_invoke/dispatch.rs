@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use quiver_model::{Chain, Destination, EffectiveInvokeConfig};
@@ -81,6 +81,9 @@ struct Inner {
     /// The internal event queue (its own file).
     events: Queues,
     cfg: AsyncConfig,
+    /// SNS topics as destinations and dead-letter targets (set once the topics' side
+    /// exists; weak, since that side holds this invoker for its function subscribers).
+    topics: OnceLock<Weak<crate::sns::Inner>>,
     closed: AtomicBool,
     workers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
@@ -146,6 +149,7 @@ impl AsyncInvoker {
                 user_queues,
                 events,
                 cfg,
+                topics: OnceLock::new(),
                 closed: AtomicBool::new(false),
                 workers: Mutex::new(Vec::new()),
             }),
@@ -169,6 +173,11 @@ impl AsyncInvoker {
             depth: ev.chain.depth,
         };
         self.inner.send_event(&q, 0).await
+    }
+
+    /// Lets destinations and dead-letter targets be SNS topics, published through `topics`.
+    pub fn set_topics(&self, topics: &crate::sns::Topics) {
+        let _ = self.inner.topics.set(topics.downgrade());
     }
 
     /// Starts the dispatcher workers (none when configured with 0: events only queue).
@@ -411,32 +420,82 @@ impl Inner {
         if let Some(dest) = &eff.on_failure {
             self.deliver(dest, ev, condition, invokes, outcome).await;
         }
-        if let Some(Destination::Queue { name, .. }) = &eff.dead_letter_queue {
-            let mut attributes = chained_attributes(ev);
-            let s = |v: &str| MessageAttribute {
-                data_type: "String".into(),
-                value: AttrValue::String(v.to_string()),
-            };
-            attributes.insert("RequestID".to_string(), s(&ev.request_id));
-            attributes.insert(
-                "ErrorCode".to_string(),
-                MessageAttribute {
-                    data_type: "Number".into(),
-                    value: AttrValue::String("200".into()),
-                },
-            );
-            attributes.insert(
-                "ErrorMessage".to_string(),
-                s(&dlq_error_message(condition, outcome)),
-            );
-            let msg = NewMessage {
-                body: ev.payload.clone(),
-                attributes,
-                delay: None,
-            };
-            if let Err(e) = self.user_queues.send(name, vec![msg]).await {
-                tracing::error!(request_id = %ev.request_id, queue = %name, "could not deliver to the dead-letter queue: {e}");
+        if let Some(dlq) = &eff.dead_letter_queue {
+            let error_message = dlq_error_message(condition, outcome);
+            match dlq {
+                Destination::Queue { name, .. } => {
+                    let mut attributes = chained_attributes(ev);
+                    let s = |v: &str| MessageAttribute {
+                        data_type: "String".into(),
+                        value: AttrValue::String(v.to_string()),
+                    };
+                    attributes.insert("RequestID".to_string(), s(&ev.request_id));
+                    attributes.insert(
+                        "ErrorCode".to_string(),
+                        MessageAttribute {
+                            data_type: "Number".into(),
+                            value: AttrValue::String("200".into()),
+                        },
+                    );
+                    attributes.insert("ErrorMessage".to_string(), s(&error_message));
+                    let msg = NewMessage {
+                        body: ev.payload.clone(),
+                        attributes,
+                        delay: None,
+                    };
+                    if let Err(e) = self.user_queues.send(name, vec![msg]).await {
+                        tracing::error!(request_id = %ev.request_id, queue = %name, "could not deliver to the dead-letter queue: {e}");
+                    }
+                }
+                Destination::Topic { arn, name, .. } => {
+                    let s = |v: &str| quiver_model::sns::message::MessageAttr {
+                        data_type: "String".into(),
+                        string_value: Some(v.to_string()),
+                        binary_value: None,
+                    };
+                    let mut attributes = BTreeMap::new();
+                    attributes.insert("RequestID".to_string(), s(&ev.request_id));
+                    attributes.insert(
+                        "ErrorCode".to_string(),
+                        quiver_model::sns::message::MessageAttr {
+                            data_type: "Number".into(),
+                            string_value: Some("200".into()),
+                            binary_value: None,
+                        },
+                    );
+                    attributes.insert("ErrorMessage".to_string(), s(&error_message));
+                    self.publish(ev, arn, name, ev.payload.clone(), attributes)
+                        .await;
+                }
+                Destination::Function { .. } => {}
             }
+        }
+    }
+
+    /// Publishes `message` to a topic of this server, one deeper in `ev`'s chain.
+    async fn publish(
+        &self,
+        ev: &QueuedEvent,
+        arn: &str,
+        name: &str,
+        message: String,
+        attributes: BTreeMap<String, quiver_model::sns::message::MessageAttr>,
+    ) {
+        let Some(topics) = self.topics.get().and_then(crate::sns::Topics::upgrade) else {
+            tracing::error!(request_id = %ev.request_id, topic = %arn, "could not publish to the topic: topics are not enabled");
+            return;
+        };
+        let m = crate::sns::Published {
+            subject: None,
+            bodies: quiver_model::sns::message::Bodies {
+                default: message,
+                per_protocol: BTreeMap::new(),
+            },
+            attributes,
+            chain: ev.chain().child(),
+        };
+        if let Err(e) = topics.publish(arn, name, vec![m]).await {
+            tracing::error!(request_id = %ev.request_id, topic = %arn, "could not publish to the topic: {e}");
         }
     }
 
@@ -468,6 +527,9 @@ impl Inner {
                 if let Err(e) = self.user_queues.send(name, vec![msg]).await {
                     tracing::error!(request_id = %ev.request_id, queue = %name, "could not deliver to the destination: {e}");
                 }
+            }
+            Destination::Topic { arn, name, .. } => {
+                self.publish(ev, arn, name, record, BTreeMap::new()).await;
             }
             Destination::Function {
                 name,

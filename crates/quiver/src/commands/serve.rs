@@ -50,6 +50,9 @@ pub struct ServeArgs {
     /// twice as long); Lambda waits about a minute.
     #[arg(long, env = "QUIVER_ASYNC_RETRY_BASE_SECS", default_value_t = 60)]
     pub async_retry_base_secs: u64,
+    /// Delay between tries of a failed SNS delivery (SNS's default HTTP policy: 20 s).
+    #[arg(long, env = "QUIVER_SNS_RETRY_DELAY_SECS", default_value_t = 20)]
+    pub sns_retry_delay_secs: u64,
     /// Development: shift the clock used for async event ages ("restarted this much later").
     #[arg(long, hide = true, default_value_t = 0)]
     pub async_clock_offset_secs: i64,
@@ -350,6 +353,26 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         async_invoker.clone(),
         partition.clone(),
     );
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    // SNS-compatible topics: published messages durable in sns.db, then delivered.
+    let topics = quiver_triggers::Topics::open(
+        &data.path,
+        store.clone(),
+        async_invoker.clone(),
+        queues.clone(),
+        &public_url,
+        quiver_triggers::SnsConfig {
+            retry_delay: std::time::Duration::from_secs(args.sns_retry_delay_secs),
+            ..quiver_triggers::SnsConfig::default()
+        },
+    )
+    .await
+    .context("cannot open the SNS delivery queue")?;
+    topics.start();
+    async_invoker.set_topics(&topics);
     // Provisioned concurrency: the stored configs are provisioned now and followed on
     // every change (quiver-triggers' provisioned module).
     invoker.spawn_provisioner();
@@ -375,12 +398,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         .with_engine(engine.clone())
         .with_logs(log_store.clone())
         .with_queues(queues.clone())
-        .with_public_url(
-            &args
-                .public_url
-                .clone()
-                .unwrap_or_else(|| format!("http://{addr}")),
-        )
+        .with_sns(topics.clone())
+        .with_public_url(&public_url)
         .with_url_domain(&args.domain)
         .with_echo_route(args.enable_echo_route);
     let app = quiver_api::router(state);
@@ -426,6 +445,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     // after a restart.
     schedules.shutdown();
     let _ = ticker.await;
+    // No new deliveries (they may still queue async events), then no new async work;
+    // what is in flight stays queued and comes back after a restart.
+    topics.shutdown().await;
     async_invoker.shutdown().await;
     // Stop every environment (SIGTERM, 2 s grace, kill) before releasing the data dir.
     engine.shutdown().await;
