@@ -23,7 +23,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Start the platform: Lambda API, runtime engine, embedded store.
-    Serve(commands::serve::ServeArgs),
+    Serve(Box<commands::serve::ServeArgs>),
     /// Show a function's logs, like `aws logs tail` (`--follow` keeps polling).
     Logs(commands::logs::LogsArgs),
     /// List the execution environments of a running server.
@@ -44,7 +44,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         // No tokio, no extra threads: this process forks.
         Command::Spawner(args) => commands::spawner::run(args),
-        Command::Serve(args) => with_runtime(|| commands::serve::run(args)),
+        Command::Serve(args) => with_runtime(|| commands::serve::run(*args)),
         Command::Sandbox(args) => with_runtime(|| commands::sandbox::run(args)),
         Command::Ps(args) => with_runtime(|| commands::ps::run(args)),
         Command::Logs(args) => commands::logs::run(args),
