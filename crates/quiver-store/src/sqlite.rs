@@ -19,6 +19,7 @@ use crate::StoreError;
 mod aliases;
 mod concurrency;
 mod event_configs;
+mod event_rules;
 mod http_apis;
 mod layers;
 mod lifecycle;
@@ -38,6 +39,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0007_layers.sql"),
     include_str!("../migrations/0008_function_urls.sql"),
     include_str!("../migrations/0009_http_apis.sql"),
+    // EventBridge buses and rules (0010-0013 are taken by other features).
+    include_str!("../migrations/0014_event_rules.sql"),
 ];
 
 pub struct SqliteStore {

@@ -115,6 +115,7 @@ pub trait Store:
     + crate::layers::LayerStore
     + crate::urls::UrlStore
     + crate::http_apis::HttpApiStore
+    + crate::event_rules::EventRuleStore
     + Send
     + Sync
     + 'static
