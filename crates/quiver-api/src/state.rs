@@ -37,6 +37,8 @@ pub struct Inner {
     pub queues: Option<Arc<quiver_queue::Queues>>,
     /// Asynchronous invocation (InvocationType Event); None without a dispatcher.
     pub async_invoker: Option<quiver_triggers::AsyncInvoker>,
+    /// EventBridge delivery (PutEvents); None in a server that delivers no events.
+    pub eventbridge: Option<quiver_triggers::EventBridge>,
     /// The one way to run a function (sync Invoke; the dispatcher holds a clone).
     pub invoker: quiver_triggers::Invoker,
     /// The server's own base URL (`http://host:port`, no trailing slash) for the URLs it
@@ -85,6 +87,7 @@ impl AppState {
             logs: None,
             queues: None,
             async_invoker: None,
+            eventbridge: None,
             public_url: DEFAULT_PUBLIC_URL.to_string(),
             echo_route: false,
             account_concurrency: quiver_model::limits::CONCURRENT_EXECUTIONS,
@@ -162,6 +165,14 @@ impl AppState {
     pub fn with_async(mut self, invoker: quiver_triggers::AsyncInvoker) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.0) {
             inner.async_invoker = Some(invoker);
+        }
+        self
+    }
+
+    /// The same state delivering PutEvents entries through `bridge` (call before cloning).
+    pub fn with_eventbridge(mut self, bridge: quiver_triggers::EventBridge) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.eventbridge = Some(bridge);
         }
         self
     }

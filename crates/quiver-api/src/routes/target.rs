@@ -27,6 +27,9 @@ pub async fn dispatch(
     if let Some(op) = target.strip_prefix("Logs_20140328.") {
         return Ok(crate::logs::handle(state, op.to_string(), headers, body).await);
     }
+    if let Some(op) = target.strip_prefix("AWSEvents.") {
+        return Ok(crate::events::handle(state, op.to_string(), headers, body).await);
+    }
     Err(ApiError::UnknownOperation(if target.is_empty() {
         "POST / without X-Amz-Target".into()
     } else {
