@@ -118,6 +118,9 @@ def test_rules(server):
     assert ev.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "k", "Value": "v"}]
     with pytest.raises(ev.exceptions.ResourceNotFoundException):
         ev.list_tags_for_resource(ResourceARN=RULE_ARN + "nope")
+    with pytest.raises(ev.exceptions.LimitExceededException):
+        ev.tag_resource(ResourceARN=arn, Tags=[{"Key": f"t{i}", "Value": "v"} for i in range(50)])
+    assert len(ev.list_tags_for_resource(ResourceARN=arn)["Tags"]) == 1  # nothing half-written
     ev.delete_rule(Name="a1")
     ev.delete_rule(Name="a1")
     assert "a1" not in [r["Name"] for r in ev.list_rules()["Rules"]]
@@ -322,7 +325,7 @@ def test_events_accepted_before_kill_9_are_delivered(server_factory, data_dir):
         s.stop(sig=signal.SIGKILL)
         for f in futures:
             accepted.update(f.result())
-    assert 0 < len(accepted) < 2000 or len(accepted) == 2000
+    assert accepted  # some calls were answered before the kill
     s2 = server_factory(data_dir_override=data_dir)
     sqs2 = s2.client("sqs")
     url = sqs2.get_queue_url(QueueName="burst")["QueueUrl"]

@@ -446,33 +446,41 @@ fn tagged(p: &Partition, req: &Value) -> Result<Tagged, EventsApiError> {
     }
 }
 
+/// Most tags one resource may carry.
+const MAX_TAGS: usize = 50;
+
+/// Applies `edit` to the tags of the resource a request's ARN names, in the store's
+/// transaction: more than [`MAX_TAGS`] afterwards refuses the whole change.
 fn edit_tags(
     store: &dyn EventRuleStore,
     p: &Partition,
     req: &Value,
     edit: &dyn Fn(&mut BTreeMap<String, String>),
 ) -> Result<BTreeMap<String, String>, EventsApiError> {
+    let limited = |tags: &mut BTreeMap<String, String>| {
+        edit(tags);
+        if tags.len() > MAX_TAGS {
+            return Err(StoreError::Conflict("tags".into()));
+        }
+        Ok(())
+    };
     let arn = string(req, "ResourceARN")?;
     let not_found = |_| EventsApiError::not_found(format!("Resource {arn} does not exist."));
     match tagged(p, req)? {
         Tagged::Bus(name) => store
-            .update_event_bus(&name, &mut |b| {
-                edit(&mut b.tags);
-                Ok(())
-            })
+            .update_event_bus(&name, &mut |b| limited(&mut b.tags))
             .map(|b| b.tags)
             .map_err(|e| match e {
                 StoreError::NotFound => not_found(()),
+                StoreError::Conflict(_) => too_many_tags(),
                 other => store_err(other),
             }),
         Tagged::Rule { bus, name } => store
-            .update_event_rule(&bus, &name, &mut |r| {
-                edit(&mut r.tags);
-                Ok(())
-            })
+            .update_event_rule(&bus, &name, &mut |r| limited(&mut r.tags))
             .map(|r| r.tags)
             .map_err(|e| match e {
                 StoreError::NotFound => not_found(()),
+                StoreError::Conflict(_) => too_many_tags(),
                 other => store_err(other),
             }),
     }
@@ -509,7 +517,31 @@ fn untag_resource(store: &dyn EventRuleStore, p: &Partition, req: &Value) -> R {
     Ok(json!({}))
 }
 
+fn too_many_tags() -> EventsApiError {
+    EventsApiError::new(
+        "LimitExceededException",
+        format!("A resource can have at most {MAX_TAGS} tags."),
+    )
+}
+
 fn list_tags(store: &dyn EventRuleStore, p: &Partition, req: &Value) -> R {
-    let tags = edit_tags(store, p, req, &|_| {})?;
+    let arn = string(req, "ResourceARN")?;
+    let not_found = || EventsApiError::not_found(format!("Resource {arn} does not exist."));
+    let tags = match tagged(p, req)? {
+        Tagged::Bus(name) => {
+            store
+                .get_event_bus(&name)
+                .map_err(store_err)?
+                .ok_or_else(not_found)?
+                .tags
+        }
+        Tagged::Rule { bus, name } => {
+            store
+                .get_event_rule(&bus, &name)
+                .map_err(store_err)?
+                .ok_or_else(not_found)?
+                .tags
+        }
+    };
     Ok(json!({ "Tags": tags_out(&tags) }))
 }
