@@ -56,12 +56,3 @@ impl Pattern {
 fn refusal(reason: String) -> EventsError {
     EventsError::InvalidPattern(format!("Event pattern is not valid. Reason: {reason}"))
 }
-
-/// Matches one pattern against one event, both as JSON text: what TestEventPattern
-/// answers. The event must be a JSON object.
-pub fn test_event_pattern(pattern: &str, event: &str) -> Result<bool, EventsError> {
-    let pattern = Pattern::parse(pattern)?;
-    let event: serde_json::Value = serde_json::from_str(event)
-        .map_err(|_| EventsError::InvalidPattern("Event is not valid JSON.".into()))?;
-    Ok(pattern.matches(&event))
-}
