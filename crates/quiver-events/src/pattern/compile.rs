@@ -97,7 +97,7 @@ fn match_expression(expr: &Map<String, Value>) -> Result<Cond, Reason> {
     match name {
         "prefix" | "suffix" => affix(name, value),
         "equals-ignore-case" => Ok(Cond::EqualsIgnoreCase(
-            string(value, "equals-ignore-case")?.to_owned(),
+            string(value, "equals-ignore-case")?.to_lowercase(),
         )),
         "wildcard" => Ok(Cond::Wildcard(Wildcard::parse(string(value, "wildcard")?)?)),
         "anything-but" => anything_but(value),
@@ -125,7 +125,7 @@ fn affix(name: &str, value: &Value) -> Result<Cond, Reason> {
             if op != "equals-ignore-case" {
                 return Err(format!("Unsupported {name} pattern: {op}"));
             }
-            (string(v, "equals-ignore-case")?.to_owned(), true)
+            (string(v, "equals-ignore-case")?.to_lowercase(), true)
         }
         _ => return Err(format!("{name} match pattern must be a string")),
     };
@@ -155,7 +155,7 @@ fn anything_but(value: &Value) -> Result<Cond, Reason> {
                 }
                 "equals-ignore-case" => string_list(v, "equals-ignore-case")?
                     .into_iter()
-                    .map(Cond::EqualsIgnoreCase)
+                    .map(|s| Cond::EqualsIgnoreCase(s.to_lowercase()))
                     .collect(),
                 "wildcard" => string_list(v, "wildcard")?
                     .iter()

@@ -130,19 +130,19 @@ impl Cond {
             },
             Cond::Prefix { text, ignore_case } => leaf.as_str().is_some_and(|s| {
                 if *ignore_case {
-                    lower(s).starts_with(&lower(text))
+                    lower(s).starts_with(text.as_str())
                 } else {
                     s.starts_with(text.as_str())
                 }
             }),
             Cond::Suffix { text, ignore_case } => leaf.as_str().is_some_and(|s| {
                 if *ignore_case {
-                    lower(s).ends_with(&lower(text))
+                    lower(s).ends_with(text.as_str())
                 } else {
                     s.ends_with(text.as_str())
                 }
             }),
-            Cond::EqualsIgnoreCase(text) => leaf.as_str().is_some_and(|s| lower(s) == lower(text)),
+            Cond::EqualsIgnoreCase(text) => leaf.as_str().is_some_and(|s| lower(s) == *text),
             Cond::Wildcard(w) => leaf.as_str().is_some_and(|s| w.matches(s)),
             Cond::AnythingBut(inner) => !inner.iter().any(|c| c.matches_leaf(leaf)),
             Cond::Numeric(range) => leaf.as_f64().is_some_and(|x| range.contains(x)),

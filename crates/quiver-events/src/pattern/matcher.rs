@@ -47,27 +47,26 @@ impl Field {
         match self {
             Field::Nested(node) => node.matches(value),
             Field::Leaf(conds) => {
-                let mut leaves = Vec::new();
-                if let Some(v) = value {
-                    collect_leaves(v, &mut leaves);
-                }
-                if leaves.is_empty() {
-                    return conds.iter().any(|c| matches!(c, Cond::Exists(false)));
-                }
-                leaves
-                    .iter()
-                    .any(|leaf| conds.iter().any(|c| c.matches_leaf(leaf)))
+                let mut present = false;
+                let hit = value.is_some_and(|v| {
+                    any_leaf(v, &mut |leaf| {
+                        present = true;
+                        conds.iter().any(|c| c.matches_leaf(leaf))
+                    })
+                });
+                hit || (!present && conds.iter().any(|c| matches!(c, Cond::Exists(false))))
             }
         }
     }
 }
 
-/// The scalar values under a key: the value itself, or the scalars of an array (at any
-/// depth). Objects are not leaves: conditions never match an intermediate node.
-fn collect_leaves<'a>(value: &'a Value, out: &mut Vec<&'a Value>) {
+/// Whether `test` accepts one of the scalar values under a key: the value itself, or
+/// the scalars of an array (at any depth). Objects are not leaves: conditions never
+/// match an intermediate node. Stops at the first accepted leaf.
+fn any_leaf(value: &Value, test: &mut dyn FnMut(&Value) -> bool) -> bool {
     match value {
-        Value::Array(items) => items.iter().for_each(|i| collect_leaves(i, out)),
-        Value::Object(_) => {}
-        scalar => out.push(scalar),
+        Value::Array(items) => items.iter().any(|i| any_leaf(i, test)),
+        Value::Object(_) => false,
+        scalar => test(scalar),
     }
 }
