@@ -6,11 +6,13 @@
 //! ListTargetsByRule unchanged.
 
 mod names;
+mod retry;
 mod transform;
 
 pub use names::{
     check_bus_name, check_rule_name, check_target_id, target_kind, TargetKind, DEFAULT_BUS,
 };
+pub use retry::{after_failure, AfterFailure, MAX_RETRY_DELAY_S};
 pub use transform::{check_target_input, envelope, input_for_target, EntryError, PutEventsEntry};
 
 use serde::{Deserialize, Serialize};

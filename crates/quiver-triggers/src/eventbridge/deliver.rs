@@ -6,15 +6,12 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use quiver_events::bridge::{target_kind, RetryPolicy, TargetKind};
+use quiver_events::bridge::{after_failure, target_kind, AfterFailure, TargetKind};
 use quiver_queue::{AttrValue, Message, MessageAttribute, NewMessage, QueueError, ReceiveRequest};
 
 use super::{now_ms, Delivery, Inner, DELIVERIES, VISIBILITY_S};
 use crate::invoker::FunctionTarget;
 use crate::{AsyncEvent, TriggerError};
-
-/// The longest delay a queued retry can wait (the queue's limit).
-const MAX_DELAY_S: u32 = 900;
 
 /// Why a delivery failed: EventBridge's ERROR_CODE and ERROR_MESSAGE attributes.
 struct Failure {
@@ -150,33 +147,28 @@ impl Inner {
     /// Queues the next try, or sends the event to the target's dead-letter queue when
     /// its attempts or its age are used up.
     async fn after_failure(&self, d: &Delivery, f: Failure) -> Result<(), QueueError> {
-        let (max_attempts, max_age_s) = RetryPolicy::effective(d.target.retry_policy.as_ref());
         let attempts = d.attempts + 1;
-        let age_ms = now_ms() - d.accepted_ms;
-        let delay_s = {
-            let base = self.cfg.retry_base.as_secs().max(1);
-            let shift = d.attempts.min(10);
-            (base << shift).min(u64::from(MAX_DELAY_S)) as u32
-        };
-        let exhausted = if attempts > max_attempts {
-            Some("MaximumRetryAttemptsExceeded")
-        } else if age_ms + i64::from(delay_s) * 1000 > i64::from(max_age_s) * 1000 {
-            Some("MaximumEventAgeExceeded")
-        } else {
-            None
-        };
+        let decision = after_failure(
+            d.target.retry_policy.as_ref(),
+            d.attempts,
+            now_ms() - d.accepted_ms,
+            self.cfg.retry_base.as_secs(),
+        );
         tracing::info!(event_id = %d.event_id, target = %d.target.arn, attempts, error = %f.message, "eventbridge delivery failed");
-        let Some(condition) = exhausted else {
-            let next = Delivery {
-                attempts,
-                ..d.clone()
-            };
-            let msg = NewMessage {
-                body: serde_json::to_string(&next).expect("delivery serializes"),
-                attributes: BTreeMap::new(),
-                delay: Some(delay_s),
-            };
-            return self.queue.send(DELIVERIES, vec![msg]).await.map(|_| ());
+        let condition = match decision {
+            AfterFailure::RetryIn(delay_s) => {
+                let next = Delivery {
+                    attempts,
+                    ..d.clone()
+                };
+                let msg = NewMessage {
+                    body: serde_json::to_string(&next).expect("delivery serializes"),
+                    attributes: BTreeMap::new(),
+                    delay: Some(delay_s),
+                };
+                return self.queue.send(DELIVERIES, vec![msg]).await.map(|_| ());
+            }
+            AfterFailure::Exhausted(condition) => condition,
         };
         let dlq = d
             .target
