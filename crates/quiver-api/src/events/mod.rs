@@ -7,6 +7,8 @@
 mod ops;
 mod put_events;
 mod targets;
+#[cfg(test)]
+mod tests;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
