@@ -171,7 +171,14 @@ fn select<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
 
 /// What `target` receives for `event`: its Input as given, the value at its InputPath,
 /// its InputTransformer's template filled in, or else the whole event.
-pub fn input_for_target(target: &Target, event: &Value, rule_name: &str, rule_arn: &str) -> String {
+/// `ingestion_time` fills `<aws.events.event.ingestion-time>` (when the event was accepted).
+pub fn input_for_target(
+    target: &Target,
+    event: &Value,
+    rule_name: &str,
+    rule_arn: &str,
+    ingestion_time: &str,
+) -> String {
     if let Some(input) = &target.input {
         return input.clone();
     }
@@ -182,7 +189,7 @@ pub fn input_for_target(target: &Target, event: &Value, rule_name: &str, rule_ar
             .to_string();
     }
     if let Some(tr) = &target.input_transformer {
-        return transform(tr, event, rule_name, rule_arn);
+        return transform(tr, event, [rule_name, rule_arn, ingestion_time]);
     }
     event.to_string()
 }
@@ -192,7 +199,9 @@ pub fn input_for_target(target: &Target, event: &Value, rule_name: &str, rule_ar
 /// the value as JSON; a template that is not JSON (plain text) takes every value's
 /// text. A path that selects nothing gives null (or nothing inside a string);
 /// unknown placeholders stay as written.
-fn transform(tr: &InputTransformer, event: &Value, rule_name: &str, rule_arn: &str) -> String {
+/// `names`: the rule's name, the rule's ARN and the ingestion time.
+fn transform(tr: &InputTransformer, event: &Value, names: [&str; 3]) -> String {
+    let [rule_name, rule_arn, ingestion_time] = names;
     let mut vars: Map<String, Value> = Map::new();
     for (key, path) in &tr.input_paths_map {
         vars.insert(
@@ -205,6 +214,10 @@ fn transform(tr: &InputTransformer, event: &Value, rule_name: &str, rule_arn: &s
         Value::String(rule_name.into()),
     );
     vars.insert("aws.events.rule-arn".into(), Value::String(rule_arn.into()));
+    vars.insert(
+        "aws.events.event.ingestion-time".into(),
+        Value::String(ingestion_time.into()),
+    );
     vars.insert("aws.events.event.json".into(), event.clone());
     vars.insert("aws.events.event".into(), event.clone());
     let template = &tr.input_template;
@@ -304,33 +317,39 @@ mod tests {
             &paths,
             r#"{"instance": <instance>, "state": "is <state>", "n": <n>}"#,
         );
-        let out: Value =
-            serde_json::from_str(&input_for_target(&t, &event(), "r", "arn:r")).unwrap();
+        let out: Value = serde_json::from_str(&input_for_target(
+            &t,
+            &event(),
+            "r",
+            "arn:r",
+            "2026-01-01T00:00:00Z",
+        ))
+        .unwrap();
         assert_eq!(
             out,
             json!({"instance": "i-123", "state": "is running", "n": 3})
         );
         let text = with_transformer(&paths, r#""<instance> is in state <state>""#);
         assert_eq!(
-            input_for_target(&text, &event(), "r", "a"),
+            input_for_target(&text, &event(), "r", "a", "2026-01-01T00:00:00Z"),
             r#""i-123 is in state running""#
         );
         let plain = with_transformer(&paths, "instance <instance> is <state> (<unknown>)");
         assert_eq!(
-            input_for_target(&plain, &event(), "r", "a"),
+            input_for_target(&plain, &event(), "r", "a", "2026-01-01T00:00:00Z"),
             "instance i-123 is running (<unknown>)"
         );
         let predefined = with_transformer(
             &[],
-            r#"{"rule": <aws.events.rule-name>, "id": "<aws.events.rule-arn>"}"#,
+            r#"{"rule": <aws.events.rule-name>, "id": "<aws.events.rule-arn>", "at": <aws.events.event.ingestion-time>}"#,
         );
         assert_eq!(
-            input_for_target(&predefined, &event(), "r1", "arn:x"),
-            r#"{"rule": "r1", "id": "arn:x"}"#
+            input_for_target(&predefined, &event(), "r1", "arn:x", "2026-01-01T00:00:00Z"),
+            r#"{"rule": "r1", "id": "arn:x", "at": "2026-01-01T00:00:00Z"}"#
         );
         let missing = with_transformer(&[("m", "$.detail.none")], r#"{"m": <m>, "s": "<m>"}"#);
         assert_eq!(
-            input_for_target(&missing, &event(), "r", "a"),
+            input_for_target(&missing, &event(), "r", "a", "2026-01-01T00:00:00Z"),
             r#"{"m": null, "s": ""}"#
         );
     }
@@ -339,20 +358,23 @@ mod tests {
     fn input_and_input_path() {
         let mut t = target();
         assert_eq!(
-            input_for_target(&t, &event(), "r", "a"),
+            input_for_target(&t, &event(), "r", "a", "2026-01-01T00:00:00Z"),
             event().to_string()
         );
         t.input_path = Some("$.detail.tags[0]".into());
-        assert_eq!(input_for_target(&t, &event(), "r", "a"), "\"a\"");
+        assert_eq!(
+            input_for_target(&t, &event(), "r", "a", "2026-01-01T00:00:00Z"),
+            "\"a\""
+        );
         t.input_path = Some("$.detail".into());
         assert_eq!(
-            input_for_target(&t, &event(), "r", "a"),
+            input_for_target(&t, &event(), "r", "a", "2026-01-01T00:00:00Z"),
             event()["detail"].to_string()
         );
         t.input_path = None;
         t.input = Some("{\"fixed\": true}".into());
         assert_eq!(
-            input_for_target(&t, &event(), "r", "a"),
+            input_for_target(&t, &event(), "r", "a", "2026-01-01T00:00:00Z"),
             "{\"fixed\": true}"
         );
         assert!(check_target_input(&t).is_ok());

@@ -323,6 +323,10 @@ impl Inner {
     /// The deliveries one event makes: one per target of each matching rule.
     fn fan_out(&self, ev: &QueuedEvent) -> Vec<Delivery> {
         let event_id = ev.event["id"].as_str().unwrap_or_default().to_string();
+        let ingestion_time =
+            OffsetDateTime::from_unix_timestamp_nanos(i128::from(ev.accepted_ms) * 1_000_000)
+                .map(quiver_model::format_iso_millis)
+                .unwrap_or_default();
         let mut out = Vec::new();
         for (rule, pattern) in self.rules_of(&ev.bus).iter() {
             if !pattern.matches(&ev.event) {
@@ -333,7 +337,11 @@ impl Inner {
                 out.push(Delivery {
                     event_id: event_id.clone(),
                     input: quiver_events::bridge::input_for_target(
-                        target, &ev.event, &rule.name, &rule_arn,
+                        target,
+                        &ev.event,
+                        &rule.name,
+                        &rule_arn,
+                        &ingestion_time,
                     ),
                     rule_arn: rule_arn.clone(),
                     event: ev.event.to_string(),
