@@ -14,6 +14,7 @@ pub mod auth;
 pub mod body;
 pub mod denied;
 pub mod error;
+pub mod events;
 pub mod function_url;
 pub mod http_api;
 mod http_front;

@@ -39,6 +39,8 @@ pub struct Inner {
     pub async_invoker: Option<quiver_triggers::AsyncInvoker>,
     /// SNS-compatible topics' delivery; None in a server without it.
     pub sns: Option<quiver_triggers::Topics>,
+    /// EventBridge delivery (PutEvents); None in a server that delivers no events.
+    pub eventbridge: Option<quiver_triggers::EventBridge>,
     /// The one way to run a function (sync Invoke; the dispatcher holds a clone).
     pub invoker: quiver_triggers::Invoker,
     /// The server's own base URL (`http://host:port`, no trailing slash) for the URLs it
@@ -92,6 +94,7 @@ impl AppState {
             async_invoker: None,
             schedules: None,
             sns: None,
+            eventbridge: None,
             public_url: DEFAULT_PUBLIC_URL.to_string(),
             echo_route: false,
             account_concurrency: quiver_model::limits::CONCURRENT_EXECUTIONS,
@@ -185,6 +188,14 @@ impl AppState {
     pub fn with_schedules(mut self, schedules: quiver_triggers::Schedules) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.0) {
             inner.schedules = Some(schedules);
+        }
+        self
+    }
+
+    /// The same state delivering PutEvents entries through `bridge` (call before cloning).
+    pub fn with_eventbridge(mut self, bridge: quiver_triggers::EventBridge) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.eventbridge = Some(bridge);
         }
         self
     }

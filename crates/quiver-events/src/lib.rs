@@ -8,6 +8,7 @@
 //! against AWS's documented examples without a server.
 #![forbid(unsafe_code)]
 
+pub mod bridge;
 pub mod error;
 pub mod pattern;
 pub mod schedule;

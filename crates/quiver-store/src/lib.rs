@@ -8,6 +8,7 @@
 
 pub mod code;
 mod conformance;
+pub mod event_rules;
 pub mod http_apis;
 pub mod image;
 pub mod intake;
@@ -21,6 +22,7 @@ pub mod store;
 pub mod urls;
 
 pub use code::CodeStore;
+pub use event_rules::EventRuleStore;
 pub use image::{ImageError, ImageRecord, ImageStore};
 pub use intake::IntakeError;
 pub use layers::{LayerPolicy, LayerStore};

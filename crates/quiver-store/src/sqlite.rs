@@ -19,6 +19,7 @@ use crate::StoreError;
 mod aliases;
 mod concurrency;
 mod event_configs;
+mod event_rules;
 mod http_apis;
 mod layers;
 mod lifecycle;
@@ -42,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0009_http_apis.sql"),
     include_str!("../migrations/0011_schedules.sql"),
     include_str!("../migrations/0012_sns.sql"),
+    include_str!("../migrations/0014_event_rules.sql"),
     include_str!("../migrations/0015_function_url_invoke_mode.sql"),
 ];
 

@@ -117,6 +117,7 @@ pub trait Store:
     + crate::http_apis::HttpApiStore
     + crate::schedules::ScheduleStore
     + crate::sns::SnsStore
+    + crate::event_rules::EventRuleStore
     + Send
     + Sync
     + 'static

@@ -5,6 +5,8 @@
 //!
 //! - [`invoker`]: name + qualifier + payload → outcome, with the resolved spec cached.
 //! - [`event_invoke`]: asynchronous invocation (`InvocationType: Event`).
+//! - [`eventbridge`]: PutEvents entries made durable, matched against rules and
+//!   delivered to their targets (Lambda, SQS; SNS not yet), retried, dead-lettered.
 //! - [`function_url`]: function URL requests: the URL's config found by its id, the
 //!   access check, CORS, the payload 2.0 event in and the HTTP answer out.
 //! - [`log_subscription`]: CloudWatch Logs subscription filters delivered to a
@@ -19,6 +21,7 @@
 
 mod error;
 pub mod event_invoke;
+pub mod eventbridge;
 pub mod function_url;
 pub mod http_api;
 pub mod invoker;
@@ -29,6 +32,7 @@ pub mod sns;
 
 pub use error::TriggerError;
 pub use event_invoke::{AsyncConfig, AsyncEvent, AsyncInvoker, MAX_ASYNC_PAYLOAD};
+pub use eventbridge::{EventBridge, EventBridgeConfig};
 pub use function_url::stream::{StreamCut, StreamedAnswer};
 pub use function_url::{FunctionUrls, UrlAnswer, UrlCall, UrlOutcome};
 pub use http_api::{ApiCall, HttpApis};

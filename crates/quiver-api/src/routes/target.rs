@@ -32,6 +32,9 @@ pub async fn dispatch(
     if target.is_empty() && caller.is_some_and(|Extension(c)| c.service == "sns") {
         return Ok(crate::sns::handle(state, headers, body).await);
     }
+    if let Some(op) = target.strip_prefix("AWSEvents.") {
+        return Ok(crate::events::handle(state, op.to_string(), headers, body).await);
+    }
     Err(ApiError::UnknownOperation(if target.is_empty() {
         "POST / without X-Amz-Target".into()
     } else {

@@ -373,6 +373,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     .context("cannot open the SNS delivery queue")?;
     topics.start();
     async_invoker.set_topics(&topics);
+    // EventBridge: PutEvents entries durable in their own file, matched and delivered
+    // by its workers (quiver-triggers' eventbridge module).
+    let eventbridge = quiver_triggers::EventBridge::open(
+        &data.path,
+        store.clone(),
+        partition.clone(),
+        invoker.clone(),
+        async_invoker.clone(),
+        queues.clone(),
+        quiver_triggers::EventBridgeConfig::default(),
+    )
+    .await
+    .context("cannot open the EventBridge event queue")?;
+    eventbridge.start();
     // Provisioned concurrency: the stored configs are provisioned now and followed on
     // every change (quiver-triggers' provisioned module).
     invoker.spawn_provisioner();
@@ -395,6 +409,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         .with_schedules(schedules.clone())
         .with_invoker(invoker)
         .with_async(async_invoker.clone())
+        .with_eventbridge(eventbridge.clone())
         .with_engine(engine.clone())
         .with_logs(log_store.clone())
         .with_queues(queues.clone())
@@ -448,6 +463,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     // No new deliveries (they may still queue async events), then no new async work;
     // what is in flight stays queued and comes back after a restart.
     topics.shutdown().await;
+    // No new async work; events in flight stay queued and come back after a restart.
+    eventbridge.shutdown().await;
     async_invoker.shutdown().await;
     // Stop every environment (SIGTERM, 2 s grace, kill) before releasing the data dir.
     engine.shutdown().await;
