@@ -7,7 +7,8 @@ Every fixture serves the same routes, so one contract drives each (adapter, fron
 pair through real HTTP (http.client): `GET /things/{id}` with repeated query keys, `GET /me`
 reading a Cookie header and the User-Agent, `POST /things` with a JSON body answering 201
 and two Set-Cookie headers, `GET /pixels` answering 256 bytes of image/png (base64 in the
-function's answer, raw bytes on the wire), and an unknown path answered 404 by the
+function's answer, raw bytes on the wire), `POST /bytes` echoing a non-UTF-8 body reversed
+(base64 in the event), and an unknown path answered 404 by the
 framework's own router (the URL and the HTTP API's `$default` route forward every path).
 
 The front doors: a function URL (payload 2.0), an HTTP API `$default` stage whose
@@ -170,6 +171,14 @@ def test_adapter_contract(srv, lam, gw, functions, adapter, front):
     assert hdr(headers, "content-type")[0].startswith("image/png")
     assert body == PIXELS, body[:64]
     assert body != base64.b64encode(PIXELS)
+
+    # Binary bytes in (not valid UTF-8, so the event must carry them base64-encoded) and
+    # back out.
+    blob = bytes([0xFF, 0x00, 0xFE, 0x80]) + PIXELS
+    status, headers, body = request(srv, host, "POST", "/bytes", body=blob,
+                                    headers=[("Content-Type", "application/octet-stream")])
+    assert status == 200, body
+    assert body == blob[::-1]
 
     # A path no route of the framework knows: its own router answers 404.
     status, _, body = request(srv, host, "GET", "/nowhere")
