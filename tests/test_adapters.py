@@ -198,3 +198,19 @@ def test_one_function_behind_url_and_both_payload_formats(srv, lam, gw, function
         answers.append(json.loads(body))
     assert answers[0] == answers[1] == answers[2], answers
     assert answers[0]["tags"] == ["1", "2", "1"]
+
+
+@pytest.mark.parametrize("adapter,front,expected", [
+    ("powertools-http", "url", {"tag": "a,b", "x-many": "1,2"}),
+    ("powertools-http", "api2", {"tag": "a,b", "x-many": "1,2"}),
+    ("powertools-rest", "api1", {"tag": "a", "x-many": "2"}),
+])
+def test_powertools_single_value_getters(srv, lam, gw, functions, adapter, front, expected):
+    """`get_query_string_value` / `get_header_value` read the single-valued maps: payload
+    2.0 joins repeats with commas, 1.0 keeps one value (AWS's 1.0 example: a repeated
+    header's last value, a repeated query key's first) and lists all in its
+    multiValue twins."""
+    host = front_door(srv, lam, gw, functions(adapter), front)
+    status, _, body = request(srv, host, "GET", "/single?tag=a&tag=b", headers=[("X-Many", "1"), ("X-Many", "2")])
+    assert status == 200, body
+    assert json.loads(body) == expected
