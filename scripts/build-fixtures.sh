@@ -6,13 +6,16 @@
 #   target/fixtures/node-ric.zip      aws-lambda-ric 3.x built for /usr/bin/node + index.mjs + bootstrap
 #   target/fixtures/rust-runtime.zip  a lambda_runtime binary as bootstrap
 #   target/fixtures/fastapi-mangum.zip  a FastAPI app behind Mangum (cp311 wheels) + app.py
+#   target/fixtures/powertools.zip    AWS Lambda Powertools' HTTP/REST resolvers (pure-Python wheels) + app.py
+#   target/fixtures/serverless-express.zip  an Express app behind @codegenie/serverless-express + index.js
 #
 # Each package is cached outside the clone in $QUIVER_FIXTURE_CACHE (default
 # /var/cache/quiver-fixtures) under <name>-<version-key>/, the key covering the RIC
 # version, the toolchain version and a hash of the fixture's sources and of this script,
 # so a second run only copies zips. Only registry packages are downloaded (pip, npm, cargo).
 #
-# Usage: scripts/build-fixtures.sh [python-ric|node-ric|rust-runtime]...   (default: all)
+# Usage: scripts/build-fixtures.sh [python-ric|node-ric|rust-runtime|fastapi-mangum|powertools|
+#        serverless-express]...   (default: all)
 # Needs (Debian): python3-pip, zip, nodejs + npm, cmake autoconf automake libtool g++ make
 # (node-ric compiles curl and aws-lambda-cpp), a Rust toolchain (cargo).
 set -euo pipefail
@@ -229,6 +232,68 @@ build_rust_runtime() {
   copy_out "$dir/rust-runtime.zip"
 }
 
+build_powertools() {
+  [ -x "$PYTHON" ] || die "$PYTHON not found (Debian package python3.11)"
+  "$PYTHON" -m pip --version >/dev/null 2>&1 || die "pip for $PYTHON missing (Debian package python3-pip)"
+  local pt pyver key dir tmp
+  pt=$(sed -n 's/^aws-lambda-powertools==\([^ ]*\).*/\1/p' "$SRC/powertools/requirements.txt")
+  pyver=$("$PYTHON" -c 'import sys; print("cp%d%d" % sys.version_info[:2])')
+  key="powertools-$pt-$pyver-$(src_hash powertools/requirements.txt powertools/app.py)"
+  dir=$CACHE/$key
+  if [ -f "$dir/powertools.zip" ]; then
+    say "powertools: cached ($dir)"
+  else
+    say "powertools: pip install aws-lambda-powertools $pt into a new package"
+    tmp=$(scratch powertools)
+    "$PYTHON" -m pip install -q --disable-pip-version-check --no-input --root-user-action=ignore \
+      --only-binary=:all: --require-hashes --no-deps --no-compile \
+      --target "$tmp/pkg" -r "$SRC/powertools/requirements.txt"
+    cp "$SRC/powertools/app.py" "$tmp/pkg/"
+    # Read-only task root: ship unchecked-hash .pyc files (see python-ric).
+    "$PYTHON" -m compileall -q -j 0 --invalidation-mode unchecked-hash "$tmp/pkg"
+    zip_dir "$tmp/pkg" "$tmp/powertools.zip"
+    rm -rf "$tmp/pkg"
+    publish "$tmp" "$dir"
+    say "powertools: built ($dir)"
+  fi
+  forget_others "$dir" "powertools-[0-9]*"
+  copy_out "$dir/powertools.zip"
+}
+
+# Pure JavaScript (no install scripts), so `npm ci` takes seconds and the node_modules tree
+# is not cached apart from the zip.
+build_serverless_express() {
+  command -v npm >/dev/null || die "npm not found"
+  local se ex key dir tmp
+  se=$("$NODE" -p 'require(process.argv[1]).packages["node_modules/@codegenie/serverless-express"].version' \
+    "$SRC/serverless-express/package-lock.json")
+  ex=$("$NODE" -p 'require(process.argv[1]).packages["node_modules/express"].version' \
+    "$SRC/serverless-express/package-lock.json")
+  key="serverless-express-$se-express$ex-$(src_hash serverless-express/package.json serverless-express/package-lock.json serverless-express/index.js)"
+  dir=$CACHE/$key
+  if [ -f "$dir/serverless-express.zip" ]; then
+    say "serverless-express: cached ($dir)"
+  else
+    say "serverless-express: npm ci (@codegenie/serverless-express $se, express $ex)"
+    tmp=$(scratch serverless-express)
+    mkdir "$tmp/pkg"
+    cp "$SRC/serverless-express/package.json" "$SRC/serverless-express/package-lock.json" "$tmp/pkg/"
+    (cd "$tmp/pkg" && PATH="$(dirname "$NODE"):$PATH" \
+      npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=warn >"$tmp/npm.log" 2>&1) ||
+      { tail -40 "$tmp/npm.log" >&2; die "npm ci failed (full log: $tmp/npm.log)"; }
+    cp "$SRC/serverless-express/index.js" "$tmp/pkg/"
+    # No links in packages (node_modules/.bin).
+    rm -rf "$tmp/pkg/node_modules/.bin" "$tmp/pkg/node_modules/.package-lock.json"
+    find "$tmp/pkg" -type l -delete
+    zip_dir "$tmp/pkg" "$tmp/serverless-express.zip"
+    rm -rf "$tmp/pkg" "$tmp/npm.log"
+    publish "$tmp" "$dir"
+    say "serverless-express: built ($dir)"
+  fi
+  forget_others "$dir" "serverless-express-[0-9]*"
+  copy_out "$dir/serverless-express.zip"
+}
+
 command -v zip >/dev/null || die "zip not found (Debian package zip)"
 mkdir -p "$CACHE" 2>/dev/null && [ -w "$CACHE" ] ||
   die "cache dir $CACHE is not writable (run as root or set QUIVER_FIXTURE_CACHE)"
@@ -239,7 +304,7 @@ flock 9
 rm -rf "$CACHE"/.tmp-*
 
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(python-ric node-ric rust-runtime fastapi-mangum)
+[ ${#names[@]} -gt 0 ] || names=(python-ric node-ric rust-runtime fastapi-mangum powertools serverless-express)
 for name in "${names[@]}"; do
   start=$SECONDS
   case $name in
@@ -247,7 +312,9 @@ for name in "${names[@]}"; do
     node-ric) build_node_ric ;;
     rust-runtime) build_rust_runtime ;;
     fastapi-mangum) build_fastapi_mangum ;;
-    *) die "unknown fixture $name (python-ric, node-ric, rust-runtime, fastapi-mangum)" ;;
+    powertools) build_powertools ;;
+    serverless-express) build_serverless_express ;;
+    *) die "unknown fixture $name (python-ric, node-ric, rust-runtime, fastapi-mangum, powertools, serverless-express)" ;;
   esac
   say "$name: done in $((SECONDS - start)) s"
 done

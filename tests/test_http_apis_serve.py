@@ -100,6 +100,7 @@ def test_routes_events_and_failures(srv, lam, gw):
     assert ev["resource"] == "/v1/{proxy+}" and ev["httpMethod"] == "PUT"
     assert ev["pathParameters"] == {"proxy": "a/b"}
     assert ev["multiValueQueryStringParameters"] == {"x": ["1", "2"]}
+    assert ev["queryStringParameters"] == {"x": "1"}
     assert ev["requestContext"]["resourcePath"] == "/v1/{proxy+}"
     assert ev["requestContext"]["identity"]["sourceIp"] == "127.0.0.1"
     assert ev["body"] == "hello"

@@ -4,7 +4,9 @@
 //!
 //! Why 1.0 keeps two views of headers and query: it predates 2.0's comma-joined maps,
 //! and functions written for REST APIs read `multiValueHeaders` and
-//! `multiValueQueryStringParameters`; the single-valued maps join repeats with commas.
+//! `multiValueQueryStringParameters`. Its single-valued maps do not join repeats (AWS's
+//! 1.0 example: `headers` holds a repeated header's last value, `queryStringParameters`
+//! a repeated key's first), so a REST-era reader of one value gets one value.
 
 use std::collections::BTreeMap;
 
@@ -63,9 +65,17 @@ fn string_map(m: &BTreeMap<String, String>) -> Value {
     )
 }
 
-/// Joined (comma) and multi-valued views of repeated (name, value) pairs.
+/// Which value of a repeated name the single-valued 1.0 map keeps.
+#[derive(Clone, Copy)]
+enum Keep {
+    First,
+    Last,
+}
+
+/// Single-valued and multi-valued views of repeated (name, value) pairs.
 fn both_views(
     pairs: impl Iterator<Item = (String, String)>,
+    keep: Keep,
 ) -> (Map<String, Value>, Map<String, Value>) {
     let mut multi: Map<String, Value> = Map::new();
     for (name, value) in pairs {
@@ -76,17 +86,18 @@ fn both_views(
             }
         }
     }
-    let joined = multi
+    let single = multi
         .iter()
         .map(|(k, v)| {
-            let parts: Vec<&str> = v
-                .as_array()
-                .map(|a| a.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
-            (k.clone(), Value::String(parts.join(",")))
+            let values = v.as_array().map(Vec::as_slice).unwrap_or_default();
+            let one = match keep {
+                Keep::First => values.first(),
+                Keep::Last => values.last(),
+            };
+            (k.clone(), one.cloned().unwrap_or(Value::Null))
         })
         .collect();
-    (joined, multi)
+    (single, multi)
 }
 
 /// The event of payload format 1.0 for `req`. Header names are lower-cased; maps
@@ -98,13 +109,18 @@ pub fn event_v1(req: &ApiRequest<'_>) -> Value {
         req.headers
             .iter()
             .map(|(n, v)| (n.to_ascii_lowercase(), v.clone())),
+        Keep::Last,
     );
-    let (query, multi_query) = both_views(req.raw_query.split('&').filter(|p| !p.is_empty()).map(
-        |pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (decode_component(k), decode_component(v))
-        },
-    ));
+    let (query, multi_query) = both_views(
+        req.raw_query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|pair| {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                (decode_component(k), decode_component(v))
+            }),
+        Keep::First,
+    );
     let content_type = headers.get("content-type").and_then(Value::as_str);
     let user_agent = headers.get("user-agent").cloned().unwrap_or(Value::Null);
     let (body, base64) = if req.body.is_empty() {
@@ -306,12 +322,12 @@ mod tests {
         assert_eq!(ev["path"], "/items/7");
         assert_eq!(ev["httpMethod"], "GET");
         assert_eq!(ev["headers"]["header1"], "value1");
-        assert_eq!(ev["headers"]["header2"], "value1,value2");
+        assert_eq!(ev["headers"]["header2"], "value2");
         assert_eq!(
             ev["multiValueHeaders"]["header2"],
             json!(["value1", "value2"])
         );
-        assert_eq!(ev["queryStringParameters"]["parameter1"], "value1,value2");
+        assert_eq!(ev["queryStringParameters"]["parameter1"], "value1");
         assert_eq!(ev["queryStringParameters"]["parameter2"], "value");
         assert_eq!(
             ev["multiValueQueryStringParameters"]["parameter1"],
