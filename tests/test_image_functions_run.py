@@ -77,8 +77,8 @@ def _function_image(reg, repo, tag, base, app_source, config):
     return reg.push_manifest(repo, tag, m, OCI_MANIFEST)
 
 
-@pytest.fixture(scope="module")
-def images():
+def _base():
+    """The python3.13 image's layers (blobs and diff ids) and its config's Env."""
     if not os.path.exists(BASE_IMAGE):
         pytest.fail(f"{BASE_IMAGE} is missing: run scripts/build-images.sh")
     with tarfile.open(BASE_IMAGE) as t:
@@ -89,14 +89,23 @@ def images():
                  for d in manifest["layers"]}
     base = {"layers": manifest["layers"], "blobs": blobs, "diff_ids": config["rootfs"]["diff_ids"]}
     env = [e for e in config["config"]["Env"] if not e.startswith("QUIVER_IMAGE=")]
+    return base, env
+
+
+def _v2_config(env):
+    return {"Entrypoint": ["/usr/bin/python3.13", "-m", "awslambdaric"], "Cmd": ["app.handler"],
+            "Env": env + ["PYTHONPATH=/var/task:/var/runtime"], "WorkingDir": "/var/task"}
+
+
+@pytest.fixture(scope="module")
+def images():
+    base, env = _base()
     reg = Registry()
     try:
         reg.v1 = _function_image(reg, "team/fn", "v1", base, APP_V1, {
             "Entrypoint": ["/var/runtime/bootstrap"], "Cmd": ["app.handler"],
             "Env": env + ["IMAGE_VAR=from-image", "MINE=image"], "WorkingDir": "/var/task"})
-        reg.v2 = _function_image(reg, "team/fn", "v2", base, APP_V2, {
-            "Entrypoint": ["/usr/bin/python3.13", "-m", "awslambdaric"], "Cmd": ["app.handler"],
-            "Env": env + ["PYTHONPATH=/var/task:/var/runtime"], "WorkingDir": "/var/task"})
+        reg.v2 = _function_image(reg, "team/fn", "v2", base, APP_V2, _v2_config(env))
         yield reg
     finally:
         reg.stop()
@@ -241,3 +250,36 @@ def test_update_to_an_unknown_tag_keeps_the_image(images, lam):
     # An image function takes no zip.
     msg = _refused(lambda: lam.update_function_code(FunctionName=name, ZipFile=base64.b64decode(b"UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA==")))
     assert msg == "Please provide ImageUri when updating a function with packageType Image."
+
+
+def test_a_pulled_digest_needs_no_registry_and_survives_a_restart():
+    """A digest pulled before is served from the image store (the registry is gone by
+    then), and image functions, which have no code package, come back after a restart."""
+    base, env = _base()
+    data = tempfile.mkdtemp(prefix="quiver-test-imgfn-restart-")
+    reg = Registry()
+    s = Server(data)
+    try:
+        desc = _function_image(reg, "solo/fn", "latest", base, APP_V2, _v2_config(env))
+        lam = s.start().client()
+        by_tag, by_digest = unique_name("imgfn"), unique_name("imgfn")
+        _create(lam, by_tag, f"{reg.host}/solo/fn")
+        reg.stop()
+        pinned = f"{reg.host}/solo/fn@{desc['digest']}"
+        created = _create(lam, by_digest, pinned)
+        assert created["CodeSha256"] == desc["digest"][7:]
+        with pytest.raises(botocore.exceptions.ClientError) as exc:
+            _create(lam, unique_name("imgfn"), f"{reg.host}/solo/fn:latest")
+        assert "does not exist" in exc.value.response["Error"]["Message"], "a tag is always asked"
+        s.stop()
+        lam = s.start().client()
+        for name, uri in [(by_tag, f"{reg.host}/solo/fn"), (by_digest, pinned)]:
+            code = lam.get_function(FunctionName=name)["Code"]
+            assert (code["ImageUri"], code["ResolvedImageUri"]) == (uri, pinned)
+            resp, _, doc = invoke(lam, name, {"who": name})
+            assert_ok(resp, doc)
+            assert (doc["version"], doc["event"]) == ("v2", {"who": name})
+    finally:
+        s.stop()
+        reg.stop()
+        shutil.rmtree(data, ignore_errors=True)

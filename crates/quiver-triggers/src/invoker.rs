@@ -495,6 +495,67 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_image_function_resolves_to_its_image_root_and_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().unwrap());
+        let code = CodeStore::open(dir.path()).unwrap();
+        let images = ImageStore::open(dir.path()).unwrap();
+        let inv = Invoker::new(
+            store.clone(),
+            code,
+            Partition::new("us-east-1", "000000000000"),
+            None,
+        )
+        .with_images(images.clone());
+        let image_id = format!("sha256:{}", "cd".repeat(32));
+        let config = FunctionConfig {
+            memory_size: 128,
+            timeout: 3,
+            package_type: quiver_model::PackageType::Image,
+            image_config: quiver_model::ImageConfig {
+                command: Some(vec!["app.other".into()]),
+                ..Default::default()
+            },
+            image: Some(quiver_model::FunctionImage {
+                image_id: image_id.clone(),
+                entry_point: vec!["/lambda-entrypoint.sh".into()],
+                cmd: vec!["app.handler".into()],
+                env: vec![("PATH".into(), "/var/lang/bin".into())],
+                ..Default::default()
+            }),
+            ..FunctionConfig::default()
+        };
+        let no_package = CodeRef {
+            sha256_hex: String::new(),
+            sha256_b64: String::new(),
+            size: 0,
+        };
+        created(
+            store.as_ref(),
+            NewFunction {
+                config,
+                ..function("f", no_package)
+            },
+        );
+        assert!(
+            store.referenced_code().unwrap().is_empty(),
+            "an image function references no code package"
+        );
+        let r = inv.resolve(&target(None)).await.unwrap();
+        let root = images.root_of(&image_id);
+        let img = r.spec.image.as_ref().expect("an image spec");
+        assert_eq!(img.root, root);
+        assert_eq!(img.argv, ["/lambda-entrypoint.sh", "app.other"]);
+        assert_eq!(img.working_dir, "/var/task");
+        assert_eq!(img.env, [("PATH".to_string(), "/var/lang/bin".to_string())]);
+        assert_eq!(
+            r.spec.handler, "app.other",
+            "_HANDLER is the overridden CMD[0]"
+        );
+        assert_eq!(r.spec.code_dir, root.join("var/task"));
+    }
+
+    #[tokio::test]
     async fn caches_until_the_store_changes() {
         let Fixture {
             inv,

@@ -124,7 +124,7 @@ impl ImageStore {
     /// already) and returns its id, its config's `config` object and the unpacked
     /// bytes and entries. Two pulls of one image at once each unpack into their own
     /// work dir; the second to finish finds the root in place and keeps it.
-    fn unpack_layout(
+    pub(super) fn unpack_layout(
         &self,
         layout: &Path,
     ) -> Result<(String, serde_json::Value, u64, u64), ImageError> {
