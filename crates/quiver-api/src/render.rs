@@ -71,6 +71,9 @@ pub fn configuration(
         "LoggingConfig": Value::Object(logging),
     });
     let obj = out.as_object_mut().expect("object literal");
+    if let Some(image) = &c.image {
+        image_members(obj, image, &c.image_config);
+    }
     if !c.environment.is_empty() {
         obj.insert("Environment".into(), json!({"Variables": c.environment}));
     }
@@ -110,4 +113,35 @@ pub fn configuration(
         }
     }
     out
+}
+
+/// A container-image function as Lambda shows it (docs/wire.md §17.4): no Runtime or
+/// Handler, `PackageType` Image, `CodeSha256` the manifest digest's hex, `CodeSize` 0,
+/// and the ImageConfig overrides, when there are any, under `ImageConfigResponse`.
+fn image_members(
+    obj: &mut Map<String, Value>,
+    image: &quiver_model::FunctionImage,
+    overrides: &quiver_model::ImageConfig,
+) {
+    obj.remove("Runtime");
+    obj.remove("Handler");
+    obj.insert("PackageType".into(), json!("Image"));
+    obj.insert("CodeSha256".into(), json!(image.code_sha256()));
+    obj.insert("CodeSize".into(), json!(0));
+    let mut cfg = Map::new();
+    if let Some(e) = &overrides.entry_point {
+        cfg.insert("EntryPoint".into(), json!(e));
+    }
+    if let Some(c) = &overrides.command {
+        cfg.insert("Command".into(), json!(c));
+    }
+    if let Some(w) = &overrides.working_directory {
+        cfg.insert("WorkingDirectory".into(), json!(w));
+    }
+    if !cfg.is_empty() {
+        obj.insert(
+            "ImageConfigResponse".into(),
+            json!({ "ImageConfig": Value::Object(cfg) }),
+        );
+    }
 }

@@ -64,6 +64,9 @@ pub struct Inner {
     /// reservations out of a number the engine does not enforce; Lambda's default
     /// without an engine.
     pub account_concurrency: u64,
+    /// Where container-image functions are pulled to (docs/wire.md §17.4); None in a
+    /// server without one, which refuses ImageUri.
+    pub images: Option<quiver_store::ImageStore>,
 }
 
 impl AppState {
@@ -98,6 +101,7 @@ impl AppState {
             public_url: DEFAULT_PUBLIC_URL.to_string(),
             echo_route: false,
             account_concurrency: quiver_model::limits::CONCURRENT_EXECUTIONS,
+            images: None,
         }))
     }
 
@@ -205,6 +209,15 @@ impl AppState {
         if let Some(inner) = Arc::get_mut(&mut self.0) {
             inner.account_concurrency = engine.account_concurrency() as u64;
             inner.engine = Some(engine);
+        }
+        self
+    }
+
+    /// The same state pulling container-image functions into `images` (call before
+    /// cloning).
+    pub fn with_images(mut self, images: quiver_store::ImageStore) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.images = Some(images);
         }
         self
     }

@@ -194,6 +194,30 @@ impl Engine {
         state: SharedState,
         provisioned: bool,
     ) -> Result<Environment, EngineError> {
+        let today = OffsetDateTime::now_utc();
+        let date = format!(
+            "{:04}/{:02}/{:02}",
+            today.year(),
+            u8::from(today.month()),
+            today.day()
+        );
+        if let Some(image) = &spec.image {
+            // A container image brings its runtime: no catalogue entry is involved.
+            let mut l = crate::image_launch::launch_function_image(
+                spec,
+                image,
+                &self.runtime_dir,
+                &env_id,
+                &date,
+            )
+            .map_err(EngineError::RuntimeUnavailable)?;
+            if provisioned {
+                crate::launch::mark_provisioned(&mut l);
+            }
+            return self
+                .start_launch(spec, key, env_id, state, l, provisioned)
+                .await;
+        }
         let unavailable = || EngineError::RuntimeUnavailable(spec.runtime.clone());
         let kind = kind_of(&spec.runtime).ok_or_else(unavailable)?;
         let available = self
@@ -209,13 +233,6 @@ impl Engine {
         {
             return Err(unavailable());
         }
-        let today = OffsetDateTime::now_utc();
-        let date = format!(
-            "{:04}/{:02}/{:02}",
-            today.year(),
-            u8::from(today.month()),
-            today.day()
-        );
         let mut l = match available.image_runtime() {
             Some(image) => crate::image_launch::launch_image(
                 spec,
@@ -239,6 +256,20 @@ impl Engine {
                 l.sandbox.extra_ro_binds.push(bind);
             }
         }
+        self.start_launch(spec, key, env_id, state, l, provisioned)
+            .await
+    }
+
+    /// Starts the environment `l` describes (a pre-made sandbox when it fits).
+    async fn start_launch(
+        &self,
+        spec: &FunctionSpec,
+        key: &str,
+        env_id: String,
+        state: SharedState,
+        l: crate::launch::Launch,
+        provisioned: bool,
+    ) -> Result<Environment, EngineError> {
         let log = self
             .cfg
             .logs

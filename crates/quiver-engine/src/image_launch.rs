@@ -8,6 +8,7 @@ use std::path::Path;
 use quiver_model::{ImageRuntime, RuntimeKind};
 
 use crate::launch::{launch, Launch, TASK_ROOT};
+use crate::spec::ImageSpec;
 use crate::FunctionSpec;
 
 /// Variables an image's config cannot set: Lambda's reserved ones, which the platform
@@ -92,6 +93,49 @@ pub fn launch_image(
     Ok(l)
 }
 
+/// Builds the sandbox spec of a container-image function (docs/wire.md §17.4): the
+/// image's root as `/` and its own `/var/task` as the code (bound onto itself, so the
+/// function's files are the image's), its ENTRYPOINT + CMD as the runtime process in
+/// its working directory, with Lambda's environment; the image's Env fills in what
+/// neither Lambda nor the function sets (as for runtime images). No built-in
+/// bootstraps at `/var/runtime`: the image brings its runtime client.
+pub fn launch_function_image(
+    spec: &FunctionSpec,
+    image: &ImageSpec,
+    runtime_dir: &Path,
+    env_id: &str,
+    date: &str,
+) -> Result<Launch, String> {
+    if image.argv.is_empty() {
+        return Err("the image has neither an ENTRYPOINT nor a CMD".into());
+    }
+    let mut l = launch(
+        spec,
+        &RuntimeKind::Provided,
+        None,
+        runtime_dir,
+        env_id,
+        date,
+    )?;
+    let own = |k: &str| spec.environment.iter().any(|(ek, _)| ek == k);
+    for (k, v) in &image.env {
+        if reserved(k) || own(k) {
+            continue;
+        }
+        match l.sandbox.env.iter_mut().find(|(ek, _)| ek == k) {
+            Some(slot) => slot.1 = v.clone(),
+            None => l.sandbox.env.push((k.clone(), v.clone())),
+        }
+    }
+    l.sandbox.argv = image.argv.clone();
+    l.sandbox.runtime_dir = None;
+    l.sandbox.extra_ro_binds.clear();
+    l.sandbox.code_dir = image.root.join(TASK_ROOT.trim_start_matches('/'));
+    l.sandbox.image_root = Some(image.root.clone());
+    l.sandbox.cwd = image.working_dir.clone();
+    Ok(l)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +157,7 @@ mod tests {
             region: "us-east-1".into(),
             reserved_concurrency: None,
             opt_dir: None,
+            image: None,
         }
     }
 
@@ -183,6 +228,61 @@ mod tests {
         assert!(
             crate::launch::assignment(&l.sandbox, Path::new("/tmp"), Path::new("/rt")).is_none()
         );
+    }
+
+    #[test]
+    fn a_function_image_runs_its_own_command_on_its_own_task_root() {
+        let mut s = spec();
+        s.runtime = String::new();
+        s.handler = "app.handler".into();
+        let img = ImageSpec {
+            root: "/data/images/roots/y".into(),
+            argv: vec!["/lambda-entrypoint.sh".into(), "app.handler".into()],
+            env: [
+                ("PATH", "/var/lang/bin:/usr/bin"),
+                ("MINE", "image"),
+                ("AWS_LAMBDA_RUNTIME_API", "spoofed"),
+                ("IMAGE_ONLY", "yes"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            working_dir: "/app".into(),
+        };
+        let l = launch_function_image(&s, &img, Path::new("/rt"), "e", "d").unwrap();
+        assert_eq!(l.sandbox.argv, ["/lambda-entrypoint.sh", "app.handler"]);
+        assert_eq!(l.sandbox.cwd, "/app");
+        assert_eq!(
+            l.sandbox.code_dir,
+            Path::new("/data/images/roots/y/var/task")
+        );
+        assert_eq!(
+            l.sandbox.image_root.as_deref(),
+            Some(Path::new("/data/images/roots/y"))
+        );
+        assert!(l.sandbox.runtime_dir.is_none(), "no built-in bootstraps");
+        assert_eq!(env_of(&l, "PATH"), ["/var/lang/bin:/usr/bin"]);
+        assert_eq!(
+            env_of(&l, "MINE"),
+            ["fn"],
+            "the function's own variable wins"
+        );
+        assert_eq!(env_of(&l, "IMAGE_ONLY"), ["yes"]);
+        assert_eq!(env_of(&l, "AWS_LAMBDA_RUNTIME_API"), ["127.0.0.1:9001"]);
+        assert_eq!(env_of(&l, "LAMBDA_TASK_ROOT"), ["/var/task"]);
+        assert_eq!(env_of(&l, "_HANDLER"), ["app.handler"]);
+        assert!(env_of(&l, "AWS_EXECUTION_ENV").is_empty());
+        assert!(
+            crate::launch::assignment(&l.sandbox, Path::new("/tmp"), Path::new("/rt")).is_none()
+        );
+        let none = ImageSpec {
+            argv: vec![],
+            ..img
+        };
+        let Err(e) = launch_function_image(&s, &none, Path::new("/rt"), "e", "d") else {
+            panic!("an image without a command must be refused")
+        };
+        assert!(e.contains("ENTRYPOINT"), "{e}");
     }
 
     #[test]

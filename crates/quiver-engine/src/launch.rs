@@ -241,6 +241,7 @@ mod tests {
             environment: vec![("PATH".into(), "/custom".into()), ("MY".into(), "1".into())],
             code_dir: "/tmp".into(),
             opt_dir: None,
+            image: None,
             log_group: "/aws/lambda/f".into(),
             revision: "r1".into(),
             region: "us-east-1".into(),

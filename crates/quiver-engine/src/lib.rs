@@ -37,5 +37,5 @@ pub use error::EngineError;
 pub use provisioned::{ProvisionedStatus, ProvisionedTarget};
 pub use quiver_runtime_api::{ChunkSink, ChunkStream};
 pub use report::EnvInfo;
-pub use spec::{FunctionSpec, InvokeRequest, InvokeResult};
+pub use spec::{FunctionSpec, ImageSpec, InvokeRequest, InvokeResult};
 pub use state::EnvState;

@@ -44,6 +44,25 @@ pub struct FunctionSpec {
     /// resolver sets it next to the version it resolved, and it is deliberately not part
     /// of [`FunctionSpec::pool_key`], so changing it drains no environment.
     pub reserved_concurrency: Option<u32>,
+    /// A container-image function's image (docs/wire.md §17.4): its root is the
+    /// sandbox's `/` and its own `/var/task` the code; `runtime` is then empty and
+    /// `handler` is CMD[0] (`_HANDLER`). `None` for a .zip function.
+    pub image: Option<ImageSpec>,
+}
+
+/// What a container-image function runs: the image's ENTRYPOINT + CMD (after the
+/// function's ImageConfig overrides), its config's Env and working directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageSpec {
+    /// The image's unpacked root on the host.
+    pub root: PathBuf,
+    /// The runtime process's command line (never empty for a spec the resolver made:
+    /// an image without ENTRYPOINT or CMD fails its cold start).
+    pub argv: Vec<String>,
+    /// The image config's Env (under the function's own variables and Lambda's).
+    pub env: Vec<(String, String)>,
+    /// The runtime process's working directory.
+    pub working_dir: String,
 }
 
 impl FunctionSpec {
@@ -78,6 +97,7 @@ impl FunctionSpec {
             revision: v.revision_id.clone(),
             region: partition.region.clone(),
             reserved_concurrency: None,
+            image: None,
         }
     }
 

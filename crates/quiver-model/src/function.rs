@@ -114,6 +114,25 @@ pub struct FunctionConfig {
     /// so configurations stored before layers existed still load.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub layers: Vec<crate::layer::FunctionLayer>,
+    /// `Zip`, or `Image` for a container-image function (then `runtime` and `handler`
+    /// are empty and `image` says what runs). Defaulted: older configurations are Zip.
+    #[serde(default, skip_serializing_if = "is_zip")]
+    pub package_type: crate::image_function::PackageType,
+    /// An image function's `ImageConfig` overrides (EntryPoint, Command,
+    /// WorkingDirectory); empty for Zip.
+    #[serde(default, skip_serializing_if = "is_default_image_config")]
+    pub image_config: crate::image_function::ImageConfig,
+    /// The pulled image of an image function (set by the API after the pull).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<crate::image_function::FunctionImage>,
+}
+
+fn is_zip(p: &crate::image_function::PackageType) -> bool {
+    *p == crate::image_function::PackageType::Zip
+}
+
+fn is_default_image_config(c: &crate::image_function::ImageConfig) -> bool {
+    *c == crate::image_function::ImageConfig::default()
 }
 
 fn enum_constraint(values: &[&str]) -> String {
@@ -357,12 +376,24 @@ impl FunctionConfig {
                 s.runtime.as_deref(),
                 s.layers.as_deref(),
             )?;
-            if let Some(i) = &s.image_config {
-                crate::image_function::ImageConfig::from_input(i)?;
-            }
-            return Err(ModelError::InvalidParameter(
-                "PackageType Image is not supported by Quiver; upload a .zip package (PackageType Zip).".into(),
-            ));
+            let image_config = match &s.image_config {
+                Some(i) => crate::image_function::ImageConfig::from_input(i)?,
+                None => Default::default(),
+            };
+            // The image (what runs, its CodeSha256) is filled in by the pull.
+            let base = FunctionConfig {
+                role,
+                timeout: TIMEOUT_DEFAULT_S,
+                memory_size: MEMORY_DEFAULT_MB,
+                ephemeral_storage: EPHEMERAL_DEFAULT_MB,
+                architecture: "x86_64".into(),
+                tracing_mode: "PassThrough".into(),
+                log_format: "Text".into(),
+                package_type: crate::image_function::PackageType::Image,
+                image_config,
+                ..FunctionConfig::default()
+            };
+            return base.merged(s, false);
         }
         let (Some(runtime), Some(handler)) = (s.runtime.clone(), s.handler.clone()) else {
             return Err(ModelError::InvalidParameter(
@@ -386,6 +417,9 @@ impl FunctionConfig {
             log_group: None,
             dead_letter_target: None,
             layers: Vec::new(),
+            package_type: Default::default(),
+            image_config: Default::default(),
+            image: None,
         };
         check_runtime_available(&base.runtime, catalogue)?;
         base.merged(s, true)
@@ -400,6 +434,23 @@ impl FunctionConfig {
         check_shapes(s)?;
         if let Some(l) = &s.layers {
             crate::layer::check_function_layers(l)?;
+        }
+        if self.package_type == crate::image_function::PackageType::Image {
+            crate::image_function::check_image_settings(
+                s.handler.as_deref(),
+                s.runtime.as_deref(),
+                s.layers.as_deref(),
+            )?;
+            let mut c = self.merged(s, false)?;
+            if let Some(i) = &s.image_config {
+                c.image_config = crate::image_function::ImageConfig::from_input(i)?;
+            }
+            return Ok(c);
+        }
+        if s.image_config.is_some() {
+            return Err(ModelError::InvalidParameter(
+                "ImageConfig can only be set for functions with PackageType Image.".into(),
+            ));
         }
         if let Some(r) = &s.runtime {
             if r != &self.runtime {
@@ -543,6 +594,48 @@ mod tests {
             "d".repeat(1001)
         );
         assert!(matches!(image(&long), Err(ModelError::Validation(_))));
+    }
+
+    #[test]
+    fn an_image_function_has_no_runtime_or_handler_and_keeps_its_overrides() {
+        let c = FunctionConfig::create(
+            &settings(
+                r#"{"Role":"arn:aws:iam::123456789012:role/r","PackageType":"Image","ImageConfig":{"Command":["app.other"]},"MemorySize":256}"#,
+            ),
+            &catalogue(),
+        )
+        .unwrap();
+        assert_eq!(c.package_type, crate::PackageType::Image);
+        assert_eq!((c.runtime.as_str(), c.handler.as_str()), ("", ""));
+        assert_eq!(c.memory_size, 256);
+        assert_eq!(
+            c.image_config.command.as_deref(),
+            Some(&["app.other".to_string()][..])
+        );
+        let msg = "Please don't provide Handler or Runtime or Layer when the intended function PackageType is Image.";
+        match c.update(&settings(r#"{"Handler":"a.b"}"#), &catalogue()) {
+            Err(ModelError::InvalidParameter(m)) => assert_eq!(m, msg),
+            other => panic!("{other:?}"),
+        }
+        let u = c
+            .update(
+                &settings(r#"{"ImageConfig":{"WorkingDirectory":"/srv"}}"#),
+                &catalogue(),
+            )
+            .unwrap();
+        assert_eq!(u.image_config.working_directory.as_deref(), Some("/srv"));
+        assert_eq!(
+            u.image_config.command, None,
+            "ImageConfig is replaced whole"
+        );
+        let zip = create("").unwrap();
+        assert!(matches!(
+            zip.update(
+                &settings(r#"{"ImageConfig":{"Command":["x"]}}"#),
+                &catalogue()
+            ),
+            Err(ModelError::InvalidParameter(_))
+        ));
     }
 
     #[test]

@@ -122,6 +122,91 @@ impl ImageConfig {
     }
 }
 
+/// The image a function runs, as found when its ImageUri was pulled: part of the
+/// version's configuration, so a published version keeps the image it was published
+/// with, and a new image is a new revision (old environments are drained).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunctionImage {
+    /// `Code.ImageUri` as given (a tag or a digest).
+    pub image_uri: String,
+    /// `registry/repo@sha256:<manifest digest>` ([`resolved_image_uri`]).
+    pub resolved_image_uri: String,
+    /// `sha256:<hex>` of the manifest the reference named: Lambda's `CodeSha256`.
+    pub manifest_digest: String,
+    /// `sha256:<hex>` of the image's config (its image id): the root it runs on.
+    pub image_id: String,
+    /// The image config's `Entrypoint`, `Cmd`, `WorkingDir` and `Env`, kept here so a
+    /// cold start needs no image store lookup.
+    #[serde(default)]
+    pub entry_point: Vec<String>,
+    #[serde(default)]
+    pub cmd: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<String>,
+    #[serde(default)]
+    pub env: Vec<(String, String)>,
+}
+
+impl FunctionImage {
+    /// The process an environment starts: ENTRYPOINT + CMD, each overridable.
+    pub fn argv(&self, overrides: &ImageConfig) -> Vec<String> {
+        overrides.argv(&self.entry_point, &self.cmd)
+    }
+
+    /// `_HANDLER`: the first word of the (overridden) CMD, as Lambda sets it for an
+    /// image (AWS's base images read the handler from there); empty without a CMD.
+    pub fn handler(&self, overrides: &ImageConfig) -> String {
+        overrides
+            .command
+            .as_deref()
+            .unwrap_or(&self.cmd)
+            .first()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// `CodeSha256` of an image function: the manifest digest's hex, as Lambda shows it.
+    pub fn code_sha256(&self) -> &str {
+        self.manifest_digest
+            .strip_prefix("sha256:")
+            .unwrap_or(&self.manifest_digest)
+    }
+}
+
+/// Reads `Entrypoint`, `Cmd`, `WorkingDir` and `Env` of an image config's `config`
+/// object (the OCI image spec's field names) into a [`FunctionImage`] whose other
+/// members are left for the caller; absent or mistyped members are empty.
+pub fn image_facts(config: &serde_json::Value) -> FunctionImage {
+    let strings = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let env = strings(&config["Env"])
+        .into_iter()
+        .filter_map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
+        .filter(|(k, _)| !k.is_empty())
+        .collect();
+    let working_dir = config["WorkingDir"]
+        .as_str()
+        .filter(|w| !w.is_empty())
+        .map(String::from);
+    FunctionImage {
+        entry_point: strings(&config["Entrypoint"]),
+        cmd: strings(&config["Cmd"]),
+        working_dir,
+        env,
+        ..FunctionImage::default()
+    }
+}
+
 /// Handler, Runtime and Layers describe a .zip package's environment; an image brings its
 /// own. Lambda refuses them (one message for all three) rather than ignoring them.
 pub fn check_image_settings(
@@ -335,6 +420,45 @@ mod tests {
             ImageConfig::from_input(&long_dir),
             Err(ModelError::Validation(_))
         ));
+    }
+
+    #[test]
+    fn image_facts_and_the_handler_lambda_sets() {
+        let cfg = serde_json::json!({
+            "Entrypoint": ["/lambda-entrypoint.sh"],
+            "Cmd": ["app.handler", "extra"],
+            "WorkingDir": "",
+            "Env": ["PATH=/var/lang/bin:/usr/bin", "EMPTY=", "=bad", "NOEQ"],
+        });
+        let img = FunctionImage {
+            manifest_digest: format!("sha256:{}", "ab".repeat(32)),
+            ..image_facts(&cfg)
+        };
+        assert_eq!(img.working_dir, None);
+        assert_eq!(
+            img.env,
+            [
+                ("PATH".to_string(), "/var/lang/bin:/usr/bin".to_string()),
+                ("EMPTY".to_string(), String::new())
+            ]
+        );
+        let none = ImageConfig::default();
+        assert_eq!(img.handler(&none), "app.handler");
+        assert_eq!(
+            img.argv(&none),
+            ["/lambda-entrypoint.sh", "app.handler", "extra"]
+        );
+        let cmd = ImageConfig {
+            command: Some(vec!["other.fn".into()]),
+            ..Default::default()
+        };
+        assert_eq!(img.handler(&cmd), "other.fn");
+        let empty = ImageConfig {
+            command: Some(vec![]),
+            ..Default::default()
+        };
+        assert_eq!(img.handler(&empty), "");
+        assert_eq!(img.code_sha256(), "ab".repeat(32));
     }
 
     #[test]

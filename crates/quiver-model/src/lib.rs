@@ -42,7 +42,7 @@ pub use event_config::{
     StoredEventInvokeConfig,
 };
 pub use function::{FunctionConfig, FunctionSettings};
-pub use image_function::{ImageConfig, PackageType};
+pub use image_function::{FunctionImage, ImageConfig, PackageType};
 pub use lifecycle::Lifecycle;
 pub use recursion::{Chain, RecursiveLoop};
 pub use runtime::{AvailableRuntime, ImageRuntime, RuntimeCatalogue, RuntimeKind, RuntimeSource};

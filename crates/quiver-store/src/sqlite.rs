@@ -629,7 +629,10 @@ impl Store for SqliteStore {
 
     fn referenced_code(&self) -> Result<HashSet<String>, StoreError> {
         let c = self.lock();
-        let mut stmt = c.prepare("SELECT DISTINCT code_sha256 FROM function_versions")?;
+        // An image function carries no code package (its code is the image): ''.
+        let mut stmt = c.prepare(
+            "SELECT DISTINCT code_sha256 FROM function_versions WHERE code_sha256 != ''",
+        )?;
         let rows = stmt.query_map([], |r| r.get(0))?;
         let mut all: HashSet<String> = rows.collect::<Result<_, _>>()?;
         all.extend(layers::referenced(&c)?);

@@ -29,10 +29,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use quiver_engine::{Engine, EngineError, FunctionSpec, InvokeRequest, InvokeResult};
+use quiver_engine::{Engine, EngineError, FunctionSpec, ImageSpec, InvokeRequest, InvokeResult};
 use quiver_model::alias::{pick, Pick};
 use quiver_model::{Chain, FunctionVersion, Partition, RecursiveLoop};
-use quiver_store::{CodeStore, Store, StoreError};
+use quiver_store::{CodeStore, ImageStore, Store, StoreError};
 
 use crate::TriggerError;
 
@@ -138,6 +138,9 @@ struct Inner {
     /// The change counter at which the engine was last told what to provision (None:
     /// never); held while reconciling, so reconciliations run one at a time.
     pub(crate) provisioned_at: tokio::sync::Mutex<Option<u64>>,
+    /// Where container-image functions' roots are (None: a server without an image
+    /// store cannot run them).
+    images: Option<ImageStore>,
 }
 
 /// Resolves and runs invocations; cheap to clone (all clones share one cache).
@@ -162,8 +165,18 @@ impl Invoker {
                 cache: Mutex::new(HashMap::new()),
                 reservations_at: Mutex::new(None),
                 provisioned_at: tokio::sync::Mutex::new(None),
+                images: None,
             }),
         }
+    }
+
+    /// The same invoker running container-image functions from `images` (call before
+    /// cloning).
+    pub fn with_images(mut self, images: ImageStore) -> Invoker {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.images = Some(images);
+        }
+        self
     }
 
     pub fn partition(&self) -> &Partition {
@@ -208,11 +221,9 @@ impl Invoker {
             };
             // The trees are normally there; a restart re-creates missing ones, but be
             // sure before the first environment binds one.
-            code.ensure_tree(&r.primary.code.sha256_hex)?;
-            ensure_layers(&code, &r.primary)?;
+            ensure_code(&code, &r.primary)?;
             if let Some((v, _)) = &r.additional {
-                code.ensure_tree(&v.code.sha256_hex)?;
-                ensure_layers(&code, v)?;
+                ensure_code(&code, v)?;
             }
             let reservations = reservations(store.as_ref(), &t.name, want_total)?;
             Ok(reservations.map(|res| (r, res)))
@@ -259,6 +270,21 @@ impl Invoker {
             &self.inner.partition,
         );
         spec.reserved_concurrency = reserved;
+        if let (Some(image), Some(images)) = (&version.config.image, &self.inner.images) {
+            // The image's root is the sandbox's `/`, its own /var/task the code.
+            let root = images.root_of(&image.image_id);
+            let overrides = &version.config.image_config;
+            spec.handler = image.handler(overrides);
+            spec.code_dir = root.join("var/task");
+            spec.image = Some(ImageSpec {
+                argv: image.argv(overrides),
+                env: image.env.clone(),
+                working_dir: overrides
+                    .working_dir(image.working_dir.as_deref())
+                    .to_string(),
+                root,
+            });
+        }
         if !version.config.layers.is_empty() {
             spec.opt_dir = Some(self.inner.code.opt_path(&layer_digests(&version)));
         }
@@ -371,6 +397,16 @@ fn layer_digests(v: &FunctionVersion) -> Vec<&str> {
         .collect()
 }
 
+/// Makes sure a version's code tree and merged layers exist (an image function has
+/// neither: its code is the image).
+fn ensure_code(code: &CodeStore, v: &FunctionVersion) -> Result<(), StoreError> {
+    if v.config.image.is_some() {
+        return Ok(());
+    }
+    code.ensure_tree(&v.code.sha256_hex)?;
+    ensure_layers(code, v)
+}
+
 /// Builds the merged `/opt` of a version's layers once (a no-op when it exists), so
 /// that the spec's `opt_dir` is there before the first environment binds it.
 fn ensure_layers(code: &CodeStore, v: &FunctionVersion) -> Result<(), StoreError> {
@@ -456,6 +492,67 @@ mod tests {
             name: "f".into(),
             qualifier: q.map(str::to_string),
         }
+    }
+
+    #[tokio::test]
+    async fn an_image_function_resolves_to_its_image_root_and_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().unwrap());
+        let code = CodeStore::open(dir.path()).unwrap();
+        let images = ImageStore::open(dir.path()).unwrap();
+        let inv = Invoker::new(
+            store.clone(),
+            code,
+            Partition::new("us-east-1", "000000000000"),
+            None,
+        )
+        .with_images(images.clone());
+        let image_id = format!("sha256:{}", "cd".repeat(32));
+        let config = FunctionConfig {
+            memory_size: 128,
+            timeout: 3,
+            package_type: quiver_model::PackageType::Image,
+            image_config: quiver_model::ImageConfig {
+                command: Some(vec!["app.other".into()]),
+                ..Default::default()
+            },
+            image: Some(quiver_model::FunctionImage {
+                image_id: image_id.clone(),
+                entry_point: vec!["/lambda-entrypoint.sh".into()],
+                cmd: vec!["app.handler".into()],
+                env: vec![("PATH".into(), "/var/lang/bin".into())],
+                ..Default::default()
+            }),
+            ..FunctionConfig::default()
+        };
+        let no_package = CodeRef {
+            sha256_hex: String::new(),
+            sha256_b64: String::new(),
+            size: 0,
+        };
+        created(
+            store.as_ref(),
+            NewFunction {
+                config,
+                ..function("f", no_package)
+            },
+        );
+        assert!(
+            store.referenced_code().unwrap().is_empty(),
+            "an image function references no code package"
+        );
+        let r = inv.resolve(&target(None)).await.unwrap();
+        let root = images.root_of(&image_id);
+        let img = r.spec.image.as_ref().expect("an image spec");
+        assert_eq!(img.root, root);
+        assert_eq!(img.argv, ["/lambda-entrypoint.sh", "app.other"]);
+        assert_eq!(img.working_dir, "/var/task");
+        assert_eq!(img.env, [("PATH".to_string(), "/var/lang/bin".to_string())]);
+        assert_eq!(
+            r.spec.handler, "app.other",
+            "_HANDLER is the overridden CMD[0]"
+        );
+        assert_eq!(r.spec.code_dir, root.join("var/task"));
     }
 
     #[tokio::test]

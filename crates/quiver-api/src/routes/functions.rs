@@ -8,8 +8,9 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use quiver_model::image_function::{check_create_source, check_update_source};
 use quiver_model::limits::CODE_REQUEST_MAX_BYTES;
-use quiver_model::{FunctionConfig, FunctionSettings, Qualifier, Version};
+use quiver_model::{CodeRef, FunctionConfig, FunctionSettings, PackageType, Qualifier, Version};
 use quiver_store::{LatestUpdate, NewFunction, StoreError};
 use serde::Deserialize;
 use serde_json::json;
@@ -34,7 +35,13 @@ struct CodeInput {
 }
 
 impl CodeInput {
-    /// The inline zip, or Lambda-style refusals of what Quiver does not host.
+    /// Whether a .zip source is named (inline or in S3).
+    fn has_zip(&self) -> bool {
+        self.zip_file.is_some() || self.s3_bucket.is_some() || self.s3_key.is_some()
+    }
+
+    /// The inline zip, or Lambda-style refusals of what Quiver does not host. An
+    /// ImageUri was refused before for a .zip function (`check_*_source`).
     fn zip(&self) -> Result<Vec<u8>, ApiError> {
         if let Some(z) = &self.zip_file {
             return decode_zip(z);
@@ -44,15 +51,19 @@ impl CodeInput {
                 "Quiver does not read code from S3: upload the package inline with ZipFile.".into(),
             ));
         }
-        if self.image_uri.is_some() {
-            return Err(ApiError::InvalidParameter(
-                "Container images are not supported by Quiver: upload a .zip package with ZipFile."
-                    .into(),
-            ));
-        }
         Err(ApiError::InvalidParameter(
             "Please provide a source for function code.".into(),
         ))
+    }
+}
+
+/// The code reference of a container-image function: it has no package (its
+/// `CodeSha256` is the image's manifest digest, rendered from the image).
+fn no_package() -> CodeRef {
+    CodeRef {
+        sha256_hex: String::new(),
+        sha256_b64: String::new(),
+        size: 0,
     }
 }
 
@@ -118,8 +129,17 @@ pub async fn create(
             "1 validation error detected: Value null at 'code' failed to satisfy constraint: Member must not be null".into(),
         ));
     };
-    let zip = code.zip()?;
-    // Cheap early refusal before the package is written (the insert re-checks atomically).
+    check_create_source(
+        config.package_type,
+        code.has_zip(),
+        code.image_uri.is_some(),
+    )?;
+    let zip = match config.package_type {
+        PackageType::Zip => Some(code.zip()?),
+        PackageType::Image => None,
+    };
+    // Cheap early refusal before the package is written or the image pulled (the
+    // insert re-checks atomically).
     let name = target.name.clone();
     if state
         .store(move |s| s.get_version(&name, Version::Latest))
@@ -133,8 +153,16 @@ pub async fn create(
     if let Some(arns) = &input.settings.layers {
         config.layers = super::layers::resolve_function_layers(&state, arns).await?;
     }
-    let code =
-        super::layers::ingest_beside(&state, zip, false, &target.arn, &config.layers).await?;
+    let code = match (zip, code.image_uri.as_deref()) {
+        (Some(zip), _) => {
+            super::layers::ingest_beside(&state, zip, false, &target.arn, &config.layers).await?
+        }
+        (None, uri) => {
+            let uri = uri.expect("check_create_source: an Image function has an ImageUri");
+            config.image = Some(super::function_image::pull(&state, uri).await?);
+            no_package()
+        }
+    };
     let new = NewFunction {
         name: target.name.clone(),
         config,
@@ -159,15 +187,26 @@ pub async fn get(
     let pairs = query::pairs(q.as_deref());
     let target = Target::namespaced(&state, &raw, query::first(&pairs, "Qualifier"))?;
     let v = target.load(&state).await?;
-    let token = state.code_urls.issue(&v.code.sha256_hex);
     let name = target.name.clone();
     let (tags, concurrency) = state
         .store(move |s| Ok((s.tags(&name)?, s.reserved_concurrency(&name)?)))
         .await?
         .map_err(|e| ApiError::from_store(e, &target.arn))?;
+    let code = match &v.config.image {
+        // Lambda names the image's repository type as ECR, whatever registry it is in.
+        Some(i) => json!({
+            "RepositoryType": "ECR",
+            "ImageUri": i.image_uri,
+            "ResolvedImageUri": i.resolved_image_uri,
+        }),
+        None => {
+            let token = state.code_urls.issue(&v.code.sha256_hex);
+            json!({"RepositoryType": "S3", "Location": format!("{}/_quiver/code/{token}", state.public_url)})
+        }
+    };
     let mut out = json!({
         "Configuration": shown(&state, &v, &target),
-        "Code": {"RepositoryType": "S3", "Location": format!("{}/_quiver/code/{token}", state.public_url)},
+        "Code": code,
     });
     if !tags.is_empty() {
         out["Tags"] = json!(tags);
@@ -330,17 +369,27 @@ pub async fn update_code(
         };
         config = config.update(&s, &state.runtimes)?;
     }
-    // Every stored function is a .zip one today: Lambda keeps a function's package type,
-    // so an ImageUri here gets its refusal, not the generic one of CodeInput::zip.
+    // Lambda keeps a function's package type: a new image for an image function, a
+    // new package for a .zip one.
     let c = &input.code;
-    quiver_model::image_function::check_update_source(
-        quiver_model::PackageType::Zip,
-        c.zip_file.is_some() || c.s3_bucket.is_some() || c.s3_key.is_some(),
+    check_update_source(
+        current.config.package_type,
+        c.has_zip(),
         c.image_uri.is_some(),
     )?;
-    let zip = input.code.zip()?;
     let dry_run = input.dry_run.unwrap_or(false);
-    let code = super::layers::ingest_beside(&state, zip, dry_run, &arn, &config.layers).await?;
+    let code = match (current.config.package_type, c.image_uri.as_deref()) {
+        (PackageType::Image, Some(uri)) => {
+            // A dry run checks the image exists, so it pulls it too (the root is
+            // content-addressed: a later real update finds it in place).
+            config.image = Some(super::function_image::pull(&state, uri).await?);
+            no_package()
+        }
+        _ => {
+            let zip = input.code.zip()?;
+            super::layers::ingest_beside(&state, zip, dry_run, &arn, &config.layers).await?
+        }
+    };
     if dry_run {
         let mut preview = current.clone();
         preview.code = code;

@@ -7,6 +7,7 @@ pub mod code;
 pub mod code_signing;
 pub mod concurrency;
 pub mod event_config;
+pub mod function_image;
 pub mod function_urls;
 pub mod functions;
 pub mod invoke;

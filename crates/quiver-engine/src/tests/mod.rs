@@ -114,6 +114,7 @@ pub(super) fn spec(name: &str, revision: &str, memory_mb: u32) -> FunctionSpec {
         environment: Vec::new(),
         code_dir: "/code".into(),
         opt_dir: None,
+        image: None,
         log_group: format!("/aws/lambda/{name}"),
         revision: revision.into(),
         region: "us-east-1".into(),

@@ -7,6 +7,8 @@
 //!   config (its image id) or, for a rootfs directory, of what was unpacked
 //! - `images/runtimes/<id>.json` which root a runtime id runs on, with the image's
 //!   command and environment ([`ImageRecord`])
+//! - `images/functions/<hex>.json` which root a function image's manifest digest runs
+//!   on, with its config (`function.rs`, created with the first one)
 //! - `images/.tmp-*`             work dirs: a root is unpacked there and renamed into
 //!   place only when complete, so a refused or crashed import leaves nothing behind
 //!   (emptied when the store is opened)
@@ -15,6 +17,7 @@
 //! refers to them: a record is written (tmp + rename) only after its root exists.
 
 mod archive;
+pub mod function;
 pub mod registry;
 mod seal;
 pub mod unpack;
@@ -346,7 +349,8 @@ impl ImageStore {
             l.iter()
                 .any(|r| r.digest == digest && Some(r.id.as_str()) != except)
         });
-        if let Ok(false) = used {
+        // A function image on the same root keeps it too.
+        if let Ok(false) = used.map(|u| u || self.function_uses(digest)) {
             let root = self.root_of(digest);
             // Renamed away first, so a half-removed root is never found under its name.
             let gone = self

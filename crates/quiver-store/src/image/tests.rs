@@ -311,3 +311,48 @@ fn a_pulled_layout_records_where_it_came_from_and_work_dirs_go_at_open() {
     ImageStore::open(&t.0).unwrap();
     assert!(leftovers(&t).is_empty());
 }
+
+#[test]
+fn a_function_image_is_unpacked_once_and_keeps_its_root_from_runtime_rm() {
+    let (t, s) = store();
+    let archive = t.0.join("img.tar");
+    let cfg =
+        serde_json::json!({"config": {"Entrypoint": ["/e"], "Cmd": ["app.h"], "WorkingDir": "/w"}});
+    fs::write(&archive, oci_tar(&[tar_of(&[bootstrap()])], cfg)).unwrap();
+    // A pull leaves an OCI layout directory; the same image unpacks to one root.
+    let layout = t.0.join("layout");
+    tar::Archive::new(fs::File::open(&archive).unwrap())
+        .unpack(&layout)
+        .unwrap();
+    let (id, config, bytes, _) = s.unpack_layout(&layout).unwrap();
+    assert!(bytes > 0);
+    assert_eq!(config["Cmd"], serde_json::json!(["app.h"]));
+    let root = s.root_of(&id);
+    assert!(root.join("var/task").is_dir(), "sealed like a runtime root");
+    let (again, _, bytes_again, _) = s.unpack_layout(&layout).unwrap();
+    assert_eq!((again.as_str(), bytes_again), (id.as_str(), 0));
+    assert!(leftovers(&t).is_empty());
+    // Recorded under its manifest digest, it is found without a registry.
+    let manifest = format!("sha256:{}", "ef".repeat(32));
+    let rec = function::FunctionImageRecord {
+        manifest_digest: manifest.clone(),
+        image_id: id.clone(),
+        config,
+        bytes,
+        entries: 1,
+    };
+    fs::create_dir_all(t.0.join("images/functions")).unwrap();
+    fs::write(
+        t.0.join(format!("images/functions/{}.json", "ef".repeat(32))),
+        serde_json::to_vec(&rec).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(s.function_image(&manifest).unwrap(), Some(rec));
+    assert_eq!(s.function_image("sha256:nothex").unwrap(), None);
+    // A runtime on the same image, removed: the function image keeps the root.
+    let rt = s.import("provided.al2023", &archive).unwrap();
+    assert_eq!(rt.digest, id);
+    s.remove("provided.al2023").unwrap();
+    assert!(root.is_dir());
+    assert!(s.function_image(&manifest).unwrap().is_some());
+}

@@ -331,7 +331,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         code.clone(),
         partition.clone(),
         Some(engine.clone()),
-    );
+    )
+    .with_images(image_store.clone());
     let async_invoker = quiver_triggers::AsyncInvoker::open(
         &data.path,
         store.clone(),
@@ -411,6 +412,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         .with_async(async_invoker.clone())
         .with_eventbridge(eventbridge.clone())
         .with_engine(engine.clone())
+        .with_images(image_store)
         .with_logs(log_store.clone())
         .with_queues(queues.clone())
         .with_sns(topics.clone())
