@@ -296,3 +296,56 @@ def test_failed_http_deliveries_are_retried_then_redriven(server_factory):
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def test_filter_policies_choose_what_each_subscription_receives(clients):
+    """Examples from SNS's "Amazon SNS message filtering" (attribute and payload-based
+    policies): each queue receives exactly the messages its policy matches."""
+    sns, sqs, _ = clients
+    topic = sns.create_topic(Name="filtered")["TopicArn"]
+    attr_url, attr_arn = make_queue(sqs, "by-attribute")
+    body_url, body_arn = make_queue(sqs, "by-body")
+    all_url, all_arn = make_queue(sqs, "everything")
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=attr_arn, Attributes={
+        "RawMessageDelivery": "true",
+        "FilterPolicy": json.dumps({"store": ["example_corp"],
+                                    "price_usd": [{"numeric": [">=", 100]}]}),
+    })
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=body_arn, Attributes={
+        "RawMessageDelivery": "true",
+        "FilterPolicyScope": "MessageBody",
+        "FilterPolicy": json.dumps({"order": {"kind": [{"prefix": "big"}]}}),
+    })
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=all_arn,
+                  Attributes={"RawMessageDelivery": "true"})
+
+    def attrs(store, price):
+        return {"store": {"DataType": "String", "StringValue": store},
+                "price_usd": {"DataType": "Number", "StringValue": str(price)}}
+
+    sent = [
+        ("m1", attrs("example_corp", 210), {"order": {"kind": "big-box"}}),   # both match
+        ("m2", attrs("example_corp", 5), {"order": {"kind": "small"}}),      # neither
+        ("m3", attrs("other_corp", 500), {"order": {"kind": "bigger"}}),     # body only
+        ("m4", {}, "not json"),                                              # neither
+    ]
+    for tag, a, body in sent:
+        sns.publish(TopicArn=topic, Message=body if isinstance(body, str) else json.dumps(dict(body, tag=tag)),
+                    MessageAttributes=a)
+    everything = receive(sqs, all_url, 4)
+    assert len(everything) == 4
+    by_attr = receive(sqs, attr_url, 1)
+    by_body = receive(sqs, body_url, 2)
+    tags = lambda ms: sorted(json.loads(m["Body"])["tag"] for m in ms)  # noqa: E731
+    assert tags(by_attr) == ["m1"]
+    assert tags(by_body) == ["m1", "m3"]
+    # Nothing else arrives later.
+    for url in (attr_url, body_url):
+        r = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=2)
+        assert r.get("Messages", []) == []
+    # A policy the pattern engine refuses is refused when set, and nothing changes.
+    sub = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"][0]["SubscriptionArn"]
+    with pytest.raises(sns.exceptions.InvalidParameterException) as e:
+        sns.set_subscription_attributes(SubscriptionArn=sub, AttributeName="FilterPolicy",
+                                        AttributeValue=json.dumps({"price": [{"numeric": [">", "x"]}]}))
+    assert "FilterPolicy" in e.value.response["Error"]["Message"]

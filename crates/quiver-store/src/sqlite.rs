@@ -41,10 +41,10 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0007_layers.sql"),
     include_str!("../migrations/0008_function_urls.sql"),
     include_str!("../migrations/0009_http_apis.sql"),
-    include_str!("../migrations/0011_schedules.sql"),
-    include_str!("../migrations/0012_sns.sql"),
-    include_str!("../migrations/0014_event_rules.sql"),
-    include_str!("../migrations/0015_function_url_invoke_mode.sql"),
+    include_str!("../migrations/0010_schedules.sql"),
+    include_str!("../migrations/0011_sns.sql"),
+    include_str!("../migrations/0012_event_rules.sql"),
+    include_str!("../migrations/0013_function_url_invoke_mode.sql"),
 ];
 
 pub struct SqliteStore {

@@ -159,7 +159,18 @@ pub fn check_subscription_attribute(
                 return Ok(());
             }
             match serde_json::from_str::<Value>(value) {
-                Ok(Value::Object(_)) => Ok(()),
+                // The policy's own rules are the pattern engine's; the scope's extra
+                // refusal (no nesting for MessageAttributes) is checked on delivery.
+                Ok(Value::Object(_)) => quiver_events::pattern::sns_filter_policy(
+                    value,
+                    quiver_events::pattern::FilterPolicyScope::MessageBody,
+                )
+                .map(|_| ())
+                .map_err(|e| {
+                    let text = e.to_string();
+                    let reason = text.strip_prefix("Invalid parameter: ").unwrap_or(&text);
+                    SnsError::invalid(reason)
+                }),
                 _ => Err(SnsError::invalid("FilterPolicy: failed to parse JSON.")),
             }
         }

@@ -1,4 +1,4 @@
-//! EventBridge buses and rules in SQLite (migration `0014_event_rules.sql`): one JSON
+//! EventBridge buses and rules in SQLite (migration `0012_event_rules.sql`): one JSON
 //! document per bus and per rule, edited under IMMEDIATE transactions.
 
 use quiver_events::bridge::{EventBus, Rule};

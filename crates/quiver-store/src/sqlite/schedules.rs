@@ -1,4 +1,4 @@
-//! Schedules and schedule groups in SQLite (migration `0011_schedules.sql`): one JSON
+//! Schedules and schedule groups in SQLite (migration `0010_schedules.sql`): one JSON
 //! document per definition, the last fire beside it; deleting a group cascades to its
 //! schedules (foreign keys are on).
 

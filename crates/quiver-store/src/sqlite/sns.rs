@@ -1,4 +1,4 @@
-//! SNS topics and subscriptions in SQLite (migration `0012_sns.sql`): one JSON
+//! SNS topics and subscriptions in SQLite (migration `0011_sns.sql`): one JSON
 //! document per row, edited under an IMMEDIATE transaction so two edits never interleave.
 
 use quiver_model::sns::{Subscription, Topic};

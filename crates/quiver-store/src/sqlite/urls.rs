@@ -1,7 +1,7 @@
-//! Function URL configs in SQLite (migration 10): the unqualified function's config is
+//! Function URL configs in SQLite (migration 0008): the unqualified function's config is
 //! stored under qualifier `''`; the alias's existence is checked in the create's
 //! IMMEDIATE transaction, and the alias delete trigger removes its config. The invoke
-//! mode is a later column (migration 0015, `BUFFERED` for rows written before it).
+//! mode is a later column (migration 0013, `BUFFERED` for rows written before it).
 
 use quiver_model::format_iso_millis;
 use quiver_model::function_url::{

@@ -83,12 +83,40 @@ struct Delivery {
     depth: u32,
 }
 
-/// Whether `sub` takes `n`. The seam for the event pattern engine's SNS filter-policy
-/// dialect: until it is wired in, a subscription without a FilterPolicy takes every
-/// message and one with a policy is not filtered either (nothing is refused).
+/// Whether `sub` takes `n`: a subscription without a FilterPolicy takes every message;
+/// one with a policy takes what the event pattern engine's SNS dialect lets through, in
+/// its scope (message attributes by default, or the JSON body). A policy that does not
+/// compile in its scope (nesting under MessageAttributes) takes nothing.
 fn passes_filter(sub: &Subscription, n: &Notification) -> bool {
-    let _ = (sub.attributes.get("FilterPolicy"), &n.attributes);
-    true
+    use quiver_events::pattern::{sns_filter_policy, FilterPolicyScope, SnsAttribute};
+    let Some(policy) = sub.attributes.get("FilterPolicy").filter(|p| !p.is_empty()) else {
+        return true;
+    };
+    let scope = sub
+        .attributes
+        .get("FilterPolicyScope")
+        .and_then(|s| FilterPolicyScope::parse(s))
+        .unwrap_or_default();
+    match sns_filter_policy(policy, scope) {
+        Ok(p) => {
+            let attrs: BTreeMap<String, SnsAttribute> = n
+                .attributes
+                .iter()
+                .map(|(k, a)| {
+                    let attr = SnsAttribute {
+                        data_type: a.data_type.clone(),
+                        string_value: a.string_value.clone(),
+                    };
+                    (k.clone(), attr)
+                })
+                .collect();
+            p.matches(&n.message, &attrs)
+        }
+        Err(e) => {
+            tracing::warn!(subscription = %sub.arn, "filter policy does not apply in its scope: {e}");
+            false
+        }
+    }
 }
 
 pub(crate) struct Inner {
