@@ -331,3 +331,19 @@ def test_events_accepted_before_kill_9_are_delivered(server_factory, data_dir):
     url = sqs2.get_queue_url(QueueName="burst")["QueueUrl"]
     seen = _ids_from_queue(sqs2, url, len(accepted), timeout=180)
     assert accepted - seen == set()
+
+
+def test_a_rule_publishes_to_an_sns_topic_that_fans_out(server):
+    """An SNS topic target: the matched event (EventBridge's envelope) is the
+    notification's Message, delivered to the topic's subscribers."""
+    ev, sqs, sns = server.client("events"), server.client("sqs"), server.client("sns")
+    topic = sns.create_topic(Name="from-rules")["TopicArn"]
+    url = queue(sqs, "from-topic")
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=SQS_ARN + "from-topic",
+                  Attributes={"RawMessageDelivery": "true"})
+    ev.put_rule(Name="to-topic", EventPattern=json.dumps({"source": ["app.orders"]}))
+    ev.put_targets(Rule="to-topic", Targets=[{"Id": "t", "Arn": topic}])
+    event_id = ev.put_events(Entries=[entry(5)])["Entries"][0]["EventId"]
+    got = receive_all(sqs, url, 1, timeout=60)
+    body = json.loads(got[0]["Body"])
+    assert body["id"] == event_id and body["detail"] == {"n": 5}

@@ -132,15 +132,40 @@ impl Inner {
                         },
                     })
             }
-            // The SNS topic service is not part of this server yet: a delivery to a
-            // topic fails, and so follows the target's retry policy and DLQ.
-            TargetKind::Sns { .. } => Err(Failure {
-                code: "NotSupported",
-                message: format!(
-                    "SNS topics are not served by this server yet: {}",
-                    d.target.arn
-                ),
-            }),
+            TargetKind::Sns { topic } => {
+                let Some(topics) = self.topics.get().and_then(crate::sns::Topics::upgrade) else {
+                    return Err(Failure {
+                        code: "InternalException",
+                        message: "SNS topics are not enabled on this server".into(),
+                    });
+                };
+                let m = crate::sns::Published {
+                    subject: None,
+                    bodies: quiver_model::sns::message::Bodies {
+                        default: d.input.clone(),
+                        per_protocol: BTreeMap::new(),
+                    },
+                    attributes: BTreeMap::new(),
+                    chain: quiver_model::Chain::start(
+                        (now_ms() / 1000) as u64,
+                        uuid::Uuid::new_v4().as_u128(),
+                    ),
+                };
+                topics
+                    .publish(&d.target.arn, &topic, vec![m])
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| match e {
+                        TriggerError::NotFound => Failure {
+                            code: "ResourceNotFoundException",
+                            message: format!("Topic {} does not exist.", d.target.arn),
+                        },
+                        other => Failure {
+                            code: "SNSError",
+                            message: other.to_string(),
+                        },
+                    })
+            }
         }
     }
 

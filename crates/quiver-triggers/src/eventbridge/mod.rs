@@ -98,6 +98,9 @@ struct Inner {
     closed: AtomicBool,
     workers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     compiled: Mutex<HashMap<String, CompiledRules>>,
+    /// SNS topics, for SNS targets (set once at start; weak: the topics own their own
+    /// lifecycle and may go first at shutdown).
+    topics: std::sync::OnceLock<std::sync::Weak<crate::sns::Inner>>,
 }
 
 /// Accepts events (PutEvents) and delivers them to rule targets in the background.
@@ -147,6 +150,7 @@ impl EventBridge {
                 closed: AtomicBool::new(false),
                 workers: Mutex::new(Vec::new()),
                 compiled: Mutex::new(HashMap::new()),
+                topics: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -192,6 +196,11 @@ impl EventBridge {
     }
 
     /// Starts the ingest and delivery workers.
+    /// Lets rule targets be SNS topics, published through `topics`.
+    pub fn set_topics(&self, topics: &crate::sns::Topics) {
+        let _ = self.inner.topics.set(topics.downgrade());
+    }
+
     pub fn start(&self) {
         let mut workers = self.inner.workers.lock().unwrap_or_else(|p| p.into_inner());
         for _ in 0..self.inner.cfg.workers.max(1) {

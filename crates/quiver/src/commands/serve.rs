@@ -387,6 +387,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     )
     .await
     .context("cannot open the EventBridge event queue")?;
+    eventbridge.set_topics(&topics);
     eventbridge.start();
     // Provisioned concurrency: the stored configs are provisioned now and followed on
     // every change (quiver-triggers' provisioned module).
