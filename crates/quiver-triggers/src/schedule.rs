@@ -29,6 +29,8 @@ use tokio::sync::Notify;
 
 use crate::{AsyncEvent, AsyncInvoker, FunctionTarget, Invoker, TriggerError};
 
+mod rules;
+
 /// The longest the task sleeps without looking again (a safety net: every change
 /// wakes it anyway).
 const MAX_SLEEP_MS: i64 = 60_000;

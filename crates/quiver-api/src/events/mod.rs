@@ -122,9 +122,41 @@ async fn run(
         return put_events::put_events(&state, &req).await;
     }
     let op = op.to_string();
-    tokio::task::spawn_blocking(move || ops::dispatch(&state, &op, &req))
-        .await
-        .map_err(|e| EventsApiError::new("InternalException", format!("task failed: {e}")))?
+    tokio::task::spawn_blocking(move || {
+        let answer = ops::dispatch(&state, &op, &req)?;
+        sync_schedule(&state, &op, &req);
+        Ok(answer)
+    })
+    .await
+    .map_err(|e| EventsApiError::new("InternalException", format!("task failed: {e}")))?
+}
+
+/// After a change to a rule or its targets, tells the schedule ticker the rule as it is
+/// stored now (scheduled rules live on the default bus only). Runs on the blocking
+/// thread of the change, after it succeeded.
+fn sync_schedule(state: &AppState, op: &str, req: &Value) {
+    let member = match op {
+        "PutRule" | "EnableRule" | "DisableRule" | "DeleteRule" => "Name",
+        "PutTargets" | "RemoveTargets" => "Rule",
+        _ => return,
+    };
+    let Some(schedules) = state.schedules.as_ref() else {
+        return;
+    };
+    let (Ok(bus), Some(name)) = (
+        ops::bus_name(req, "EventBusName"),
+        req.get(member).and_then(Value::as_str),
+    ) else {
+        return;
+    };
+    if bus != quiver_events::bridge::DEFAULT_BUS {
+        return;
+    }
+    let arn = quiver_triggers::EventBridge::rule_arn(&state.partition, &bus, name);
+    match state.store.get_event_rule(&bus, name) {
+        Ok(rule) => schedules.sync_rule(&arn, rule.as_ref()),
+        Err(e) => tracing::warn!(rule = %arn, "could not read the rule for its schedule: {e}"),
+    }
 }
 
 /// `1 validation error detected: Value null at '<member>' ...`.

@@ -274,8 +274,15 @@ fn put_rule(store: &dyn EventRuleStore, p: &Partition, req: &Value) -> R {
             .map_err(|e| EventsApiError::new("InvalidEventPatternException", e.to_string()))?;
     }
     if let Some(s) = &schedule_expression {
-        // Validated and fired by the schedule engine; here only where it may be.
-        if s.is_empty() || s.chars().count() > 256 {
+        // EventBridge's dialect (rate, six-field cron; no at()); fired by the ticker.
+        if s.is_empty()
+            || s.chars().count() > 256
+            || quiver_events::schedule::ScheduleExpression::parse(
+                s,
+                quiver_events::schedule::Dialect::Events,
+            )
+            .is_err()
+        {
             return Err(EventsApiError::validation(
                 "Parameter ScheduleExpression is not valid.",
             ));

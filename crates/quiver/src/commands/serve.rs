@@ -405,7 +405,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         .load()
         .await
         .context("cannot load the stored schedules")?;
-    tracing::info!(enabled, "schedules loaded");
+    let scheduled_rules = schedules
+        .load_rules()
+        .await
+        .context("cannot load the scheduled EventBridge rules")?;
+    tracing::info!(enabled, scheduled_rules, "schedules loaded");
     let ticker = schedules.start();
     let state = AppState::new(store, code, partition, runtimes.clone())
         .with_schedules(schedules.clone())
