@@ -6,31 +6,19 @@ every period after; a restart fires once, never the ticks it missed."""
 import json
 import shutil
 import tempfile
-import time
 
 import botocore.exceptions
 import pytest
 
 from conftest import Server
+from sqsutil import receive_within
 
 ACCOUNT = "000000000000"
 SQS_ARN = f"arn:aws:sqs:us-east-1:{ACCOUNT}:"
 RULE_ARN = f"arn:aws:events:us-east-1:{ACCOUNT}:rule/"
 
 
-def receive_all(sqs, url, wait_total, stop_after=None):
-    """Every message received within wait_total seconds (stops early at stop_after)."""
-    got = []
-    deadline = time.time() + wait_total
-    while time.time() < deadline:
-        if stop_after is not None and len(got) >= stop_after:
-            break
-        left = max(1, min(5, int(deadline - time.time())))
-        r = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=left)
-        for m in r.get("Messages", []):
-            got.append(m)
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-    return got
+receive_all = receive_within
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ import pytest
 
 from apiutil import ACCOUNT, REGION, ROLE, assert_client_error, create, make_zip, settled, unique_name
 from conftest import Server
+from sqsutil import receive_within
 
 SCHED_ROLE = f"arn:aws:iam::{ACCOUNT}:role/scheduler-role"
 OFF = {"Mode": "OFF"}
@@ -51,19 +52,7 @@ def queue(sqs):
     return url, arn
 
 
-def receive_all(sqs, url, wait_total, stop_after=None):
-    """Every message received within wait_total seconds (stops early at stop_after)."""
-    got = []
-    deadline = time.time() + wait_total
-    while time.time() < deadline:
-        if stop_after is not None and len(got) >= stop_after:
-            break
-        left = max(1, min(5, int(deadline - time.time())))
-        r = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=left)
-        for m in r.get("Messages", []):
-            got.append(m)
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-    return got
+receive_all = receive_within
 
 
 def target(arn, **kw):

@@ -19,6 +19,7 @@
 //!   environments the engine keeps initialised.
 #![forbid(unsafe_code)]
 
+mod consume;
 mod error;
 pub mod event_invoke;
 pub mod eventbridge;

@@ -246,23 +246,23 @@ impl Inner {
             max: 1,
             visibility_timeout: Some(VISIBILITY_S),
         };
-        while !self.closed.load(Ordering::SeqCst) {
-            let msgs = match self
-                .events
-                .receive_wait(EVENTS, req, Duration::from_secs(1))
-                .await
-            {
-                Ok(m) => m,
-                Err(e) => {
-                    tracing::error!("async queue receive failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    continue;
+        let this = self.clone();
+        crate::consume::consume(
+            &self.events,
+            EVENTS,
+            req,
+            &self.closed,
+            "async queue",
+            move |msgs| {
+                let this = this.clone();
+                async move {
+                    for m in msgs {
+                        this.process(m).await;
+                    }
                 }
-            };
-            for m in msgs {
-                self.process(m).await;
-            }
-        }
+            },
+        )
+        .await;
     }
 
     async fn process(self: &Arc<Self>, m: Message) {

@@ -2,9 +2,7 @@
 //! RetryPolicy, then sent to its dead-letter queue.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 use quiver_events::bridge::{after_failure, target_kind, AfterFailure, TargetKind};
 use quiver_queue::{AttrValue, Message, MessageAttribute, NewMessage, QueueError, ReceiveRequest};
@@ -25,23 +23,23 @@ impl Inner {
             max: 10,
             visibility_timeout: Some(VISIBILITY_S),
         };
-        while !self.closed.load(Ordering::SeqCst) {
-            let msgs = match self
-                .queue
-                .receive_wait(DELIVERIES, req, Duration::from_secs(1))
-                .await
-            {
-                Ok(m) => m,
-                Err(e) => {
-                    tracing::error!("eventbridge delivery receive failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    continue;
+        let this = self.clone();
+        crate::consume::consume(
+            &self.queue,
+            DELIVERIES,
+            req,
+            &self.closed,
+            "eventbridge delivery",
+            move |msgs| {
+                let this = this.clone();
+                async move {
+                    for m in msgs {
+                        this.process(m).await;
+                    }
                 }
-            };
-            for m in msgs {
-                self.process(m).await;
-            }
-        }
+            },
+        )
+        .await;
     }
 
     async fn process(&self, m: Message) {

@@ -284,48 +284,49 @@ impl Inner {
             max: 10,
             visibility_timeout: Some(VISIBILITY_S),
         };
-        while !self.closed.load(Ordering::SeqCst) {
-            let msgs = match self
-                .queue
-                .receive_wait(EVENTS, req, Duration::from_secs(1))
-                .await
-            {
-                Ok(m) => m,
-                Err(e) => {
-                    tracing::error!("eventbridge event receive failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    continue;
-                }
-            };
-            if msgs.is_empty() {
-                continue;
+        let this = self.clone();
+        crate::consume::consume(
+            &self.queue,
+            EVENTS,
+            req,
+            &self.closed,
+            "eventbridge event",
+            move |msgs| {
+                let this = this.clone();
+                async move { this.ingest(msgs).await }
+            },
+        )
+        .await;
+    }
+
+    /// Matches a batch of accepted events and queues their deliveries; the events are
+    /// deleted only once their deliveries are queued.
+    async fn ingest(&self, msgs: Vec<quiver_queue::Message>) {
+        let mut deliveries = Vec::new();
+        for m in &msgs {
+            match serde_json::from_str::<QueuedEvent>(&m.body) {
+                Ok(ev) => deliveries.extend(self.fan_out(&ev)),
+                Err(e) => tracing::error!(message = %m.id, "dropping unreadable event: {e}"),
             }
-            let mut deliveries = Vec::new();
-            for m in &msgs {
-                match serde_json::from_str::<QueuedEvent>(&m.body) {
-                    Ok(ev) => deliveries.extend(self.fan_out(&ev)),
-                    Err(e) => tracing::error!(message = %m.id, "dropping unreadable event: {e}"),
-                }
+        }
+        if !deliveries.is_empty() {
+            let messages = deliveries
+                .iter()
+                .map(|d| NewMessage {
+                    body: serde_json::to_string(d).expect("delivery serializes"),
+                    attributes: Default::default(),
+                    delay: Some(0),
+                })
+                .collect();
+            if let Err(e) = self.queue.send(DELIVERIES, messages).await {
+                // The events come back after their visibility timeout.
+                tracing::error!("cannot queue deliveries: {e}");
+                return;
             }
-            if !deliveries.is_empty() {
-                let messages = deliveries
-                    .iter()
-                    .map(|d| NewMessage {
-                        body: serde_json::to_string(d).expect("delivery serializes"),
-                        attributes: Default::default(),
-                        delay: Some(0),
-                    })
-                    .collect();
-                if let Err(e) = self.queue.send(DELIVERIES, messages).await {
-                    // The events come back after their visibility timeout.
-                    tracing::error!("cannot queue deliveries: {e}");
-                    continue;
-                }
-            }
-            let receipts = msgs.into_iter().map(|m| m.receipt).collect();
-            if let Err(e) = self.queue.delete(EVENTS, receipts).await {
-                tracing::error!("cannot delete matched events: {e}");
-            }
+        }
+        let receipts = msgs.into_iter().map(|m| m.receipt).collect();
+        if let Err(e) = self.queue.delete(EVENTS, receipts).await {
+            tracing::error!("cannot delete matched events: {e}");
         }
     }
 

@@ -344,23 +344,23 @@ impl Inner {
             max: 1,
             visibility_timeout: Some(VISIBILITY_S),
         };
-        while !self.closed.load(Ordering::SeqCst) {
-            let msgs = match self
-                .deliveries
-                .receive_wait(DELIVERIES, req, Duration::from_secs(1))
-                .await
-            {
-                Ok(m) => m,
-                Err(e) => {
-                    tracing::error!("SNS delivery queue receive failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    continue;
+        let this = self.clone();
+        crate::consume::consume(
+            &self.deliveries,
+            DELIVERIES,
+            req,
+            &self.closed,
+            "SNS delivery queue",
+            move |msgs| {
+                let this = this.clone();
+                async move {
+                    for m in msgs {
+                        this.process(m).await;
+                    }
                 }
-            };
-            for m in msgs {
-                self.process(m).await;
-            }
-        }
+            },
+        )
+        .await;
     }
 
     async fn process(&self, m: Message) {
