@@ -300,3 +300,62 @@ def test_unoffered_lambda_runtime_is_invalid_parameter_naming_what_is_available(
     with pytest.raises(lam.exceptions.ClientError) as e:
         lam.update_function_configuration(FunctionName=name, Runtime="python9.9")
     assert e.value.response["Error"]["Code"] == "ValidationException"
+
+
+JDK17_HOME = "/usr/lib/jvm/java-17-openjdk-amd64"
+JAVA_ECHO = """
+package example;
+import java.util.*;
+public class Home {
+    public Map<String, Object> handle(Map<String, Object> in) {
+        if (in.containsKey("fail")) throw new IllegalStateException("broken on purpose");
+        System.out.println("printed by " + System.getProperty("java.version"));
+        Map<String, Object> out = new HashMap<>();
+        out.put("home", System.getProperty("java.home"));
+        out.put("version", System.getProperty("java.version"));
+        return out;
+    }
+}
+"""
+
+
+def test_java_from_a_jdk_home_prefix(server_factory, tmp_path):
+    """`--runtime java17=<JAVA_HOME>`: the JDK of a prefix (here Debian's own JDK 17
+    home, installed by install-deps) compiles and runs the built-in Java bootstrap;
+    `runtime ls` names it; a JRE-only or wrong-version home refuses the start."""
+    src = tmp_path / "src" / "example" / "Home.java"
+    src.parent.mkdir(parents=True)
+    src.write_text(JAVA_ECHO)
+    out = tmp_path / "out"
+    subprocess.run([f"{JDK17_HOME}/bin/javac", "-d", str(out), str(src)], check=True, capture_output=True)
+    files = {}
+    for root, _, names in os.walk(out):
+        for n in names:
+            p = os.path.join(root, n)
+            with open(p, "rb") as f:
+                files[os.path.relpath(p, out)] = f.read()
+    srv = server_factory(extra_args=["--runtime", f"java17={JDK17_HOME}"])
+    lam = srv.client("lambda")
+    name = create(lam, make_zip(files), runtime="java17", handler="example.Home::handle", timeout=30)
+    resp, _, doc = invoke(lam, name, {"x": 1}, LogType="Tail")
+    assert_ok(resp, doc)
+    assert doc["home"] == JDK17_HOME and doc["version"].startswith("17.")
+    assert any("printed by 17." in l for l in tail_lines(resp)), tail_lines(resp)
+    resp, _, doc = invoke(lam, name, {"fail": True})
+    assert resp["FunctionError"] == "Unhandled"
+    assert doc["errorType"] == "java.lang.IllegalStateException" and doc["errorMessage"] == "broken on purpose"
+    by_id = {r["Id"]: r for r in json.loads(runtime_ls(srv, "--json"))["Runtimes"]}
+    assert by_id["java17"]["Source"] == "prefix" and by_id["java17"]["Prefix"] == JDK17_HOME
+    assert by_id["java17"]["Interpreter"] == f"{JDK17_HOME}/bin/java"
+    assert by_id["java17"]["Version"].startswith("17.")
+
+
+def test_a_jre_or_another_java_version_refuses_to_start(data_dir, tmp_path):
+    jre = tmp_path / "jre"
+    (jre / "bin").mkdir(parents=True)
+    os.symlink(f"{JDK17_HOME}/bin/java", jre / "bin" / "java")
+    for spec, wanted in ((f"java17={jre}", "resolves to"),
+                         (f"java21={JDK17_HOME}", "not the version java21 needs")):
+        p = subprocess.run([QUIVER_BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir,
+                            "--runtime", spec], capture_output=True, timeout=60)
+        assert p.returncode != 0 and wanted in p.stderr.decode(), (spec, p.stderr.decode())

@@ -25,14 +25,16 @@ fn bad(m: String) -> ModelError {
 }
 
 /// Where `kind`'s interpreter lives in an install prefix; None for kinds that cannot
-/// come from one (no interpreter, no built-in bootstrap, or not yet). Extension point:
-/// a Java runtime adds `RuntimeKind::Java { .. } => Some(prefix.join("bin/java"))` (a
-/// `JAVA_HOME`), plus its arms in [`reported_version`] and `install_of`.
+/// come from one (no interpreter or no built-in bootstrap). A Java prefix is a
+/// `JAVA_HOME` (SDKMAN's, a JDK tarball's, `/usr/lib/jvm/...`): the built-in bootstrap
+/// is compiled by the `javac` next to its `java`, so it must be a JDK.
 pub fn interpreter_in_prefix(kind: &RuntimeKind, prefix: &Path) -> Option<PathBuf> {
     match kind {
         // The exact minor's name: `bin/python3` may be re-pointed by a later install.
         RuntimeKind::Python { minor } => Some(prefix.join(format!("bin/python3.{minor}"))),
         RuntimeKind::Node { .. } => Some(prefix.join("bin/node")),
+        RuntimeKind::Java { .. } => Some(prefix.join("bin/java")),
+        RuntimeKind::Ruby { .. } => Some(prefix.join("bin/ruby")),
         _ => None,
     }
 }
@@ -64,7 +66,7 @@ pub fn prefix_runtime(id: &str, prefix: &str) -> Result<PrefixRuntime, ModelErro
                 "{id} cannot come from an install prefix: Quiver has no bootstrap for it (package the function as provided.al2023 with its own bootstrap)"
             ),
             _ => format!(
-                "{id} cannot come from an install prefix yet (prefixes are for python3.x and nodejsNN.x)"
+                "{id} cannot come from an install prefix (prefixes are for python3.x, nodejsNN.x, javaNN and ruby3.x)"
             ),
         }));
     }
@@ -177,6 +179,17 @@ pub fn reported_version(kind: &RuntimeKind, output: &str) -> Option<String> {
             let v = output.trim().strip_prefix('v')?.trim();
             (v.split('.').next()?.parse::<u32>().ok()? == *major).then(|| v.to_string())
         }
+        // `openjdk 17.0.13 2024-10-15` (`java --version`, JDK 9 and later; Oracle's
+        // builds say `java 21.0.1 ...`)
+        RuntimeKind::Java { major } => {
+            let first = output.trim().lines().next()?;
+            let v = first
+                .strip_prefix("openjdk ")
+                .or_else(|| first.strip_prefix("java "))?
+                .split_whitespace()
+                .next()?;
+            (v.split(['.', '+', '-']).next()?.parse::<u32>().ok()? == *major).then(|| v.to_string())
+        }
         // `ruby 3.3.8 (2025-04-09 revision b200bad6cd) [x86_64-linux-gnu]`
         RuntimeKind::Ruby { minor } => {
             let v = output
@@ -197,6 +210,8 @@ fn install_of(kind: &RuntimeKind) -> Option<String> {
     match kind {
         RuntimeKind::Python { minor } => Some(format!("a Python 3.{minor} install")),
         RuntimeKind::Node { major } => Some(format!("a Node.js {major} install")),
+        RuntimeKind::Java { major } => Some(format!("a JDK {major} with javac (a JAVA_HOME)")),
+        RuntimeKind::Ruby { minor } => Some(format!("a Ruby 3.{minor} install")),
         _ => None,
     }
 }
@@ -220,17 +235,19 @@ pub fn unavailable_message(id: &str, catalogue: &RuntimeCatalogue) -> String {
             "Quiver has no built-in runtime for {id}: package the function as provided.al2023 with its own bootstrap."
         ),
         Some(kind) => match install_of(&kind) {
-            Some(install) => format!("Add it with: quiver serve --runtime {id}=<prefix of {install}>"),
-            // A built-in runtime that cannot come from a prefix: only from the host.
-            None => match kind {
-                RuntimeKind::Java { major } => format!(
-                    "Install a JDK {major} with javac as the host's java (e.g. openjdk-{major}-jdk-headless) and restart the server."
-                ),
-                RuntimeKind::Ruby { minor } => format!(
-                    "Import a runtime image that holds Ruby 3.{minor} (quiver runtime import {id} <image>), or install ruby3.{minor} on this host, and restart the server."
-                ),
-                _ => "Install its interpreter on this host and restart the server.".into(),
-            },
+            Some(install) => {
+                let also = match kind {
+                    RuntimeKind::Java { major } => format!(
+                        ", or install a JDK {major} with javac as the host's java (e.g. openjdk-{major}-jdk-headless) and restart the server"
+                    ),
+                    RuntimeKind::Ruby { minor } => format!(
+                        ", or import a runtime image that holds Ruby 3.{minor} (quiver runtime import {id} <image>)"
+                    ),
+                    _ => String::new(),
+                };
+                format!("Add it with: quiver serve --runtime {id}=<prefix of {install}>{also}.")
+            }
+            None => "Install its interpreter on this host and restart the server.".into(),
         },
     };
     // AWS publishes a base image for most ids: pulling it is the shortest way in.
@@ -271,6 +288,12 @@ mod tests {
         ok("python3.12=/opt/a=b", "python3.12", "/opt/a=b");
         // `.` components vanish when the path is read; `..` cannot.
         ok("python3.12=/opt/./py", "python3.12", "/opt/py");
+        ok(
+            "java21=/root/.sdkman/candidates/java/21.0.2-tem",
+            "java21",
+            "/root/.sdkman/candidates/java/21.0.2-tem",
+        );
+        ok("ruby3.3=/opt/ruby", "ruby3.3", "/opt/ruby");
         let table: &[(&str, &str)] = &[
             ("python3.12", "expected <runtime id>=<install prefix>"),
             ("python3.12=", "names no install prefix"),
@@ -280,10 +303,6 @@ mod tests {
             ("Python3.12=/opt/py", "is not a Lambda runtime id"),
             ("provided.al2023=/opt/x", "takes no prefix"),
             ("dotnet8=/opt/dotnet", "Quiver has no bootstrap for it"),
-            (
-                "ruby3.3=/opt/ruby",
-                "cannot come from an install prefix yet",
-            ),
             ("=/opt/py", "is not a Lambda runtime id"),
         ];
         for (spec, wanted) in table {
@@ -304,6 +323,14 @@ mod tests {
         assert_eq!(
             interpreter_in_prefix(&node, p).unwrap(),
             Path::new("/p/bin/node")
+        );
+        assert_eq!(
+            interpreter_in_prefix(&RuntimeKind::Java { major: 21 }, p).unwrap(),
+            Path::new("/p/bin/java")
+        );
+        assert_eq!(
+            interpreter_in_prefix(&RuntimeKind::Ruby { minor: 3 }, p).unwrap(),
+            Path::new("/p/bin/ruby")
         );
         assert_eq!(interpreter_in_prefix(&RuntimeKind::Provided, p), None);
         assert_eq!(
@@ -407,6 +434,19 @@ mod tests {
                 Some("3.1.2"),
             ),
             (RuntimeKind::Ruby { minor: 3 }, "jruby 9.4.0", None),
+            (
+                RuntimeKind::Java { major: 17 },
+                "openjdk 17.0.13 2024-10-15\nOpenJDK Runtime Environment (build 17.0.13+11-Debian-2deb12u1)",
+                Some("17.0.13"),
+            ),
+            (
+                RuntimeKind::Java { major: 21 },
+                "java 21.0.1 2023-10-17 LTS\nJava(TM) SE Runtime Environment",
+                Some("21.0.1"),
+            ),
+            (RuntimeKind::Java { major: 21 }, "openjdk 21 2023-09-19", Some("21")),
+            (RuntimeKind::Java { major: 21 }, "openjdk 17.0.13 2024-10-15", None),
+            (RuntimeKind::Java { major: 17 }, "openjdk version \"17.0.13\"", None),
         ];
         for (kind, out, wanted) in table {
             assert_eq!(
@@ -436,7 +476,11 @@ mod tests {
             ("dotnet8", "Quiver has no built-in runtime for dotnet8"),
             (
                 "ruby3.3",
-                "Import a runtime image that holds Ruby 3.3 (quiver runtime import ruby3.3 <image>)",
+                "Add it with: quiver serve --runtime ruby3.3=<prefix of a Ruby 3.3 install>, or import a runtime image that holds Ruby 3.3 (quiver runtime import ruby3.3 <image>).",
+            ),
+            (
+                "java21",
+                "Add it with: quiver serve --runtime java21=<prefix of a JDK 21 with javac (a JAVA_HOME)>, or install a JDK 21",
             ),
             (
                 "java21",

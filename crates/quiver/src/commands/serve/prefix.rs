@@ -82,6 +82,17 @@ pub fn resolve(p: &PrefixRuntime) -> anyhow::Result<AvailableRuntime> {
             p.id
         );
     };
+    // The built-in Java bootstrap is compiled by the javac next to this java.
+    if matches!(p.kind, quiver_model::RuntimeKind::Java { .. })
+        && !real.with_file_name("javac").is_file()
+    {
+        bail!(
+            "runtime {}: prefix {shown} is a JRE (no bin/javac next to {}); give the JAVA_HOME of a JDK {}",
+            p.id,
+            real.display(),
+            version
+        );
+    }
     Ok(AvailableRuntime::prefix(&p.id, prefix, real, &version))
 }
 
