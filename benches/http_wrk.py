@@ -15,7 +15,14 @@ unmeasured warm-up run per target brings up as many environments as connections,
 the targets are measured interleaved, `--rounds` times. wrk reports requests/s and its
 latency percentiles (p50, p99); non-2xx answers are counted and must be 0.
 
-Everything talks to 127.0.0.1 only; the server is stopped by PID and its data dir removed.
+With `--serverless-offline DIR` (a copy of benches/serverless-offline with its
+dependencies installed: `cp -r benches/serverless-offline DIR && (cd DIR && npm ci)`),
+serverless-offline's HTTP API route to the same Node no-op is measured too, interleaved
+with the rest; it runs in a network namespace of its own with only a loopback, and wrk
+reaches it from inside that namespace, so nothing it does can leave the machine.
+
+Everything talks to 127.0.0.1 only; servers are stopped by PID, the data dir and the
+namespace removed.
 """
 import argparse
 import json
@@ -29,6 +36,8 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import Server, loadavg  # noqa: E402
 
+NODE_OK = ("index.js", "exports.handler = async () => ({ statusCode: 200, body: \"ok\" });\n",
+           "index.handler", "nodejs20.x")
 PY_OK = ("app.py", "def handler(e, c):\n    return {\"statusCode\": 200, \"body\": \"ok\"}\n",
          "app.handler", "python3.11")
 ACCOUNT = "000000000000"
@@ -41,9 +50,9 @@ def unit_ms(text):
     return v / 1000 if u == "us" else v * 1000 if u == "s" else v
 
 
-def wrk(url, conns, seconds, lua=None):
+def wrk(url, conns, seconds, lua=None, netns=None):
     threads = 1 if conns == 1 else 2
-    cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
+    cmd = (["ip", "netns", "exec", netns] if netns else []) + ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
     if lua:
         cmd += ["-s", lua]
     out = subprocess.run(cmd + [url], capture_output=True, text=True, timeout=seconds + 60).stdout
@@ -68,6 +77,7 @@ def probe(url):
 
 def setup(srv):
     srv.create("ok", PY_OK, memory=256)
+    srv.create("ok-node", NODE_OK, memory=256)
     st, out, _ = srv.call("POST", "/2021-10-31/functions/ok/url", json.dumps({"AuthType": "NONE"}).encode())
     assert st == 201, (st, out[:300])
     url_id = json.loads(out)["FunctionUrl"].split("//", 1)[1].split(".", 1)[0]
@@ -86,7 +96,11 @@ def setup(srv):
             "integrationType": "AWS_PROXY", "integrationUri": fn_arn, "payloadFormatVersion": version})
         assert st == 201, (st, out[:300])
         ids[version] = json.loads(out)["integrationId"]
-    for key, version in (("GET /hello", "2.0"), ("GET /v1", "1.0")):
+    st, out, _ = gw("POST", f"/v2/apis/{api}/integrations", {
+        "integrationType": "AWS_PROXY", "integrationUri": fn_arn + "-node", "payloadFormatVersion": "2.0"})
+    assert st == 201, (st, out[:300])
+    ids["node"] = json.loads(out)["integrationId"]
+    for key, version in (("GET /hello", "2.0"), ("GET /v1", "1.0"), ("GET /node", "node")):
         st, out, _ = gw("POST", f"/v2/apis/{api}/routes", {"routeKey": key, "target": f"integrations/{ids[version]}"})
         assert st == 201, (st, out[:300])
     st, out, _ = gw("POST", f"/v2/apis/{api}/stages", {"stageName": "$default", "autoDeploy": True})
@@ -94,11 +108,53 @@ def setup(srv):
     return url_id, api
 
 
+class ServerlessOffline:
+    """`serverless offline` of DIR in a network namespace of its own (loopback only)."""
+
+    def __init__(self, service_dir, port=3901):
+        self.ns = f"quiver-bench-sls-{os.getpid()}"
+        subprocess.run(["ip", "netns", "add", self.ns], check=True)
+        subprocess.run(["ip", "netns", "exec", self.ns, "ip", "link", "set", "lo", "up"], check=True)
+        self.log = tempfile.NamedTemporaryFile(prefix="quiver-sls-", delete=False)
+        env = dict(os.environ, SLS_TELEMETRY_DISABLED="1", SLS_NOTIFICATIONS_MODE="off",
+                   SLS_DEPRECATION_DISABLE="*")
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", self.ns, os.path.join(service_dir, "node_modules/.bin/serverless"),
+             "offline", "--httpPort", str(port), "--lambdaPort", str(port + 1)],
+            cwd=service_dir, stdout=self.log, stderr=subprocess.STDOUT, env=env,
+            stdin=subprocess.DEVNULL, start_new_session=True)
+        self.url = f"http://127.0.0.1:{port}/hello"
+        import time
+        deadline = time.time() + 90
+        while b"Server ready" not in open(self.log.name, "rb").read():
+            if self.proc.poll() is not None or time.time() > deadline:
+                self.stop()
+                raise RuntimeError("serverless offline did not start: " + open(self.log.name).read()[-2000:])
+            time.sleep(0.2)
+        self.version = subprocess.run(
+            ["node", "-p", "require('./node_modules/serverless-offline/package.json').version"],
+            cwd=service_dir, capture_output=True, text=True).stdout.strip()
+
+    def stop(self):
+        import signal
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=20)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        subprocess.run(["ip", "netns", "delete", self.ns], check=False)
+        os.unlink(self.log.name)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default="target/release/quiver")
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--serverless-offline", metavar="DIR", help="also measure serverless-offline")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("run as root: quiver serve needs it for sandboxes")
@@ -109,6 +165,7 @@ def main():
     with open(lua, "w") as f:
         f.write(POST_LUA)
     srv = Server(args.bin, ["--freeze-after-ms", "600000"])
+    sls = None
     try:
         url_id, api = setup(srv)
         base = f"http://{srv.host}:{srv.port}"
@@ -117,15 +174,22 @@ def main():
             ("function URL, `GET /_url/<id>/`", f"{base}/_url/{url_id}/", None),
             ("HTTP API payload 2.0, `GET /_api/<id>/hello`", f"{base}/_api/{api}/hello", None),
             ("HTTP API payload 1.0, `GET /_api/<id>/v1`", f"{base}/_api/{api}/v1", None),
+            ("HTTP API payload 2.0, Node no-op, `GET /_api/<id>/node`", f"{base}/_api/{api}/node", None),
         ]
+        netns = {}
+        if args.serverless_offline:
+            sls = ServerlessOffline(args.serverless_offline)
+            name = f"serverless-offline {sls.version}, Node no-op, httpApi `GET /hello`"
+            targets.append((name, sls.url, None))
+            netns[name] = sls.ns
         print(f"load before: {loadavg()}", flush=True)
         cells = {}
         for conns in (1, 16):
-            for _, url, script in targets:  # unmeasured: environments for `conns` callers
-                wrk(url, conns, 2, script)
+            for name, url, script in targets:  # unmeasured: environments for `conns` callers
+                wrk(url, conns, 2, script, netns.get(name))
             for r in range(args.rounds):
                 for name, url, script in targets:
-                    res = wrk(url, conns, args.seconds, script)
+                    res = wrk(url, conns, args.seconds, script, netns.get(name))
                     if res[3]:
                         raise RuntimeError(f"{name}: {res[3]} non-2xx answers, e.g. {probe(url)}")
                     cells.setdefault((name, conns), []).append(res)
@@ -145,6 +209,8 @@ def main():
                 print(f"| {name} | {conns} | {rps:.0f} | {p50:.3f} | {p99:.3f} | {ratio} |", flush=True)
         print(f"\nload after: {loadavg()}")
     finally:
+        if sls:
+            sls.stop()
         srv.stop()
         shutil.rmtree(scratch, ignore_errors=True)
 

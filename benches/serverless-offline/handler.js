@@ -1,0 +1,1 @@
+exports.ok = async () => ({ statusCode: 200, body: "ok" });
