@@ -85,12 +85,14 @@ class Server:
         for line in self.proc.stdout:
             self.stdout_lines.append(line.decode(errors="replace"))
 
-    def stderr(self):
+    def stderr(self, tail=4000):
+        """The server's log so far: its last `tail` characters (all of it for None)."""
         try:
             with open(self.stderr_path, "rb") as f:
-                return f.read().decode(errors="replace")[-4000:]
+                text = f.read().decode(errors="replace")
         except OSError:
             return ""
+        return text[-tail:] if tail else text
 
     def signal(self, sig):
         if self.proc and self.proc.poll() is None:

@@ -122,7 +122,11 @@ def test_sigkill_then_restart_sweeps_leftovers(sbx_dir):
     netns = os.readlink(f"/proc/{init}/ns/net")
     spawner = spawner_of(p.pid)[0]
     # Kill the owner AND its spawner at once: only init's parent-death signal and
-    # the next start's sweep are left to clean up.
+    # the next start's sweep are left to clean up. Both are stopped first, so neither
+    # sees the other die and tidies up in the moment between the two kills (the
+    # spawner does clean up when its owner goes away, which is right but not this test).
+    os.kill(spawner, signal.SIGSTOP)
+    os.kill(p.pid, signal.SIGSTOP)
     os.kill(p.pid, signal.SIGKILL)
     os.kill(spawner, signal.SIGKILL)
     p.wait(timeout=10)

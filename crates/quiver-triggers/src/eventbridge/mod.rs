@@ -195,12 +195,12 @@ impl EventBridge {
         Ok(())
     }
 
-    /// Starts the ingest and delivery workers.
     /// Lets rule targets be SNS topics, published through `topics`.
     pub fn set_topics(&self, topics: &crate::sns::Topics) {
         let _ = self.inner.topics.set(topics.downgrade());
     }
 
+    /// Starts the ingest and delivery workers.
     pub fn start(&self) {
         let mut workers = self.inner.workers.lock().unwrap_or_else(|p| p.into_inner());
         for _ in 0..self.inner.cfg.workers.max(1) {
@@ -237,8 +237,13 @@ impl EventBridge {
 }
 
 impl Inner {
-    /// The enabled pattern rules of `bus`, compiled once per store change.
-    fn rules_of(&self, bus: &str) -> Arc<Vec<(quiver_events::bridge::Rule, Pattern)>> {
+    /// The enabled pattern rules of `bus`, compiled once per store change. A failed
+    /// read is an error, never an empty rule set: matching an event against nothing
+    /// would drop it, while an error leaves it queued for another try.
+    fn rules_of(
+        &self,
+        bus: &str,
+    ) -> Result<Arc<Vec<(quiver_events::bridge::Rule, Pattern)>>, String> {
         let stamp = self.store.change_counter();
         if let Some(c) = self
             .compiled
@@ -247,16 +252,13 @@ impl Inner {
             .get(bus)
         {
             if c.stamp == stamp {
-                return c.rules.clone();
+                return Ok(c.rules.clone());
             }
         }
-        let rules = match self.store.list_event_rules(bus) {
-            Ok(rules) => rules,
-            Err(e) => {
-                tracing::error!(bus, "cannot read rules: {e}");
-                Vec::new()
-            }
-        };
+        let rules = self
+            .store
+            .list_event_rules(bus)
+            .map_err(|e| format!("cannot read the rules of bus {bus}: {e}"))?;
         let compiled: Vec<_> = rules
             .into_iter()
             .filter(|r| r.state == quiver_events::bridge::RuleState::Enabled)
@@ -276,7 +278,7 @@ impl Inner {
                     rules: rules.clone(),
                 },
             );
-        rules
+        Ok(rules)
     }
 
     async fn ingest_worker(self: Arc<Self>) {
@@ -305,7 +307,14 @@ impl Inner {
         let mut deliveries = Vec::new();
         for m in &msgs {
             match serde_json::from_str::<QueuedEvent>(&m.body) {
-                Ok(ev) => deliveries.extend(self.fan_out(&ev)),
+                Ok(ev) => match self.fan_out(&ev) {
+                    Ok(d) => deliveries.extend(d),
+                    Err(e) => {
+                        // The whole batch comes back after its visibility timeout.
+                        tracing::error!("cannot match events now: {e}");
+                        return;
+                    }
+                },
                 Err(e) => tracing::error!(message = %m.id, "dropping unreadable event: {e}"),
             }
         }
@@ -331,14 +340,14 @@ impl Inner {
     }
 
     /// The deliveries one event makes: one per target of each matching rule.
-    fn fan_out(&self, ev: &QueuedEvent) -> Vec<Delivery> {
+    fn fan_out(&self, ev: &QueuedEvent) -> Result<Vec<Delivery>, String> {
         let event_id = ev.event["id"].as_str().unwrap_or_default().to_string();
         let ingestion_time =
             OffsetDateTime::from_unix_timestamp_nanos(i128::from(ev.accepted_ms) * 1_000_000)
                 .map(quiver_model::format_iso_millis)
                 .unwrap_or_default();
         let mut out = Vec::new();
-        for (rule, pattern) in self.rules_of(&ev.bus).iter() {
+        for (rule, pattern) in self.rules_of(&ev.bus)?.iter() {
             if !pattern.matches(&ev.event) {
                 continue;
             }
@@ -361,6 +370,6 @@ impl Inner {
                 });
             }
         }
-        out
+        Ok(out)
     }
 }
