@@ -301,3 +301,49 @@ def test_fastapi_behind_mangum(srv, lam):
     assert json.loads(body) == {"ua": "probe/1", "cookie": "abc"}
     status, _, body = request(srv, "GET", "/nowhere", host=host)
     assert status == 404 and json.loads(body) == {"detail": "Not Found"}
+
+
+SLOW = r'''
+import time
+
+def handler(event, context):
+    time.sleep(0.6)
+    return {"statusCode": 200, "body": "done"}
+'''
+
+
+def test_callers_that_hang_up_mid_request_do_not_leak_environments(server_factory):
+    """A client that closes its connection while the function runs must not cancel the
+    invocation halfway: the environment goes back to the pool and its memory charge is
+    returned. With a 512 MB budget and 128 MB functions, twelve hung-up requests that
+    each leaked their charge would leave later requests throttled (429)."""
+    import socket
+    import threading
+
+    srv = server_factory(extra_args=["--memory-budget-mb", "512"])
+    lam = srv.client("lambda")
+    name = create_py(lam, SLOW, memory=128)
+    u = lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
+    uid = urllib.parse.urlsplit(u).hostname.split(".")[0]
+    hp = urllib.parse.urlsplit(srv.endpoint)
+    for _ in range(3):
+        socks = []
+        for _ in range(4):
+            s = socket.create_connection((hp.hostname, hp.port), timeout=10)
+            s.sendall(f"GET /_url/{uid}/ HTTP/1.1\r\nHost: {hp.hostname}\r\n\r\n".encode())
+            socks.append(s)
+        time.sleep(0.2)  # the functions are running
+        for s in socks:
+            s.close()
+        time.sleep(1.0)  # they finish; nobody reads the answers
+    statuses = []
+
+    def call():
+        statuses.append(request(srv, "GET", f"/_url/{uid}/")[0])
+
+    threads = [threading.Thread(target=call) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [200] * 4, statuses

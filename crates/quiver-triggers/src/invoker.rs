@@ -325,10 +325,19 @@ impl Invoker {
             trace_id: (!call.chain.root.is_empty()).then(|| call.chain.trace_header()),
             chunks,
         };
-        engine
-            .invoke(&resolved.spec, req)
+        // In a task of its own: a caller that goes away (an HTTP client that hangs up
+        // mid-request drops this future) must not cancel the invocation halfway, which
+        // would leave its environment out of the pool and its memory charge never
+        // returned. The caller waits on the task; dropping the wait leaves it running.
+        let (engine, resolved) = (engine.clone(), resolved.clone());
+        let run = tokio::spawn(async move {
+            let r = engine.invoke(&resolved.spec, req).await;
+            (r, resolved)
+        });
+        let (result, resolved) = run
             .await
-            .map_err(|e| match e {
+            .map_err(|e| TriggerError::Platform(format!("invocation task failed: {e}")))?;
+        result.map_err(|e| match e {
                 EngineError::Throttled { reason, detail } => {
                     tracing::info!(function = %resolved.spec.name, version = %resolved.spec.version, source = call.source.as_str(), %detail, "invocation throttled");
                     TriggerError::Throttled { reason, detail }
