@@ -2,20 +2,17 @@
 //! DeleteIntegration (refused while a route targets it, as API Gateway does).
 
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use quiver_model::http_api::HttpIntegration;
 use serde_json::{Map, Value};
 
+use super::parts::{find, find_mut, remove, rendered};
 use super::wire::*;
 use super::GatewayError;
 use crate::state::AppState;
-
-fn integration_not_found() -> GatewayError {
-    GatewayError::NotFound("Invalid Integration identifier specified".into())
-}
 
 /// Only Lambda proxy integrations reach a function on this server.
 fn check_type(m: &Map<String, Value>, required: bool) -> Result<()> {
@@ -84,32 +81,6 @@ pub async fn create_integration(
     Ok((StatusCode::CREATED, Json(render_integration(&integration))).into_response())
 }
 
-pub async fn get_integrations(
-    State(state): State<AppState>,
-    Path(api): Path<String>,
-    RawQuery(q): RawQuery,
-) -> Result<Json<Value>> {
-    let a = load(&state, &api).await?;
-    let items = a
-        .integrations
-        .iter()
-        .map(|i| (i.integration_id.clone(), render_integration(i)))
-        .collect();
-    Ok(Json(page(q.as_deref(), items)?))
-}
-
-pub async fn get_integration(
-    State(state): State<AppState>,
-    Path((api, id)): Path<(String, String)>,
-) -> Result<Json<Value>> {
-    let a = load(&state, &api).await?;
-    a.integrations
-        .iter()
-        .find(|i| i.integration_id == id)
-        .map(|i| Json(render_integration(i)))
-        .ok_or_else(integration_not_found)
-}
-
 /// UpdateIntegration: `integrationUri` (a function that exists now),
 /// `payloadFormatVersion`, `timeoutInMillis`; the members not given stay.
 pub async fn update_integration(
@@ -129,11 +100,7 @@ pub async fn update_integration(
     }
     let wanted = id.clone();
     let updated = edit(&state, &api, move |a| {
-        let i = a
-            .integrations
-            .iter_mut()
-            .find(|i| i.integration_id == wanted)
-            .ok_or_else(integration_not_found)?;
+        let i = find_mut::<HttpIntegration>(a, &wanted)?;
         if let Some(u) = &uri {
             i.integration_uri = u.clone();
         }
@@ -146,12 +113,7 @@ pub async fn update_integration(
         Ok(())
     })
     .await?;
-    updated
-        .integrations
-        .iter()
-        .find(|i| i.integration_id == id)
-        .map(|i| Json(render_integration(i)))
-        .ok_or_else(integration_not_found)
+    rendered::<HttpIntegration>(&updated, &id)
 }
 
 pub async fn delete_integration(
@@ -159,9 +121,7 @@ pub async fn delete_integration(
     Path((api, id)): Path<(String, String)>,
 ) -> Result<StatusCode> {
     edit(&state, &api, move |a| {
-        if !a.integrations.iter().any(|i| i.integration_id == id) {
-            return Err(integration_not_found());
-        }
+        find::<HttpIntegration>(a, &id)?;
         let target = format!("integrations/{id}");
         let users: Vec<&str> = a
             .routes
@@ -175,8 +135,7 @@ pub async fn delete_integration(
                 users.join(", ")
             )));
         }
-        a.integrations.retain(|i| i.integration_id != id);
-        Ok(())
+        remove::<HttpIntegration>(a, &id)
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -8,6 +8,7 @@
 
 mod apis;
 mod integrations;
+mod parts;
 mod routes;
 mod stages;
 mod wire;
@@ -24,6 +25,9 @@ pub use apis::*;
 pub use integrations::*;
 pub use routes::*;
 pub use stages::*;
+
+use parts::{get_all, get_one};
+use quiver_model::http_api::{HttpDeployment, HttpIntegration, HttpRoute, HttpStage};
 
 /// Every way an apigatewayv2 request fails, as API Gateway names it.
 #[derive(Debug, thiserror::Error)]
@@ -93,33 +97,43 @@ pub fn routes() -> Router<AppState> {
             get(get_api).patch(update_api).delete(delete_api),
         )
         .route("/v2/apis/{api}/cors", delete(delete_cors))
-        .route("/v2/apis/{api}/routes", get(get_routes).post(create_route))
+        .route(
+            "/v2/apis/{api}/routes",
+            get(get_all::<HttpRoute>).post(create_route),
+        )
         .route(
             "/v2/apis/{api}/routes/{route}",
-            get(get_route).patch(update_route).delete(delete_route),
+            get(get_one::<HttpRoute>)
+                .patch(update_route)
+                .delete(delete_route),
         )
         .route(
             "/v2/apis/{api}/integrations",
-            get(get_integrations).post(create_integration),
+            get(get_all::<HttpIntegration>).post(create_integration),
         )
         .route(
             "/v2/apis/{api}/integrations/{integration}",
-            get(get_integration)
+            get(get_one::<HttpIntegration>)
                 .patch(update_integration)
                 .delete(delete_integration),
         )
-        .route("/v2/apis/{api}/stages", get(get_stages).post(create_stage))
+        .route(
+            "/v2/apis/{api}/stages",
+            get(get_all::<HttpStage>).post(create_stage),
+        )
         .route(
             "/v2/apis/{api}/stages/{stage}",
-            get(get_stage).patch(update_stage).delete(delete_stage),
+            get(get_one::<HttpStage>)
+                .patch(update_stage)
+                .delete(delete_stage),
         )
         .route(
             "/v2/apis/{api}/deployments",
-            get(get_deployments).post(create_deployment),
+            get(get_all::<HttpDeployment>).post(create_deployment),
         )
         .route(
             "/v2/apis/{api}/deployments/{deployment}",
-            get(get_deployment)
+            get(get_one::<HttpDeployment>)
                 .patch(update_deployment)
                 .delete(delete_deployment),
         )

@@ -1,20 +1,17 @@
 //! Routes: CreateRoute, GetRoute(s), UpdateRoute, DeleteRoute.
 
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use quiver_model::http_api::HttpRoute;
 use serde_json::Value;
 
+use super::parts::{find, find_mut, remove, rendered};
 use super::wire::*;
 use super::GatewayError;
 use crate::state::AppState;
-
-fn route_not_found() -> GatewayError {
-    GatewayError::NotFound("Invalid Route identifier specified".into())
-}
 
 fn duplicate(key: &str) -> GatewayError {
     GatewayError::Conflict(format!("Route with key {key} already exists for this API"))
@@ -50,33 +47,6 @@ pub async fn create_route(
     Ok((StatusCode::CREATED, Json(render_route(&route))).into_response())
 }
 
-pub async fn get_routes(
-    State(state): State<AppState>,
-    Path(api): Path<String>,
-    RawQuery(q): RawQuery,
-) -> Result<Json<Value>> {
-    let a = load(&state, &api).await?;
-    let items = a
-        .routes
-        .iter()
-        .map(|r| (r.route_id.clone(), render_route(r)))
-        .collect();
-    Ok(Json(page(q.as_deref(), items)?))
-}
-
-pub async fn get_route(
-    State(state): State<AppState>,
-    Path((api, route)): Path<(String, String)>,
-) -> Result<Json<Value>> {
-    let a = load(&state, &api).await?;
-    let r = a
-        .routes
-        .iter()
-        .find(|r| r.route_id == route)
-        .ok_or_else(route_not_found)?;
-    Ok(Json(render_route(r)))
-}
-
 /// UpdateRoute: a new `routeKey` (checked, and not one another route has) and/or a
 /// new `target` (an integration of this API).
 pub async fn update_route(
@@ -93,11 +63,7 @@ pub async fn update_route(
     let target = opt_str(&m, "target")?.map(str::to_string);
     let id = route.clone();
     let updated = edit(&state, &api, move |a| {
-        let i = a
-            .routes
-            .iter()
-            .position(|r| r.route_id == route)
-            .ok_or_else(route_not_found)?;
+        find::<HttpRoute>(a, &route)?;
         if let Some(k) = &key {
             if a.routes
                 .iter()
@@ -109,7 +75,7 @@ pub async fn update_route(
         if let Some(t) = &target {
             check_target(a, t)?;
         }
-        let r = &mut a.routes[i];
+        let r = find_mut::<HttpRoute>(a, &route)?;
         if let Some(k) = &key {
             r.route_key = k.clone();
         }
@@ -119,26 +85,13 @@ pub async fn update_route(
         Ok(())
     })
     .await?;
-    updated
-        .routes
-        .iter()
-        .find(|r| r.route_id == id)
-        .map(|r| Json(render_route(r)))
-        .ok_or_else(route_not_found)
+    rendered::<HttpRoute>(&updated, &id)
 }
 
 pub async fn delete_route(
     State(state): State<AppState>,
     Path((api, route)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    edit(&state, &api, move |a| {
-        let before = a.routes.len();
-        a.routes.retain(|r| r.route_id != route);
-        if a.routes.len() == before {
-            return Err(route_not_found());
-        }
-        Ok(())
-    })
-    .await?;
+    edit(&state, &api, move |a| remove::<HttpRoute>(a, &route)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -5,24 +5,17 @@
 //! without `autoDeploy` serves the one its `deploymentId` names (docs/wire.md §22.6).
 
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use quiver_model::http_api::{HttpApi, HttpDeployment, HttpStage};
 use serde_json::Value;
 
+use super::parts::{find, find_mut, remove, rendered};
 use super::wire::*;
 use super::GatewayError;
 use crate::state::AppState;
-
-fn stage_not_found() -> GatewayError {
-    GatewayError::NotFound("Invalid stage identifier specified".into())
-}
-
-fn deployment_not_found() -> GatewayError {
-    GatewayError::NotFound("Invalid Deployment identifier specified".into())
-}
 
 fn check_stage_name(name: &str) -> Result<()> {
     let valid = name == "$default"
@@ -39,11 +32,7 @@ fn check_stage_name(name: &str) -> Result<()> {
 }
 
 fn check_deployment(a: &HttpApi, id: &str) -> Result<()> {
-    if a.deployments.iter().any(|d| d.deployment_id == id) {
-        Ok(())
-    } else {
-        Err(deployment_not_found())
-    }
+    find::<HttpDeployment>(a, id).map(|_| ())
 }
 
 pub async fn create_stage(
@@ -83,32 +72,6 @@ pub async fn create_stage(
     Ok((StatusCode::CREATED, Json(render_stage(&stage))).into_response())
 }
 
-pub async fn get_stages(
-    State(state): State<AppState>,
-    Path(api): Path<String>,
-    RawQuery(q): RawQuery,
-) -> Result<Json<Value>> {
-    let a = load(&state, &api).await?;
-    let items = a
-        .stages
-        .iter()
-        .map(|s| (s.stage_name.clone(), render_stage(s)))
-        .collect();
-    Ok(Json(page(q.as_deref(), items)?))
-}
-
-pub async fn get_stage(
-    State(state): State<AppState>,
-    Path((api, name)): Path<(String, String)>,
-) -> Result<Json<Value>> {
-    let a = load(&state, &api).await?;
-    a.stages
-        .iter()
-        .find(|s| s.stage_name == name)
-        .map(|s| Json(render_stage(s)))
-        .ok_or_else(stage_not_found)
-}
-
 /// UpdateStage: `autoDeploy`, `deploymentId` (a deployment of this API: the stage
 /// then serves it), `description`, `stageVariables` (replacing the map).
 pub async fn update_stage(
@@ -127,11 +90,7 @@ pub async fn update_stage(
         if let Some(d) = &deployment {
             check_deployment(a, d)?;
         }
-        let s = a
-            .stages
-            .iter_mut()
-            .find(|s| s.stage_name == wanted)
-            .ok_or_else(stage_not_found)?;
+        let s = find_mut::<HttpStage>(a, &wanted)?;
         if let Some(b) = auto_deploy {
             s.auto_deploy = b;
         }
@@ -148,27 +107,14 @@ pub async fn update_stage(
         Ok(())
     })
     .await?;
-    updated
-        .stages
-        .iter()
-        .find(|s| s.stage_name == name)
-        .map(|s| Json(render_stage(s)))
-        .ok_or_else(stage_not_found)
+    rendered::<HttpStage>(&updated, &name)
 }
 
 pub async fn delete_stage(
     State(state): State<AppState>,
     Path((api, name)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    edit(&state, &api, move |a| {
-        let before = a.stages.len();
-        a.stages.retain(|s| s.stage_name != name);
-        if a.stages.len() == before {
-            return Err(stage_not_found());
-        }
-        Ok(())
-    })
-    .await?;
+    edit(&state, &api, move |a| remove::<HttpStage>(a, &name)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -188,11 +134,7 @@ pub async fn create_deployment(
     let made = id.clone();
     let updated = edit(&state, &api, move |a| {
         if let Some(name) = &stage {
-            let s = a
-                .stages
-                .iter()
-                .find(|s| s.stage_name == *name)
-                .ok_or_else(stage_not_found)?;
+            let s = find::<HttpStage>(a, name)?;
             if s.auto_deploy {
                 return Err(bad(format!(
                     "Stage {name} has auto deploy enabled; it cannot be deployed to manually"
@@ -219,38 +161,11 @@ pub async fn create_deployment(
         Ok(())
     })
     .await?;
-    let d = updated
-        .deployments
-        .iter()
-        .find(|d| d.deployment_id == id)
-        .ok_or_else(deployment_not_found)?;
-    Ok((StatusCode::CREATED, Json(render_deployment(d))).into_response())
-}
-
-pub async fn get_deployments(
-    State(state): State<AppState>,
-    Path(api): Path<String>,
-    RawQuery(q): RawQuery,
-) -> Result<Json<Value>> {
-    let a = load(&state, &api).await?;
-    let items = a
-        .deployments
-        .iter()
-        .map(|d| (d.deployment_id.clone(), render_deployment(d)))
-        .collect();
-    Ok(Json(page(q.as_deref(), items)?))
-}
-
-pub async fn get_deployment(
-    State(state): State<AppState>,
-    Path((api, id)): Path<(String, String)>,
-) -> Result<Json<Value>> {
-    let a = load(&state, &api).await?;
-    a.deployments
-        .iter()
-        .find(|d| d.deployment_id == id)
-        .map(|d| Json(render_deployment(d)))
-        .ok_or_else(deployment_not_found)
+    Ok((
+        StatusCode::CREATED,
+        rendered::<HttpDeployment>(&updated, &id)?,
+    )
+        .into_response())
 }
 
 pub async fn update_deployment(
@@ -263,23 +178,14 @@ pub async fn update_deployment(
     let description = opt_description(&m)?;
     let wanted = id.clone();
     let updated = edit(&state, &api, move |a| {
-        let d = a
-            .deployments
-            .iter_mut()
-            .find(|d| d.deployment_id == wanted)
-            .ok_or_else(deployment_not_found)?;
+        let d = find_mut::<HttpDeployment>(a, &wanted)?;
         if description.is_some() {
             d.description = description.clone();
         }
         Ok(())
     })
     .await?;
-    updated
-        .deployments
-        .iter()
-        .find(|d| d.deployment_id == id)
-        .map(|d| Json(render_deployment(d)))
-        .ok_or_else(deployment_not_found)
+    rendered::<HttpDeployment>(&updated, &id)
 }
 
 /// DeleteDeployment: refused while a stage still serves it.
@@ -297,8 +203,7 @@ pub async fn delete_deployment(
                 "Active stages pointing to this deployment must be moved or deleted",
             ));
         }
-        a.deployments.retain(|d| d.deployment_id != id);
-        Ok(())
+        remove::<HttpDeployment>(a, &id)
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)
