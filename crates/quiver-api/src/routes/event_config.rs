@@ -14,7 +14,6 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use base64::Engine;
 use quiver_model::{
     Destination, EffectiveInvokeConfig, EventInvokeConfig, EventInvokeConfigInput, Partition,
     StoredEventInvokeConfig,
@@ -289,49 +288,14 @@ async fn require_function(state: &AppState, t: &Target) -> Result<(), ApiError> 
 }
 
 fn max_items(raw: Option<&str>) -> Result<usize, ApiError> {
-    let Some(raw) = raw else {
-        return Ok(LIST_MAX_ITEMS as usize);
-    };
-    let n: i64 = raw.parse().map_err(|_| {
-        ApiError::Validation(format!(
-            "1 validation error detected: Value '{raw}' at 'maxItems' failed to satisfy constraint: Member must be a number"
-        ))
-    })?;
-    let mut v = quiver_model::Violations::new();
-    if n < 1 {
-        v.push(
-            raw,
-            "maxItems",
-            "Member must have value greater than or equal to 1",
-        );
-    } else if n > LIST_MAX_ITEMS {
-        v.push(
-            raw,
-            "maxItems",
-            format!("Member must have value less than or equal to {LIST_MAX_ITEMS}"),
-        );
-    }
-    v.into_result()?;
-    Ok(n as usize)
+    super::max_items(raw, LIST_MAX_ITEMS as usize, LIST_MAX_ITEMS as usize)
 }
 
-/// Markers: base64url of `<function>\n<last qualifier>`, bound to the function listed.
 fn encode_marker(c: &StoredEventInvokeConfig) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(format!("{}\n{}", c.function_name, c.qualifier))
+    super::qualifier_marker(&c.function_name, &c.qualifier)
 }
 
-fn decode_marker(m: &str, function: &str) -> Result<String, ApiError> {
-    let bad = || ApiError::InvalidParameter(format!("Invalid Marker: {m}"));
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(m)
-        .map_err(|_| bad())?;
-    let s = String::from_utf8(raw).map_err(|_| bad())?;
-    match s.split_once('\n') {
-        Some((f, q)) if f == function => Ok(q.to_string()),
-        _ => Err(bad()),
-    }
-}
+use super::decode_qualifier_marker as decode_marker;
 
 #[cfg(test)]
 mod tests {

@@ -250,22 +250,11 @@ pub async fn delete(State(state): State<AppState>, path: LayerPath) -> Result<Re
 
 /// `MaxItems` of the layer listings: 1–50.
 fn max_items(raw: Option<&str>) -> Result<usize, ApiError> {
-    let Some(raw) = raw else {
-        return Ok(layer::LAYER_LIST_MAX_ITEMS);
-    };
-    let bad = |c: &str| {
-        ApiError::Validation(format!(
-            "1 validation error detected: Value '{raw}' at 'maxItems' failed to satisfy constraint: {c}"
-        ))
-    };
-    let n: i64 = raw.parse().map_err(|_| bad("Member must be a number"))?;
-    if n < 1 {
-        return Err(bad("Member must have value greater than or equal to 1"));
-    }
-    if n > layer::LAYER_LIST_MAX_ITEMS as i64 {
-        return Err(bad("Member must have value less than or equal to 50"));
-    }
-    Ok(n as usize)
+    super::max_items(
+        raw,
+        layer::LAYER_LIST_MAX_ITEMS,
+        layer::LAYER_LIST_MAX_ITEMS,
+    )
 }
 
 fn encode_marker(s: &str) -> String {

@@ -186,8 +186,15 @@ pub async fn ingest(
 
 /// `MaxItems`: 1–10000 on the wire, at most 50 per page served.
 pub fn page_size(raw: Option<&str>) -> Result<usize, ApiError> {
+    Ok(max_items(raw, quiver_model::limits::LIST_MAX_ITEMS, 10000)?
+        .min(quiver_model::limits::LIST_MAX_ITEMS))
+}
+
+/// A listing's `MaxItems`: `default` when absent, else 1..=`max` with Lambda's
+/// ValidationException wording (each listing has its own bound).
+pub fn max_items(raw: Option<&str>, default: usize, max: usize) -> Result<usize, ApiError> {
     let Some(raw) = raw else {
-        return Ok(quiver_model::limits::LIST_MAX_ITEMS);
+        return Ok(default);
     };
     let n: i64 = raw.parse().map_err(|_| {
         ApiError::Validation(format!(
@@ -201,15 +208,35 @@ pub fn page_size(raw: Option<&str>) -> Result<usize, ApiError> {
             "maxItems",
             "Member must have value greater than or equal to 1",
         );
-    } else if n > 10000 {
+    } else if n > max as i64 {
         v.push(
             raw,
             "maxItems",
-            "Member must have value less than or equal to 10000",
+            format!("Member must have value less than or equal to {max}"),
         );
     }
     v.into_result()?;
-    Ok((n as usize).min(quiver_model::limits::LIST_MAX_ITEMS))
+    Ok(n as usize)
+}
+
+/// Markers of the per-function listings (event invoke configs, provisioned concurrency):
+/// base64url of `<function>\n<last qualifier>`, bound to the function listed.
+pub fn qualifier_marker(function: &str, qualifier: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{function}\n{qualifier}"))
+}
+
+/// The qualifier a [`qualifier_marker`] ends at; a marker of another function (or no
+/// marker of ours) is InvalidParameterValueException.
+pub fn decode_qualifier_marker(m: &str, function: &str) -> Result<String, ApiError> {
+    let bad = || ApiError::InvalidParameter(format!("Invalid Marker: {m}"));
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(m)
+        .map_err(|_| bad())?;
+    let s = String::from_utf8(raw).map_err(|_| bad())?;
+    match s.split_once('\n') {
+        Some((f, q)) if f == function => Ok(q.to_string()),
+        _ => Err(bad()),
+    }
 }
 
 /// Opaque pagination markers: base64url of `<name>\n<version ordinal>`.
