@@ -345,7 +345,7 @@ impl Queue for SqliteQueues {
     fn delete(&self, queue: &str, receipts: &[String]) -> Result<BatchResult, QueueError> {
         let name = queue.to_string();
         let receipts = receipts.to_vec();
-        self.writer.run(move |c| {
+        let out = self.writer.run(move |c| {
             let qid = load_queue(c, &name)?.id;
             let mut del = c.prepare_cached(
                 "DELETE FROM messages WHERE seq = ?1 AND queue_id = ?2 AND nonce = ?3",
@@ -361,7 +361,10 @@ impl Queue for SqliteQueues {
                 });
             }
             Ok(out)
-        })
+        })?;
+        // On a FIFO queue deleting a group's head opens the group: long polls look again.
+        self.wake(queue);
+        Ok(out)
     }
 
     fn change_visibility(
