@@ -24,8 +24,10 @@ pub use clock::{Clock, FakeClock, SystemClock};
 pub use error::QueueError;
 pub use facade::Queues;
 pub use model::{
-    is_valid_name, limits, AttrValue, Depth, Message, MessageAttribute, NewMessage, QueueConfig,
-    QueueInfo, ReceiveRequest, Received, Redrive, SentMessage, TRACE_HEADER_ATTRIBUTE,
+    is_valid_fifo_name, is_valid_name, is_valid_queue_name, limits, AttrValue, DedupScope, Depth,
+    FifoConfig, Message, MessageAttribute, NewMessage, QueueConfig, QueueInfo, ReceiveRequest,
+    Received, Redrive, SentMessage, ThroughputLimit, DEDUP_ID_ATTRIBUTE, DEDUP_WINDOW_MS,
+    GROUP_ID_ATTRIBUTE, TRACE_HEADER_ATTRIBUTE,
 };
 pub use sqlite::{SqliteQueues, WriterConfig};
 

@@ -44,7 +44,39 @@ pub struct QueueConfig {
     /// Settings the queue stores and reports but does not act on (e.g. `Policy`).
     #[serde(default)]
     pub extra: BTreeMap<String, String>,
+    /// Set on FIFO queues (names ending `.fifo`): ordered message groups and
+    /// deduplication. Fixed at creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fifo: Option<FifoConfig>,
 }
+
+/// Where a deduplication id is unique: the whole queue, or each message group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum DedupScope {
+    #[default]
+    Queue,
+    MessageGroup,
+}
+
+/// The throughput quota a FIFO queue reports (stored and reported, not enforced).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum ThroughputLimit {
+    #[default]
+    PerQueue,
+    PerMessageGroupId,
+}
+
+/// A FIFO queue's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct FifoConfig {
+    /// A send without a deduplication id uses the SHA-256 of its body.
+    pub content_based_dedup: bool,
+    pub dedup_scope: DedupScope,
+    pub throughput_limit: ThroughputLimit,
+}
+
+/// How long a deduplication id keeps a later send with the same id from being enqueued.
+pub const DEDUP_WINDOW_MS: i64 = 5 * 60 * 1000;
 
 impl Default for QueueConfig {
     fn default() -> Self {
@@ -57,6 +89,7 @@ impl Default for QueueConfig {
             max_message_size: MAX_MESSAGE_SIZE,
             redrive: None,
             extra: BTreeMap::new(),
+            fifo: None,
         }
     }
 }
@@ -94,7 +127,7 @@ impl QueueConfig {
                 1,
                 MAX_RECEIVE_COUNT,
             )?;
-            if !is_valid_name(&r.dead_letter_queue) {
+            if !is_valid_queue_name(&r.dead_letter_queue) {
                 return Err(format!(
                     "dead-letter queue name {:?} is not valid",
                     r.dead_letter_queue
@@ -120,6 +153,17 @@ pub fn is_valid_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// `<standard name minus 5>.fifo`, at most 80 characters: SQS's rule for FIFO queue names.
+pub fn is_valid_fifo_name(name: &str) -> bool {
+    name.strip_suffix(".fifo")
+        .is_some_and(|base| base.len() <= 75 && is_valid_name(base))
+}
+
+/// A standard or FIFO queue name.
+pub fn is_valid_queue_name(name: &str) -> bool {
+    is_valid_name(name) || is_valid_fifo_name(name)
 }
 
 /// A queue as stored.
@@ -168,6 +212,15 @@ mod b64 {
 /// attribute.
 pub const TRACE_HEADER_ATTRIBUTE: &str = "AWS.TraceHeader";
 
+/// A message's group (FIFO queues; fair standard queues), given to a send the same way
+/// as the trace header: a reserved attribute, so that [`NewMessage`] keeps its shape.
+/// The store keeps it in a column of its own and returns it as [`Message::group_id`].
+pub const GROUP_ID_ATTRIBUTE: &str = "AWS.MessageGroupId";
+/// A FIFO message's deduplication id, given like [`GROUP_ID_ATTRIBUTE`]; absent on a
+/// FIFO queue with content-based deduplication, the store uses the body's SHA-256.
+/// Both are moved out of the attributes when the message is stored.
+pub const DEDUP_ID_ATTRIBUTE: &str = "AWS.MessageDeduplicationId";
+
 /// A message to send.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NewMessage {
@@ -181,6 +234,8 @@ pub struct NewMessage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SentMessage {
     pub id: String,
+    /// FIFO queues: the message's place in its queue (20 digits, increasing).
+    pub sequence_number: Option<String>,
 }
 
 /// A received message.
@@ -195,6 +250,12 @@ pub struct Message {
     pub first_receive_ms: i64,
     /// Deliveries so far, this one included.
     pub receive_count: u32,
+    /// The message group, if the sender gave one.
+    pub group_id: Option<String>,
+    /// FIFO queues: the deduplication id (given, or the body's SHA-256).
+    pub dedup_id: Option<String>,
+    /// FIFO queues: see [`SentMessage::sequence_number`].
+    pub sequence_number: Option<String>,
 }
 
 /// One receive call.
@@ -286,6 +347,12 @@ mod tests {
         assert!(!is_valid_name(""));
         assert!(!is_valid_name(&"a".repeat(81)));
         assert!(!is_valid_name("q.fifo"));
+        assert!(is_valid_fifo_name("q.fifo"));
+        assert!(is_valid_fifo_name(&format!("{}.fifo", "a".repeat(75))));
+        assert!(!is_valid_fifo_name(&format!("{}.fifo", "a".repeat(76))));
+        assert!(!is_valid_fifo_name(".fifo"));
+        assert!(!is_valid_fifo_name("q"));
+        assert!(is_valid_queue_name("q") && is_valid_queue_name("q.fifo"));
         assert!(QueueConfig::default().validate().is_ok());
         let bad = QueueConfig {
             retention: 59,

@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use quiver_model::Partition;
-use quiver_queue::{limits, Depth, QueueConfig, QueueInfo, Redrive};
+use quiver_queue::{
+    limits, DedupScope, Depth, FifoConfig, QueueConfig, QueueInfo, Redrive, ThroughputLimit,
+};
 
 use super::error::SqsError;
 
@@ -48,8 +50,23 @@ pub const READABLE: &[&str] = &[
     "SqsManagedSseEnabled",
 ];
 
-pub fn fifo_refused() -> SqsError {
-    SqsError::invalid_parameter("FIFO queues are not supported by this server yet; create a standard queue (no .fifo suffix, no FifoQueue attribute).")
+fn unknown(name: &str) -> SqsError {
+    SqsError::invalid_attribute_name(format!("Unknown Attribute {name}."))
+}
+
+fn boolean(name: &str, v: &str) -> Result<bool, SqsError> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(SqsError::invalid_attribute_value(name)),
+    }
+}
+
+/// Whether CreateQueue's attributes ask for a FIFO queue (`FifoQueue=true`).
+pub fn wants_fifo(attrs: &HashMap<String, String>) -> Result<bool, SqsError> {
+    attrs
+        .get("FifoQueue")
+        .map_or(Ok(false), |v| boolean("FifoQueue", v))
 }
 
 fn number(name: &str, v: &str, lo: u32, hi: u32) -> Result<u32, SqsError> {
@@ -64,7 +81,7 @@ fn number(name: &str, v: &str, lo: u32, hi: u32) -> Result<u32, SqsError> {
 pub fn name_from_arn(p: &Partition, arn: &str) -> Option<String> {
     let prefix = format!("arn:aws:sqs:{}:{}:", p.region, p.account);
     arn.strip_prefix(&prefix)
-        .filter(|n| quiver_queue::is_valid_name(n))
+        .filter(|n| quiver_queue::is_valid_queue_name(n))
         .map(str::to_string)
 }
 
@@ -111,13 +128,26 @@ fn parse_redrive(p: &Partition, v: &str) -> Result<Option<Redrive>, SqsError> {
     }))
 }
 
-/// `base` with `attrs` applied; a new value, `base` is untouched.
+/// `base` with `attrs` applied; a new value, `base` is untouched. `FifoQueue` is taken
+/// only when `creating` (it cannot change later), and FIFO-only attributes only on a
+/// FIFO queue.
 pub fn apply(
     p: &Partition,
     base: &QueueConfig,
     attrs: &HashMap<String, String>,
+    creating: bool,
 ) -> Result<QueueConfig, SqsError> {
     let mut c = base.clone();
+    if let Some(v) = attrs.get("FifoQueue") {
+        if !creating {
+            return Err(unknown("FifoQueue"));
+        }
+        if boolean("FifoQueue", v)? {
+            c.fifo.get_or_insert_with(FifoConfig::default);
+        } else {
+            c.fifo = None;
+        }
+    }
     let mut names: Vec<&String> = attrs.keys().collect();
     names.sort();
     for name in names {
@@ -138,20 +168,43 @@ pub fn apply(
                     number(name, v, limits::MIN_MESSAGE_SIZE, limits::MAX_MESSAGE_SIZE)?
             }
             "RedrivePolicy" => c.redrive = parse_redrive(p, v)?,
-            "FifoQueue" if v.eq_ignore_ascii_case("false") => {}
-            "FifoQueue" => return Err(fifo_refused()),
-            n if FIFO_ONLY.contains(&n) => return Err(fifo_refused()),
+            "FifoQueue" => {}
+            n if FIFO_ONLY.contains(&n) => {
+                let f = c.fifo.as_mut().ok_or_else(|| unknown(name))?;
+                match n {
+                    "ContentBasedDeduplication" => f.content_based_dedup = boolean(name, v)?,
+                    "DeduplicationScope" => {
+                        f.dedup_scope = match v.as_str() {
+                            "queue" => DedupScope::Queue,
+                            "messageGroup" => DedupScope::MessageGroup,
+                            _ => return Err(SqsError::invalid_attribute_value(name)),
+                        }
+                    }
+                    _ => {
+                        f.throughput_limit = match v.as_str() {
+                            "perQueue" => ThroughputLimit::PerQueue,
+                            "perMessageGroupId" => ThroughputLimit::PerMessageGroupId,
+                            _ => return Err(SqsError::invalid_attribute_value(name)),
+                        }
+                    }
+                }
+            }
             n if PASSTHROUGH.contains(&n) => {
                 if v.len() > 20_480 {
                     return Err(SqsError::invalid_attribute_value(name));
                 }
                 c.extra.insert(name.clone(), v.clone());
             }
-            _ => {
-                return Err(SqsError::invalid_attribute_name(format!(
-                    "Unknown Attribute {name}."
-                )))
-            }
+            _ => return Err(unknown(name)),
+        }
+    }
+    if let Some(f) = &c.fifo {
+        if f.throughput_limit == ThroughputLimit::PerMessageGroupId
+            && f.dedup_scope != DedupScope::MessageGroup
+        {
+            return Err(SqsError::invalid_parameter(
+                "The perMessageGroupId value is allowed only when the value for DeduplicationScope is messageGroup",
+            ));
         }
     }
     Ok(c)
@@ -171,6 +224,14 @@ pub fn first_difference(a: &QueueConfig, b: &QueueConfig) -> &'static str {
         "MaximumMessageSize"
     } else if a.redrive != b.redrive {
         "RedrivePolicy"
+    } else if a.fifo.is_some() != b.fifo.is_some() {
+        "FifoQueue"
+    } else if a.fifo.map(|f| f.content_based_dedup) != b.fifo.map(|f| f.content_based_dedup) {
+        "ContentBasedDeduplication"
+    } else if a.fifo.map(|f| f.dedup_scope) != b.fifo.map(|f| f.dedup_scope) {
+        "DeduplicationScope"
+    } else if a.fifo != b.fifo {
+        "FifoThroughputLimit"
     } else {
         "Policy"
     }
@@ -228,6 +289,29 @@ pub fn render(
                 .to_string(),
         );
     }
+    if let Some(f) = &c.fifo {
+        put("FifoQueue", "true".into());
+        put(
+            "ContentBasedDeduplication",
+            f.content_based_dedup.to_string(),
+        );
+        put(
+            "DeduplicationScope",
+            match f.dedup_scope {
+                DedupScope::Queue => "queue",
+                DedupScope::MessageGroup => "messageGroup",
+            }
+            .into(),
+        );
+        put(
+            "FifoThroughputLimit",
+            match f.throughput_limit {
+                ThroughputLimit::PerQueue => "perQueue",
+                ThroughputLimit::PerMessageGroupId => "perMessageGroupId",
+            }
+            .into(),
+        );
+    }
     for (k, v) in &c.extra {
         put(k, v.clone());
     }
@@ -250,6 +334,55 @@ mod tests {
     }
 
     #[test]
+    fn fifo_attributes() {
+        let base = QueueConfig::default();
+        let c = apply(
+            &p(),
+            &base,
+            &m(&[
+                ("FifoQueue", "true"),
+                ("ContentBasedDeduplication", "true"),
+                ("DeduplicationScope", "messageGroup"),
+                ("FifoThroughputLimit", "perMessageGroupId"),
+            ]),
+            true,
+        )
+        .unwrap();
+        let f = c.fifo.unwrap();
+        assert!(f.content_based_dedup);
+        assert_eq!(f.dedup_scope, DedupScope::MessageGroup);
+        assert_eq!(f.throughput_limit, ThroughputLimit::PerMessageGroupId);
+        let bad = apply(
+            &p(),
+            &base,
+            &m(&[
+                ("FifoQueue", "true"),
+                ("FifoThroughputLimit", "perMessageGroupId"),
+            ]),
+            true,
+        )
+        .unwrap_err();
+        assert!(bad
+            .message
+            .contains("perMessageGroupId value is allowed only"));
+        assert_eq!(
+            apply(&p(), &c, &m(&[("FifoQueue", "true")]), false)
+                .unwrap_err()
+                .code,
+            "InvalidAttributeName"
+        );
+        for (k, v) in [
+            ("DeduplicationScope", "group"),
+            ("ContentBasedDeduplication", "yes"),
+        ] {
+            assert_eq!(
+                apply(&p(), &c, &m(&[(k, v)]), false).unwrap_err().code,
+                "InvalidAttributeValue"
+            );
+        }
+    }
+
+    #[test]
     fn apply_parses_ranges_and_redrive() {
         let base = QueueConfig::default();
         let c = apply(
@@ -259,6 +392,7 @@ mod tests {
                 ("VisibilityTimeout", "5"),
                 ("RedrivePolicy", r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:dlq","maxReceiveCount":"3"}"#),
             ]),
+            true,
         )
         .unwrap();
         assert_eq!(c.visibility_timeout, 5);
@@ -276,30 +410,38 @@ mod tests {
             ("MessageRetentionPeriod", "x"),
         ] {
             assert_eq!(
-                apply(&p(), &base, &m(&[(k, v)])).unwrap_err().code,
+                apply(&p(), &base, &m(&[(k, v)]), true).unwrap_err().code,
                 "InvalidAttributeValue",
                 "{k}={v}"
             );
         }
         assert_eq!(
-            apply(&p(), &base, &m(&[("Bogus", "1")])).unwrap_err().code,
+            apply(&p(), &base, &m(&[("Bogus", "1")]), true)
+                .unwrap_err()
+                .code,
             "InvalidAttributeName"
         );
         assert_eq!(
-            apply(&p(), &base, &m(&[("FifoQueue", "true")]))
-                .unwrap_err()
-                .code,
-            "InvalidParameterValue"
+            apply(
+                &p(),
+                &base,
+                &m(&[("ContentBasedDeduplication", "true")]),
+                true
+            )
+            .unwrap_err()
+            .code,
+            "InvalidAttributeName",
+            "FIFO-only attributes on a standard queue"
         );
         let wrong_account = r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:111111111111:dlq","maxReceiveCount":3}"#;
         assert_eq!(
-            apply(&p(), &base, &m(&[("RedrivePolicy", wrong_account)]))
+            apply(&p(), &base, &m(&[("RedrivePolicy", wrong_account)]), true)
                 .unwrap_err()
                 .code,
             "InvalidParameterValue"
         );
         let no_count = r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:dlq"}"#;
-        assert!(apply(&p(), &base, &m(&[("RedrivePolicy", no_count)]))
+        assert!(apply(&p(), &base, &m(&[("RedrivePolicy", no_count)]), true)
             .unwrap_err()
             .message
             .contains("maxReceiveCount"));

@@ -6,13 +6,14 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use quiver_queue::{
-    limits, AttrValue, Message, MessageAttribute, NewMessage, ReceiveRequest,
+    limits, AttrValue, Message, MessageAttribute, NewMessage, ReceiveRequest, SentMessage,
     TRACE_HEADER_ATTRIBUTE,
 };
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::error::SqsError;
+use super::fifo::{check_ids, ids_of, Ids};
 use super::md5::{md5_hex, md5_of_attributes};
 use super::msg_attrs::{convert_attrs, convert_system_attrs, size_of, valid_chars, AttrIn};
 use super::Ctx;
@@ -29,6 +30,8 @@ pub struct SendMessage {
     message_attributes: HashMap<String, AttrIn>,
     #[serde(default)]
     message_system_attributes: HashMap<String, AttrIn>,
+    message_group_id: Option<String>,
+    message_deduplication_id: Option<String>,
 }
 
 /// A validated message, with its answer's checksums.
@@ -45,6 +48,7 @@ fn check_message(
     attrs: HashMap<String, AttrIn>,
     system: HashMap<String, AttrIn>,
     max_size: u32,
+    ids: Ids,
 ) -> Result<Checked, SqsError> {
     let body = body
         .filter(|b| !b.is_empty())
@@ -52,6 +56,7 @@ fn check_message(
     if !valid_chars(&body) {
         return Err(SqsError::invalid_message_contents());
     }
+    let id_attrs = check_ids(ids, delay)?;
     let delay = match delay {
         Some(d) if !(0..=limits::MAX_DELAY as i64).contains(&d) => {
             return Err(SqsError::invalid_parameter(format!(
@@ -74,6 +79,7 @@ fn check_message(
     if let Some(t) = trace {
         attributes.insert(TRACE_HEADER_ATTRIBUTE.to_string(), t);
     }
+    attributes.extend(id_attrs);
     Ok(Checked {
         md5_body: md5_hex(body.as_bytes()),
         md5_attrs,
@@ -95,10 +101,17 @@ pub async fn send(ctx: &Ctx, r: SendMessage) -> Result<Value, SqsError> {
         r.message_attributes,
         r.message_system_attributes,
         info.config.max_message_size,
+        ids_of(&info.config, r.message_group_id, r.message_deduplication_id),
     )?;
     let sent = ctx.queues.send(&name, vec![c.msg]).await?;
-    let id = sent.into_iter().next().map(|s| s.id).unwrap_or_default();
-    let mut out = json!({ "MD5OfMessageBody": c.md5_body, "MessageId": id });
+    let s = sent.into_iter().next().unwrap_or(SentMessage {
+        id: String::new(),
+        sequence_number: None,
+    });
+    let mut out = json!({ "MD5OfMessageBody": c.md5_body, "MessageId": s.id });
+    if let Some(n) = s.sequence_number {
+        out["SequenceNumber"] = json!(n);
+    }
     if let Some(m) = c.md5_attrs {
         out["MD5OfMessageAttributes"] = json!(m);
     }
@@ -147,6 +160,8 @@ pub struct SendEntry {
     message_attributes: HashMap<String, AttrIn>,
     #[serde(default)]
     message_system_attributes: HashMap<String, AttrIn>,
+    message_group_id: Option<String>,
+    message_deduplication_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -192,6 +207,7 @@ pub async fn send_batch(ctx: &Ctx, r: SendMessageBatch) -> Result<Value, SqsErro
             e.message_attributes,
             e.message_system_attributes,
             info.config.max_message_size,
+            ids_of(&info.config, e.message_group_id, e.message_deduplication_id),
         ) {
             Ok(c) => ok.push((id, c)),
             Err(err) => failures.push(failed(&id, &err)),
@@ -203,6 +219,9 @@ pub async fn send_batch(ctx: &Ctx, r: SendMessageBatch) -> Result<Value, SqsErro
         let sent = ctx.queues.send(&name, msgs).await?;
         for ((id, c), s) in ok.into_iter().zip(sent) {
             let mut v = json!({ "Id": id, "MessageId": s.id, "MD5OfMessageBody": c.md5_body });
+            if let Some(n) = s.sequence_number {
+                v["SequenceNumber"] = json!(n);
+            }
             if let Some(m) = c.md5_attrs {
                 v["MD5OfMessageAttributes"] = json!(m);
             }
@@ -284,6 +303,16 @@ fn render_message(ctx: &Ctx, mut m: Message, system: &[String], attr_filters: &[
             "ApproximateFirstReceiveTimestamp".into(),
             json!(m.first_receive_ms.to_string()),
         );
+    }
+    let ids = [
+        ("MessageGroupId", m.group_id.take()),
+        ("MessageDeduplicationId", m.dedup_id.take()),
+        ("SequenceNumber", m.sequence_number.take()),
+    ];
+    for (n, v) in ids {
+        if let (true, Some(v)) = (want(n), v) {
+            sys.insert(n.into(), json!(v));
+        }
     }
     if let (
         true,
@@ -550,37 +579,61 @@ mod tests {
         assert!(check_batch(ids(&["a", "b"]), "E").is_ok());
     }
 
+    fn std_ids() -> Ids {
+        use quiver_queue::QueueConfig;
+        ids_of(&QueueConfig::default(), None, None)
+    }
+
     #[test]
     fn message_validation() {
         let none = HashMap::new;
         assert_eq!(
-            check_message(None, None, none(), none(), 262_144)
+            check_message(None, None, none(), none(), 262_144, std_ids())
                 .err()
                 .unwrap()
                 .code,
             "MissingParameter"
         );
         assert_eq!(
-            check_message(Some("\u{1}".into()), None, none(), none(), 262_144)
-                .err()
-                .unwrap()
-                .code,
+            check_message(
+                Some("\u{1}".into()),
+                None,
+                none(),
+                none(),
+                262_144,
+                std_ids()
+            )
+            .err()
+            .unwrap()
+            .code,
             "InvalidMessageContents"
         );
         assert_eq!(
-            check_message(Some("x".into()), Some(901), none(), none(), 262_144)
-                .err()
-                .unwrap()
-                .code,
+            check_message(
+                Some("x".into()),
+                Some(901),
+                none(),
+                none(),
+                262_144,
+                std_ids()
+            )
+            .err()
+            .unwrap()
+            .code,
             "InvalidParameterValue"
         );
-        assert!(
-            check_message(Some("x".repeat(1025)), None, none(), none(), 1024)
-                .err()
-                .unwrap()
-                .message
-                .contains("shorter than 1024")
-        );
+        assert!(check_message(
+            Some("x".repeat(1025)),
+            None,
+            none(),
+            none(),
+            1024,
+            std_ids()
+        )
+        .err()
+        .unwrap()
+        .message
+        .contains("shorter than 1024"));
         let mut a = HashMap::new();
         a.insert(
             "n".to_string(),
@@ -591,7 +644,7 @@ mod tests {
             },
         );
         assert_eq!(
-            check_message(Some("x".into()), None, a, none(), 262_144)
+            check_message(Some("x".into()), None, a, none(), 262_144, std_ids())
                 .err()
                 .unwrap()
                 .code,
@@ -606,7 +659,7 @@ mod tests {
                 ..Default::default()
             },
         );
-        assert!(check_message(Some("x".into()), None, a, none(), 262_144).is_err());
+        assert!(check_message(Some("x".into()), None, a, none(), 262_144, std_ids()).is_err());
         let mut a = HashMap::new();
         a.insert(
             "b".to_string(),
@@ -616,7 +669,7 @@ mod tests {
                 ..Default::default()
             },
         );
-        let c = check_message(Some("x".into()), Some(0), a, none(), 262_144)
+        let c = check_message(Some("x".into()), Some(0), a, none(), 262_144, std_ids())
             .ok()
             .unwrap();
         assert_eq!(c.msg.delay, Some(0));

@@ -3,13 +3,14 @@
 //! - [`error`]: SQS's error wire format (the one place SQS errors are shaped).
 //! - [`attrs`]: queue attributes ⇄ `QueueConfig`.
 //! - [`queues`]: queue operations; [`messages`]: message operations and batches.
-//! - [`md5`]: the checksums clients verify.
+//! - [`md5`]: the checksums clients verify; `fifo`: FIFO send parameters.
 //!
 //! Durability, visibility and long polling are `quiver-queue`'s; this module parses,
 //! validates every input, and shapes answers.
 
 pub mod attrs;
 pub mod error;
+mod fifo;
 pub mod md5;
 pub mod messages;
 mod msg_attrs;
@@ -57,7 +58,9 @@ pub fn name_from_url(account: &str, url: Option<&str>) -> Result<String, SqsErro
     };
     let parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     match parts.as_slice() {
-        [a, name] if *a == account && quiver_queue::is_valid_name(name) => Ok(name.to_string()),
+        [a, name] if *a == account && quiver_queue::is_valid_queue_name(name) => {
+            Ok(name.to_string())
+        }
         [_, _] => Err(SqsError::queue_does_not_exist()),
         _ => Err(SqsError::invalid_address(url)),
     }
@@ -168,7 +171,11 @@ mod tests {
             "QueueDoesNotExist"
         );
         assert_eq!(
-            name_from_url(a, Some("http://h/000000000000/q.fifo"))
+            name_from_url(a, Some("http://h/000000000000/q.fifo")).unwrap(),
+            "q.fifo"
+        );
+        assert_eq!(
+            name_from_url(a, Some("http://h/000000000000/q.txt"))
                 .unwrap_err()
                 .code,
             "QueueDoesNotExist"

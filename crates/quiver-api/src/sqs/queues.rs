@@ -19,13 +19,16 @@ pub struct CreateQueue {
     attributes: HashMap<String, String>,
 }
 
-/// Refuses names SQS refuses, FIFO ones with a clear word.
-fn check_name(name: Option<&str>) -> Result<&str, SqsError> {
+/// Refuses names SQS refuses: a FIFO queue (`FifoQueue=true`) needs a `.fifo` name, and
+/// a `.fifo` name is not a valid standard queue name.
+fn check_name(name: Option<&str>, fifo: bool) -> Result<&str, SqsError> {
     let name = name.ok_or_else(|| SqsError::missing_parameter("QueueName"))?;
-    if name.ends_with(".fifo") {
-        return Err(attrs::fifo_refused());
+    if fifo && !quiver_queue::is_valid_fifo_name(name) {
+        return Err(SqsError::invalid_parameter(
+            "The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length.",
+        ));
     }
-    if !quiver_queue::is_valid_name(name) {
+    if !fifo && !quiver_queue::is_valid_name(name) {
         return Err(SqsError::invalid_parameter(
             "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length",
         ));
@@ -33,29 +36,41 @@ fn check_name(name: Option<&str>) -> Result<&str, SqsError> {
     Ok(name)
 }
 
-/// The dead-letter target must exist and not be the queue itself.
+/// The dead-letter target must exist, not be the queue itself, and be of the queue's
+/// type (FIFO to FIFO, standard to standard).
 async fn check_redrive(ctx: &Ctx, name: &str, c: &QueueConfig) -> Result<(), SqsError> {
     if let Some(r) = &c.redrive {
-        let missing = r.dead_letter_queue == name
-            || ctx.queues.get_queue(&r.dead_letter_queue).await.is_err();
-        if missing {
-            return Err(SqsError::invalid_parameter(format!(
-                "Value {} for parameter RedrivePolicy is invalid. Reason: Dead letter target does not exist.",
-                attrs::queue_arn(&ctx.partition, &r.dead_letter_queue)
-            )));
-        }
+        let target = if r.dead_letter_queue == name {
+            None
+        } else {
+            ctx.queues.get_queue(&r.dead_letter_queue).await.ok()
+        };
+        let why = match target {
+            None => "Dead letter target does not exist.",
+            Some(t) if t.config.fifo.is_some() != c.fifo.is_some() => {
+                "Dead-letter queue must be same type of queue as the source.."
+            }
+            Some(_) => return Ok(()),
+        };
+        return Err(SqsError::invalid_parameter(format!(
+            "Value {} for parameter RedrivePolicy is invalid. Reason: {why}",
+            serde_json::json!({
+                "deadLetterTargetArn": attrs::queue_arn(&ctx.partition, &r.dead_letter_queue),
+                "maxReceiveCount": r.max_receive_count
+            })
+        )));
     }
     Ok(())
 }
 
 pub async fn create(ctx: &Ctx, r: CreateQueue) -> Result<Value, SqsError> {
-    let name = check_name(r.queue_name.as_deref())?;
-    let config = attrs::apply(&ctx.partition, &QueueConfig::default(), &r.attributes)?;
+    let name = check_name(r.queue_name.as_deref(), attrs::wants_fifo(&r.attributes)?)?;
+    let config = attrs::apply(&ctx.partition, &QueueConfig::default(), &r.attributes, true)?;
     check_redrive(ctx, name, &config).await?;
     let (info, created) = ctx.queues.create_queue(name, config).await?;
     if !created {
         // Same name: fine if every attribute the caller named has the same value.
-        let wanted = attrs::apply(&ctx.partition, &info.config, &r.attributes)?;
+        let wanted = attrs::apply(&ctx.partition, &info.config, &r.attributes, true)?;
         if wanted != info.config {
             return Err(SqsError::queue_name_exists(format!(
                 "A queue already exists with the same name and a different value for attribute {}",
@@ -81,7 +96,7 @@ pub async fn get_url(ctx: &Ctx, r: GetQueueUrl) -> Result<Value, SqsError> {
     if r.owner
         .as_deref()
         .is_some_and(|o| o != ctx.partition.account)
-        || !quiver_queue::is_valid_name(&name)
+        || !quiver_queue::is_valid_queue_name(&name)
     {
         return Err(SqsError::queue_does_not_exist());
     }
@@ -106,7 +121,7 @@ fn name_of_token(t: &str) -> Result<String, SqsError> {
         .decode(t)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
-        .filter(|n| quiver_queue::is_valid_name(n))
+        .filter(|n| quiver_queue::is_valid_queue_name(n))
         .ok_or_else(|| SqsError::invalid_parameter("Invalid NextToken value."))
 }
 
@@ -176,7 +191,7 @@ pub async fn set_attributes(ctx: &Ctx, r: SetQueueAttributes) -> Result<Value, S
         .attributes
         .ok_or_else(|| SqsError::missing_parameter("Attributes"))?;
     let info = ctx.queues.get_queue(&name).await?;
-    let config = attrs::apply(&ctx.partition, &info.config, &wanted)?;
+    let config = attrs::apply(&ctx.partition, &info.config, &wanted, false)?;
     check_redrive(ctx, &name, &config).await?;
     ctx.queues.set_config(&name, config).await?;
     Ok(json!({}))

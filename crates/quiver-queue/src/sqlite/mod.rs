@@ -2,9 +2,10 @@
 //! group-commit [`writer`], reads (depth, lookups) on a second connection, which WAL
 //! lets run beside the writer.
 
+mod deliver;
 mod writer;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,10 +18,10 @@ pub use writer::WriterConfig;
 use crate::clock::{Clock, SystemClock};
 use crate::error::QueueError;
 use crate::model::{
-    Depth, Message, MessageAttribute, NewMessage, QueueConfig, QueueInfo, Receipt, ReceiveRequest,
-    Received, SentMessage,
+    Depth, NewMessage, QueueConfig, QueueInfo, Receipt, ReceiveRequest, Received, SentMessage,
 };
 use crate::{BatchResult, Queue};
+use deliver::{receive_tx, send_tx};
 use writer::Writer;
 
 const SCHEMA: &str = "
@@ -48,6 +49,47 @@ CREATE INDEX IF NOT EXISTS messages_visible ON messages(queue_id, visible_ms);
 CREATE INDEX IF NOT EXISTS messages_expiry ON messages(expires_ms);
 PRAGMA user_version = 1;
 ";
+
+/// Version 2: FIFO queues. Messages carry their group and deduplication id; the
+/// deduplication window lives in a table of its own, so it survives a restart and
+/// outlives the messages it names (a duplicate of a deleted message is still refused).
+const SCHEMA_V2: &str = "
+ALTER TABLE messages ADD COLUMN group_id TEXT;
+ALTER TABLE messages ADD COLUMN dedup_id TEXT;
+CREATE TABLE dedup (
+    queue_id   INTEGER NOT NULL,
+    scope      TEXT NOT NULL,
+    dedup_id   TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    seq        INTEGER NOT NULL,
+    expires_ms INTEGER NOT NULL,
+    PRIMARY KEY (queue_id, scope, dedup_id)
+);
+CREATE INDEX dedup_expiry ON dedup(expires_ms);
+PRAGMA user_version = 2;
+";
+
+/// The newest schema this build writes.
+const SCHEMA_VERSION: u32 = 2;
+
+/// Brings `conn`'s schema to [`SCHEMA_VERSION`], one version at a time, each step in one
+/// transaction (a crash mid-way leaves the previous version whole).
+fn migrate(conn: &Connection, path: &Path) -> Result<(), QueueError> {
+    let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(QueueError::Storage(format!(
+            "{} has schema version {version}, newer than this build understands ({SCHEMA_VERSION})",
+            path.display()
+        )));
+    }
+    if version < 1 {
+        conn.execute_batch(&format!("BEGIN; {SCHEMA} COMMIT;"))?;
+    }
+    if version < 2 {
+        conn.execute_batch(&format!("BEGIN; {SCHEMA_V2} COMMIT;"))?;
+    }
+    Ok(())
+}
 
 /// Queues in one SQLite file.
 pub struct SqliteQueues {
@@ -77,21 +119,15 @@ impl SqliteQueues {
         cfg: WriterConfig,
     ) -> Result<Self, QueueError> {
         let wconn = open_conn(path)?;
-        let version: u32 = wconn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version > 1 {
-            return Err(QueueError::Storage(format!(
-                "{} has schema version {version}, newer than this build understands (1)",
-                path.display()
-            )));
-        }
-        wconn.execute_batch(SCHEMA)?;
+        migrate(&wconn, path)?;
         let reader = open_conn(path)?;
         let sweep_clock = clock.clone();
         let writer = Writer::start(wconn, cfg, move |c| {
-            match c.execute(
-                "DELETE FROM messages WHERE expires_ms <= ?1",
-                [sweep_clock.now_ms()],
-            ) {
+            let now = sweep_clock.now_ms();
+            if let Err(e) = c.execute("DELETE FROM dedup WHERE expires_ms <= ?1", [now]) {
+                tracing::warn!(error = %e, "queue deduplication sweep failed");
+            }
+            match c.execute("DELETE FROM messages WHERE expires_ms <= ?1", [now]) {
                 Ok(n) if n > 0 => tracing::debug!(removed = n, "expired queue messages removed"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "queue retention sweep failed"),
@@ -183,7 +219,8 @@ impl Queue for SqliteQueues {
         name: &str,
         config: QueueConfig,
     ) -> Result<(QueueInfo, bool), QueueError> {
-        if !crate::is_valid_name(name) {
+        let fifo_name = crate::is_valid_fifo_name(name);
+        if !(crate::is_valid_name(name) || fifo_name) || fifo_name != config.fifo.is_some() {
             return Err(QueueError::Invalid(format!(
                 "queue name {name:?} is not valid"
             )));
@@ -243,6 +280,9 @@ impl Queue for SqliteQueues {
         let name = name.to_string();
         self.writer.run(move |c| {
             let row = load_queue(c, &name)?;
+            if row.info.config.fifo.is_some() != config.fifo.is_some() {
+                return Err(QueueError::Invalid("FifoQueue cannot be changed".into()));
+            }
             c.execute(
                 "UPDATE queues SET config = ?1, modified_ms = ?2 WHERE id = ?3",
                 params![serde_json::to_string(&config)?, now, row.id],
@@ -260,6 +300,7 @@ impl Queue for SqliteQueues {
         self.writer.run(move |c| {
             let row = load_queue(c, &n)?;
             c.execute("DELETE FROM messages WHERE queue_id = ?1", [row.id])?;
+            c.execute("DELETE FROM dedup WHERE queue_id = ?1", [row.id])?;
             c.execute("DELETE FROM queues WHERE id = ?1", [row.id])?;
             Ok(())
         })?;
@@ -278,37 +319,7 @@ impl Queue for SqliteQueues {
     fn send(&self, queue: &str, messages: Vec<NewMessage>) -> Result<Vec<SentMessage>, QueueError> {
         let now = self.clock.now_ms();
         let name = queue.to_string();
-        let sent = self.writer.run(move |c| {
-            let row = load_queue(c, &name)?;
-            let cfg = &row.info.config;
-            let mut ins = c.prepare_cached(
-                "INSERT INTO messages (queue_id, id, body, attributes, sent_ms, visible_ms, expires_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
-            let mut out = Vec::with_capacity(messages.len());
-            for m in messages {
-                if message_size(&m) > cfg.max_message_size as usize {
-                    return Err(QueueError::Invalid(format!(
-                        "message must be shorter than {} bytes",
-                        cfg.max_message_size
-                    )));
-                }
-                let delay = m.delay.unwrap_or(cfg.delay).min(crate::limits::MAX_DELAY) as i64;
-                let id = uuid::Uuid::new_v4().to_string();
-                let attrs = if m.attributes.is_empty() { None } else { Some(serde_json::to_string(&m.attributes)?) };
-                ins.execute(params![
-                    row.id,
-                    id,
-                    m.body,
-                    attrs,
-                    now,
-                    now + delay * 1000,
-                    now + cfg.retention as i64 * 1000
-                ])?;
-                out.push(SentMessage { id });
-            }
-            Ok(out)
-        })?;
+        let sent = self.writer.run(move |c| send_tx(c, &name, messages, now))?;
         // Delayed messages wake pollers too: they then sleep until the delay ends
         // (`next_visible_in`) instead of until their deadline.
         self.wake(queue);
@@ -334,7 +345,7 @@ impl Queue for SqliteQueues {
     fn delete(&self, queue: &str, receipts: &[String]) -> Result<BatchResult, QueueError> {
         let name = queue.to_string();
         let receipts = receipts.to_vec();
-        self.writer.run(move |c| {
+        let out = self.writer.run(move |c| {
             let qid = load_queue(c, &name)?.id;
             let mut del = c.prepare_cached(
                 "DELETE FROM messages WHERE seq = ?1 AND queue_id = ?2 AND nonce = ?3",
@@ -350,7 +361,10 @@ impl Queue for SqliteQueues {
                 });
             }
             Ok(out)
-        })
+        })?;
+        // On a FIFO queue deleting a group's head opens the group: long polls look again.
+        self.wake(queue);
+        Ok(out)
     }
 
     fn change_visibility(
@@ -446,129 +460,7 @@ impl Drop for SqliteQueues {
     }
 }
 
-/// One receive inside the writer's transaction. Returns the messages and the name of the
-/// dead-letter queue if any message was moved there.
-fn receive_tx(
-    c: &Connection,
-    name: &str,
-    req: ReceiveRequest,
-    now: i64,
-) -> Result<(Received, Option<String>), QueueError> {
-    let row = load_queue(c, name)?;
-    let cfg = &row.info.config;
-    c.execute(
-        "DELETE FROM messages WHERE queue_id = ?1 AND expires_ms <= ?2",
-        params![row.id, now],
-    )?;
-    let vt = req
-        .visibility_timeout
-        .unwrap_or(cfg.visibility_timeout)
-        .min(crate::limits::MAX_VISIBILITY_TIMEOUT) as i64;
-    // The dead-letter queue only counts if it still exists.
-    let dlq = match &cfg.redrive {
-        Some(r) => match load_queue(c, &r.dead_letter_queue) {
-            Ok(d) if d.id != row.id => Some((d, r.max_receive_count)),
-            _ => None,
-        },
-        None => None,
-    };
-    let mut taken: HashSet<i64> = HashSet::new();
-    let mut out: Vec<Message> = Vec::new();
-    let mut moved = false;
-    let mut select = c.prepare_cached(
-        "SELECT seq, id, body, attributes, sent_ms, receive_count, first_receive_ms FROM messages
-         WHERE queue_id = ?1 AND visible_ms <= ?2 ORDER BY visible_ms, seq LIMIT ?3",
-    )?;
-    loop {
-        let want = req.max as usize - out.len();
-        let rows = select
-            .query_map(params![row.id, now, (want + taken.len()) as i64], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, u32>(5)?,
-                    r.get::<_, Option<i64>>(6)?,
-                ))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        let fresh: Vec<_> = rows.into_iter().filter(|r| !taken.contains(&r.0)).collect();
-        if fresh.is_empty() {
-            break;
-        }
-        let mut moved_now = false;
-        for (seq, id, body, attrs, sent_ms, count, first) in fresh {
-            if out.len() == req.max as usize {
-                break;
-            }
-            if let Some((d, max)) = &dlq {
-                if count >= *max {
-                    c.execute(
-                        "UPDATE messages SET queue_id = ?1, receive_count = 0, first_receive_ms = NULL, nonce = NULL,
-                         visible_ms = ?2, expires_ms = ?3 WHERE seq = ?4",
-                        params![d.id, now, sent_ms + d.info.config.retention as i64 * 1000, seq],
-                    )?;
-                    moved = true;
-                    moved_now = true;
-                    continue;
-                }
-            }
-            let nonce = new_nonce();
-            let first = first.unwrap_or(now);
-            c.execute(
-                "UPDATE messages SET nonce = ?1, receive_count = receive_count + 1, first_receive_ms = ?2, visible_ms = ?3
-                 WHERE seq = ?4",
-                params![nonce, first, now + vt * 1000, seq],
-            )?;
-            taken.insert(seq);
-            let attributes: BTreeMap<String, MessageAttribute> = match attrs {
-                Some(a) => serde_json::from_str(&a)?,
-                None => BTreeMap::new(),
-            };
-            out.push(Message {
-                id,
-                receipt: Receipt {
-                    queue_id: row.id,
-                    seq,
-                    nonce,
-                }
-                .encode(),
-                body,
-                attributes,
-                sent_ms,
-                first_receive_ms: first,
-                receive_count: count + 1,
-            });
-        }
-        if out.len() == req.max as usize || !moved_now {
-            break;
-        }
-    }
-    let next_visible_in = if out.is_empty() {
-        c.query_row(
-            "SELECT MIN(visible_ms) FROM messages WHERE queue_id = ?1 AND visible_ms > ?2",
-            params![row.id, now],
-            |r| r.get::<_, Option<i64>>(0),
-        )?
-        .map(|t| Duration::from_millis((t - now).max(0) as u64))
-    } else {
-        None
-    };
-    let dlq_name = if moved {
-        dlq.map(|(d, _)| d.info.name)
-    } else {
-        None
-    };
-    Ok((
-        Received {
-            messages: out,
-            next_visible_in,
-        },
-        dlq_name,
-    ))
-}
-
+#[cfg(test)]
+mod fifo_tests;
 #[cfg(test)]
 mod tests;

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use super::*;
 use crate::clock::FakeClock;
-use crate::model::{AttrValue, Redrive};
+use std::collections::BTreeMap;
+
+use crate::model::{AttrValue, MessageAttribute, Redrive};
 use crate::Queues;
 
 const T0: i64 = 1_700_000_000_000;
