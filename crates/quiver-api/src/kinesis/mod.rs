@@ -5,6 +5,8 @@
 
 mod ops;
 mod records;
+#[cfg(test)]
+mod tests;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
