@@ -18,6 +18,7 @@ pub mod events;
 pub mod function_url;
 pub mod http_api;
 mod http_front;
+pub mod kinesis;
 pub mod logs;
 pub mod members;
 pub mod query;

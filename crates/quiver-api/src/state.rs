@@ -35,6 +35,8 @@ pub struct Inner {
     pub logs: Option<Arc<quiver_logs::LogStore>>,
     /// Durable queues (SQS API); None in a server that keeps none.
     pub queues: Option<Arc<quiver_queue::Queues>>,
+    /// Kinesis-compatible streams; None in a server that keeps none.
+    pub streams: Option<quiver_streams::StreamService>,
     /// Asynchronous invocation (InvocationType Event); None without a dispatcher.
     pub async_invoker: Option<quiver_triggers::AsyncInvoker>,
     /// SNS-compatible topics' delivery; None in a server without it.
@@ -94,6 +96,7 @@ impl AppState {
             engine: None,
             logs: None,
             queues: None,
+            streams: None,
             async_invoker: None,
             schedules: None,
             sns: None,
@@ -234,6 +237,14 @@ impl AppState {
     pub fn with_queues(mut self, queues: Arc<quiver_queue::Queues>) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.0) {
             inner.queues = Some(queues);
+        }
+        self
+    }
+
+    /// The same state with streams for the Kinesis API (call before cloning).
+    pub fn with_streams(mut self, streams: quiver_streams::StreamService) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.streams = Some(streams);
         }
         self
     }

@@ -35,6 +35,9 @@ pub async fn dispatch(
     if let Some(op) = target.strip_prefix("AWSEvents.") {
         return Ok(crate::events::handle(state, op.to_string(), headers, body).await);
     }
+    if let Some(op) = target.strip_prefix("Kinesis_20131202.") {
+        return Ok(crate::kinesis::handle(state, op.to_string(), headers, body).await);
+    }
     Err(ApiError::UnknownOperation(if target.is_empty() {
         "POST / without X-Amz-Target".into()
     } else {

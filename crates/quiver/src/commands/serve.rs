@@ -324,6 +324,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     let queue_store = quiver_queue::SqliteQueues::open(&queues_db)
         .with_context(|| format!("cannot open queue store {}", queues_db.display()))?;
     let queues = Arc::new(quiver_queue::Queues::new(Arc::new(queue_store)));
+    // Kinesis-compatible streams: their own file (quiver-streams).
+    let streams_db = data.path.join("streams.db");
+    let stream_store = quiver_streams::SqliteStreams::open(&streams_db)
+        .with_context(|| format!("cannot open stream store {}", streams_db.display()))?;
+    let streams = quiver_streams::StreamService::new(Arc::new(stream_store));
     let store: Arc<dyn quiver_store::Store> = Arc::new(store);
     let partition = Partition::new(&args.region, &args.account);
     let invoker = quiver_triggers::Invoker::new(
@@ -420,6 +425,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         .with_images(image_store)
         .with_logs(log_store.clone())
         .with_queues(queues.clone())
+        .with_streams(streams.clone())
         .with_sns(topics.clone())
         .with_public_url(&public_url)
         .with_url_domain(&args.domain)
@@ -478,6 +484,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     manager.shutdown().await;
     // After the environments: their last lines are queued; commit them.
     log_store.close();
+    streams.close();
     // Open requests are drained: wait for the last queue commit.
     queues.close().await;
     served.context("server failed")?;
