@@ -225,6 +225,20 @@ pub fn router(state: AppState) -> Router {
             "/2021-10-31/functions/{name}/urls",
             get(function_urls::list),
         )
+        .route(
+            "/2015-03-31/event-source-mappings/",
+            get(event_source_mappings::list).post(event_source_mappings::create),
+        )
+        .route(
+            "/2015-03-31/event-source-mappings",
+            get(event_source_mappings::list).post(event_source_mappings::create),
+        )
+        .route(
+            "/2015-03-31/event-source-mappings/{uuid}",
+            get(event_source_mappings::get)
+                .put(event_source_mappings::update)
+                .delete(event_source_mappings::delete),
+        )
         .merge(apigatewayv2::routes())
         .merge(scheduler::routes())
         .route("/2016-08-19/account-settings", get(account::settings))
