@@ -1,0 +1,164 @@
+"""Event source mappings over SQS queues (docs/wire.md §28): the poller delivers Lambda's
+SQS event to a Python function, deletes what succeeded, leaves failures for the
+visibility timeout (then the queue's DLQ), honours ReportBatchItemFailures,
+FilterCriteria and Enabled=false. Deliveries are observed in the function's log."""
+import io
+import json
+import os
+import time
+import zipfile
+
+import pytest
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="sandboxes need root")
+
+ROLE = "arn:aws:iam::000000000000:role/lambda-role"
+ARN_SQS = "arn:aws:sqs:us-east-1:000000000000:"
+
+CODE = r'''
+import json
+def handler(event, context):
+    recs = event["Records"]
+    print("BATCH " + json.dumps([r["messageId"] for r in recs]))
+    print("BODIES " + json.dumps([r["body"] for r in recs]))
+    print("FIRST " + json.dumps(recs[0]))
+    fails = [r["messageId"] for r in recs if "fail" in r["body"]]
+    if any("crash" in r["body"] for r in recs):
+        raise ValueError("boom")
+    return {"batchItemFailures": [{"itemIdentifier": i} for i in fails]}
+'''
+
+
+def zip_of(code=CODE):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("app.py", code)
+    return buf.getvalue()
+
+
+def log_lines(logs, fn, prefix):
+    out, token = [], None
+    while True:
+        kw = {"logGroupName": f"/aws/lambda/{fn}", "filterPattern": f'"{prefix}"'}
+        if token:
+            kw["nextToken"] = token
+        try:
+            r = logs.filter_log_events(**kw)
+        except logs.exceptions.ResourceNotFoundException:
+            return out
+        out += [json.loads(e["message"].split(prefix + " ", 1)[1]) for e in r["events"]
+                if (prefix + " ") in e["message"]]
+        token = r.get("nextToken")
+        if not token:
+            return out
+
+
+def wait_for(pred, timeout=120):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.5)
+    return pred()
+
+
+@pytest.fixture
+def env(server):
+    lam, sqs, logs = server.client("lambda"), server.client("sqs"), server.client("logs")
+    lam.create_function(FunctionName="fn", Runtime="python3.11", Role=ROLE,
+                        Handler="app.handler", Code={"ZipFile": zip_of()}, Timeout=30)
+    return lam, sqs, logs
+
+
+def test_event_shape_and_state(env):
+    lam, sqs, logs = env
+    url = sqs.create_queue(QueueName="shape")["QueueUrl"]
+    uuid = lam.create_event_source_mapping(EventSourceArn=ARN_SQS + "shape",
+                                           FunctionName="fn")["UUID"]
+    assert wait_for(lambda: lam.get_event_source_mapping(UUID=uuid)["State"] == "Enabled", 30)
+    sqs.send_message(QueueUrl=url, MessageBody="hello",
+                     MessageAttributes={"k": {"DataType": "String", "StringValue": "v"}})
+    firsts = wait_for(lambda: log_lines(logs, "fn", "FIRST"))
+    r = firsts[0]
+    assert r["body"] == "hello" and r["eventSource"] == "aws:sqs"
+    assert r["eventSourceARN"] == ARN_SQS + "shape" and r["awsRegion"] == "us-east-1"
+    assert r["md5OfBody"] == "5d41402abc4b2a76b9719d911017c592"
+    assert r["messageAttributes"]["k"] == {"stringValue": "v", "stringListValues": [],
+                                           "binaryListValues": [], "dataType": "String"}
+    assert r["md5OfMessageAttributes"]
+    assert set(r["attributes"]) >= {"ApproximateReceiveCount", "SentTimestamp", "SenderId",
+                                    "ApproximateFirstReceiveTimestamp"}
+    # Deleted after success: the queue drains.
+    assert wait_for(lambda: sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["All"])["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "0", 30)
+    assert wait_for(lambda: lam.get_event_source_mapping(UUID=uuid)["LastProcessingResult"] == "OK", 10)
+
+
+def test_many_messages_exactly_once(env):
+    lam, sqs, logs = env
+    url = sqs.create_queue(QueueName="bulk")["QueueUrl"]
+    lam.create_event_source_mapping(EventSourceArn=ARN_SQS + "bulk", FunctionName="fn",
+                                    BatchSize=10)
+    sent = set()
+    n = 5000
+    for i in range(0, n, 10):
+        r = sqs.send_message_batch(QueueUrl=url, Entries=[
+            {"Id": str(j), "MessageBody": f"m{i + j}"} for j in range(10)])
+        sent |= {m["MessageId"] for m in r["Successful"]}
+    assert len(sent) == n
+
+    def delivered():
+        ids = [i for b in log_lines(logs, "fn", "BATCH") for i in b]
+        return ids if set(ids) >= sent else None
+    ids = wait_for(delivered, 170)
+    assert ids is not None
+    print(f"redeliveries: {len(ids) - len(set(ids))}")
+    assert set(ids) == sent
+    assert all(len(b) <= 10 for b in log_lines(logs, "fn", "BATCH"))
+
+
+def test_partial_failures_end_in_dlq(env):
+    lam, sqs, logs = env
+    dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+    url = sqs.create_queue(QueueName="pf", Attributes={
+        "VisibilityTimeout": "1",
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": ARN_SQS + "dlq",
+                                     "maxReceiveCount": "2"})})["QueueUrl"]
+    lam.create_event_source_mapping(EventSourceArn=ARN_SQS + "pf", FunctionName="fn",
+                                    FunctionResponseTypes=["ReportBatchItemFailures"])
+    sqs.send_message_batch(QueueUrl=url, Entries=[
+        {"Id": "a", "MessageBody": "ok-1"}, {"Id": "b", "MessageBody": "fail-1"},
+        {"Id": "c", "MessageBody": "ok-2"}])
+
+    def in_dlq():
+        r = sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=1)
+        return r.get("Messages")
+    got = wait_for(in_dlq, 60)
+    assert got and got[0]["Body"] == "fail-1"
+    bodies = [b for batch in log_lines(logs, "fn", "BODIES") for b in batch]
+    assert bodies.count("fail-1") == 2
+    assert bodies.count("ok-1") == 1 and bodies.count("ok-2") == 1
+
+
+def test_disable_stops_delivery_and_filters(env):
+    lam, sqs, logs = env
+    url = sqs.create_queue(QueueName="dis")["QueueUrl"]
+    uuid = lam.create_event_source_mapping(
+        EventSourceArn=ARN_SQS + "dis", FunctionName="fn",
+        FilterCriteria={"Filters": [{"Pattern": json.dumps({"body": {"kind": ["keep"]}})}]})["UUID"]
+    for kind in ("keep", "drop", "keep"):
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"kind": kind}))
+    assert wait_for(lambda: len([b for x in log_lines(logs, "fn", "BODIES") for b in x]) >= 2)
+    # The filtered-out record is deleted, not delivered.
+    assert wait_for(lambda: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
+                    ["Attributes"]["ApproximateNumberOfMessages"] == "0", 20)
+    delivered = [b for x in log_lines(logs, "fn", "BODIES") for b in x]
+    assert sorted(json.loads(b)["kind"] for b in delivered) == ["keep", "keep"]
+    lam.update_event_source_mapping(UUID=uuid, Enabled=False)
+    assert wait_for(lambda: lam.get_event_source_mapping(UUID=uuid)["State"] == "Disabled", 10)
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"kind": "keep"}))
+    time.sleep(3)
+    assert len([b for x in log_lines(logs, "fn", "BODIES") for b in x]) == 2
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attrs["ApproximateNumberOfMessages"] == "1"
