@@ -162,3 +162,66 @@ def test_disable_stops_delivery_and_filters(env):
     assert len([b for x in log_lines(logs, "fn", "BODIES") for b in x]) == 2
     attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert attrs["ApproximateNumberOfMessages"] == "1"
+
+
+CASES = json.load(open(os.path.join(os.path.dirname(__file__), "data", "esm_filter_cases.json")))
+
+
+def test_filter_criteria_table(env):
+    """Each case on its own queue and mapping; delivered records are told apart by
+    their eventSourceARN; every record, matching or not, leaves its queue."""
+    lam, sqs, logs = env
+    urls = []
+    for i, case in enumerate(CASES):
+        urls.append(sqs.create_queue(QueueName=f"fc{i}")["QueueUrl"])
+        lam.create_event_source_mapping(
+            EventSourceArn=f"{ARN_SQS}fc{i}", FunctionName="fn",
+            ScalingConfig={"MaximumConcurrency": 2},
+            FilterCriteria={"Filters": [{"Pattern": json.dumps(case["pattern"])}]})
+    for url, case in zip(urls, CASES):
+        sqs.send_message(QueueUrl=url, MessageBody=case["body"])
+
+    def drained():
+        return all(sqs.get_queue_attributes(QueueUrl=u, AttributeNames=["All"])["Attributes"]
+                   ["ApproximateNumberOfMessages"] == "0" and
+                   sqs.get_queue_attributes(QueueUrl=u, AttributeNames=["All"])["Attributes"]
+                   ["ApproximateNumberOfMessagesNotVisible"] == "0" for u in urls)
+    assert wait_for(drained, 120)
+    want = {f"{ARN_SQS}fc{i}" for i, c in enumerate(CASES) if c["delivered"]}
+    got = wait_for(lambda: (lambda s: s if s >= want else None)(
+        {r["eventSourceARN"] for r in log_lines(logs, "fn", "FIRST")}), 30) or set()
+    got = {r["eventSourceARN"] for r in log_lines(logs, "fn", "FIRST")}
+    wrong = [(c["note"], c["delivered"]) for i, c in enumerate(CASES)
+             if (f"{ARN_SQS}fc{i}" in got) != c["delivered"]]
+    assert not wrong
+
+
+def test_maximum_concurrency_respected(env):
+    lam, sqs, logs = env
+    code = r'''
+import json, time, uuid
+def handler(event, context):
+    me = str(uuid.uuid4())
+    print("SPAN " + json.dumps(["start", me, time.time()]))
+    time.sleep(0.3)
+    print("SPAN " + json.dumps(["end", me, time.time()]))
+'''
+    lam.create_function(FunctionName="slow", Runtime="python3.11", Role=ROLE,
+                        Handler="app.handler", Code={"ZipFile": zip_of(code)}, Timeout=30)
+    url = sqs.create_queue(QueueName="conc")["QueueUrl"]
+    for i in range(0, 30, 10):
+        sqs.send_message_batch(QueueUrl=url, Entries=[
+            {"Id": str(j), "MessageBody": f"c{i + j}"} for j in range(10)])
+    lam.create_event_source_mapping(EventSourceArn=ARN_SQS + "conc", FunctionName="slow",
+                                    BatchSize=1, ScalingConfig={"MaximumConcurrency": 2})
+    spans = wait_for(lambda: (lambda s: s if len(s) >= 60 else None)(
+        log_lines(logs, "slow", "SPAN")), 150)
+    assert spans and len(spans) == 60
+    # Overlap by counting: sweep the start/end events in time order.
+    events = sorted((t, 0 if kind == "end" else 1) for kind, _, t in spans)
+    live = peak = 0
+    for _, delta in events:
+        live += 1 if delta else -1
+        peak = max(peak, live)
+    print(f"peak concurrency: {peak}")
+    assert peak <= 2
