@@ -225,3 +225,25 @@ def handler(event, context):
         peak = max(peak, live)
     print(f"peak concurrency: {peak}")
     assert peak <= 2
+
+
+def test_ps_mappings_shows_pollers_and_batches(env, server):
+    import subprocess
+    from conftest import QUIVER_BIN
+    lam, sqs, logs = env
+    url = sqs.create_queue(QueueName="psq")["QueueUrl"]
+    uuid = lam.create_event_source_mapping(EventSourceArn=ARN_SQS + "psq", FunctionName="fn",
+                                           ScalingConfig={"MaximumConcurrency": 3})["UUID"]
+    sqs.send_message(QueueUrl=url, MessageBody="one")
+
+    def row():
+        out = subprocess.run([QUIVER_BIN, "ps", "--mappings", "--json", "--endpoint",
+                              server.endpoint], capture_output=True, timeout=30)
+        assert out.returncode == 0, out.stderr.decode()
+        rows = [m for m in json.loads(out.stdout)["Mappings"] if m["uuid"] == uuid]
+        return rows[0] if rows and rows[0]["batches"] >= 1 else None
+    r = wait_for(row, 60)
+    assert r and r["pollers"] == 3 and r["queue"] == "psq" and r["errors"] == 0
+    table = subprocess.run([QUIVER_BIN, "ps", "--mappings", "--endpoint", server.endpoint],
+                           capture_output=True, timeout=30)
+    assert table.returncode == 0 and uuid in table.stdout.decode()

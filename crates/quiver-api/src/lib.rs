@@ -138,6 +138,7 @@ pub fn router(state: AppState) -> Router {
                 .delete(aliases::delete),
         )
         .route("/_quiver/environments", get(admin::environments))
+        .route("/_quiver/mappings", get(admin::mappings))
         .route("/_quiver/runtimes", get(admin::runtimes))
         .route(
             "/2019-09-25/functions/{name}/event-invoke-config",
