@@ -140,3 +140,17 @@ def test_restart_keeps_mappings(server_factory):
     s2 = server_factory()
     g = s2.client("lambda").get_event_source_mapping(UUID=uuid)
     assert g["BatchSize"] == 7 and g["EventSourceArn"] == ARN_SQS + "keep"
+
+
+def test_tags_on_mapping_arn(env):
+    lam, _ = env
+    r = lam.create_event_source_mapping(EventSourceArn=ARN_SQS + "q1", FunctionName="fn")
+    arn = r["EventSourceMappingArn"]
+    lam.tag_resource(Resource=arn, Tags={"team": "a", "env": "dev"})
+    assert lam.list_tags(Resource=arn)["Tags"] == {"team": "a", "env": "dev"}
+    lam.untag_resource(Resource=arn, TagKeys=["env"])
+    assert lam.list_tags(Resource=arn)["Tags"] == {"team": "a"}
+    gone = arn.rsplit(":", 1)[0] + ":00000000-0000-0000-0000-000000000000"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        lam.list_tags(Resource=gone)
+    assert err(e)[0] == "ResourceNotFoundException"
