@@ -154,3 +154,10 @@ def test_tags_on_mapping_arn(env):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         lam.list_tags(Resource=gone)
     assert err(e)[0] == "ResourceNotFoundException"
+
+
+def test_create_with_tags(env):
+    lam, _ = env
+    r = lam.create_event_source_mapping(EventSourceArn=ARN_SQS + "q1", FunctionName="fn",
+                                        Tags={"k": "v"})
+    assert lam.list_tags(Resource=r["EventSourceMappingArn"])["Tags"] == {"k": "v"}

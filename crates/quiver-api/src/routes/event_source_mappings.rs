@@ -253,6 +253,13 @@ pub async fn create(
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(bad("Enabled must be a boolean")),
     };
+    let tags: std::collections::BTreeMap<String, String> = match v.get("Tags") {
+        None | Some(Value::Null) => Default::default(),
+        Some(t) => {
+            serde_json::from_value(t.clone()).map_err(|_| bad("Tags must be a map of strings"))?
+        }
+    };
+    quiver_model::tags::validate_tags(&tags)?;
     let target = Target::parse(&state, function, None)?;
     let kind = SourceKind::of(&source);
     let fifo = source.ends_with(".fifo");
@@ -278,7 +285,11 @@ pub async fn create(
             if s.resolve(&name, qualifier.as_deref())?.is_none() {
                 return Err(StoreError::NotFound);
             }
-            s.create_mapping(&stored)
+            s.create_mapping(&stored)?;
+            if tags.is_empty() {
+                return Ok(());
+            }
+            s.put_mapping_tags(&stored.uuid, &tags)
         })
         .await?;
     if let Err(e) = written {
