@@ -139,6 +139,7 @@ pub fn router(state: AppState) -> Router {
                 .delete(aliases::delete),
         )
         .route("/_quiver/environments", get(admin::environments))
+        .route("/_quiver/mappings", get(admin::mappings))
         .route("/_quiver/runtimes", get(admin::runtimes))
         .route(
             "/2019-09-25/functions/{name}/event-invoke-config",
@@ -225,6 +226,20 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/2021-10-31/functions/{name}/urls",
             get(function_urls::list),
+        )
+        .route(
+            "/2015-03-31/event-source-mappings/",
+            get(event_source_mappings::list).post(event_source_mappings::create),
+        )
+        .route(
+            "/2015-03-31/event-source-mappings",
+            get(event_source_mappings::list).post(event_source_mappings::create),
+        )
+        .route(
+            "/2015-03-31/event-source-mappings/{uuid}",
+            get(event_source_mappings::get)
+                .put(event_source_mappings::update)
+                .delete(event_source_mappings::delete),
         )
         .merge(apigatewayv2::routes())
         .merge(scheduler::routes())

@@ -54,6 +54,9 @@ pub struct Inner {
     /// The schedule ticker the Scheduler API tells of every change; None in a server
     /// without one (schedules are then only stored).
     pub schedules: Option<quiver_triggers::Schedules>,
+    /// The event source mapping supervisor the Lambda API tells of every change; None
+    /// in a server without one (mappings are then only stored).
+    pub mappings: Option<quiver_triggers::Mappings>,
     /// Serves HTTP API requests (the listener in [`crate::http_api`]).
     pub http_apis: quiver_triggers::HttpApis,
     /// The domain function URLs are served under: `<url-id>.lambda-url.<region>.<domain>`
@@ -99,6 +102,7 @@ impl AppState {
             streams: None,
             async_invoker: None,
             schedules: None,
+            mappings: None,
             sns: None,
             eventbridge: None,
             public_url: DEFAULT_PUBLIC_URL.to_string(),
@@ -187,6 +191,14 @@ impl AppState {
     pub fn with_async(mut self, invoker: quiver_triggers::AsyncInvoker) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.0) {
             inner.async_invoker = Some(invoker);
+        }
+        self
+    }
+
+    /// The same state with the event source mapping supervisor (call before cloning).
+    pub fn with_mappings(mut self, mappings: quiver_triggers::Mappings) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.mappings = Some(mappings);
         }
         self
     }

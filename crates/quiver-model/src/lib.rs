@@ -11,6 +11,7 @@ pub mod code_signing;
 pub mod concurrency;
 pub mod error;
 pub mod event_config;
+pub mod event_source_mapping;
 pub mod eventstream;
 pub mod function;
 pub mod function_url;

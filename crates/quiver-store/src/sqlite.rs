@@ -23,6 +23,7 @@ mod event_rules;
 mod http_apis;
 mod layers;
 mod lifecycle;
+mod mappings;
 mod provisioned;
 mod recursion;
 mod schedules;
@@ -45,6 +46,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0011_sns.sql"),
     include_str!("../migrations/0012_event_rules.sql"),
     include_str!("../migrations/0013_function_url_invoke_mode.sql"),
+    include_str!("../migrations/0014_event_source_mappings.sql"),
 ];
 
 pub struct SqliteStore {

@@ -118,6 +118,7 @@ pub trait Store:
     + crate::schedules::ScheduleStore
     + crate::sns::SnsStore
     + crate::event_rules::EventRuleStore
+    + crate::mappings::MappingStore
     + Send
     + Sync
     + 'static

@@ -21,6 +21,7 @@
 
 mod consume;
 mod error;
+pub mod esm;
 pub mod event_invoke;
 pub mod eventbridge;
 pub mod function_url;
@@ -32,6 +33,7 @@ pub mod schedule;
 pub mod sns;
 
 pub use error::TriggerError;
+pub use esm::Mappings;
 pub use event_invoke::{AsyncConfig, AsyncEvent, AsyncInvoker, MAX_ASYNC_PAYLOAD};
 pub use eventbridge::{EventBridge, EventBridgeConfig};
 pub use function_url::stream::{StreamCut, StreamedAnswer};

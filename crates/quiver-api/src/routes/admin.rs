@@ -64,3 +64,13 @@ pub async fn runtimes(State(state): State<AppState>) -> Result<Response, ApiErro
         .collect();
     Ok(Json(serde_json::json!({ "Runtimes": list })).into_response())
 }
+
+/// `GET /_quiver/mappings`: the running event source mappings with their lag
+/// (ApproximateNumberOfMessages), batches, errors and pollers (`quiver ps --mappings`).
+pub async fn mappings(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let rows = match &state.mappings {
+        Some(m) => m.stats().await,
+        None => Vec::new(),
+    };
+    Ok(Json(serde_json::json!({ "Mappings": rows })).into_response())
+}

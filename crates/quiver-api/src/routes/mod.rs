@@ -7,6 +7,7 @@ pub mod code;
 pub mod code_signing;
 pub mod concurrency;
 pub mod event_config;
+pub mod event_source_mappings;
 pub mod function_image;
 pub mod function_urls;
 pub mod functions;

@@ -21,8 +21,18 @@ use crate::state::AppState;
 
 /// What a tag operation acts on, resolved against this server.
 enum Resource {
-    Function { name: String, arn: String },
-    CodeSigningConfig { id: String, arn: String },
+    Function {
+        name: String,
+        arn: String,
+    },
+    CodeSigningConfig {
+        id: String,
+        arn: String,
+    },
+    /// An event source mapping, by UUID (docs/wire.md §28).
+    Mapping {
+        uuid: String,
+    },
 }
 
 /// Lambda's answer for an ARN of a kind the model admits but this server has none of
@@ -54,6 +64,10 @@ fn resource(state: &AppState, raw: &str) -> Result<Resource, ApiError> {
             }
             let arn = code_signing::arn(&state.partition, &id);
             Ok(Resource::CodeSigningConfig { id, arn })
+        }
+        TaggableKind::Other { kind } if kind == "event-source-mapping" && here => {
+            let uuid = raw.rsplit(':').next().unwrap_or_default().to_string();
+            Ok(Resource::Mapping { uuid })
         }
         TaggableKind::Other { .. } => Err(ApiError::NotFound(NO_SUCH_RESOURCE.into())),
     }
@@ -89,6 +103,28 @@ async fn change_config_tags(
     }
 }
 
+/// Reads a mapping's tags, changes them with `f`, writes them back.
+async fn change_mapping_tags(
+    state: &AppState,
+    uuid: String,
+    f: impl FnOnce(&mut BTreeMap<String, String>) -> Result<(), ApiError> + Send + 'static,
+) -> Result<(), ApiError> {
+    let outcome = state
+        .store(move |s| {
+            let mut tags = s.mapping_tags(&uuid)?;
+            if let Err(e) = f(&mut tags) {
+                return Ok(Err(e));
+            }
+            s.put_mapping_tags(&uuid, &tags).map(Ok)
+        })
+        .await?;
+    match outcome {
+        Ok(r) => r,
+        Err(StoreError::NotFound) => Err(ApiError::NotFound(NO_SUCH_RESOURCE.into())),
+        Err(e) => Err(ApiError::from_store(e, "")),
+    }
+}
+
 fn too_many() -> ApiError {
     ApiError::InvalidParameter(format!(
         "A resource can have at most {} tags.",
@@ -121,6 +157,17 @@ pub async fn tag(
     let merged_limit = quiver_model::limits::TAGS_MAX;
     let (name, arn) = match target {
         Resource::Function { name, arn } => (name, arn),
+        Resource::Mapping { uuid } => {
+            change_mapping_tags(&state, uuid, move |all| {
+                all.extend(tags);
+                if all.len() > merged_limit {
+                    return Err(too_many());
+                }
+                Ok(())
+            })
+            .await?;
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
         Resource::CodeSigningConfig { id, arn } => {
             change_config_tags(&state, id, &arn, move |all| {
                 all.extend(tags);
@@ -171,6 +218,16 @@ pub async fn untag(
     v.into_result()?;
     let (name, arn) = match target {
         Resource::Function { name, arn } => (name, arn),
+        Resource::Mapping { uuid } => {
+            change_mapping_tags(&state, uuid, move |all| {
+                for k in &keys {
+                    all.remove(k);
+                }
+                Ok(())
+            })
+            .await?;
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
         Resource::CodeSigningConfig { id, arn } => {
             change_config_tags(&state, id, &arn, move |all| {
                 for k in &keys {
@@ -193,19 +250,27 @@ pub async fn list(
     State(state): State<AppState>,
     FnPath(raw): FnPath,
 ) -> Result<Response, ApiError> {
-    let tags = match resource(&state, &raw)? {
-        Resource::Function { name, arn } => state
-            .store(move |s| s.tags(&name))
-            .await?
-            .map_err(|e| ApiError::from_store(e, &arn))?,
-        Resource::CodeSigningConfig { id, arn } => {
-            state
-                .store(move |s| s.code_signing_config(&id))
+    let tags =
+        match resource(&state, &raw)? {
+            Resource::Mapping { uuid } => state
+                .store(move |s| s.mapping_tags(&uuid))
                 .await?
-                .map_err(|e| ApiError::from_store(e, &arn))?
-                .ok_or_else(|| ApiError::NotFound(code_signing::not_found_message(&arn)))?
-                .tags
-        }
-    };
+                .map_err(|e| match e {
+                    StoreError::NotFound => ApiError::NotFound(NO_SUCH_RESOURCE.into()),
+                    e => ApiError::from_store(e, ""),
+                })?,
+            Resource::Function { name, arn } => state
+                .store(move |s| s.tags(&name))
+                .await?
+                .map_err(|e| ApiError::from_store(e, &arn))?,
+            Resource::CodeSigningConfig { id, arn } => {
+                state
+                    .store(move |s| s.code_signing_config(&id))
+                    .await?
+                    .map_err(|e| ApiError::from_store(e, &arn))?
+                    .ok_or_else(|| ApiError::NotFound(code_signing::not_found_message(&arn)))?
+                    .tags
+            }
+        };
     Ok(Json(json!({ "Tags": tags })).into_response())
 }

@@ -12,6 +12,9 @@ pub struct PsArgs {
     /// Print the raw JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Show the event source mappings' pollers (lag, batches, errors) instead.
+    #[arg(long)]
+    pub mappings: bool,
 }
 
 /// GET a path from the server.
@@ -36,6 +39,9 @@ pub fn get(endpoint: &str, path: &str) -> anyhow::Result<serde_json::Value> {
 }
 
 pub async fn run(args: PsArgs) -> anyhow::Result<std::process::ExitCode> {
+    if args.mappings {
+        return mappings(args).await;
+    }
     let v = tokio::task::spawn_blocking(move || {
         get(&args.endpoint, "/_quiver/environments").map(|v| (v, args.json))
     })
@@ -72,6 +78,32 @@ pub async fn run(args: PsArgs) -> anyhow::Result<std::process::ExitCode> {
             a["Visible"].as_u64().unwrap_or(0),
             a["InFlight"].as_u64().unwrap_or(0),
             a["Delayed"].as_u64().unwrap_or(0)
+        );
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `quiver ps --mappings`: one line per running event source mapping.
+async fn mappings(args: PsArgs) -> anyhow::Result<std::process::ExitCode> {
+    let json = args.json;
+    let v = tokio::task::spawn_blocking(move || get(&args.endpoint, "/_quiver/mappings")).await??;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<38} {:<24} {:>7} {:>8} {:>8} {:>7}",
+        "MAPPING", "QUEUE", "POLLERS", "BATCHES", "ERRORS", "LAG"
+    );
+    for m in v["Mappings"].as_array().into_iter().flatten() {
+        println!(
+            "{:<38} {:<24} {:>7} {:>8} {:>8} {:>7}",
+            m["uuid"].as_str().unwrap_or(""),
+            m["queue"].as_str().unwrap_or(""),
+            m["pollers"].as_u64().unwrap_or(0),
+            m["batches"].as_u64().unwrap_or(0),
+            m["errors"].as_u64().unwrap_or(0),
+            m["lag"].as_u64().unwrap_or(0)
         );
     }
     Ok(std::process::ExitCode::SUCCESS)

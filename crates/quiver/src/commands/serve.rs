@@ -416,8 +416,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         .context("cannot load the scheduled EventBridge rules")?;
     tracing::info!(enabled, scheduled_rules, "schedules loaded");
     let ticker = schedules.start();
+    // Event source mappings: one supervisor keeps the pollers of the enabled ones.
+    let mappings = quiver_triggers::Mappings::new(
+        store.clone(),
+        queues.clone(),
+        invoker.clone(),
+        partition.clone(),
+    );
+    let supervisor = mappings.start();
     let state = AppState::new(store, code, partition, runtimes.clone())
         .with_schedules(schedules.clone())
+        .with_mappings(mappings.clone())
         .with_invoker(invoker)
         .with_async(async_invoker.clone())
         .with_eventbridge(eventbridge.clone())
@@ -473,6 +482,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     // after a restart.
     schedules.shutdown();
     let _ = ticker.await;
+    // No new batches; records in flight return to their queues after the visibility
+    // timeout.
+    supervisor.abort();
+    mappings.shutdown();
     // No new deliveries (they may still queue async events), then no new async work;
     // what is in flight stays queued and comes back after a restart.
     topics.shutdown().await;
