@@ -83,6 +83,21 @@ def test_create_errors(env, kwargs, code, fragment):
     assert lam.list_event_source_mappings()["EventSourceMappings"] == []
 
 
+def test_existing_kinesis_stream_is_refused_with_the_reason(env, server):
+    # The stream exists, so the answer is not "not found": it says the stream poller is
+    # not part of this server yet, and nothing is stored.
+    lam, _ = env
+    kinesis = server.client("kinesis")
+    kinesis.create_stream(StreamName="esm-s", ShardCount=1)
+    arn = kinesis.describe_stream_summary(StreamName="esm-s")["StreamDescriptionSummary"]["StreamARN"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="fn", StartingPosition="LATEST")
+    c, m = err(e)
+    assert c == "InvalidParameterValueException", m
+    assert "not supported by this server yet" in m and arn in m
+    assert lam.list_event_source_mappings()["EventSourceMappings"] == []
+
+
 def test_duplicate_and_unknown_uuid(env):
     lam, _ = env
     first = lam.create_event_source_mapping(EventSourceArn=ARN_SQS + "q1", FunctionName="fn")

@@ -191,9 +191,10 @@ async fn body_json(headers: &HeaderMap, body: Body, op: &str) -> Result<Value, A
     Ok(v)
 }
 
-/// Whether the source exists: SQS queues are looked up in this server's queues; the
-/// Kinesis-compatible stream service is not part of this server yet, so every stream
-/// is unknown. This is the one place a stream lookup plugs in.
+/// Whether the source exists: SQS queues are looked up in this server's queues, Kinesis
+/// streams in its streams. A stream that exists is still refused, with a sentence
+/// saying why: its poller (shard checkpoints, bisection, OnFailure) is not built yet,
+/// and a mapping that is accepted but never delivers would be worse (docs/wire.md §28).
 pub async fn source_check(state: &AppState, arn: &str, kind: SourceKind) -> Result<(), ApiError> {
     match kind {
         SourceKind::Sqs => {
@@ -211,9 +212,25 @@ pub async fn source_check(state: &AppState, arn: &str, kind: SourceKind) -> Resu
             }
             Ok(())
         }
-        SourceKind::Kinesis => Err(ApiError::InvalidParameter(format!(
-            "Stream not found: {arn}"
-        ))),
+        SourceKind::Kinesis => {
+            let name = arn.rsplit_once(":stream/").map(|(_, n)| n).filter(|_| {
+                arn.split(':').nth(3) == Some(state.partition.region.as_str())
+                    && arn.split(':').nth(4) == Some(state.partition.account.as_str())
+            });
+            let exists = match (name, &state.streams) {
+                (Some(n), Some(streams)) => streams.describe(n).await.is_ok(),
+                _ => false,
+            };
+            if exists {
+                Err(ApiError::InvalidParameter(format!(
+                    "Event source mappings for Kinesis streams are not supported by this server yet: {arn}"
+                )))
+            } else {
+                Err(ApiError::InvalidParameter(format!(
+                    "Stream not found: {arn}"
+                )))
+            }
+        }
         // The model refuses the other kinds before a lookup.
         _ => Ok(()),
     }

@@ -15,7 +15,7 @@ use quiver_model::Chain;
 use quiver_queue::{AttrValue, Message, MessageAttribute, ReceiveRequest, TRACE_HEADER_ATTRIBUTE};
 use serde_json::{json, Value};
 
-use super::batch::{read_batch_failures, BatchOutcome};
+use super::batch::{fifo_retained, read_batch_failures, BatchOutcome};
 use super::{Shared, Stats};
 use crate::{FunctionTarget, Invocation, Source};
 
@@ -89,6 +89,16 @@ pub fn record(m: &Message, queue_arn: &str, region: &str, sender: &str) -> Value
     }) = m.attributes.get(TRACE_HEADER_ATTRIBUTE)
     {
         attributes["AWSTraceHeader"] = json!(t);
+    }
+    // FIFO queues' system attributes, as Lambda's SQS event carries them.
+    for (name, v) in [
+        ("SequenceNumber", &m.sequence_number),
+        ("MessageGroupId", &m.group_id),
+        ("MessageDeduplicationId", &m.dedup_id),
+    ] {
+        if let Some(v) = v {
+            attributes[name] = json!(v);
+        }
     }
     let mut message_attributes = serde_json::Map::new();
     for (name, a) in &user {
@@ -221,7 +231,15 @@ async fn deliver(shared: &Shared, cfg: &PollerConfig, stats: &Stats, batch: Vec<
     shared.set_result(&cfg.uuid, result);
     let keep: Vec<String> = match outcome {
         BatchOutcome::AllSucceeded => Vec::new(),
-        BatchOutcome::Partial(f) => f,
+        // On a FIFO queue the rest of a failed record's group stays too: deleting it
+        // would let later messages of the group overtake the one to be retried.
+        BatchOutcome::Partial(f) => {
+            let groups: Vec<(String, Option<String>)> = records
+                .iter()
+                .map(|(m, _)| (m.id.clone(), m.group_id.clone()))
+                .collect();
+            fifo_retained(&groups, &f)
+        }
         BatchOutcome::AllFailed => {
             stats.errors.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(mapping = %cfg.uuid, records = ids.len(), "event source mapping batch failed");
