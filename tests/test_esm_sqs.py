@@ -247,3 +247,57 @@ def test_ps_mappings_shows_pollers_and_batches(env, server):
     table = subprocess.run([QUIVER_BIN, "ps", "--mappings", "--endpoint", server.endpoint],
                            capture_output=True, timeout=30)
     assert table.returncode == 0 and uuid in table.stdout.decode()
+
+
+FIFO_CODE = r'''
+import json, time
+def handler(event, context):
+    recs = event["Records"]
+    print("FIFO " + json.dumps({"t": time.time(), "b": [r["body"] for r in recs],
+                                 "g": [r["attributes"].get("MessageGroupId") for r in recs],
+                                 "s": [r["attributes"].get("SequenceNumber") for r in recs]}))
+    # The group's second message fails on its first delivery only.
+    fails = [r["messageId"] for r in recs
+             if r["body"] == "a2" and r["attributes"]["ApproximateReceiveCount"] == "1"]
+    return {"batchItemFailures": [{"itemIdentifier": i} for i in fails]}
+'''
+
+
+def test_fifo_group_waits_behind_its_failed_message(env):
+    # a2 fails once (ReportBatchItemFailures). On a FIFO queue the later messages of
+    # its group (a3, a4) must not be deleted before a2 succeeds: their last delivery
+    # comes with or after a2's successful one, in order. Group b is not held back.
+    lam, sqs, logs = env
+    lam.create_function(FunctionName="ff", Runtime="python3.11", Role=ROLE,
+                        Handler="app.handler", Code={"ZipFile": zip_of(FIFO_CODE)}, Timeout=30)
+    url = sqs.create_queue(QueueName="ord.fifo", Attributes={
+        "FifoQueue": "true", "ContentBasedDeduplication": "true",
+        "VisibilityTimeout": "2"})["QueueUrl"]
+    lam.create_event_source_mapping(EventSourceArn=ARN_SQS + "ord.fifo", FunctionName="ff",
+                                    BatchSize=10,
+                                    FunctionResponseTypes=["ReportBatchItemFailures"])
+    sqs.send_message_batch(QueueUrl=url, Entries=[
+        {"Id": f"{g}{i}", "MessageBody": f"{g}{i}", "MessageGroupId": g}
+        for g in ("a", "b") for i in range(1, 5)])
+
+    def drained():
+        a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        return a["ApproximateNumberOfMessages"] == "0" and a["ApproximateNumberOfMessagesNotVisible"] == "0"
+    assert wait_for(drained, 90), "the queue drains once a2 succeeds"
+    batches = sorted(log_lines(logs, "ff", "FIFO"), key=lambda x: x["t"])
+    deliveries = [(i, pos, body) for i, bt in enumerate(batches) for pos, body in enumerate(bt["b"])]
+    print("FIFO batches:", [bt["b"] for bt in batches])
+    for bt in batches:
+        assert all(g == b[0] for g, b in zip(bt["g"], bt["b"])), "MessageGroupId in the event"
+        assert all(s and s.isdigit() for s in bt["s"]), "SequenceNumber in the event"
+        for g in ("a", "b"):
+            mine = [b for b in bt["b"] if b[0] == g]
+            assert mine == sorted(mine), f"group {g} in order within a batch: {bt['b']}"
+    last = {body: (i, pos) for i, pos, body in deliveries}
+    assert [b for _, _, b in deliveries].count("a2") == 2, "a2 retried once"
+    assert last["a1"] < last["a2"] < last["a3"] < last["a4"], last
+    a2_first = next((i, p) for i, p, b in deliveries if b == "a2")
+    assert last["a3"] > a2_first and last["a3"][0] >= last["a2"][0], \
+        "a3 was kept behind the failed a2, not deleted in the failed batch"
+    assert all([b for _, _, b in deliveries].count(f"b{i}") == 1 for i in range(1, 5)), \
+        "the other group is not held back"
