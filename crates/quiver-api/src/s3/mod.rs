@@ -2,8 +2,9 @@
 //! to the `s3s` service (S3's REST/XML wire and SigV4 checks) over [`service::QuiverS3`].
 //!
 //! A request is S3's when its SigV4 credential scope names service `s3` (Authorization
-//! header, or `X-Amz-Credential` of a presigned URL), or its Host is virtual-hosted
-//! (`<bucket>.s3[.<region>].localhost[:port]`).
+//! header, or `X-Amz-Credential` of a presigned URL), when it is signed with SigV2 (S3's
+//! alone: `Authorization: AWS …`, or `AWSAccessKeyId` + `Signature` in the query), or when
+//! its Host is virtual-hosted (`<bucket>.s3[.<region>].localhost[:port]`).
 mod host;
 mod service;
 
@@ -45,20 +46,27 @@ pub fn build(store: Arc<quiver_objects::ObjectStore>, secret: Option<&str>) -> S
 /// Whether a request is addressed to S3 (see the module doc).
 pub fn is_s3(req: &Request) -> bool {
     if let Some(v) = req.headers().get(axum::http::header::AUTHORIZATION) {
-        if let Ok(c) = v
-            .to_str()
-            .map_err(|_| ())
-            .and_then(|s| crate::auth::parse_authorization(s).map_err(|_| ()))
-        {
-            return c.service == "s3";
+        let Ok(v) = v.to_str() else { return false };
+        // SigV2 (`AWS <key>:<signature>`) is S3's alone among the services served here.
+        if v.starts_with("AWS ") {
+            return true;
         }
+        return crate::auth::parse_authorization(v).is_ok_and(|c| c.service == "s3");
     }
     if let Some(q) = req.uri().query() {
+        let mut v2_key = false;
+        let mut v2_sig = false;
         for pair in q.split('&') {
             if let Some(v) = pair.strip_prefix("X-Amz-Credential=") {
                 let v = percent_encoding::percent_decode_str(v).decode_utf8_lossy();
                 return v.split('/').nth(3) == Some("s3");
             }
+            v2_key |= pair.starts_with("AWSAccessKeyId=");
+            v2_sig |= pair.starts_with("Signature=");
+        }
+        // A SigV2 presigned URL (what boto3's generate_presigned_url makes by default).
+        if v2_key && v2_sig {
+            return true;
         }
     }
     req.headers()

@@ -202,7 +202,6 @@ impl S3 for QuiverS3 {
         self.store.create_bucket(&name).map_err(s3_err)?;
         Ok(S3Response::new(CreateBucketOutput {
             location: Some(format!("/{name}")),
-            ..Default::default()
         }))
     }
 
