@@ -24,6 +24,7 @@ pub mod members;
 pub mod query;
 pub mod render;
 pub mod routes;
+pub mod s3;
 pub mod scheduler;
 pub mod server;
 pub mod sns;
@@ -262,5 +263,6 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             http_api::dispatch,
         ))
+        .layer(middleware::from_fn_with_state(state.clone(), s3::dispatch))
         .with_state(state)
 }

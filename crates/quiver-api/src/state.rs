@@ -72,6 +72,9 @@ pub struct Inner {
     /// Where container-image functions are pulled to (docs/wire.md §17.4); None in a
     /// server without one, which refuses ImageUri.
     pub images: Option<quiver_store::ImageStore>,
+    /// The S3-compatible object store's service (docs/wire.md §30); None in a server
+    /// without one (S3 requests then reach the other routes and are unknown there).
+    pub s3: Option<crate::s3::S3Service>,
 }
 
 impl AppState {
@@ -109,7 +112,21 @@ impl AppState {
             echo_route: false,
             account_concurrency: quiver_model::limits::CONCURRENT_EXECUTIONS,
             images: None,
+            s3: None,
         }))
+    }
+
+    /// The same state serving S3 (call before cloning).
+    pub fn with_s3(mut self, s3: crate::s3::S3Service) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.s3 = Some(s3);
+        }
+        self
+    }
+
+    /// The S3 service, if this server has one.
+    pub fn s3(&self) -> Option<crate::s3::S3Service> {
+        self.0.s3.clone()
     }
 
     /// The same state delivering SNS topics' messages with `topics` (call before cloning).

@@ -83,6 +83,10 @@ pub struct ServeArgs {
     /// a same-server baseline. Off by default.
     #[arg(long, env = "QUIVER_ENABLE_ECHO_ROUTE")]
     pub enable_echo_route: bool,
+    /// The secret S3 requests' SigV4 signatures are verified with (any access key; docs/
+    /// wire.md §30). Without it S3 answers every signed request NotImplemented.
+    #[arg(long, env = "QUIVER_S3_SECRET")]
+    pub s3_secret: Option<String>,
     /// Seconds a client has to send a complete request head: from connecting, and on a
     /// kept-alive connection from the first byte of each later request.
     #[arg(long, env = "QUIVER_HEADER_READ_TIMEOUT_SECS",
@@ -439,6 +443,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         .with_public_url(&public_url)
         .with_url_domain(&args.domain)
         .with_echo_route(args.enable_echo_route);
+    // S3-compatible object store: bodies under objects/, metadata in objects.db.
+    let objects =
+        quiver_objects::ObjectStore::open(&data.path).context("cannot open the object store")?;
+    let state = state.with_s3(quiver_api::s3::build(
+        Arc::new(objects),
+        args.s3_secret.as_deref(),
+    ));
     let app = quiver_api::router(state);
 
     {
