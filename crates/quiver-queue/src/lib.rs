@@ -15,6 +15,7 @@
 pub mod clock;
 pub mod error;
 pub mod facade;
+pub mod md5;
 pub mod model;
 pub mod sqlite;
 

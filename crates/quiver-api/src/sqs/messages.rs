@@ -14,9 +14,9 @@ use serde_json::{json, Map, Value};
 
 use super::error::SqsError;
 use super::fifo::{check_ids, ids_of, Ids};
-use super::md5::{md5_hex, md5_of_attributes};
 use super::msg_attrs::{convert_attrs, convert_system_attrs, size_of, valid_chars, AttrIn};
 use super::Ctx;
+use quiver_queue::md5::{md5_hex, md5_of_attributes};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 

@@ -11,7 +11,6 @@
 pub mod attrs;
 pub mod error;
 mod fifo;
-pub mod md5;
 pub mod messages;
 mod msg_attrs;
 pub mod queues;

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use bytes::Bytes;
-use md5::{Digest, Md5};
 use quiver_events::pattern::FilterCriteria;
 use quiver_model::Chain;
+use quiver_queue::md5::{md5_hex, md5_of_attributes};
 use quiver_queue::{AttrValue, Message, MessageAttribute, ReceiveRequest, TRACE_HEADER_ATTRIBUTE};
 use serde_json::{json, Value};
 
@@ -36,38 +36,6 @@ pub(super) struct PollerConfig {
 
 /// The longest a receive waits, as SQS's long poll (then it simply polls again).
 const LONG_POLL: Duration = Duration::from_secs(20);
-
-fn md5_hex(data: &[u8]) -> String {
-    hex::encode(Md5::digest(data))
-}
-
-fn put(h: &mut Md5, b: &[u8]) {
-    h.update((b.len() as u32).to_be_bytes());
-    h.update(b);
-}
-
-/// SQS's MD5OfMessageAttributes encoding (names sorted, length-prefixed fields).
-fn md5_of_attributes(attrs: &BTreeMap<String, &MessageAttribute>) -> Option<String> {
-    if attrs.is_empty() {
-        return None;
-    }
-    let mut h = Md5::new();
-    for (name, a) in attrs {
-        put(&mut h, name.as_bytes());
-        put(&mut h, a.data_type.as_bytes());
-        match &a.value {
-            AttrValue::String(s) => {
-                h.update([1u8]);
-                put(&mut h, s.as_bytes());
-            }
-            AttrValue::Binary(b) => {
-                h.update([2u8]);
-                put(&mut h, b);
-            }
-        }
-    }
-    Some(hex::encode(h.finalize()))
-}
 
 /// One record of Lambda's SQS event.
 pub fn record(m: &Message, queue_arn: &str, region: &str, sender: &str) -> Value {

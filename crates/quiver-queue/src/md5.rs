@@ -3,10 +3,11 @@
 //! data type, a transport byte 1 = string / 2 = binary, length-prefixed value; lengths
 //! are 4-byte big-endian). SDKs that verify them reject any other encoding.
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 
+use crate::model::{AttrValue, MessageAttribute};
 use md5::{Digest, Md5};
-use quiver_queue::{AttrValue, MessageAttribute};
 
 pub fn md5_hex(data: &[u8]) -> String {
     hex::encode(Md5::digest(data))
@@ -17,14 +18,18 @@ fn put(h: &mut Md5, b: &[u8]) {
     h.update(b);
 }
 
-/// `None` when there are no attributes (SQS then omits the member).
-pub fn md5_of_attributes(attrs: &BTreeMap<String, MessageAttribute>) -> Option<String> {
+/// `None` when there are no attributes (SQS then omits the member). Owned or borrowed
+/// attributes alike: the SQS API answers with it, and Lambda's SQS event carries it.
+pub fn md5_of_attributes<A: Borrow<MessageAttribute>>(
+    attrs: &BTreeMap<String, A>,
+) -> Option<String> {
     if attrs.is_empty() {
         return None;
     }
     let mut h = Md5::new();
     // BTreeMap iterates in byte order of the names, which is SQS's sort order.
     for (name, a) in attrs {
+        let a: &MessageAttribute = a.borrow();
         put(&mut h, name.as_bytes());
         put(&mut h, a.data_type.as_bytes());
         match &a.value {
@@ -48,7 +53,10 @@ mod tests {
     #[test]
     fn body_and_attribute_digests() {
         assert_eq!(md5_hex(b"hello"), "5d41402abc4b2a76b9719d911017c592");
-        assert_eq!(md5_of_attributes(&BTreeMap::new()), None);
+        assert_eq!(
+            md5_of_attributes::<MessageAttribute>(&BTreeMap::new()),
+            None
+        );
         let mut a = BTreeMap::new();
         a.insert(
             "a".to_string(),
